@@ -1,0 +1,172 @@
+"""The canonical event vocabulary: what every mapping produces and every playbook reacts to.
+
+Each event type has a small pydantic model for its ``data``; ``validate_event_data`` checks
+an event's data against it, so a mapping that produces a malformed event fails loudly.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventType(StrEnum):
+    """Every fact Kickoff understands, whatever tool it came from."""
+
+    CONTRACT_SIGNED = "contract.signed"
+    ACCOUNT_CREATED = "account.created"
+    PAYMENT_CONFIRMED = "payment.confirmed"
+    MEETING_BOOKED = "meeting.booked"
+    MEETING_COMPLETED = "meeting.completed"
+    MEETING_NO_SHOW = "meeting.no_show"
+    MEETING_RESCHEDULED = "meeting.rescheduled"
+    MEETING_CANCELLED = "meeting.cancelled"
+    CALL_LOGGED = "call.logged"
+    ONBOARDING_PAUSED = "onboarding.paused"
+    ONBOARDING_RESTARTED = "onboarding.restarted"
+    USAGE_REPORTED = "usage.reported"
+    NPS_RECEIVED = "nps.received"
+    CHURN_RISK = "churn_risk.reported"
+    RED_ALERT = "red_alert.reported"
+    UPSELL_REQUESTED = "upsell.requested"
+    HARDWARE_REQUESTED = "hardware.requested"
+    CASE_UPDATED = "case.updated"
+    TASK_UPDATED = "task.updated"
+    CONTACT_MADE = "contact.made"
+    TIMER_FIRED = "timer.fired"
+
+
+class EventData(BaseModel):
+    """Base of every event's data: unknown keys are kept (vendors add fields), known ones typed."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ContractSigned(EventData):
+    account_name: str
+    signed_on: date
+    start_on: date | None = None
+    country: str | None = None
+    org_number: str | None = None
+    main_user_email: str | None = None
+    licences: int | None = None
+    self_onboarding: bool | None = None
+    plan: str | None = None
+
+
+class AccountCreated(EventData):
+    account_name: str
+    origin: Literal["transformation", "diy"] | None = None
+    network: str | None = None
+    leisure: bool = False
+    email: str | None = None
+
+
+class PaymentConfirmed(EventData):
+    account_name: str
+    plan: str | None = None
+    amount: float | None = None
+
+
+class MeetingData(EventData):
+    meeting_id: str | None = None
+    kind: str | None = None
+    start: datetime | None = None
+    duration_minutes: int | None = None
+    booked_by: str | None = None
+    restart_onboarding: bool | None = None
+
+
+class CallLogged(EventData):
+    outcome: Literal["answered", "no_answer"]
+    note: str | None = None
+
+
+class OnboardingPaused(EventData):
+    reason: str | None = None
+    resume_on: date | None = None
+
+
+class UsageReported(EventData):
+    appointments: int | None = None
+    cash_register_used: bool | None = None
+    pss: bool | None = None
+    stripe_kyc: bool | None = None
+
+
+class NpsReceived(EventData):
+    score: int = Field(ge=0, le=10)
+    comment: str | None = None
+
+
+class ChurnRisk(EventData):
+    kind: Literal["churn", "downsell"] = "churn"
+    description: str | None = None
+
+
+class RedAlert(EventData):
+    competitor: str | None = None
+    competitor_date: date | None = None
+    low_nps: bool = False
+    recent_cancellation: bool = False
+    unresolved_tickets: int = 0
+    bugs: bool = False
+
+
+class RequestData(EventData):
+    description: str | None = None
+
+
+class CaseUpdated(EventData):
+    case_id: str | None = None
+    status: str | None = None
+    owner: str | None = None
+    subject: str | None = None
+
+
+class TaskUpdated(EventData):
+    task_key: str | None = None
+    status: Literal["open", "completed"] | None = None
+
+
+class ContactMade(EventData):
+    session: int | None = None
+    channel: str | None = None
+
+
+class TimerFired(EventData):
+    timer: str
+    rule: str
+
+
+EVENT_DATA_MODELS: dict[EventType, type[EventData]] = {
+    EventType.CONTRACT_SIGNED: ContractSigned,
+    EventType.ACCOUNT_CREATED: AccountCreated,
+    EventType.PAYMENT_CONFIRMED: PaymentConfirmed,
+    EventType.MEETING_BOOKED: MeetingData,
+    EventType.MEETING_COMPLETED: MeetingData,
+    EventType.MEETING_NO_SHOW: MeetingData,
+    EventType.MEETING_RESCHEDULED: MeetingData,
+    EventType.MEETING_CANCELLED: MeetingData,
+    EventType.CALL_LOGGED: CallLogged,
+    EventType.ONBOARDING_PAUSED: OnboardingPaused,
+    EventType.ONBOARDING_RESTARTED: EventData,
+    EventType.USAGE_REPORTED: UsageReported,
+    EventType.NPS_RECEIVED: NpsReceived,
+    EventType.CHURN_RISK: ChurnRisk,
+    EventType.RED_ALERT: RedAlert,
+    EventType.UPSELL_REQUESTED: RequestData,
+    EventType.HARDWARE_REQUESTED: RequestData,
+    EventType.CASE_UPDATED: CaseUpdated,
+    EventType.TASK_UPDATED: TaskUpdated,
+    EventType.CONTACT_MADE: ContactMade,
+    EventType.TIMER_FIRED: TimerFired,
+}
+
+
+def validate_event_data(event_type: EventType | str, data: dict[str, Any]) -> EventData:
+    """Parse ``data`` with the model of ``event_type``; raises pydantic.ValidationError."""
+    return EVENT_DATA_MODELS[EventType(event_type)].model_validate(data)
