@@ -1,0 +1,130 @@
+"""The inbox: every delivery as received, once, and its progress through processing.
+
+A delivery is identified by (tool, dedup_key); storing it again is recognised and
+harmless, so a vendor's re-delivery or an overlapping poll page never doubles work.
+Bad input is marked ignored/failed with its reason and kept for inspection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from kickoff.ledger.claims import claim_rows
+from kickoff.ledger.engine import insert_for
+from kickoff.ledger.errors import ClaimLost, NotFound
+from kickoff.ledger.records import InboxItem
+from kickoff.ledger.schema import inbox
+from kickoff.model import Delivery
+
+FinalStatus = Literal["done", "ignored", "failed"]
+
+
+def store(conn: Connection, delivery: Delivery) -> tuple[int, bool]:
+    """Insert unless (tool, dedup_key) is known; return (inbox id, whether it was new)."""
+    data = delivery.model_dump(mode="json")
+    inserted = conn.execute(
+        insert_for(conn, inbox)
+        .values(
+            tool=delivery.tool,
+            dedup_key=delivery.dedup_key,
+            kind=delivery.kind,
+            record_id=delivery.record_id,
+            echo=delivery.echo,
+            payload=data["payload"],
+            received_at=delivery.received_at,
+            status="pending",
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["tool", "dedup_key"])
+        .returning(inbox.c.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return int(inserted), True
+    existing = conn.execute(
+        select(inbox.c.id).where(
+            inbox.c.tool == delivery.tool, inbox.c.dedup_key == delivery.dedup_key
+        )
+    ).scalar_one()
+    return int(existing), False
+
+
+def claim(
+    conn: Connection, worker: str, limit: int, now: datetime, lease: timedelta, max_attempts: int
+) -> list[InboxItem]:
+    """Claim pending rows and rows whose lease ran out (their worker died).
+
+    A row whose lease has run out ``max_attempts`` times is a poison pill: it is marked
+    failed instead of being handed out again.
+    """
+    expired = and_(inbox.c.status == "claimed", inbox.c.lease_until <= now)
+    conn.execute(
+        update(inbox)
+        .where(expired, inbox.c.attempts >= max_attempts)
+        .values(
+            status="failed",
+            error=f"lease expired {max_attempts} times: processing keeps crashing",
+            claimed_by=None,
+            lease_until=None,
+            finished_at=now,
+        )
+    )
+    rows = claim_rows(
+        conn,
+        inbox,
+        or_(inbox.c.status == "pending", expired),
+        [inbox.c.id],
+        limit,
+        {
+            "status": "claimed",
+            "claimed_by": worker,
+            "lease_until": now + lease,
+            "attempts": inbox.c.attempts + 1,
+        },
+    )
+    return [_item(row) for row in rows]
+
+
+def _item(row: Any) -> InboxItem:
+    delivery = Delivery(
+        tool=row.tool,
+        dedup_key=row.dedup_key,
+        kind=row.kind,
+        received_at=row.received_at,
+        payload=row.payload,
+        record_id=row.record_id,
+        echo=row.echo,
+    )
+    return InboxItem(id=row.id, delivery=delivery, attempts=row.attempts, lease_until=row.lease_until)
+
+
+def finish(
+    conn: Connection,
+    inbox_id: int,
+    status: FinalStatus,
+    now: datetime,
+    error: str | None = None,
+    *,
+    require_claim: bool = True,
+) -> None:
+    """Mark a row done/ignored/failed. Finishing a row that is no longer claimed is ClaimLost."""
+    allowed = ("claimed",) if require_claim else ("pending", "claimed", "failed")
+    result = conn.execute(
+        update(inbox)
+        .where(inbox.c.id == inbox_id, inbox.c.status.in_(allowed))
+        .values(status=status, error=error, claimed_by=None, lease_until=None, finished_at=now)
+    )
+    if result.rowcount == 1:
+        return
+    current = conn.execute(select(inbox.c.status).where(inbox.c.id == inbox_id)).scalar_one_or_none()
+    if current is None:
+        raise NotFound(f"no inbox row {inbox_id}")
+    raise ClaimLost(f"inbox row {inbox_id} is {current}, not claimed: another worker finished it")
+
+
+def get(conn: Connection, inbox_id: int) -> dict[str, Any] | None:
+    """One row as a dict, for inspection and tests."""
+    row = conn.execute(select(inbox).where(inbox.c.id == inbox_id)).mappings().first()
+    return dict(row) if row else None

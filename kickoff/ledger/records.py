@@ -1,0 +1,101 @@
+"""Plain read-only records the ledger hands out, so callers never touch SQL rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kickoff.model import Action, Delivery, Timer
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A claimed inbox row: the delivery plus how often it has been claimed."""
+
+    id: int
+    delivery: Delivery
+    attempts: int
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed outbox row: the action to carry out, with its attempt count so far."""
+
+    id: int
+    action: Action
+    attempts: int
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """A claimed timer; pass it to ``commit_decision(timer=...)`` to mark it fired."""
+
+    id: int
+    timer: Timer
+    lease_until: datetime
+
+    @property
+    def key(self) -> str:
+        return self.timer.key
+
+    @property
+    def onboarding_id(self) -> str:
+        return self.timer.onboarding_id
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An action that gave up: what it was, how often it was tried and why it failed."""
+
+    id: int
+    idempotency_key: str
+    tool: str
+    kind: str
+    rule: str
+    onboarding_id: str
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PausedTool:
+    """A tool whose credentials were refused: its outbox waits until ``resume_tool``."""
+
+    tool: str
+    since: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What ``commit_decision`` wrote: the new state version and which actions were new."""
+
+    version: int
+    outbox_ids: list[int] = field(default_factory=list)
+    skipped_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LedgerStatus:
+    """Counts for ops: what is waiting, what is stuck."""
+
+    pending_inbox: int
+    failed_inbox: int
+    pending_outbox: int
+    dead_outbox: int
+    due_timers: int
+    paused_tools: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pending_inbox": self.pending_inbox,
+            "failed_inbox": self.failed_inbox,
+            "pending_outbox": self.pending_outbox,
+            "dead_outbox": self.dead_outbox,
+            "due_timers": self.due_timers,
+            "paused_tools": list(self.paused_tools),
+        }

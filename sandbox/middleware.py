@@ -1,0 +1,94 @@
+"""The layer in front of every vendor route: faults, auth, limits, headers and the request log.
+
+It is plain ASGI so it can drop the connection (faults "drop" and "no_answer") the way a
+network does, which a framework middleware cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from sandbox.state import Sandbox
+
+
+def _drop_connection(send: Send) -> None:
+    """Close the socket under the request with no answer (uvicorn's h11 cycle holds it)."""
+    cycle: Any = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("sandbox fault: connection dropped")
+    transport.close()
+    cycle.disconnected = True  # uvicorn then neither answers 500 nor logs an error
+
+
+class VendorMiddleware:
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sb = sandbox
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        vendor = None if path.startswith("/_sandbox") else self.sb.vendor_for_path(path)
+        if vendor is None:
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        request = Request(scope)
+        method = scope["method"]
+        status_holder = {"status": 0}
+        fault = self.sb.faults.decide(vendor.name, method, path)
+
+        def log(status: int, fault_name: str | None) -> None:
+            route = getattr(scope.get("route"), "path", None) or path
+            self.sb.log.add(
+                at=time.time(), vendor=vendor.name, method=method, path=path, route=route,
+                status=status, fault=fault_name, duration_ms=(time.perf_counter() - started) * 1000,
+            )
+
+        if fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault.kind == "drop":
+            log(0, "drop")
+            _drop_connection(send)
+            return
+        if fault.kind == "error":
+            response = vendor.error_response(fault.status, "sandbox injected fault")
+            await response(scope, receive, send)
+            log(fault.status, "error")
+            return
+
+        early = vendor.check_auth(request) or (vendor.check_limits(request) if vendor.limits.enabled else None)
+        extra_headers = vendor.response_headers(request)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers += [(k.lower().encode(), str(v).encode()) for k, v in extra_headers.items()]
+                message = {**message, "headers": headers}
+            if fault.kind == "no_answer":
+                return  # the write happened; the answer is lost
+            await send(message)
+
+        if early is not None:
+            await early(scope, receive, send_with_headers)
+        else:
+            await self.app(scope, receive, send_with_headers)
+        status = status_holder["status"]
+        vendor.on_response(request, status)
+        if fault.kind == "no_answer":
+            log(status, "no_answer")
+            _drop_connection(send)
+            return
+        log(status, None)

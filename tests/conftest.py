@@ -1,0 +1,53 @@
+"""Session fixtures: one sandbox (HTTP + SMTP, in this process) for the whole run, reset
+before each test that uses it; and the settings that point Kickoff at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from sandbox.control import SandboxControl  # noqa: E402
+from sandbox.server import SandboxServer  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """The sandbox, started once per test session on free loopback ports."""
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxControl]:
+    """Admin client of a freshly reset sandbox (limits at the vendors' real values)."""
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    yield control
+    control.close()
+
+
+@pytest.fixture
+def sandbox_env(sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """Environment pointing Kickoff at the sandbox, with a fresh KICKOFF_HOME (SQLite ledger)."""
+    env = sandbox_server.environment()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("KICKOFF_HOME", str(tmp_path / "kickoff-home"))
+    monkeypatch.setenv("KICKOFF_CONFIG_DIR", str(REPO / "config"))
+    monkeypatch.delenv("KICKOFF_DATABASE_URL", raising=False)
+    return env
+
+
+@pytest.fixture
+def kickoff_config(sandbox_env: dict[str, str]):
+    """The project's config with every tool pointed at the sandbox."""
+    from kickoff.settings import load_config
+
+    return load_config(REPO / "config")
