@@ -23,6 +23,12 @@ class Payload(BaseModel):
         description="idempotency key of the create_record action whose record this writes to; "
         "default: the onboarding's main record in the tool",
     )
+    record: str | None = Field(
+        default=None,
+        description="canonical object written to when it is not the onboarding's main record "
+        "and Kickoff did not create it: 'company', 'meeting', 'contact', 'case', ...",
+    )
+    record_id: str | None = Field(default=None, description="that record's id in the tool, when an event named it")
 
 
 class SetStage(Payload):
@@ -75,6 +81,7 @@ class Notify(Payload):
     subject: str | None = None
     template: str | None = None
     body: str = ""
+    fields: dict[str, Any] = Field(default_factory=dict, description="values the template fills in")
 
 
 PAYLOAD_MODELS: dict[ActionKind, type[Payload]] = {

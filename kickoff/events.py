@@ -36,6 +36,8 @@ class EventType(StrEnum):
     CASE_UPDATED = "case.updated"
     TASK_UPDATED = "task.updated"
     CONTACT_MADE = "contact.made"
+    REQUEST_SUBMITTED = "request.submitted"
+    PARTNER_ONLINE = "partner.online"
     TIMER_FIRED = "timer.fired"
 
 
@@ -46,9 +48,12 @@ class EventData(BaseModel):
 
 
 class ContractSigned(EventData):
+    """A contract signed (Dealbuilder, Salesforce): the start of most onboardings."""
+
     account_name: str
     signed_on: date
-    start_on: date | None = None
+    start_on: date | None = Field(default=None, description="delivery start / Starting Date")
+    main_user: str | None = None
     country: str | None = None
     org_number: str | None = None
     main_user_email: str | None = None
@@ -58,26 +63,46 @@ class ContractSigned(EventData):
 
 
 class AccountCreated(EventData):
+    """An account created in the product (a network sign-up, the Assist product account)."""
+
     account_name: str
-    origin: Literal["transformation", "diy"] | None = None
+    origin: Literal["transformation", "diy"] | None = Field(default=None, description="E1: from a listing or from scratch")
     network: str | None = None
     leisure: bool = False
     email: str | None = None
+    main_user: str | None = None
+    licences: int | None = None
+    network_phone: str | None = Field(default=None, description="E3: the network's dedicated line, if it subscribed")
 
 
 class PaymentConfirmed(EventData):
+    """A new customer's first payment is confirmed (M1)."""
+
     account_name: str
     plan: str | None = None
     amount: float | None = None
+    phone: str | None = None
+    phone_type: Literal["landline", "mobile", "whatsapp"] | None = None
+    whatsapp_exception: bool = Field(default=False, description="M3: the ticket states a WhatsApp exception")
+    experienced: bool = Field(default=False, description="M6: already knows the product")
 
 
 class MeetingData(EventData):
+    """A meeting booked, held, missed, moved or cancelled (kick-off, CORE session, AM meeting)."""
+
     meeting_id: str | None = None
     kind: str | None = None
     start: datetime | None = None
     duration_minutes: int | None = None
-    booked_by: str | None = None
-    restart_onboarding: bool | None = None
+    booked_by: str | None = Field(default=None, description="who booked: customer, support, gr, gr_individual, am")
+    restart_onboarding: bool | None = Field(default=None, description="A15: 'Restart onboarding' = Yes")
+    channel: Literal["phone", "video"] | None = Field(default=None, description="M5: the customer's choice")
+    phone: str | None = None
+    phone_type: Literal["landline", "mobile", "whatsapp"] | None = None
+    whatsapp_exception: bool | None = None
+    next_start: datetime | None = Field(default=None, description="M9: the next appointment, fixed at the end")
+    topics: str | None = None
+    end_onboarding: bool = Field(default=False, description="M10: the customer or the plan's topics end it")
 
 
 class CallLogged(EventData):
@@ -117,14 +142,21 @@ class RedAlert(EventData):
 
 
 class RequestData(EventData):
+    """An upsell or hardware purchase request from the alerts feed (W1)."""
+
     description: str | None = None
+    ticket_link: str | None = None
 
 
 class CaseUpdated(EventData):
+    """A case, ticket or request changed in its tool (status, owner, description)."""
+
     case_id: str | None = None
+    case: str | None = Field(default=None, description="which case: to_train, enable_marketplace, ticket, request")
     status: str | None = None
     owner: str | None = None
     subject: str | None = None
+    description: str | None = None
 
 
 class TaskUpdated(EventData):
@@ -133,13 +165,41 @@ class TaskUpdated(EventData):
 
 
 class ContactMade(EventData):
+    """M7: the analyst reached the customer for a session."""
+
     session: int | None = None
     channel: str | None = None
+    meeting_id: str | None = None
+
+
+class RequestSubmitted(EventData):
+    """W7/W8: a request submitted to the account managers' board (support's form)."""
+
+    submitter: str | None = None
+    subject: str | None = None
+    partner_link: str | None = Field(default=None, description="support-desk link, or the churn-risk opportunity")
+    description: str | None = None
+    ticket_link: str | None = None
+    no_meeting_reason: str | None = None
+    churn_risk_type: str | None = None
+    ideal_end_date: date | None = None
+    meeting_day: date | None = None
+    meeting_am: str | None = None
+
+
+class PartnerOnline(EventData):
+    """T7/T10: the venue is published and visible on the marketplace."""
+
+    online_on: date | None = None
 
 
 class TimerFired(EventData):
+    """A timer set by a playbook is due (``kickoff.engine.timers.timer_event`` builds it)."""
+
     timer: str
     rule: str
+    fire_at: datetime | None = Field(default=None, description="when it was set to fire")
+    set_by: str | None = Field(default=None, description="id of the event that set it")
 
 
 EVENT_DATA_MODELS: dict[EventType, type[EventData]] = {
@@ -163,6 +223,8 @@ EVENT_DATA_MODELS: dict[EventType, type[EventData]] = {
     EventType.CASE_UPDATED: CaseUpdated,
     EventType.TASK_UPDATED: TaskUpdated,
     EventType.CONTACT_MADE: ContactMade,
+    EventType.REQUEST_SUBMITTED: RequestSubmitted,
+    EventType.PARTNER_ONLINE: PartnerOnline,
     EventType.TIMER_FIRED: TimerFired,
 }
 

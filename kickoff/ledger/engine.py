@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.sql.dml import Insert
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -77,7 +76,7 @@ def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def insert_for(conn: Connection, table: Table) -> Insert:
+def insert_for(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that knows ``ON CONFLICT`` on this backend (both have it, spelled alike)."""
     if is_postgres(conn):
         return postgresql.insert(table)

@@ -13,7 +13,9 @@ class StateConflict(LedgerError):
     Raised by ``commit_decision``; the transaction is rolled back, nothing is written.
     """
 
-    def __init__(self, onboarding_id: str, expected_version: int, found_version: int | None) -> None:
+    def __init__(
+        self, onboarding_id: str, expected_version: int, found_version: int | None
+    ) -> None:
         self.onboarding_id = onboarding_id
         self.expected_version = expected_version
         self.found_version = found_version

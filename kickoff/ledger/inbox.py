@@ -97,7 +97,9 @@ def _item(row: Any) -> InboxItem:
         record_id=row.record_id,
         echo=row.echo,
     )
-    return InboxItem(id=row.id, delivery=delivery, attempts=row.attempts, lease_until=row.lease_until)
+    return InboxItem(
+        id=row.id, delivery=delivery, attempts=row.attempts, lease_until=row.lease_until
+    )
 
 
 def finish(
@@ -118,7 +120,9 @@ def finish(
     )
     if result.rowcount == 1:
         return
-    current = conn.execute(select(inbox.c.status).where(inbox.c.id == inbox_id)).scalar_one_or_none()
+    current = conn.execute(
+        select(inbox.c.status).where(inbox.c.id == inbox_id)
+    ).scalar_one_or_none()
     if current is None:
         raise NotFound(f"no inbox row {inbox_id}")
     raise ClaimLost(f"inbox row {inbox_id} is {current}, not claimed: another worker finished it")

@@ -17,7 +17,7 @@ WEBHOOK_PATH = "/services/T0SANDBOX/B0SANDBOX/sandboxwebhooksecret"
 
 class Slack(Vendor):
     name = "slack"
-    prefixes = ("/api/chat.", "/api/auth.", "/services/T")
+    prefixes = ("/api/chat.", "/api/auth.", "/api/conversations.", "/services/T")
     # chat.postMessage: about one message a second per channel (Tier "special").
     default_limits: ClassVar[LimitSettings] = LimitSettings(requests=60, window_seconds=60)
     default_credentials: ClassVar[dict[str, str]] = {
@@ -59,6 +59,22 @@ class Slack(Vendor):
                                   "ts": ts, "via": "api", "metadata": body.get("metadata")})
             return JSONResponse({"ok": True, "channel": body["channel"], "ts": ts,
                                  "message": {"text": body.get("text"), "ts": ts}})
+
+        @self.router.api_route("/api/conversations.history", methods=["GET", "POST"])
+        async def history(request: Request) -> Response:
+            """Newest first; ``oldest`` is exclusive; metadata only with ``include_all_metadata``."""
+            args = {**dict(request.query_params), **(await _body(request) if request.method == "POST" else {})}
+            if not args.get("channel"):
+                return JSONResponse({"ok": False, "error": "channel_not_found"})
+            oldest = float(args.get("oldest") or 0)
+            with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+            found = [{"type": "message", "text": m["text"], "ts": m["ts"], "bot_id": "B0SANDBOX",
+                      **({"metadata": m["metadata"]} if with_metadata and m.get("metadata") else {})}
+                     for m in reversed(self.messages)
+                     if m["channel"] == args["channel"] and m["via"] == "api" and float(m["ts"]) > oldest]
+            limit = int(args.get("limit") or 100)
+            return JSONResponse({"ok": True, "messages": found[:limit], "has_more": len(found) > limit,
+                                 "response_metadata": {"next_cursor": ""}})
 
         @self.router.post("/api/auth.test")
         async def auth_test() -> dict[str, Any]:

@@ -23,7 +23,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
-def TS() -> sa.DateTime:  # noqa: N802 - reads like a type in the tables below
+def TS() -> sa.DateTime:
     return sa.DateTime(timezone=True)
 
 
@@ -175,7 +175,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_writes"),
     )
     op.create_index(
-        "ix_writes_tool_record_id_fingerprint_at", "writes", ["tool", "record_id", "fingerprint", "at"]
+        "ix_writes_tool_record_id_fingerprint_at",
+        "writes",
+        ["tool", "record_id", "fingerprint", "at"],
     )
 
     op.create_table(
@@ -189,7 +191,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "paused_tools", "writes", "audit", "onboardings", "cursors",
-        "crosswalk", "timers", "outbox", "inbox",
+        "paused_tools",
+        "writes",
+        "audit",
+        "onboardings",
+        "cursors",
+        "crosswalk",
+        "timers",
+        "outbox",
+        "inbox",
     ):
         op.drop_table(table)

@@ -1,0 +1,35 @@
+# Kickoff. On a fresh machine `make demo` and `make test` install what they need first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PYTHONDONTWRITEBYTECODE ?= 1
+
+.PHONY: install demo test bench up soak clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## The main job on its embedded default: local sandbox, SQLite, local Prefect.
+demo: $(STAMP)
+	$(BIN)/kickoff demo
+
+## The whole test suite. PostgreSQL tests run too when KICKOFF_TEST_DATABASE_URL is set.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+up: $(STAMP)
+	$(BIN)/kickoff up --sandbox
+
+clean:
+	rm -rf $(VENV) .kickoff *.egg-info .pytest_cache

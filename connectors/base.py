@@ -1,0 +1,149 @@
+"""The one shape of every connector.
+
+Read the changes since a cursor and return deliveries plus the next cursor; verify a
+webhook and parse it into deliveries (one per vendor event, with a dedup key); apply a list
+of actions and return one result per action. What differs between tools (paths, batch
+sizes, cursor fields, signatures) lives in each tool's module; retries, the rate limiter,
+credentials and result bookkeeping live here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from connectors.errors import ErrorKind, VendorError
+from connectors.ratelimit import RateLimiter, TokenBucketLimiter
+from connectors.retry import RetryPolicy
+from connectors.webhooks import WebhookRejected, WebhookRequest
+from kickoff.model import Action, ActionResult, Delivery, ResultStatus
+from kickoff.settings import ToolConfig, resolve_secret
+
+if TYPE_CHECKING:
+    from kickoff.settings import Config
+
+T = TypeVar("T")
+log = logging.getLogger("kickoff.connectors")
+
+
+@dataclass
+class ReadResult:
+    """One incremental read: what changed, and where the next read starts."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items: the vendor's batch size."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def result_for(action: Action, error: VendorError) -> ActionResult:
+    """An action's failed result from a classified vendor error."""
+    status = {
+        ErrorKind.RETRYABLE: ResultStatus.RETRYABLE,
+        ErrorKind.PERMANENT: ResultStatus.PERMANENT,
+        ErrorKind.AUTH: ResultStatus.AUTH,
+    }[error.kind]
+    return ActionResult(idempotency_key=action.idempotency_key, status=status, reason=error.reason,
+                        retry_after=error.retry_after)
+
+
+def done(action: Action, external_id: str | None = None) -> ActionResult:
+    return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.DONE, external_id=external_id)
+
+
+class Connector(ABC):
+    """Base of every connector. Subclasses set ``tool`` and implement the four operations."""
+
+    tool: ClassVar[str]
+
+    def __init__(self, tool_config: ToolConfig, *, limiter: RateLimiter | None = None,
+                 retry: RetryPolicy | None = None, credential_key: str = "default") -> None:
+        self.config = tool_config
+        self.limiter = limiter or TokenBucketLimiter({self.tool: tool_config.rate_limit})
+        self.retry = retry or RetryPolicy()
+        self.credential_key = credential_key
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> Connector:
+        """The connector for this tool as configured (base URL, credentials, limits)."""
+        return cls(config.tools[cls.tool], **kwargs)
+
+    @property
+    def base_url(self) -> str | None:
+        return self.config.base_url
+
+    @property
+    def batch_size(self) -> int:
+        return self.config.batch_size
+
+    def secret(self, name: str) -> str:
+        """A credential by its name in tools.yaml, resolved now; never logged."""
+        try:
+            ref = self.config.credentials[name]
+        except KeyError:
+            raise VendorError(ErrorKind.AUTH, f"{self.tool}: no credential {name!r} configured") from None
+        try:
+            return resolve_secret(ref)
+        except KeyError as exc:
+            raise VendorError(ErrorKind.AUTH, f"{self.tool}: credential {name!r} unavailable ({exc.args[0]})") from None
+
+    def call(self, fn: Callable[[], T], *, lookup: Callable[[], T | None] | None = None, slots: int = 1) -> T:
+        """One vendor call under the shared rate limiter and the one retry policy."""
+
+        def limited() -> T:
+            self.limiter.acquire(self.tool, self.credential_key, slots)
+            return fn()
+
+        return self.retry.call(limited, lookup=lookup)
+
+    def apply_each(self, actions: Sequence[Action], write: Callable[[Action], ActionResult]) -> list[ActionResult]:
+        """For tools without batches: one write per action, failures kept per action."""
+        results = []
+        for action in actions:
+            try:
+                results.append(write(action))
+            except VendorError as error:
+                results.append(result_for(action, error))
+        return results
+
+    # --- the four operations ----------------------------------------------------------
+    @abstractmethod
+    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+        """Deliveries (kind "poll") for records changed since ``cursor``, and the next cursor."""
+
+    @abstractmethod
+    def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
+        """Raise WebhookRejected(401, reason) unless the request is authentic and fresh."""
+
+    @abstractmethod
+    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
+        """One delivery per vendor event; WebhookRejected(400, reason) for a malformed body."""
+
+    @abstractmethod
+    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+        """Carry out actions in the fewest calls; one result per action, in order."""
+
+
+class NoReads:
+    """Mixin for tools Kickoff only writes to or only hears from by webhook."""
+
+    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+        return ReadResult(next_cursor=cursor)
+
+
+class NoWebhooks:
+    """Mixin for tools that never call Kickoff."""
+
+    def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
+        raise WebhookRejected(404, f"{getattr(self, 'tool', 'this tool')} sends no webhooks")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
+        raise WebhookRejected(404, f"{getattr(self, 'tool', 'this tool')} sends no webhooks")

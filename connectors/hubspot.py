@@ -1,0 +1,452 @@
+"""HubSpot through the official ``hubspot-api-client`` (CRM objects: batch and search APIs).
+
+Payloads this connector accepts (already in HubSpot's terms, from ``mappings/``):
+
+- ``set_stage``:     ``{"record_id": ticket id, "stage": stage id, "pipeline"?: pipeline id}``
+- ``assign_owner``:  ``{"record_id": ticket id, "owner": owner id, or "" for no owner}``
+- ``create_task``:   ``{"record_id": ticket id, "subject", "due_at": ISO 8601, "body"?, "owner"?: owner id,
+  "task_type"?: CALL|EMAIL|TODO, "priority"?: LOW|MEDIUM|HIGH, "company_id"?}``
+- ``add_note``:      ``{"record_id": ticket id, "body", "timestamp"?: ISO 8601 (default: due_at), "company_id"?}``
+- ``complete_task``: ``{"record_id": task id}``
+- ``create_record``: ``{"object": "ticket", "fields": {HubSpot ticket properties}, "company_id"?}``
+
+Writes go out as batch calls of at most 100 inputs: ticket updates are merged per ticket
+(stage and owner of one ticket in one input); tasks, notes and tickets are batch-created with
+their associations inline and the action's idempotency key in the ``kickoff_key`` property.
+
+HubSpot refuses a whole batch when one input is invalid (400 VALIDATION_ERROR, without saying
+which input). The connector then splits the batch in halves and sends each again, down to the
+single refused input, which fails permanently with HubSpot's message; nothing valid is sent
+twice, since a refused batch created nothing. One bad input among 100 costs about 14 calls.
+
+A create whose answer is lost (or a 5xx, which may have been applied) is looked up by its
+``kickoff_key`` (CRM search ``IN``) before anything is sent again; only missing keys are
+re-created. Reads page the CRM search on ``hs_lastmodifieddate`` (ascending, 200 a page),
+each page restarting from the last timestamp seen, so no query comes near the 10,000-result
+cap; changes at that millisecond already delivered are recognised by their ids in the cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any, TypeVar
+
+from hubspot import HubSpot
+from hubspot.crm.objects import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    PublicObjectSearchRequest,
+)
+from hubspot.crm.objects.exceptions import ApiException
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from connectors.base import Connector, ReadResult, chunked, done, result_for
+from connectors.errors import (
+    ErrorKind,
+    UnknownOutcome,
+    VendorError,
+    classify,
+    retry_after_from_headers,
+)
+from connectors.ratelimit import TokenBucketLimiter
+from connectors.webhooks import (
+    WebhookRejected,
+    WebhookRequest,
+    check_freshness,
+    constant_time_equal,
+    hmac_digest,
+    require,
+)
+from kickoff.model import Action, ActionKind, ActionResult, Delivery, ResultStatus
+from kickoff.settings import RateLimit
+
+T = TypeVar("T")
+log = logging.getLogger("kickoff.connectors.hubspot")
+
+KEY_PROPERTY = "kickoff_key"
+MODIFIED = "hs_lastmodifieddate"
+BATCH_MAX = 100
+SEARCH_PAGE = 200
+SEARCH_RESULT_CAP = 10_000
+SEARCH_LIMIT = RateLimit(requests=5, per_seconds=1)  # per account, on top of the ten-secondly limit
+SIGNATURE_TOLERANCE_SECONDS = 300
+TICKET_PROPERTIES = ["subject", "hs_pipeline", "hs_pipeline_stage", "hubspot_owner_id", MODIFIED, "createdate",
+                     KEY_PROPERTY]
+ASSOCIATION_TYPES = {("tasks", "tickets"): 230, ("notes", "tickets"): 228, ("tasks", "companies"): 192,
+                     ("notes", "companies"): 190, ("tickets", "companies"): 339}
+V3_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
+              "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+
+
+def vendor_error(exc: Exception) -> VendorError:
+    """The client's exception as a classified VendorError (the one place this is done)."""
+    if isinstance(exc, ApiException):
+        body = _json_object(exc.body)
+        category = body.get("category") or body.get("errorType")
+        message = body.get("message") or exc.reason or f"HTTP {exc.status}"
+        reason = f"{category}: {message}" if category else str(message)
+        if not exc.status:  # the client's own failure before an answer (e.g. TLS)
+            return VendorError(ErrorKind.RETRYABLE, reason)
+        error = classify(exc.status, exc.headers, reason)
+        if exc.status == 429:
+            error.retry_after = _rate_limit_wait(body.get("policyName"), exc.headers)
+        return error
+    cause = exc.reason if isinstance(exc, MaxRetryError) else exc
+    if isinstance(cause, ConnectTimeoutError):  # includes NewConnectionError: nothing was sent
+        return VendorError(ErrorKind.RETRYABLE, f"connection failed: {type(cause).__name__}")
+    if isinstance(cause, (ProtocolError, ReadTimeoutError)):
+        return UnknownOutcome(f"no answer after sending: {type(cause).__name__}")
+    raise exc
+
+
+def _rate_limit_wait(policy: str | None, headers: Any) -> float | None:
+    """How long a 429 asks us to wait: the daily budget until midnight (UTC, as the account's
+    zone is unknown here), the search limit a second, the ten-secondly one its interval."""
+    if policy == "DAILY":
+        now = datetime.now(UTC)
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        return (midnight - now).total_seconds()
+    if policy == "SECONDLY":
+        return 1.0
+    return retry_after_from_headers(dict(headers or {}))
+
+
+def _json_object(raw: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _epoch_ms(value: str | None) -> int:
+    """HubSpot's datetime property (ISO 8601, or epoch ms) as epoch ms."""
+    text = (value or "0").strip()
+    if text.isdigit():
+        return int(text)
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def v3_uri(url: str) -> str:
+    """The URI as HubSpot signs it: only these percent-escapes decoded."""
+    for escape, char in V3_DECODED.items():
+        url = url.replace(escape, char).replace(escape.lower(), char)
+    return url
+
+
+class Cursor:
+    """Where reads resume: the last modification time seen (epoch ms) and the ids seen at it."""
+
+    def __init__(self, ms: int = 0, ids: set[str] | None = None) -> None:
+        self.ms, self.ids = ms, ids or set()
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor:
+        if not text:
+            return cls()
+        ms, _, ids = text.partition(":")
+        return cls(int(ms), {i for i in ids.split(",") if i})
+
+    def __str__(self) -> str:
+        return f"{self.ms}:{','.join(sorted(self.ids, key=int))}"
+
+    def seen(self, record_id: str, ms: int) -> bool:
+        return ms < self.ms or (ms == self.ms and record_id in self.ids)
+
+    def advance(self, record_id: str, ms: int) -> None:
+        if ms > self.ms:
+            self.ms, self.ids = ms, {record_id}
+        else:
+            self.ids.add(record_id)
+
+
+class PayloadError(ValueError):
+    """An action whose payload this connector cannot turn into a HubSpot write."""
+
+
+class HubSpotConnector(Connector):
+    """Tickets, tasks and notes in HubSpot; reads ticket changes; verifies v3 webhooks."""
+
+    tool = "hubspot"
+
+    @cached_property
+    def _objects(self) -> Any:
+        """The client's CRM objects APIs, pointed at ``base_url`` when set, with urllib3 retries off."""
+        options: dict[str, Any] = {"access_token": self.secret("token"), "retry": Retry(0)}
+        if self.base_url:
+            options["host"] = self.base_url.rstrip("/")
+        return HubSpot(**options).crm.objects
+
+    @cached_property
+    def _batch(self) -> Any:
+        return self._objects.batch_api
+
+    @cached_property
+    def _search_api(self) -> Any:
+        return self._objects.search_api
+
+    @cached_property
+    def _search_pacer(self) -> TokenBucketLimiter:
+        return TokenBucketLimiter({"hubspot-search": SEARCH_LIMIT})
+
+    @property
+    def _cap(self) -> int:
+        return int(self.config.options.get("search_result_cap", SEARCH_RESULT_CAP))
+
+    @property
+    def _chunk(self) -> int:
+        return min(self.batch_size, BATCH_MAX)
+
+    def _invoke(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (ApiException, MaxRetryError, ConnectTimeoutError, ProtocolError, ReadTimeoutError) as exc:
+            raise vendor_error(exc) from None
+
+    def _search(self, object_type: str, request: dict[str, Any]) -> Any:
+        """One search call: paced to the search limit, under the shared limiter (no retry here)."""
+        self._search_pacer.acquire("hubspot-search", self.credential_key)
+        return self._invoke(lambda: self._search_api.do_search(object_type, PublicObjectSearchRequest(**request)))
+
+    # --- reads -------------------------------------------------------------------------
+    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+        """Tickets changed since the cursor, oldest first, one delivery per (id, modification time)."""
+        position = Cursor.parse(cursor)
+        deliveries: list[Delivery] = []
+        since, after = position.ms, 0
+        while limit is None or len(deliveries) < limit:
+            page_size = min(SEARCH_PAGE, self._cap - after)
+            if page_size <= 0:
+                log.warning("more than %d ticket changes at %d ms: moving past them", self._cap, since)
+                since, after = since + 1, 0
+                continue
+            request = {"filter_groups": [{"filters": [{"propertyName": MODIFIED, "operator": "GTE",
+                                                       "value": str(since)}]}],
+                       "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
+                       "properties": self.config.options.get("ticket_properties", TICKET_PROPERTIES),
+                       "limit": page_size, "after": str(after) if after else None}
+            page = self.call(lambda request=request: self._search("tickets", request))
+            for record in page.results:
+                ms = _epoch_ms(record.properties.get(MODIFIED))
+                if position.seen(record.id, ms) or (limit is not None and len(deliveries) >= limit):
+                    continue
+                position.advance(record.id, ms)
+                deliveries.append(self._poll_delivery(record, ms))
+            if not (page.paging and page.paging.next) or not page.results:
+                break
+            stamps = {_epoch_ms(r.properties.get(MODIFIED)) for r in page.results}
+            if stamps == {position.ms}:
+                after += len(page.results)  # one millisecond fills the page: step through it
+            else:
+                since, after = position.ms, 0
+        return ReadResult(deliveries=deliveries, next_cursor=str(position) if position.ms else cursor)
+
+    def _poll_delivery(self, record: Any, ms: int) -> Delivery:
+        payload = self._search_api.api_client.sanitize_for_serialization(record)
+        return Delivery(tool="hubspot", dedup_key=f"tickets:{record.id}:{ms}", kind="poll",
+                        received_at=datetime.now(UTC), payload={"objectType": "tickets", **payload},
+                        record_id=record.id)
+
+    # --- webhooks ----------------------------------------------------------------------
+    def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
+        """Signature v3: base64 HMAC-SHA256 of method + URI + body + timestamp, at most 5 minutes old."""
+        signature = require(request.header("X-HubSpot-Signature-v3"), "X-HubSpot-Signature-v3 header")
+        timestamp = require(request.header("X-HubSpot-Request-Timestamp"), "X-HubSpot-Request-Timestamp header")
+        if not timestamp.isdigit():
+            raise WebhookRejected(401, "X-HubSpot-Request-Timestamp is not epoch milliseconds")
+        check_freshness(int(timestamp) / 1000, now, SIGNATURE_TOLERANCE_SECONDS)
+        message = request.method.upper().encode() + v3_uri(request.url).encode() + request.body + timestamp.encode()
+        expected = base64.b64encode(hmac_digest(self.secret("client_secret"), message)).decode()
+        if not constant_time_equal(expected, signature):
+            raise WebhookRejected(401, "X-HubSpot-Signature-v3 does not match")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
+        """One delivery per event of HubSpot's array; ``eventType`` (old docs) is read as ``subscriptionType``."""
+        try:
+            events = json.loads(request.body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise WebhookRejected(400, f"body is not JSON: {exc}") from None
+        if not isinstance(events, list):
+            raise WebhookRejected(400, "body is not a JSON array of events")
+        received = datetime.now(UTC)
+        deliveries = []
+        for index, event in enumerate(events):
+            if not isinstance(event, dict):
+                raise WebhookRejected(400, f"event {index} is not an object")
+            kind = event.get("subscriptionType") or event.get("eventType")
+            if not isinstance(kind, str) or "." not in kind:
+                raise WebhookRejected(400, f"event {index} has no subscriptionType (or eventType) like 'ticket.creation'")
+            for field in ("eventId", "portalId", "objectId", "occurredAt"):
+                if not isinstance(event.get(field), int) or isinstance(event.get(field), bool):
+                    raise WebhookRejected(400, f"event {index}: {field} is missing or not a number")
+            deliveries.append(Delivery(
+                tool="hubspot", dedup_key=f"{event['portalId']}:{event['eventId']}", kind="webhook",
+                received_at=received, payload={**event, "subscriptionType": kind}, record_id=str(event["objectId"])))
+        return deliveries
+
+    # --- writes ------------------------------------------------------------------------
+    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+        results: dict[int, ActionResult] = {}
+        updates: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+        creates: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for index, action in enumerate(actions):
+            try:
+                kind, object_type, body = self._write_for(action)
+            except PayloadError as exc:
+                results[index] = ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT,
+                                              reason=f"payload: {exc}")
+                continue
+            if kind == "update":
+                updates.setdefault(object_type, []).append((index, body["id"], body["properties"]))
+            else:
+                creates.setdefault(object_type, []).append((index, body))
+        for object_type, items in updates.items():
+            merged: dict[str, tuple[list[int], dict[str, Any]]] = {}
+            for index, record_id, props in items:
+                indexes, values = merged.setdefault(record_id, ([], {}))
+                indexes.append(index)
+                values.update(props)
+            for chunk in chunked(list(merged.items()), self._chunk):
+                self._update(object_type, list(chunk), actions, results)
+        for object_type, items in creates.items():
+            for chunk in chunked(items, self._chunk):
+                self._create(object_type, list(chunk), actions, results, {})
+        return [results[i] for i in range(len(actions))]
+
+    def _write_for(self, action: Action) -> tuple[str, str, dict[str, Any]]:
+        """("update" | "create", object type, batch input) for one action."""
+        p = action.payload
+        key = {KEY_PROPERTY: action.idempotency_key}
+        if action.kind is ActionKind.SET_STAGE:
+            props = {"hs_pipeline_stage": _need(p, "stage")}
+            if p.get("pipeline"):
+                props["hs_pipeline"] = p["pipeline"]
+            return "update", "tickets", {"id": _need(p, "record_id"), "properties": props}
+        if action.kind is ActionKind.ASSIGN_OWNER:
+            if "owner" not in p:
+                raise PayloadError("missing 'owner'")
+            return "update", "tickets", {"id": _need(p, "record_id"),
+                                         "properties": {"hubspot_owner_id": p["owner"] or ""}}
+        if action.kind is ActionKind.COMPLETE_TASK:
+            return "update", "tasks", {"id": _need(p, "record_id"), "properties": {"hs_task_status": "COMPLETED"}}
+        if action.kind is ActionKind.CREATE_TASK:
+            props = {"hs_task_subject": _need(p, "subject"), "hs_timestamp": p.get("due_at") or action.due_at.isoformat(),
+                     "hs_task_status": "NOT_STARTED", "hs_task_type": p.get("task_type", "TODO"),
+                     "hs_task_priority": p.get("priority", "MEDIUM"), **key}
+            props.update({k: v for k, v in (("hs_task_body", p.get("body")), ("hubspot_owner_id", p.get("owner"))) if v})
+            return "create", "tasks", {"properties": props, "associations": _associations("tasks", p)}
+        if action.kind is ActionKind.ADD_NOTE:
+            props = {"hs_note_body": _need(p, "body"), "hs_timestamp": p.get("timestamp") or action.due_at.isoformat(),
+                     **key}
+            return "create", "notes", {"properties": props, "associations": _associations("notes", p)}
+        if action.kind is ActionKind.CREATE_RECORD:
+            if p.get("object") not in ("ticket", "tickets"):
+                raise PayloadError(f"HubSpot records of kind {p.get('object')!r} are not created by Kickoff")
+            links = [_link(p["company_id"], ASSOCIATION_TYPES[("tickets", "companies")])] if p.get("company_id") else []
+            return "create", "tickets", {"properties": {**(p.get("fields") or {}), **key}, "associations": links}
+        raise PayloadError(f"{action.kind.value} is not a HubSpot write")
+
+    def _update(self, object_type: str, items: list[tuple[str, tuple[list[int], dict[str, Any]]]],
+                actions: Sequence[Action], results: dict[int, ActionResult]) -> None:
+        """One batch update; a refused batch is split to find the refused input."""
+        batch = BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": record_id, "properties": props} for record_id, (_, props) in items])
+        try:
+            answer = self.call(lambda: self._invoke(lambda: self._batch.update(object_type, batch)))
+        except VendorError as error:
+            if self._splittable(error, items):
+                half = len(items) // 2
+                self._update(object_type, items[:half], actions, results)
+                self._update(object_type, items[half:], actions, results)
+                return
+            for _, (indexes, _) in items:
+                for index in indexes:
+                    results[index] = result_for(actions[index], error)
+            return
+        missing = {str(i): e.message for e in (getattr(answer, "errors", None) or [])
+                   for i in (e.context or {}).get("ids", [])}
+        for record_id, (indexes, _) in items:
+            for index in indexes:
+                if record_id in missing:
+                    results[index] = ActionResult(idempotency_key=actions[index].idempotency_key,
+                                                  status=ResultStatus.PERMANENT, reason=missing[record_id])
+                else:
+                    results[index] = done(actions[index], record_id)
+
+    def _create(self, object_type: str, items: list[tuple[int, dict[str, Any]]], actions: Sequence[Action],
+                results: dict[int, ActionResult], known: dict[str, str]) -> None:
+        """One batch create of the keys not yet known to exist; after a lost answer (or a 5xx),
+        the keys are looked up first and only the missing ones are sent again."""
+        keys = [actions[index].idempotency_key for index, _ in items]
+
+        def send() -> dict[str, str]:
+            pending = [body for index, body in items if actions[index].idempotency_key not in known]
+            if pending:
+                batch = BatchInputSimplePublicObjectBatchInputForCreate(inputs=pending)
+                try:
+                    answer = self._invoke(lambda: self._batch.create(object_type, batch))
+                except VendorError as error:
+                    if error.status is not None and error.status >= 500:
+                        raise UnknownOutcome(f"{error.reason} (may have been applied)") from error
+                    raise
+                known.update({r.properties[KEY_PROPERTY]: r.id for r in answer.results})
+            return dict(known)
+
+        def lookup() -> dict[str, str] | None:
+            self.limiter.acquire(self.tool, self.credential_key)
+            known.update(self._find_keys(object_type, [k for k in keys if k not in known]))
+            return dict(known) if all(k in known for k in keys) else None
+
+        try:
+            self.call(send, lookup=lookup)
+        except VendorError as error:
+            pending = [(i, b) for i, b in items if actions[i].idempotency_key not in known]
+            if self._splittable(error, pending):
+                half = len(pending) // 2
+                self._create(object_type, pending[:half], actions, results, known)
+                self._create(object_type, pending[half:], actions, results, known)
+            else:
+                for index, _ in pending:
+                    results[index] = result_for(actions[index], error)
+        for index, _ in items:
+            if actions[index].idempotency_key in known:
+                results[index] = done(actions[index], known[actions[index].idempotency_key])
+
+    def _splittable(self, error: VendorError, items: Sequence[Any]) -> bool:
+        """A 400 on a batch of several inputs: HubSpot refused all for one of them."""
+        return error.kind is ErrorKind.PERMANENT and error.status == 400 and len(items) > 1
+
+    def _find_keys(self, object_type: str, keys: list[str]) -> dict[str, str]:
+        """Records already carrying these idempotency keys: {key: record id}."""
+        found: dict[str, str] = {}
+        for chunk in chunked(keys, BATCH_MAX):
+            page = self._search(object_type, {
+                "filter_groups": [{"filters": [{"propertyName": KEY_PROPERTY, "operator": "IN", "values": list(chunk)}]}],
+                "properties": [KEY_PROPERTY], "limit": SEARCH_PAGE})
+            found.update({r.properties[KEY_PROPERTY]: r.id for r in page.results})
+        return found
+
+
+def _need(payload: dict[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if value in (None, ""):
+        raise PayloadError(f"missing {name!r}")
+    return str(value)
+
+
+def _link(to_id: str, type_id: int) -> dict[str, Any]:
+    return {"to": {"id": str(to_id)}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+
+
+def _associations(object_type: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Inline associations of a task or note: its ticket, and the company when given."""
+    links = [_link(_need(payload, "record_id"), ASSOCIATION_TYPES[(object_type, "tickets")])]
+    if payload.get("company_id"):
+        links.append(_link(payload["company_id"], ASSOCIATION_TYPES[(object_type, "companies")]))
+    return links

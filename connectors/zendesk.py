@@ -1,0 +1,539 @@
+"""Zendesk through the official client, ``zenpy``: incremental reads, batched writes, webhooks.
+
+Reads follow the cursor-based incremental export: ``tickets.incremental(start_time=...)`` on
+the first read, ``tickets.incremental(cursor=...)`` after that (never both), one page per call
+so a read can stop at ``limit`` on a page boundary. The cursor stored by Kickoff is JSON:
+Zendesk's ``after_cursor`` plus the (id, updated_at) keys at the read's last timestamp, which
+are skipped once more at the next read. A ticket in the export with status ``deleted`` becomes
+a tombstone delivery (``payload["event"] == "ticket.deleted"``); a ticket that merely stops
+appearing (archived, out of a view) is NOT a deletion and produces nothing.
+
+Writes. ``action.payload`` holds vendor values already (the mapping layer's job):
+
+==============  ==========================================================================
+set_stage       ``{"record_id": "123", "status": "open"|..., "custom_fields": [{"id": 360001,
+                "value": "onboarding"}], "add_tags": ["kickoff"]}`` (at least one of the three)
+assign_owner    ``{"record_id": "123", "assignee_id": 901, "group_id": 77, "add_tags": [...]}``
+                (assignee and/or group)
+add_note        ``{"record_id": "123", "body": "...", "public": false, "add_tags": [...]}``
+                (an internal note unless ``public`` is true)
+create_record   ``{"subject": "...", "body": "first comment", "requester_id": 5 | "requester":
+                {"name": "...", "email": "..."}, "status", "priority", "type", "tags",
+                "custom_fields", "assignee_id", "group_id"}``; ``external_id`` is set to the
+                action's idempotency key and the ``Idempotency-Key`` header is sent too
+==============  ==========================================================================
+
+Updates go through ``update_many`` (at most 100 tickets a call; several actions on one ticket
+are merged into one ticket update when their fields do not collide), and each job is followed
+through ``job_statuses/show_many`` to its per-ticket results: refused tickets fail with
+Zendesk's reason, accepted ones are done and never re-sent. Tags are added with
+``additional_tags`` (add semantics: setting ``tags`` would replace the whole list).
+An update whose answer is lost may be re-sent: status, assignee, fields and tags are
+idempotent, an internal note could appear twice (Zendesk has no idempotency for updates).
+A creation whose answer is lost is looked up by ``external_id`` before it is sent again.
+
+zenpy sleeps on a 429 by itself; a response hook on its session raises our ``VendorError``
+first (with Retry-After), so the one retry policy decides. Proactive rate limiting is off.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Comment, Ticket, User
+from zenpy.lib.exception import APIException, ZenpyException
+
+from connectors.base import Connector, ReadResult, chunked, done, result_for
+from connectors.errors import ErrorKind, UnknownOutcome, VendorError, classify
+from connectors.http import SandboxRedirectAdapter, make_session
+from connectors.webhooks import (
+    WebhookRejected,
+    WebhookRequest,
+    check_freshness,
+    constant_time_equal,
+    hmac_digest,
+    require,
+)
+from kickoff.model import Action, ActionKind, ActionResult, Delivery
+
+T = TypeVar("T")
+log = logging.getLogger("kickoff.connectors.zendesk")
+
+MAX_UPDATE_MANY = 100
+EVENT_PREFIX = "zen:event-type:"
+DEFAULT_TRIGGER_SHAPE = {"record_id": "ticket_id", "updated_at": "updated_at", "event_id": None}
+
+
+# --- the client ---------------------------------------------------------------------------
+def _vendor_reason(response: requests.Response) -> str:
+    """Zendesk's own words: ``description`` (or ``error``), else the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason
+    if isinstance(body, dict):
+        details = body.get("details")
+        parts = [str(body.get("error") or ""), str(body.get("description") or "")]
+        if isinstance(details, dict):
+            parts += [d.get("description", "") for items in details.values() for d in items if isinstance(d, dict)]
+        return ": ".join(p for p in parts if p) or response.text[:300]
+    return response.text[:300]
+
+
+def _raise_on_429(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Session hook: a 429 becomes our error before zenpy can start sleeping on it."""
+    if response.status_code == 429:
+        raise classify(429, response.headers, _vendor_reason(response))
+
+
+def zendesk_session(base_url: str | None) -> requests.Session:
+    """A session with no hidden retries, 429s raised at once, and (for the sandbox) redirected."""
+    session = make_session(None)
+    if base_url:
+        adapter = SandboxRedirectAdapter(base_url)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+    session.hooks["response"].append(_raise_on_429)
+    return session
+
+
+def translate(exc: Exception, *, write: bool) -> VendorError:
+    """zenpy's and requests' exceptions as a classified VendorError (the one place this happens)."""
+    if isinstance(exc, VendorError):
+        return exc
+    if isinstance(exc, APIException) and exc.response is not None:
+        return classify(exc.response.status_code, exc.response.headers, _vendor_reason(exc.response))
+    if isinstance(exc, requests.ConnectTimeout):
+        return classify(503, reason=f"connect timeout: {type(exc).__name__}")
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        if write:
+            return UnknownOutcome(f"no answer after sending: {type(exc).__name__}")
+        return classify(503, reason=f"connection failed: {type(exc).__name__}")
+    return VendorError(ErrorKind.PERMANENT, f"{type(exc).__name__}: {exc}")
+
+
+def _guarded(fn: Callable[[], T], *, write: bool) -> Callable[[], T]:
+    def run() -> T:
+        try:
+            return fn()
+        except (VendorError, APIException, ZenpyException, requests.RequestException) as exc:
+            raise translate(exc, write=write) from exc
+
+    return run
+
+
+# --- action payloads ----------------------------------------------------------------------
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _TicketChange(_Payload):
+    record_id: str = Field(pattern=r"^\d+$")
+    add_tags: list[str] = Field(default_factory=list)
+
+
+class _CustomField(_Payload):
+    id: int
+    value: Any = None
+
+
+class SetStagePayload(_TicketChange):
+    status: Literal["new", "open", "pending", "hold", "solved", "closed"] | None = None
+    custom_fields: list[_CustomField] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> SetStagePayload:
+        if self.status is None and not self.custom_fields and not self.add_tags:
+            raise ValueError("set_stage needs status, custom_fields or add_tags")
+        return self
+
+
+class AssignOwnerPayload(_TicketChange):
+    assignee_id: int | None = None
+    group_id: int | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> AssignOwnerPayload:
+        if self.assignee_id is None and self.group_id is None:
+            raise ValueError("assign_owner needs assignee_id or group_id")
+        return self
+
+
+class AddNotePayload(_TicketChange):
+    body: str = Field(min_length=1)
+    public: bool = False
+
+
+class _Requester(_Payload):
+    name: str | None = None
+    email: str
+
+
+class CreateRecordPayload(_Payload):
+    subject: str = Field(min_length=1)
+    body: str = Field(min_length=1)
+    requester_id: int | None = None
+    requester: _Requester | None = None
+    status: Literal["new", "open", "pending", "hold", "solved"] | None = None
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    type: Literal["problem", "incident", "question", "task"] | None = None
+    tags: list[str] = Field(default_factory=list)
+    custom_fields: list[_CustomField] = Field(default_factory=list)
+    assignee_id: int | None = None
+    group_id: int | None = None
+
+
+def update_fields(kind: ActionKind, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(ticket id, the ticket fields one update action sets); ValueError for a bad payload."""
+    if kind is ActionKind.SET_STAGE:
+        stage = SetStagePayload.model_validate(payload)
+        fields: dict[str, Any] = {"status": stage.status} if stage.status else {}
+        if stage.custom_fields:
+            fields["custom_fields"] = [f.model_dump() for f in stage.custom_fields]
+        change: _TicketChange = stage
+    elif kind is ActionKind.ASSIGN_OWNER:
+        owner = AssignOwnerPayload.model_validate(payload)
+        fields = {k: v for k, v in (("assignee_id", owner.assignee_id), ("group_id", owner.group_id)) if v is not None}
+        change = owner
+    elif kind is ActionKind.ADD_NOTE:
+        note = AddNotePayload.model_validate(payload)
+        fields = {"comment": {"body": note.body, "public": note.public}}
+        change = note
+    else:
+        raise ValueError(f"zendesk does not support {kind.value}")
+    if change.add_tags:
+        fields["additional_tags"] = sorted(set(change.add_tags))
+    return int(change.record_id), fields
+
+
+@dataclass
+class _Update:
+    """One ticket's update in one update_many call, carrying the actions merged into it."""
+
+    ticket_id: int
+    fields: dict[str, Any]
+    indexes: list[int] = field(default_factory=list)
+
+    def absorb(self, fields: dict[str, Any], index: int) -> bool:
+        """Merge another action's fields unless one would overwrite the other."""
+        if (set(fields) - {"additional_tags"}) & set(self.fields):
+            return False
+        tags = sorted(set(self.fields.get("additional_tags", [])) | set(fields.get("additional_tags", [])))
+        self.fields.update(fields)
+        if tags:
+            self.fields["additional_tags"] = tags
+        self.indexes.append(index)
+        return True
+
+    def ticket(self) -> Ticket:
+        fields = dict(self.fields)
+        comment = fields.pop("comment", None)
+        ticket = Ticket(id=self.ticket_id, **fields)
+        if comment:
+            ticket.comment = Comment(**comment)
+        return ticket
+
+
+def plan_rounds(updates: list[tuple[int, int, dict[str, Any]]]) -> list[list[_Update]]:
+    """Rounds of ticket updates, each ticket at most once per round (one update_many never
+    names a ticket twice); actions merge into the earliest round where they fit."""
+    rounds: list[list[_Update]] = []
+    for index, ticket_id, fields in updates:
+        for round_ in rounds:
+            mine = next((u for u in round_ if u.ticket_id == ticket_id), None)
+            if mine is None:
+                round_.append(_Update(ticket_id, dict(fields), [index]))
+                break
+            if mine.absorb(fields, index):
+                break
+        else:
+            rounds.append([_Update(ticket_id, dict(fields), [index])])
+    return rounds
+
+
+# --- the cursor ---------------------------------------------------------------------------
+@dataclass
+class ExportCursor:
+    """Zendesk's ``after_cursor`` plus the keys already delivered at the last timestamp."""
+
+    after_cursor: str | None = None
+    boundary: set[tuple[str, str]] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, value: str | None) -> ExportCursor:
+        if not value:
+            return cls()
+        data = json.loads(value)
+        return cls(data.get("after_cursor"), {(str(i), str(u)) for i, u in data.get("boundary", [])})
+
+    def dump(self) -> str:
+        return json.dumps({"after_cursor": self.after_cursor, "boundary": sorted(self.boundary)})
+
+
+def _dig(data: Any, path: str | None) -> Any:
+    """``a.b.c`` inside nested dicts; None when any step is missing."""
+    if not path:
+        return None
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _timestamp(value: str) -> float:
+    """Zendesk sends ISO 8601 (``2026-03-02T09:00:00Z``); plain Unix seconds are accepted too."""
+    if value.isdigit():
+        return float(value)
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise WebhookRejected(401, "unreadable signature timestamp") from None
+
+
+# --- the connector ------------------------------------------------------------------------
+class ZendeskConnector(Connector):
+    """Zendesk Support through zenpy. Options (tools.yaml ``options``): ``subdomain``,
+    ``start_time`` (Unix seconds of the first read), ``per_page`` (first export page, ≤ 1000),
+    ``job_poll_seconds``, ``job_timeout_seconds``, ``max_jobs_in_flight`` (≤ 30),
+    ``webhook_tolerance_seconds``, ``trigger_webhook`` (paths of ``record_id``,
+    ``updated_at``, ``event_id`` in a trigger's JSON body).
+
+    Example::
+
+        connector = ZendeskConnector.from_config(load_config())
+        result = connector.read_changes(None, limit=500)
+    """
+
+    tool: ClassVar[str] = "zendesk"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._client: Zenpy | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.config.options
+
+    @property
+    def client(self) -> Zenpy:
+        if self._client is None:
+            self._client = Zenpy(
+                subdomain=self.options.get("subdomain", "sandbox"), email=self.secret("email"),
+                token=self.secret("token"), session=zendesk_session(self.base_url), disable_cache=True,
+                timeout=float(self.options.get("timeout_seconds", 30)),
+            )
+        return self._client
+
+    def _zd(self, fn: Callable[[], T], *, write: bool = False, lookup: Callable[[], T | None] | None = None) -> T:
+        """One zenpy call under the limiter and the retry policy, its errors translated."""
+        return self.call(_guarded(fn, write=write), lookup=_guarded(lookup, write=False) if lookup else None)
+
+    # --- reads ----------------------------------------------------------------------------
+    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+        state = ExportCursor.load(cursor)
+        seen: list[dict[str, Any]] = []
+        while True:
+            tickets, after, end = self._zd(lambda: self._export_page(state.after_cursor))
+            seen += [t for t in tickets if (str(t["id"]), str(t["updated_at"])) not in state.boundary]
+            state.after_cursor = after or state.after_cursor
+            if end or (limit is not None and len(seen) >= limit):
+                break
+        if seen:
+            latest = max(str(t["updated_at"]) for t in seen)
+            state.boundary = {(str(t["id"]), latest) for t in seen if str(t["updated_at"]) == latest}
+        now = datetime.now(UTC)
+        return ReadResult([self._poll_delivery(t, now) for t in seen], state.dump())
+
+    def _export_page(self, after_cursor: str | None) -> tuple[list[dict[str, Any]], str | None, bool]:
+        if after_cursor:
+            page = self.client.tickets.incremental(cursor=after_cursor)
+        else:
+            page = self.client.tickets.incremental(start_time=int(self.options.get("start_time", 0)),
+                                                   per_page=int(self.options.get("per_page", 1000)))
+        tickets = [t.to_dict() for t in (page.values or [])]
+        return tickets, getattr(page, "after_cursor", None), bool(getattr(page, "end_of_stream", True))
+
+    def _poll_delivery(self, ticket: dict[str, Any], now: datetime) -> Delivery:
+        deleted = ticket.get("status") == "deleted"
+        return Delivery(tool="zendesk", kind="poll", received_at=now, record_id=str(ticket["id"]),
+                        dedup_key=f"zendesk:ticket:{ticket['id']}:{ticket['updated_at']}",
+                        payload={"event": "ticket.deleted" if deleted else "ticket.changed", "ticket": ticket})
+
+    # --- webhooks -------------------------------------------------------------------------
+    def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
+        signature = require(request.header("X-Zendesk-Webhook-Signature"), "X-Zendesk-Webhook-Signature")
+        stamp = require(request.header("X-Zendesk-Webhook-Signature-Timestamp"), "X-Zendesk-Webhook-Signature-Timestamp")
+        check_freshness(_timestamp(stamp), now, float(self.options.get("webhook_tolerance_seconds", 300)))
+        expected = base64.b64encode(hmac_digest(self.secret("webhook_secret"), stamp.encode() + request.body))
+        if not constant_time_equal(expected, signature.strip()):
+            raise WebhookRejected(401, "X-Zendesk-Webhook-Signature does not match the body")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise WebhookRejected(400, "zendesk webhook body is not JSON") from None
+        if not isinstance(body, dict):
+            raise WebhookRejected(400, "zendesk webhook body is not a JSON object")
+        if isinstance(body.get("type"), str) and body["type"].startswith(EVENT_PREFIX):
+            return [self._event_delivery(body)]
+        return [self._trigger_delivery(body)]
+
+    def _event_delivery(self, body: dict[str, Any]) -> Delivery:
+        """An event-subscription webhook: one event, deduplicated by Zendesk's event ``id``."""
+        for name in ("id", "subject"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise WebhookRejected(400, f"zendesk event {body['type']!r} has no {name!r}")
+        if not isinstance(body.get("detail", {}), dict) or not isinstance(body.get("event", {}), dict):
+            raise WebhookRejected(400, "zendesk event 'detail' and 'event' must be objects")
+        return Delivery(tool="zendesk", kind="webhook", received_at=datetime.now(UTC),
+                        dedup_key=f"zendesk:event:{body['id']}", record_id=body["subject"].rsplit(":", 1)[-1],
+                        payload=body)
+
+    def _trigger_delivery(self, body: dict[str, Any]) -> Delivery:
+        """A trigger webhook, shaped by its template: read through ``options.trigger_webhook``."""
+        shape = {**DEFAULT_TRIGGER_SHAPE, **self.options.get("trigger_webhook", {})}
+        record_id = _dig(body, shape["record_id"])
+        if record_id in (None, ""):
+            raise WebhookRejected(400, f"neither an event-subscription payload ('type' zen:event-type:...) nor the "
+                                       f"configured trigger shape (no {shape['record_id']!r})")
+        event_id, updated_at = _dig(body, shape["event_id"]), _dig(body, shape["updated_at"])
+        if event_id:
+            key = f"zendesk:trigger:{event_id}"
+        elif updated_at:
+            key = f"zendesk:ticket:{record_id}:{updated_at}"
+        else:
+            raise WebhookRejected(400, f"trigger payload for ticket {record_id} has neither {shape['event_id']!r} "
+                                       f"nor {shape['updated_at']!r}: no way to tell one change from another")
+        return Delivery(tool="zendesk", kind="webhook", received_at=datetime.now(UTC), dedup_key=key,
+                        record_id=str(record_id), payload=body)
+
+    # --- writes ---------------------------------------------------------------------------
+    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+        results: dict[int, ActionResult] = {}
+        updates: list[tuple[int, int, dict[str, Any]]] = []
+        for index, action in enumerate(actions):
+            if action.kind is ActionKind.CREATE_RECORD:
+                results[index] = self._create(action)
+                continue
+            try:
+                ticket_id, fields = update_fields(action.kind, action.payload)
+            except (ValidationError, ValueError) as exc:
+                results[index] = result_for(action, VendorError(ErrorKind.PERMANENT, f"bad payload: {exc}"))
+                continue
+            updates.append((index, ticket_id, fields))
+        for round_ in plan_rounds(updates):
+            results.update(self._update_round(round_, actions))
+        return [results[i] for i in range(len(actions))]
+
+    def _create(self, action: Action) -> ActionResult:
+        try:
+            payload = CreateRecordPayload.model_validate(action.payload)
+        except ValidationError as exc:
+            return result_for(action, VendorError(ErrorKind.PERMANENT, f"bad payload: {exc}"))
+        key = action.idempotency_key
+        fields = payload.model_dump(exclude_none=True, exclude={"body", "requester"})
+        fields.update(external_id=key, comment=Comment(body=payload.body))
+        if payload.requester:
+            fields["requester"] = User(**payload.requester.model_dump(exclude_none=True))
+
+        def create() -> str:
+            with self._header("Idempotency-Key", key):
+                return str(self.client.tickets.create(Ticket(**fields)).ticket.id)
+
+        def lookup() -> str | None:
+            found = list(self.client.tickets(external_id=key))
+            return str(found[0].id) if found else None
+
+        try:
+            return done(action, self._zd(create, write=True, lookup=lookup))
+        except VendorError as error:
+            return result_for(action, error)
+
+    @contextmanager
+    def _header(self, name: str, value: str) -> Iterator[None]:
+        """zenpy has no per-request headers: set one on its session for the length of a call."""
+        session = self.client.tickets.session
+        session.headers[name] = value
+        try:
+            yield
+        finally:
+            session.headers.pop(name, None)
+
+    def _update_round(self, round_: list[_Update], actions: Sequence[Action]) -> dict[int, ActionResult]:
+        """Submit a round's update_many calls (never more jobs in flight than allowed), then
+        follow the jobs to their per-ticket results."""
+        results: dict[int, ActionResult] = {}
+        size = min(self.batch_size, MAX_UPDATE_MANY)
+        wave = max(1, min(int(self.options.get("max_jobs_in_flight", 25)), 30))
+        batches = list(chunked(round_, size))
+        for start in range(0, len(batches), wave):
+            jobs: dict[str, list[_Update]] = {}
+            for batch in batches[start:start + wave]:
+                try:
+                    job = self._zd(lambda batch=batch: self.client.tickets.update([u.ticket() for u in batch]),
+                                   write=True)
+                except VendorError as error:
+                    results.update({i: result_for(actions[i], error) for u in batch for i in u.indexes})
+                    continue
+                jobs[job.id] = list(batch)
+            results.update(self._follow(jobs, actions))
+        return results
+
+    def _follow(self, jobs: dict[str, list[_Update]], actions: Sequence[Action]) -> dict[int, ActionResult]:
+        """Poll the jobs together until each is completed or failed; per-ticket outcomes."""
+        results: dict[int, ActionResult] = {}
+        interval = float(self.options.get("job_poll_seconds", 1.0))
+        deadline = time.monotonic() + float(self.options.get("job_timeout_seconds", 120))
+        pending = dict(jobs)
+        while pending:
+            try:
+                statuses = self._zd(lambda: self.client.job_status(ids=list(pending))["job_statuses"])
+            except VendorError as error:
+                statuses, failure = [], error
+            else:
+                failure = None
+            for status in statuses:
+                if status.status in ("completed", "failed", "killed") and status.id in pending:
+                    results.update(self._job_results(status, pending.pop(status.id), actions))
+            if pending and (failure is not None or time.monotonic() >= deadline):
+                error = failure or VendorError(ErrorKind.RETRYABLE, "update_many job still running at the deadline")
+                results.update({i: result_for(actions[i], error) for ups in pending.values() for u in ups
+                                for i in u.indexes})
+                break
+            if pending:
+                time.sleep(interval)
+        return results
+
+    def _job_results(self, status: Any, updates: list[_Update], actions: Sequence[Action]) -> dict[int, ActionResult]:
+        by_ticket = {str(_field(r, "id")): r for r in (status.results or [])} if status.status == "completed" else {}
+        results: dict[int, ActionResult] = {}
+        for update in updates:
+            outcome = by_ticket.get(str(update.ticket_id))
+            for i in update.indexes:
+                if outcome is None:
+                    reason = status.message or f"update_many job {status.status} without a result for this ticket"
+                    results[i] = result_for(actions[i], VendorError(ErrorKind.RETRYABLE, str(reason)))
+                elif _field(outcome, "success"):
+                    results[i] = done(actions[i], str(update.ticket_id))
+                else:
+                    reason = _field(outcome, "errors") or _field(outcome, "details") or _field(outcome, "error")
+                    results[i] = result_for(actions[i], VendorError(ErrorKind.PERMANENT, str(reason or "refused")))
+        return results
+
+
+def _field(item: Any, name: str) -> Any:
+    """A job result's field, whether zenpy gave an object or a plain dict."""
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)

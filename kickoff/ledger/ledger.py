@@ -1,0 +1,329 @@
+"""``Ledger``: the one door to Kickoff's durable state. Every method is one transaction.
+
+Times that matter are arguments (``now``); leaving one out means "the wall clock, now",
+which is only right at the edge (the CLI, a live flow). Simulations and tests pass time in.
+
+Example::
+
+    from kickoff.ledger import Ledger
+
+    ledger = Ledger.open("sqlite:///.kickoff/ledger.sqlite3")  # migrates to head
+    inbox_id, created = ledger.store_delivery(delivery)
+    for item in ledger.claim_inbox("worker-1", limit=50):
+        ...  # map, decide, then ledger.commit_decision(decision, inbox_id=item.id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine
+
+from kickoff.ledger import (
+    audit,
+    crosswalk,
+    cursors,
+    inbox,
+    journal,
+    migrate,
+    outbox,
+    pauses,
+    results,
+    state,
+    timers,
+)
+from kickoff.ledger import status as status_mod
+from kickoff.ledger.backoff import Backoff
+from kickoff.ledger.commit import commit_decision as _commit_decision
+from kickoff.ledger.engine import READ_ONLY, make_engine
+from kickoff.ledger.records import (
+    CommitResult,
+    DeadLetter,
+    DueTimer,
+    InboxItem,
+    LedgerStatus,
+    OutboxItem,
+    PausedTool,
+)
+from kickoff.ledger.types import as_utc
+from kickoff.model import ActionResult, Decision, Delivery, Onboarding
+from kickoff.settings import KickoffSettings
+
+DEFAULT_LEASE_SECONDS = 300.0
+DEFAULT_ECHO_WINDOW = timedelta(minutes=15)
+
+
+def _now(now: datetime | None) -> datetime:
+    """The given time in UTC, or the wall clock: the API edge is the only place it is read."""
+    return datetime.now(UTC) if now is None else as_utc(now)
+
+
+class Ledger:
+    """Inbox, outbox, timers, crosswalk, cursors, state, audit and the writes journal.
+
+    Safe to share between threads; several processes may open the same database.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_attempts: int = 8,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.engine = engine
+        self.max_attempts = max_attempts
+        self.backoff = backoff or Backoff()
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        schema: str | None = None,
+        settings: KickoffSettings | None = None,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
+        upgrade: bool = True,
+    ) -> Ledger:
+        """Connect (default: the settings' URL) and migrate to head unless ``upgrade=False``."""
+        settings = settings or KickoffSettings()
+        engine = make_engine(url or settings.resolved_database_url, schema=schema)
+        if upgrade:
+            migrate.upgrade(engine, schema=schema)
+        return cls(engine, max_attempts=max_attempts or settings.max_attempts, backoff=backoff)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE). Commits on success, else rolls back."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
+
+    # -- inbox -------------------------------------------------------------------------
+    def store_delivery(self, delivery: Delivery) -> tuple[int, bool]:
+        """Store a delivery once; returns (inbox id, created). A duplicate is not an error."""
+        with self.transaction() as conn:
+            return inbox.store(conn, delivery)
+
+    def store_deliveries(
+        self,
+        deliveries: Iterable[Delivery],
+        cursor: tuple[str, str, str] | None = None,
+        now: datetime | None = None,
+    ) -> list[tuple[int, bool]]:
+        """Store a poll page and move the cursor ``(tool, stream, value)`` in the same transaction."""
+        at = _now(now)
+        with self.transaction() as conn:
+            stored = [inbox.store(conn, d) for d in deliveries]
+            if cursor is not None:
+                cursors.advance(conn, *cursor, now=at)
+            return stored
+
+    def claim_inbox(
+        self,
+        worker: str,
+        limit: int = 100,
+        now: datetime | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[InboxItem]:
+        """Claim pending deliveries (and those whose worker's lease ran out)."""
+        with self.transaction() as conn:
+            return inbox.claim(
+                conn, worker, limit, _now(now), timedelta(seconds=lease_seconds), self.max_attempts
+            )
+
+    def ignore_inbox(self, inbox_id: int, reason: str, now: datetime | None = None) -> None:
+        """Nothing to do for this delivery (an echo, an irrelevant change); kept with the reason."""
+        with self.transaction() as conn:
+            inbox.finish(conn, inbox_id, "ignored", _now(now), reason, require_claim=False)
+
+    def fail_inbox(self, inbox_id: int, reason: str, now: datetime | None = None) -> None:
+        """This delivery could not be processed (bad input); kept for inspection, the rest goes on."""
+        with self.transaction() as conn:
+            inbox.finish(conn, inbox_id, "failed", _now(now), reason, require_claim=False)
+
+    # -- decisions ---------------------------------------------------------------------
+    def commit_decision(
+        self,
+        decision: Decision,
+        inbox_id: int | None = None,
+        timer: DueTimer | int | None = None,
+        event_id: str | None = None,
+        now: datetime | None = None,
+    ) -> CommitResult:
+        """State (version-checked), actions, timers, inbox row/timer done and audit: all or nothing.
+
+        Raises ``StateConflict`` if the onboarding changed since ``decision.state.version``,
+        ``ClaimLost`` if the inbox row or timer is no longer claimed; nothing is written then.
+        """
+        with self.transaction() as conn:
+            return _commit_decision(
+                conn, decision, _now(now), inbox_id=inbox_id, timer=timer, event_id=event_id
+            )
+
+    def load_state(self, onboarding_id: str) -> Onboarding | None:
+        with self._read() as conn:
+            return state.load(conn, onboarding_id)
+
+    # -- outbox ------------------------------------------------------------------------
+    def claim_outbox(
+        self,
+        tool: str,
+        worker: str,
+        limit: int = 50,
+        now: datetime | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[OutboxItem]:
+        """Claim due actions for one tool; two workers never get the same row."""
+        with self.transaction() as conn:
+            return outbox.claim(
+                conn, tool, worker, limit, _now(now), timedelta(seconds=lease_seconds)
+            )
+
+    def record_result(
+        self, outbox_id: int, result: ActionResult, now: datetime | None = None
+    ) -> str:
+        """Apply a connector's answer; returns the row's new status (done/pending/dead)."""
+        with self.transaction() as conn:
+            return results.record(
+                conn,
+                outbox_id,
+                result,
+                _now(now),
+                max_attempts=self.max_attempts,
+                backoff=self.backoff,
+            )
+
+    def dead_letters(self, tool: str | None = None) -> list[DeadLetter]:
+        with self._read() as conn:
+            return outbox.dead_letters(conn, tool)
+
+    def replay_dead(self, ids: Sequence[int], now: datetime | None = None) -> list[int]:
+        """Send dead letters again from scratch; returns the ids that were dead and now pending."""
+        with self.transaction() as conn:
+            return outbox.replay_dead(conn, ids, _now(now))
+
+    def paused_tools(self) -> list[PausedTool]:
+        with self._read() as conn:
+            return pauses.all_paused(conn)
+
+    def resume_tool(self, tool: str) -> bool:
+        """Push to ``tool`` again (after its credentials were fixed); True if it was paused."""
+        with self.transaction() as conn:
+            return pauses.resume(conn, tool)
+
+    # -- timers ------------------------------------------------------------------------
+    def claim_due_timers(
+        self,
+        now: datetime | None = None,
+        limit: int = 100,
+        worker: str = "tick",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[DueTimer]:
+        with self.transaction() as conn:
+            return timers.claim_due(
+                conn, _now(now), limit, worker, timedelta(seconds=lease_seconds)
+            )
+
+    # -- cursors -----------------------------------------------------------------------
+    def get_cursor(self, tool: str, stream: str) -> str | None:
+        with self._read() as conn:
+            return cursors.get(conn, tool, stream)
+
+    def advance_cursor(
+        self, tool: str, stream: str, value: str, now: datetime | None = None
+    ) -> None:
+        with self.transaction() as conn:
+            cursors.advance(conn, tool, stream, value, _now(now))
+
+    # -- crosswalk ---------------------------------------------------------------------
+    def link(
+        self,
+        canonical_id: str,
+        tool: str,
+        external_id: str,
+        object_kind: str,
+        now: datetime | None = None,
+    ) -> bool:
+        with self.transaction() as conn:
+            return crosswalk.link(conn, canonical_id, tool, external_id, object_kind, _now(now))
+
+    def canonical_for(
+        self, tool: str, external_id: str, object_kind: str | None = None
+    ) -> str | None:
+        with self._read() as conn:
+            return crosswalk.canonical_for(conn, tool, external_id, object_kind)
+
+    def external_for(
+        self, canonical_id: str, tool: str, object_kind: str | None = None
+    ) -> str | None:
+        with self._read() as conn:
+            return crosswalk.external_for(conn, canonical_id, tool, object_kind)
+
+    # -- echo suppression --------------------------------------------------------------
+    def is_echo(
+        self,
+        tool: str,
+        record_id: str,
+        fingerprint: str,
+        now: datetime | None = None,
+        window: timedelta = DEFAULT_ECHO_WINDOW,
+    ) -> bool:
+        """Is this change only Kickoff's own write (same fingerprint, within ``window``)?"""
+        with self._read() as conn:
+            return journal.is_echo(conn, tool, record_id, fingerprint, _now(now), window)
+
+    def journal_write(
+        self, tool: str, record_id: str, fingerprint: str, now: datetime | None = None
+    ) -> None:
+        """Note a write made outside ``record_result`` (e.g. a connector's own fingerprint)."""
+        with self.transaction() as conn:
+            journal.record(conn, tool, record_id, fingerprint, _now(now))
+
+    def prune_journal(self, before: datetime) -> int:
+        with self.transaction() as conn:
+            return journal.prune(conn, as_utc(before))
+
+    # -- ops and inspection --------------------------------------------------------------
+    def status(self, now: datetime | None = None) -> LedgerStatus:
+        with self._read() as conn:
+            return status_mod.status(conn, _now(now))
+
+    def inbox_row(self, inbox_id: int) -> dict[str, Any] | None:
+        with self._read() as conn:
+            return inbox.get(conn, inbox_id)
+
+    def outbox_row(self, outbox_id: int) -> dict[str, Any] | None:
+        with self._read() as conn:
+            return outbox.get(conn, outbox_id)
+
+    def outbox_row_by_key(self, idempotency_key: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            return outbox.get_by_key(conn, idempotency_key)
+
+    def timer_row(self, onboarding_id: str, key: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            return timers.get(conn, onboarding_id, key)
+
+    def audit_for(self, onboarding_id: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return audit.lines_for(conn, onboarding_id)

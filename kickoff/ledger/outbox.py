@@ -1,0 +1,151 @@
+"""The outbox: every action decided, once per idempotency key, until a tool has done it.
+
+Rows are claimed per tool (a push worker drains one vendor under that vendor's limits),
+only when due (``next_try_at <= now``), and not at all while the tool is paused. A row
+whose worker died is claimable again once its lease has run out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from kickoff.ledger import pauses
+from kickoff.ledger.claims import claim_rows
+from kickoff.ledger.engine import insert_for
+from kickoff.ledger.records import DeadLetter, OutboxItem
+from kickoff.ledger.schema import outbox
+from kickoff.model import Action
+
+ob = outbox.c
+
+
+def enqueue(conn: Connection, action: Action, now: datetime) -> int | None:
+    """Add ``action``; None if its idempotency key is already in the outbox (skipped)."""
+    data = action.model_dump(mode="json")
+    return conn.execute(
+        insert_for(conn, outbox)
+        .values(
+            idempotency_key=action.idempotency_key,
+            tool=action.tool,
+            kind=action.kind.value,
+            rule=action.rule,
+            onboarding_id=action.onboarding_id,
+            payload=data["payload"],
+            due_at=action.due_at,
+            status="pending",
+            attempts=0,
+            next_try_at=action.due_at,
+            caused_by_event=action.caused_by_event,
+            caused_by_timer=action.caused_by_timer,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(ob.id)
+    ).scalar_one_or_none()
+
+
+def claim(
+    conn: Connection, tool: str, worker: str, limit: int, now: datetime, lease: timedelta
+) -> list[OutboxItem]:
+    """Claim up to ``limit`` due rows of ``tool``, oldest due first; none while it is paused."""
+    if pauses.is_paused(conn, tool):
+        return []
+    claimable = and_(
+        ob.tool == tool,
+        or_(
+            and_(ob.status == "pending", ob.next_try_at <= now),
+            and_(ob.status == "claimed", ob.lease_until <= now),
+        ),
+    )
+    rows = claim_rows(
+        conn,
+        outbox,
+        claimable,
+        [ob.next_try_at, ob.id],
+        limit,
+        {"status": "claimed", "claimed_by": worker, "lease_until": now + lease, "updated_at": now},
+    )
+    return [_item(row) for row in rows]
+
+
+def action_of(row: Any) -> Action:
+    """Rebuild the Action a row was made from."""
+    return Action(
+        kind=row.kind,
+        tool=row.tool,
+        onboarding_id=row.onboarding_id,
+        payload=row.payload,
+        idempotency_key=row.idempotency_key,
+        rule=row.rule,
+        due_at=row.due_at,
+        caused_by_event=row.caused_by_event,
+        caused_by_timer=row.caused_by_timer,
+    )
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row.id, action=action_of(row), attempts=row.attempts, lease_until=row.lease_until
+    )
+
+
+def get(conn: Connection, outbox_id: int) -> dict[str, Any] | None:
+    """One row as a dict, for inspection and tests."""
+    row = conn.execute(select(outbox).where(ob.id == outbox_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def get_by_key(conn: Connection, idempotency_key: str) -> dict[str, Any] | None:
+    row = (
+        conn.execute(select(outbox).where(ob.idempotency_key == idempotency_key)).mappings().first()
+    )
+    return dict(row) if row else None
+
+
+def dead_letters(conn: Connection, tool: str | None = None) -> list[DeadLetter]:
+    query = select(outbox).where(ob.status == "dead").order_by(ob.updated_at, ob.id)
+    if tool is not None:
+        query = query.where(ob.tool == tool)
+    return [
+        DeadLetter(
+            id=r.id,
+            idempotency_key=r.idempotency_key,
+            tool=r.tool,
+            kind=r.kind,
+            rule=r.rule,
+            onboarding_id=r.onboarding_id,
+            attempts=r.attempts,
+            last_error=r.last_error,
+            updated_at=r.updated_at,
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def replay_dead(conn: Connection, ids: Iterable[int], now: datetime) -> list[int]:
+    """Give dead rows a fresh start (attempts 0, due now); returns the ids that were dead.
+
+    The last error stays on the row until the next result, so it is still visible.
+    """
+    wanted = list(ids)
+    if not wanted:
+        return []
+    rows = conn.execute(
+        update(outbox)
+        .where(ob.id.in_(wanted), ob.status == "dead")
+        .values(
+            status="pending",
+            attempts=0,
+            next_try_at=now,
+            claimed_by=None,
+            lease_until=None,
+            updated_at=now,
+        )
+        .returning(ob.id)
+    )
+    return sorted(r.id for r in rows)

@@ -1,0 +1,131 @@
+"""What a connector's answer does to an outbox row.
+
+- done: the external id is kept; a creation is linked in the crosswalk (canonical id =
+  the action's idempotency key, which later actions name as ``target``/``task_key``);
+  the write is journalled so its webhook echo can be recognised.
+- retryable: one more attempt; next try after the backoff (never before Retry-After);
+  dead letter once ``max_attempts`` is reached.
+- permanent: dead letter at once, reason kept.
+- auth: not the action's fault: back to pending, no attempt burned, and the tool paused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from kickoff.ledger import crosswalk, journal, pauses
+from kickoff.ledger.backoff import Backoff
+from kickoff.ledger.errors import CrosswalkConflict, NotFound
+from kickoff.ledger.outbox import ob, outbox
+from kickoff.ledger.schema import onboardings
+from kickoff.model import ActionKind, ActionResult, ResultStatus
+
+
+def created_object_kind(kind: str, payload: dict[str, Any]) -> str | None:
+    """The crosswalk object kind an action creates, or None if it creates nothing."""
+    if kind == ActionKind.CREATE_RECORD:
+        return str(payload.get("object") or "record")
+    if kind == ActionKind.CREATE_TASK:
+        return "task"
+    return None
+
+
+def record(
+    conn: Connection,
+    outbox_id: int,
+    result: ActionResult,
+    now: datetime,
+    *,
+    max_attempts: int,
+    backoff: Backoff,
+) -> str:
+    """Apply ``result`` to the row and return the row's new status."""
+    row = conn.execute(select(outbox).where(ob.id == outbox_id)).first()
+    if row is None:
+        raise NotFound(f"no outbox row {outbox_id}")
+    if result.idempotency_key != row.idempotency_key:
+        raise ValueError(
+            f"result for {result.idempotency_key!r} recorded on outbox row {outbox_id} "
+            f"({row.idempotency_key!r})"
+        )
+    if row.status == "done":
+        return "done"  # a repeated report of a success changes nothing
+    if row.status == "dead" and result.status != ResultStatus.DONE:
+        return "dead"  # only a late success revives a dead letter
+
+    released: dict[str, Any] = {"claimed_by": None, "lease_until": None, "updated_at": now}
+    if result.status == ResultStatus.DONE:
+        note = _after_success(conn, row, result, now)
+        values = {
+            **released,
+            "status": "done",
+            "external_id": result.external_id,
+            "result": result.model_dump(mode="json"),
+            "last_error": note,
+        }
+    elif result.status == ResultStatus.RETRYABLE:
+        attempts = row.attempts + 1
+        dead = attempts >= max_attempts
+        values = {
+            **released,
+            "status": "dead" if dead else "pending",
+            "attempts": attempts,
+            "last_error": result.reason or "retryable failure",
+            "next_try_at": row.next_try_at
+            if dead
+            else now + backoff.delay(attempts, result.retry_after),
+        }
+    elif result.status == ResultStatus.PERMANENT:
+        values = {
+            **released,
+            "status": "dead",
+            "attempts": row.attempts + 1,
+            "last_error": result.reason or "permanent failure",
+        }
+    else:  # AUTH
+        pauses.pause(conn, row.tool, now, result.reason)
+        values = {
+            **released,
+            "status": "pending",
+            "last_error": result.reason or "credentials refused",
+        }
+    conn.execute(update(outbox).where(ob.id == outbox_id).values(**values))
+    return str(values["status"])
+
+
+def _after_success(conn: Connection, row: Any, result: ActionResult, now: datetime) -> str | None:
+    """Crosswalk and journal for a done action; a crosswalk clash is noted, not fatal."""
+    note = None
+    object_kind = created_object_kind(row.kind, row.payload)
+    if object_kind and result.external_id:
+        try:
+            crosswalk.link(
+                conn, row.idempotency_key, row.tool, result.external_id, object_kind, now
+            )
+        except CrosswalkConflict as exc:
+            note = f"done, but not linked: {exc}"
+    record_id = result.external_id or _written_record(conn, row)
+    if record_id:
+        fp = journal.write_fingerprint(row.kind, row.payload)
+        journal.record(conn, row.tool, record_id, fp, now, outbox_id=row.id)
+    return note
+
+
+def _written_record(conn: Connection, row: Any) -> str | None:
+    """The tool's id of the record an action wrote to: its target, else the onboarding's record."""
+    target = (row.payload or {}).get("target") or (row.payload or {}).get("task_key")
+    try:
+        if target:
+            return crosswalk.external_for(conn, target, row.tool)
+        found = crosswalk.external_for(conn, row.onboarding_id, row.tool)
+    except CrosswalkConflict:
+        return None
+    if found:
+        return found
+    state = conn.execute(
+        select(onboardings.c.state).where(onboardings.c.id == row.onboarding_id)
+    ).scalar_one_or_none()
+    return ((state or {}).get("refs") or {}).get(row.tool)

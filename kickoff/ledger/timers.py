@@ -1,0 +1,112 @@
+"""Timers: wake-up calls per onboarding, one per (onboarding, key), so setting again replaces.
+
+A due timer is claimed by the tick like an inbox row; the decision it leads to marks it
+fired in the same transaction. A cancelled timer never fires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from kickoff.ledger.claims import claim_rows
+from kickoff.ledger.engine import insert_for
+from kickoff.ledger.errors import ClaimLost
+from kickoff.ledger.records import DueTimer
+from kickoff.ledger.schema import timers
+from kickoff.model import Timer
+
+tc = timers.c
+
+
+def set_timer(conn: Connection, timer: Timer, now: datetime) -> None:
+    """Insert or replace the timer (onboarding, key): pending again at its new fire_at."""
+    values = {
+        "fire_at": timer.fire_at,
+        "rule": timer.rule,
+        "data": timer.model_dump(mode="json")["data"],
+        "status": "pending",
+        "claimed_by": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+    stmt = insert_for(conn, timers).values(
+        onboarding_id=timer.onboarding_id, key=timer.key, **values
+    )
+    conn.execute(stmt.on_conflict_do_update(index_elements=["onboarding_id", "key"], set_=values))
+
+
+def cancel(conn: Connection, onboarding_id: str, keys: Iterable[str], now: datetime) -> int:
+    """Cancel pending (or claimed, not yet fired) timers; returns how many were cancelled."""
+    wanted = list(keys)
+    if not wanted:
+        return 0
+    return conn.execute(
+        update(timers)
+        .where(
+            tc.onboarding_id == onboarding_id,
+            tc.key.in_(wanted),
+            tc.status.in_(("pending", "claimed")),
+        )
+        .values(status="cancelled", claimed_by=None, lease_until=None, updated_at=now)
+    ).rowcount
+
+
+def claim_due(
+    conn: Connection, now: datetime, limit: int, worker: str, lease: timedelta
+) -> list[DueTimer]:
+    """Claim timers whose time has come (and ones whose claimer died), earliest first."""
+    claimable = or_(
+        and_(tc.status == "pending", tc.fire_at <= now),
+        and_(tc.status == "claimed", tc.lease_until <= now),
+    )
+    rows = claim_rows(
+        conn,
+        timers,
+        claimable,
+        [tc.fire_at, tc.id],
+        limit,
+        {"status": "claimed", "claimed_by": worker, "lease_until": now + lease, "updated_at": now},
+    )
+    return [_due(row) for row in rows]
+
+
+def _due(row: Any) -> DueTimer:
+    timer = Timer(
+        key=row.key,
+        onboarding_id=row.onboarding_id,
+        fire_at=row.fire_at,
+        rule=row.rule,
+        data=row.data,
+    )
+    return DueTimer(id=row.id, timer=timer, lease_until=row.lease_until)
+
+
+def mark_fired(conn: Connection, timer_id: int, now: datetime) -> str:
+    """The claimed timer's decision is being committed; ClaimLost if it was cancelled or taken.
+
+    Returns the timer's key (for the audit).
+    """
+    key = conn.execute(
+        update(timers)
+        .where(tc.id == timer_id, tc.status == "claimed")
+        .values(status="fired", claimed_by=None, lease_until=None, updated_at=now)
+        .returning(tc.key)
+    ).scalar_one_or_none()
+    if key is None:
+        status = conn.execute(select(tc.status).where(tc.id == timer_id)).scalar_one_or_none()
+        raise ClaimLost(f"timer {timer_id} is {status or 'gone'}, not claimed: it cannot fire now")
+    return str(key)
+
+
+def get(conn: Connection, onboarding_id: str, key: str) -> dict[str, Any] | None:
+    """One timer as a dict, for inspection and tests."""
+    row = (
+        conn.execute(select(timers).where(tc.onboarding_id == onboarding_id, tc.key == key))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None

@@ -1,0 +1,121 @@
+"""The one retry policy, the one rate limiter, the sandbox redirect: behaviour every connector relies on."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from connectors.errors import ErrorKind, UnknownOutcome, VendorError, classify, retry_after_from_headers
+from connectors.http import make_session, raise_for_vendor, send
+from connectors.ratelimit import TokenBucketLimiter, bucket_for
+from connectors.retry import GiveUp, RetryPolicy
+from kickoff.settings import RateLimit
+
+
+def _fails(times: int, error: VendorError):
+    calls: list[int] = []
+
+    def fn() -> str:
+        calls.append(1)
+        if len(calls) <= times:
+            raise error
+        return "ok"
+
+    return fn, calls
+
+
+def test_given_429s_when_called_then_retries_waiting_at_least_retry_after() -> None:
+    slept: list[float] = []
+    policy = RetryPolicy(base_seconds=0.001, sleep=slept.append)
+    fn, calls = _fails(2, classify(429, {"Retry-After": "2"}))
+    assert policy.call(fn) == "ok"
+    assert len(calls) == 3
+    assert slept and all(s >= 2 for s in slept)
+
+
+def test_given_permanent_4xx_when_called_then_not_retried() -> None:
+    fn, calls = _fails(5, classify(400, reason="INVALID_FIELD"))
+    with pytest.raises(VendorError) as info:
+        RetryPolicy(sleep=lambda s: None).call(fn)
+    assert info.value.kind is ErrorKind.PERMANENT and len(calls) == 1
+
+
+def test_given_401_when_called_then_auth_error_without_retry() -> None:
+    fn, calls = _fails(5, classify(401, reason="bad token"))
+    with pytest.raises(VendorError) as info:
+        RetryPolicy(sleep=lambda s: None).call(fn)
+    assert info.value.kind is ErrorKind.AUTH and len(calls) == 1
+
+
+def test_given_endless_5xx_when_called_then_attempts_are_bounded() -> None:
+    fn, calls = _fails(100, classify(503))
+    with pytest.raises(VendorError):
+        RetryPolicy(max_attempts=4, sleep=lambda s: None).call(fn)
+    assert len(calls) == 4
+
+
+def test_given_unknown_outcome_when_lookup_finds_the_write_then_not_sent_again() -> None:
+    fn, calls = _fails(1, UnknownOutcome("dropped"))
+    assert RetryPolicy(sleep=lambda s: None).call(fn, lookup=lambda: "found-by-key") == "found-by-key"
+    assert len(calls) == 1
+
+
+def test_given_unknown_outcome_when_lookup_finds_nothing_then_sent_again() -> None:
+    fn, calls = _fails(1, UnknownOutcome("dropped"))
+    assert RetryPolicy(sleep=lambda s: None).call(fn, lookup=lambda: None) == "ok"
+    assert len(calls) == 2
+
+
+def test_given_retry_after_longer_than_policy_sleeps_then_gives_up_with_it() -> None:
+    fn, _ = _fails(1, classify(429, {"Retry-After": "3600"}))
+    with pytest.raises(GiveUp) as info:
+        RetryPolicy(sleep=lambda s: None).call(fn)
+    assert info.value.retry_after == 3600
+
+
+def test_retry_after_headers_of_each_vendor_are_read() -> None:
+    assert retry_after_from_headers({"Retry-After": "7"}) == 7
+    assert retry_after_from_headers({"retry-after": "60"}) == 60
+    hubspot = {"X-HubSpot-RateLimit-Remaining": "0", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+    assert retry_after_from_headers(hubspot) == 10
+    assert retry_after_from_headers({"X-HubSpot-RateLimit-Remaining": "5",
+                                     "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}) is None
+
+
+@pytest.mark.parametrize("requests_, window", [(100, 10), (10, 60), (150, 60), (200, 60), (1500, 60)])
+def test_token_bucket_never_exceeds_the_vendor_window(requests_: int, window: float) -> None:
+    """Simulated time: acquire as fast as allowed for 5 windows; count the worst rolling window."""
+    now = [0.0]
+    limiter = TokenBucketLimiter({"tool": RateLimit(requests=requests_, per_seconds=window)},
+                                 clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    stamps = []
+    while now[0] < 5 * window:
+        limiter.acquire("tool")
+        stamps.append(now[0])
+    worst = max(sum(1 for t in stamps if start <= t < start + window) for start in stamps)
+    assert worst <= requests_
+    assert worst >= 0.8 * requests_  # and it does not waste the budget either
+    assert bucket_for(RateLimit(requests=requests_, per_seconds=window)).capacity >= 1
+
+
+def test_redirect_adapter_sends_https_vendor_urls_to_the_sandbox(sandbox, sandbox_server) -> None:
+    session = make_session(sandbox_server.url)
+    resp = send(session, "POST", "https://example.slack.com/api/auth.test",
+                headers={"Authorization": "Bearer xoxb-sandbox-token"})
+    assert raise_for_vendor(resp).json()["ok"] is True
+    assert sandbox.counts("slack") == {"slack POST /api/auth.test": 1}
+
+
+def test_dropped_connection_after_sending_is_an_unknown_outcome(sandbox, sandbox_server) -> None:
+    sandbox.add_fault(vendor="slack", kind="no_answer", times=1)
+    with pytest.raises(UnknownOutcome):
+        send(make_session(sandbox_server.url), "POST", f"{sandbox_server.url}/api/chat.postMessage",
+             json={"channel": "#c", "text": "t"}, headers={"Authorization": "Bearer xoxb-sandbox-token"})
+
+
+def test_injected_503_is_retryable(sandbox, sandbox_server) -> None:
+    sandbox.add_fault(vendor="slack", kind="error", status=503, times=1)
+    resp = requests.post(f"{sandbox_server.url}/api/auth.test", headers={"Authorization": "Bearer xoxb-sandbox-token"})
+    with pytest.raises(VendorError) as info:
+        raise_for_vendor(resp)
+    assert info.value.kind is ErrorKind.RETRYABLE

@@ -1,0 +1,119 @@
+"""``kickoff ledger status|dead|replay|resume`` against a ledger under KICKOFF_HOME."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ledger_builders import T0, action, decision, delivery, state, timer
+from typer.testing import CliRunner
+
+from kickoff.cli import app
+from kickoff.ledger import Ledger
+from kickoff.model import ActionResult, ResultStatus
+from kickoff.settings import KickoffSettings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KICKOFF_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KICKOFF_DATABASE_URL", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def seeded(home: Path) -> int:
+    """2 inbox rows, 3 actions of which 1 dead, 1 due timer, hubspot paused; the dead row's id."""
+    ledger = Ledger.open(settings=KickoffSettings())
+    ledger.store_delivery(delivery(1))
+    ledger.store_delivery(delivery(2))
+    dead, ok, paused = action(1, tool="asana"), action(2), action(3)
+    ids = ledger.commit_decision(
+        decision(state(), actions=[dead, ok, paused], set_timers=[timer("nudge", fire_at=T0)]),
+        now=T0,
+    ).outbox_ids
+    ledger.claim_outbox("asana", "w", 1, now=T0)
+    ledger.record_result(
+        ids[0],
+        ActionResult(
+            idempotency_key=dead.idempotency_key,
+            status=ResultStatus.PERMANENT,
+            reason="422 no such project",
+        ),
+        now=T0,
+    )
+    ledger.claim_outbox("hubspot", "w", 1, now=T0)
+    ledger.record_result(
+        ids[1],
+        ActionResult(idempotency_key=ok.idempotency_key, status=ResultStatus.AUTH, reason="401"),
+        now=T0,
+    )
+    ledger.close()
+    assert (home / "ledger.sqlite3").exists()
+    return ids[0]
+
+
+def test_ledger_status_prints_counts(seeded: int) -> None:
+    out = runner.invoke(app, ["ledger", "status"])
+
+    assert out.exit_code == 0, out.output
+    lines = dict(line.split(":", 1) for line in out.output.strip().splitlines())
+    assert {k: v.strip() for k, v in lines.items()} == {
+        "pending inbox": "2",
+        "failed inbox": "0",
+        "pending outbox": "2",
+        "dead outbox": "1",
+        "due timers": "1",
+        "paused tools": "hubspot",
+    }
+
+
+def test_ledger_status_json(seeded: int) -> None:
+    out = runner.invoke(app, ["ledger", "status", "--json"])
+
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == {
+        "pending_inbox": 2,
+        "failed_inbox": 0,
+        "pending_outbox": 2,
+        "dead_outbox": 1,
+        "due_timers": 1,
+        "paused_tools": ["hubspot"],
+    }
+
+
+def test_ledger_status_on_a_fresh_home_creates_the_ledger(home: Path) -> None:
+    out = runner.invoke(app, ["ledger", "status"])
+
+    assert out.exit_code == 0, out.output
+    assert "pending inbox:   0" in out.output
+    assert (home / "ledger.sqlite3").exists()
+
+
+def test_ledger_dead_lists_and_replay_revives_dead_letters(seeded: int) -> None:
+    listed = runner.invoke(app, ["ledger", "dead"])
+    assert listed.exit_code == 0
+    assert f"{seeded}\tasana\tset_stage\tE1\tob-1" in listed.output
+    assert "422 no such project" in listed.output
+    as_json = json.loads(runner.invoke(app, ["ledger", "dead", "--json"]).output)
+    assert [d["id"] for d in as_json] == [seeded]
+
+    replayed = runner.invoke(app, ["ledger", "replay", str(seeded)])
+    assert replayed.exit_code == 0, replayed.output
+    assert f"replayed 1: {seeded}" in replayed.output
+    assert "no dead letters" in runner.invoke(app, ["ledger", "dead"]).output
+
+    again = runner.invoke(app, ["ledger", "replay", str(seeded), "999"])
+    assert again.exit_code == 1
+    assert "not dead letters (left alone)" in again.output
+
+
+def test_ledger_resume_lifts_a_pause(seeded: int) -> None:
+    assert "hubspot resumed" in runner.invoke(app, ["ledger", "resume", "hubspot"]).output
+    assert "hubspot was not paused" in runner.invoke(app, ["ledger", "resume", "hubspot"]).output
+    assert (
+        json.loads(runner.invoke(app, ["ledger", "status", "--json"]).output)["paused_tools"] == []
+    )
