@@ -41,6 +41,7 @@ from urllib3.util.retry import Retry
 
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.errors import ErrorKind, UnknownOutcome, VendorError, classify
+from connectors.ratelimit import bucket_for
 from connectors.webhooks import (
     WebhookRejected,
     WebhookRequest,
@@ -243,9 +244,17 @@ class AsanaConnector(Connector):
                 plans.append(_Plan(index, action, self._requests_for(action)))
             except VendorError as error:
                 results[index] = result_for(action, error)
-        for chunk in _packed(plans, MAX_BATCH_ACTIONS):
+        for chunk in _packed(plans, self._batch_limit):
             results.update(self._send(chunk))
         return [results[i] for i in range(len(actions))]
+
+    @property
+    def _batch_limit(self) -> int:
+        """Asana's 10, the configured batch size, and what the limiter can grant at once
+        (each batch action counts as one request against Asana's limit)."""
+        limit = self.config.rate_limit
+        capacity = bucket_for(limit).capacity if limit else MAX_BATCH_ACTIONS
+        return max(1, min(MAX_BATCH_ACTIONS, self.batch_size, capacity))
 
     def _requests_for(self, action: Action) -> list[dict[str, Any]]:
         """The batch actions for one Kickoff action (a bad payload is a permanent failure)."""
@@ -300,12 +309,11 @@ class AsanaConnector(Connector):
         """One ``/batch`` call; after an unknown outcome, what landed is looked up, not re-sent."""
         known: dict[int, ActionResult] = {}
         since = datetime.now(UTC) - LOOKUP_WINDOW
-        batch_api = asana.BatchAPIApi(self.client)
 
         def send() -> dict[int, ActionResult]:
             pending = [p for p in chunk if p.index not in known]
             body = {"data": {"actions": [r for p in pending for r in p.requests]}}
-            answer = batch_api.create_batch_request(body, {}, full_payload=True)
+            answer = asana.BatchAPIApi(self.client).create_batch_request(body, {}, full_payload=True)
             return {**known, **_results_of(pending, answer["data"])}
 
         def lookup() -> dict[int, ActionResult] | None:

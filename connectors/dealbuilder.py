@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Connector, NoReads
+from connectors.errors import VendorError
 from connectors.webhooks import WebhookRejected, WebhookRequest, constant_time_equal
 from kickoff.model import Action, ActionResult, Delivery, ResultStatus
 
@@ -54,7 +55,11 @@ class DealbuilderConnector(NoReads, Connector):
         given = _body(request).get("webhookKey")
         if not isinstance(given, str) or not given:
             raise WebhookRejected(401, "Dealbuilder webhook has no webhookKey")
-        if not constant_time_equal(given, self.secret("webhook_key")):
+        try:
+            expected = self.secret("webhook_key")
+        except VendorError:
+            raise WebhookRejected(401, "no Dealbuilder webhook key configured") from None
+        if not constant_time_equal(given, expected):
             raise WebhookRejected(401, "Dealbuilder webhookKey does not match")
 
     def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:

@@ -126,5 +126,8 @@ class EmailConnector(NoReads, NoWebhooks, Connector):
     def _login(self, smtp: smtplib.SMTP) -> None:
         password = self._password()
         smtp.ehlo()
+        if smtp.has_extn("starttls"):
+            smtp.starttls()  # before any password crosses the wire
+            smtp.ehlo()
         if password and smtp.has_extn("auth"):
             smtp.login(str(self.config.options.get("username", self.sender)), password)

@@ -210,7 +210,7 @@ class Decision(_Model):
 class Delivery(_Model):
     """A raw fact as received (webhook) or read (poll), before any mapping: the inbox row."""
 
-    tool: Tool
+    tool: Tool | Literal["kickoff"]
     dedup_key: str = Field(min_length=1, max_length=255)
     kind: Literal["webhook", "poll"]
     received_at: AwareDatetime

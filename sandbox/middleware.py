@@ -17,6 +17,18 @@ if TYPE_CHECKING:
     from sandbox.state import Sandbox
 
 
+def _route_template(routes: list[Any], scope: Scope) -> str:
+    """The route a request matched (``/crm/v3/objects/{object_type}``), also for answers given
+    before routing (faults, 401, 429), so the request log counts one endpoint under one name."""
+    from starlette.routing import Match
+
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return getattr(route, "path", scope["path"])
+    return scope["path"]
+
+
 def _drop_connection(send: Send) -> None:
     """Close the socket under the request with no answer (uvicorn's h11 cycle holds it)."""
     cycle: Any = getattr(send, "__self__", None)
@@ -50,7 +62,7 @@ class VendorMiddleware:
         fault = self.sb.faults.decide(vendor.name, method, path)
 
         def log(status: int, fault_name: str | None) -> None:
-            route = getattr(scope.get("route"), "path", None) or path
+            route = _route_template(vendor.router.routes, scope)
             self.sb.log.add(
                 at=time.time(), vendor=vendor.name, method=method, path=path, route=route,
                 status=status, fault=fault_name, duration_ms=(time.perf_counter() - started) * 1000,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 
 import typer
 
@@ -21,7 +22,7 @@ _AREAS = (
     "kickoff.cli.playbook_cmd",
     "kickoff.cli.sandbox_cmd",
     "kickoff.cli.limits_cmd",
-    "kickoff.cli.run_cmd",
+    "kickoff.cli.gateway_cmd",
 )
 
 for _name in _AREAS:
@@ -32,6 +33,11 @@ for _name in _AREAS:
             raise
         continue
     _module.register(app)
+
+# Commands that need the flows (demo, up, run) come from the "kickoff.cli" entry point
+# group, so the core never imports flows/ (see pyproject.toml).
+for _entry in entry_points(group="kickoff.cli"):
+    _entry.load()(app)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -22,9 +23,18 @@ from kickoff.engine import (
     to_jsonl,
     to_table,
 )
-from kickoff.settings import ConfigError, KickoffSettings, TenantConfig, TenantsFile, load_yaml_model
+from kickoff.settings import (
+    ConfigError,
+    KickoffSettings,
+    TenantConfig,
+    TenantsFile,
+    load_yaml_model,
+)
 
 _PACKAGE_CONFIG = Path(__file__).resolve().parents[2] / "config"
+ConfigDirOption = Annotated[
+    Path | None, typer.Option("--config-dir", help="default: KICKOFF_CONFIG_DIR or ./config")
+]
 
 
 def _config_dir(config_dir: Path | None) -> Path:
@@ -69,12 +79,16 @@ def _parse_until(text: str | None, zone: ZoneInfo) -> datetime | None:
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_cmd(
-        playbook: str = typer.Option(..., "--playbook", "-p", help="playbook name (config/playbooks/NAME.yaml)"),
-        events: Path = typer.Option(..., "--events", "-e", help="canonical events, one JSON object a line"),
-        until: str = typer.Option(None, "--until", help="run timers up to this ISO-8601 time (default: until none is left)"),
-        tenant: str = typer.Option(None, "--tenant", "-t", help="tenant whose time zone to use (default: the one running the playbook)"),
-        output: str = typer.Option("json", "--format", "-f", help="json (JSON lines) or table"),
-        config_dir: Path = typer.Option(None, "--config-dir", help="default: KICKOFF_CONFIG_DIR or ./config"),
+        playbook: Annotated[str, typer.Option("--playbook", "-p", help="playbook name (config/playbooks/NAME.yaml)")],
+        events: Annotated[Path, typer.Option("--events", "-e", help="canonical events, one JSON object a line")],
+        until: Annotated[
+            str | None, typer.Option("--until", help="run timers up to this ISO-8601 time (default: until none is left)")
+        ] = None,
+        tenant: Annotated[
+            str | None, typer.Option("--tenant", "-t", help="tenant whose time zone to use (default: the one running it)")
+        ] = None,
+        output: Annotated[str, typer.Option("--format", "-f", help="json (JSON lines) or table")] = "json",
+        config_dir: ConfigDirOption = None,
     ) -> None:
         """Run a playbook on an events file with a virtual clock; print every action in order."""
         if output not in ("json", "table"):
@@ -101,8 +115,10 @@ def register(app: typer.Typer) -> None:
 
     @playbook_app.command("check")
     def check(
-        files: list[Path] = typer.Argument(None, help="playbook files (default: every config/playbooks/*.yaml)"),
-        config_dir: Path = typer.Option(None, "--config-dir", help="default: KICKOFF_CONFIG_DIR or ./config"),
+        files: Annotated[
+            list[Path] | None, typer.Argument(help="playbook files (default: every config/playbooks/*.yaml)")
+        ] = None,
+        config_dir: ConfigDirOption = None,
     ) -> None:
         """Load and check every playbook; each problem as file:line: message on stderr."""
         paths = list(files or []) or playbook_files(_config_dir(config_dir) / "playbooks")
@@ -116,7 +132,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"playbooks ok: {len(paths)} checked")
 
     @playbook_app.command("list")
-    def list_cmd(config_dir: Path = typer.Option(None, "--config-dir", help="default: KICKOFF_CONFIG_DIR or ./config")) -> None:
+    def list_cmd(config_dir: ConfigDirOption = None) -> None:
         """Each playbook: name, rule family, seed, stages."""
         for path in playbook_files(_config_dir(config_dir) / "playbooks"):
             try:

@@ -13,9 +13,23 @@ What the flows call::
 
 from kickoff.engine.check import Problem, check_files, check_playbook
 from kickoff.engine.decide import PlaybookRuntimeError, decide, event_occasion
-from kickoff.engine.loader import PlaybookError, find_playbook, load_playbook, playbook_files, playbooks_dir
+from kickoff.engine.loader import (
+    PlaybookError,
+    find_playbook,
+    load_playbook,
+    playbook_files,
+    playbooks_dir,
+)
 from kickoff.engine.rules import RULES, Rule
-from kickoff.engine.simulate import EventsFileError, SimAction, SimResult, parse_events, simulate, to_jsonl, to_table
+from kickoff.engine.simulate import (
+    EventsFileError,
+    SimAction,
+    SimResult,
+    parse_events,
+    simulate,
+    to_jsonl,
+    to_table,
+)
 from kickoff.engine.spec import Playbook
 from kickoff.engine.timers import timer_event
 

@@ -97,9 +97,8 @@ def compile_expr(source: str) -> Compiled:
             path = _dotted(node)
             if path is None:
                 raise ExprError(f"only data.x, facts.x and const.x may be dotted in {source!r}")
-        elif isinstance(node, ast.Name) and node.id not in FUNCTIONS:
-            if node.id not in ROOT_NAMES:
-                raise ExprError(f"unknown name {node.id!r} in {source!r}")
+        elif isinstance(node, ast.Name) and node.id not in FUNCTIONS and node.id not in ROOT_NAMES:
+            raise ExprError(f"unknown name {node.id!r} in {source!r}")
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             reads.add(f"{node.value.id}.{node.attr}")

@@ -43,7 +43,7 @@ LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _cons
 
 def load_with_lines(text: str) -> Any:
     """Parse YAML text; mappings carry ``__line__``. Raises yaml.YAMLError."""
-    return yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=LineLoader)
 
 
 def strip_lines(value: Any) -> Any:
@@ -60,9 +60,9 @@ def line_at(raw: Any, loc: tuple[Any, ...]) -> int | None:
     line = raw.get(LINE_KEY) if isinstance(raw, dict) else None
     node = raw
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             node = node[part]
         else:
             break

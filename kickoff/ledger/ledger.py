@@ -244,6 +244,13 @@ class Ledger:
                 conn, _now(now), limit, worker, timedelta(seconds=lease_seconds)
             )
 
+    def finish_timer(self, timer: DueTimer | int, now: datetime | None = None) -> str:
+        """Mark a claimed timer fired when its firing decided nothing (no state to change),
+        so it is not handed out again."""
+        timer_id = timer.id if isinstance(timer, DueTimer) else timer
+        with self.transaction() as conn:
+            return timers.mark_fired(conn, timer_id, _now(now))
+
     # -- cursors -----------------------------------------------------------------------
     def get_cursor(self, tool: str, stream: str) -> str | None:
         with self._read() as conn:

@@ -193,6 +193,12 @@ def test_given_a_wrong_token_then_auth(board, make_connector, monkeypatch):
     assert results[0].status is ResultStatus.AUTH and "Not Authorized" in results[0].reason
 
 
+def test_given_no_token_in_the_environment_then_auth_without_a_call(board, make_connector, monkeypatch):
+    monkeypatch.delenv("ASANA_ACCESS_TOKEN")
+    results = make_connector().apply([action(ActionKind.ASSIGN_OWNER, 1, record_id="1", assignee="x")])
+    assert results[0].status is ResultStatus.AUTH and board.counts("asana") == {}
+
+
 def test_given_changes_when_polling_then_each_change_once_in_order_and_nothing_twice(board, make_connector):
     connector = make_connector()
     board.set_clock(at="2026-05-04T08:00:00+00:00", frozen=True)

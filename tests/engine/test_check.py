@@ -79,7 +79,7 @@ def test_check_catches_a_timer_that_re_arms_forever(tmp_path):
 
 
 def test_check_catches_unknown_fields_owners_tools_and_facts(tmp_path):
-    path, line = broken(tmp_path, "assist-se", "          owner: onboarding_team\n          task_type: call\n          due: {from: event, time: \"17:00\"}",
+    path, _ = broken(tmp_path, "assist-se", "          owner: onboarding_team\n          task_type: call\n          due: {from: event, time: \"17:00\"}",
                         "          owner: onboarding_tem\n          task_type: call\n          colour: red\n          due: {from: event, time: \"17:00\"}")
     found = messages(path)
     assert any("unknown owner 'onboarding_tem'" in m for _, m in found)

@@ -119,6 +119,6 @@ def test_E6_regular_follow_ups_after_the_onboarding(pb):
     result = run(pb, [created(), booked, done])
     assert acts(result, "E6", "set_stage")[0].action.payload == {"stage": "onboarded"}
     follow_ups = acts(result, "E6", "create_task")
-    assert when(follow_ups) == ["2024-04-19T10:00:00+02:00", "2024-05-12T10:00:00+02:00", "2024-07-11T10:00:00+02:00"]
+    assert when(follow_ups) == ["2024-04-19T10:00:00+02:00", "2024-05-10T10:00:00+02:00", "2024-07-05T10:00:00+02:00"]
     assert len({a.action.idempotency_key for a in follow_ups}) == 3
     assert result.states["ob-1"].stage == "closed" and result.pending == {}

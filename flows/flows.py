@@ -1,0 +1,112 @@
+"""The Prefect flows. Each is a thin wrapper over ``flows.steps``: it names its run after
+what it did, publishes what ops need (a table of pushed actions, progress of long reads),
+and emits the events that trigger the next step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.runtime import flow_run
+
+from flows.notify import ACTION_DEAD, INBOX_RECEIVED, OUTBOX_READY, emit
+from flows.runtime import default_runtime, parse_now
+from flows.steps import ingest, process, push
+from flows.steps.process import ProcessReport
+
+PUSH_TOOLS = ("hubspot", "salesforce", "zendesk", "movidesk", "asana", "slack", "email")
+POLL_TOOLS = ("hubspot", "salesforce", "zendesk", "movidesk", "asana")
+
+
+def _rename(name: str) -> None:
+    """Name the finished run after what it did, so the UI's run list reads as a log."""
+    run_id = flow_run.get_id()
+    if not run_id:
+        return
+    try:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(run_id, name=name[:120])
+    except Exception:  # noqa: BLE001 - a name is cosmetic
+        get_run_logger().debug("could not rename the run")
+
+
+def _announce_actions(report: ProcessReport) -> None:
+    for tool in report.tools_with_actions:
+        emit(OUTBOX_READY, "outbox", tool, {"actions": report.actions[tool]})
+
+
+@flow(name="poll", log_prints=False)
+def poll_flow(tool: str, max_pages: int = 50) -> dict:
+    """poll-<tool>: the tool's changes since the cursor into the inbox."""
+    rt = default_runtime()
+    progress = create_progress_artifact(0.0, description=f"poll-{tool}: reading changes") if max_pages > 1 else None
+    report = ingest.poll(rt, tool, max_pages=max_pages)
+    if progress is not None:
+        update_progress_artifact(progress, 100.0)
+    if report.stored:
+        emit(INBOX_RECEIVED, "inbox", tool, {"count": report.stored, "source": "poll"})
+    _rename(f"poll-{tool}: {report.stored} new, {report.duplicates} already seen, {report.pages} pages")
+    return report.__dict__
+
+
+@flow(name="process-inbox")
+def process_inbox_flow(now: str | None = None) -> dict:
+    """Inbox -> mapping -> engine -> decision committed."""
+    rt = default_runtime()
+    report = process.process_inbox(rt, parse_now(now))
+    _announce_actions(report)
+    _rename(f"process-inbox: {report.processed} decided, {report.ignored} ignored, "
+            f"{report.echoes} echoes, {report.failed} failed")
+    return {**report.__dict__, "actions": dict(report.actions)}
+
+
+@flow(name="tick")
+def tick_flow(now: str | None = None) -> dict:
+    """Due timers -> engine (every minute)."""
+    rt = default_runtime()
+    report = process.tick(rt, parse_now(now))
+    _announce_actions(report)
+    _rename(f"tick: {report.processed} timers fired, {sum(report.actions.values())} actions")
+    return {**report.__dict__, "actions": dict(report.actions)}
+
+
+@flow(name="push")
+def push_flow(tool: str, now: str | None = None) -> dict:
+    """push-<tool>: outbox -> connector, batched, rate-limited; a table artifact of what it pushed."""
+    rt = default_runtime()
+    report = push.push(rt, tool, parse_now(now))
+    if report.rows:
+        create_table_artifact(table=report.table(), key=f"push-{tool}",
+                              description=f"Actions pushed to {tool} by this run")
+    dead = [row for row in report.rows if row.new_status == "dead"]
+    if dead:
+        emit(ACTION_DEAD, "action", tool, {"count": len(dead), "keys": [r.action.idempotency_key for r in dead]})
+    _rename(report.summary())
+    return {"summary": report.summary(), "by_status": dict(report.by_status)}
+
+
+@flow(name="reconcile")
+def reconcile_flow(now: str | None = None) -> dict:
+    """Re-read every tool's recent changes (a missed webhook is found; duplicates are dropped
+    by the inbox's dedup key), then process what came in."""
+    rt = default_runtime()
+    moment = parse_now(now)
+    read = {tool: ingest.poll(rt, tool).stored for tool in POLL_TOOLS if tool in rt.config.tools}
+    report = process.process_inbox(rt, moment, worker="reconcile")
+    _announce_actions(report)
+    _rename(f"reconcile: {sum(read.values())} changes found, {report.processed} decided")
+    return {"found": read, "decided": report.processed}
+
+
+@flow(name="replay-dead-letters")
+def replay_dead_letters_flow(ids: list[int] | None = None, tool: str | None = None) -> list[int]:
+    """Manual: send dead letters again (all, one tool's, or the ids given)."""
+    rt = default_runtime()
+    replayed = push.replay_dead_letters(rt, datetime.now().astimezone(), ids=ids, tool=tool)
+    for row_tool in {rt.ledger.outbox_row(i)["tool"] for i in replayed}:
+        emit(OUTBOX_READY, "outbox", row_tool, {"replayed": True})
+    _rename(f"replay-dead-letters: {len(replayed)} sent again")
+    return replayed

@@ -1,0 +1,1 @@
+"""Running the whole stack on one machine: a local Prefect server, the sandbox, the gateway."""

@@ -1,0 +1,106 @@
+"""Everything a flow needs, built once per process: config, ledger, playbooks, mappings,
+connectors (with the one shared rate limiter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Connector
+from connectors.ratelimit import RateLimiter, limiter_for
+from connectors.retry import RetryPolicy
+from kickoff.engine import Playbook, find_playbook
+from kickoff.ledger import Ledger
+from kickoff.settings import Config, TenantConfig, load_config
+from mappings.base import MappingContext, ToolMapping, load_tables, mapping_for
+
+
+def connector_class(tool: str) -> type[Connector]:
+    """The connector module of a tool (imported on first use: each pulls in its vendor client)."""
+    import importlib
+
+    module = importlib.import_module(f"connectors.{tool}")
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Connector) and getattr(value, "tool", None) == tool:
+            return value
+    raise LookupError(f"connectors.{tool} defines no connector for {tool}")
+
+
+@dataclass
+class Runtime:
+    config: Config
+    ledger: Ledger
+    limiter: RateLimiter
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    tables: dict[str, Any] = field(default_factory=dict)
+    _connectors: dict[str, Connector] = field(default_factory=dict)
+    _playbooks: dict[str, Playbook] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, config: Config | None = None, *, ledger: Ledger | None = None,
+              retry: RetryPolicy | None = None, limiter: RateLimiter | None = None) -> Runtime:
+        config = config or load_config()
+        return cls(
+            config=config,
+            ledger=ledger or Ledger.open(config.settings.resolved_database_url),
+            limiter=limiter or limiter_for(config.tools),
+            retry=retry or RetryPolicy(),
+            tables=load_tables(Path(config.settings.config_dir)),
+        )
+
+    def connector(self, tool: str) -> Connector:
+        if tool not in self._connectors:
+            self._connectors[tool] = connector_class(tool).from_config(self.config, limiter=self.limiter, retry=self.retry)
+        return self._connectors[tool]
+
+    def mapping(self, tool: str) -> ToolMapping:
+        return mapping_for(tool)
+
+    def playbook(self, name: str) -> Playbook:
+        if name not in self._playbooks:
+            folder = Path(self.config.settings.config_dir) / "playbooks"
+            self._playbooks[name] = find_playbook(name, folder if folder.is_dir() else None)
+        return self._playbooks[name]
+
+    def tenant(self, key: str) -> TenantConfig:
+        return self.config.tenant(key)
+
+    def mapping_context(self, tool: str, tenant_key: str, now: datetime) -> MappingContext:
+        ledger = self.ledger
+        return MappingContext(
+            tenant_key=tenant_key,
+            tenant=self.tenant(tenant_key),
+            table=self.tables.get(tool, {}).get(tenant_key, {}),
+            now=now,
+            onboarding_for=lambda t, external_id: ledger.canonical_for(t, external_id),
+            record_for=lambda canonical, t, kind=None: ledger.external_for(canonical, t, kind),
+            state_for=ledger.load_state,
+        )
+
+    def tenant_of_tool(self, tool: str) -> str | None:
+        """The tenant that uses ``tool`` (for writes whose onboarding state names none)."""
+        owners = [key for key, tenant in self.config.tenants.items() if tool in tenant.tools]
+        return owners[0] if owners else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_now(value: str | datetime | None) -> datetime:
+    """A flow's ``now`` parameter: ISO-8601 (the demo's virtual clock) or the wall clock."""
+    if value is None:
+        return utcnow()
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        raise ValueError("now must carry a time zone")
+    return moment
+
+
+@lru_cache(maxsize=1)
+def default_runtime() -> Runtime:
+    """The process's runtime (a served deployment reuses it across runs)."""
+    return Runtime.build()

@@ -1,0 +1,1 @@
+"""The work of each flow as plain functions of (runtime, now): testable without Prefect."""

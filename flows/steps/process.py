@@ -1,0 +1,132 @@
+"""process-inbox and tick: inbox rows and due timers become canonical events, the playbook
+decides, and state + actions + timers + "done" are committed in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kickoff.engine import decide, timer_event
+from kickoff.ledger.errors import LedgerError, StateConflict
+from kickoff.ledger.records import DueTimer, InboxItem
+from kickoff.model import Decision, Event
+from mappings.base import MappingError, tenant_for
+
+log = logging.getLogger("kickoff.flows.process")
+ECHO_REASON = "echo: only reports Kickoff's own write"
+
+
+@dataclass
+class ProcessReport:
+    processed: int = 0
+    ignored: int = 0
+    echoes: int = 0
+    failed: int = 0
+    deferred: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+
+    def add_actions(self, decision: Decision) -> None:
+        for action in decision.actions:
+            self.actions[action.tool] += 1
+
+    @property
+    def tools_with_actions(self) -> list[str]:
+        return sorted(self.actions)
+
+
+def _decide_and_commit(rt, event: Event, now: datetime, *, inbox_id: int | None = None,
+                       timer: DueTimer | None = None) -> Decision | None:
+    state = rt.ledger.load_state(event.subject)
+    tenant_key = state.tenant if state else event.tenant
+    if tenant_key is None:
+        raise MappingError("event names no tenant and no onboarding exists", field="tenant", retry=False)
+    tenant = rt.tenant(tenant_key)
+    playbook = rt.playbook(state.playbook if state else tenant.playbook)
+    decision = decide(state, event, now, playbook, tz=tenant.zone, tenant=tenant_key)
+    if decision is None:
+        return None
+    rt.ledger.commit_decision(decision, inbox_id=inbox_id, timer=timer, event_id=event.id, now=now)
+    return decision
+
+
+def _is_echo(rt, item: InboxItem, now: datetime) -> bool:
+    prints = rt.mapping(item.delivery.tool).delivery_fingerprints(item.delivery)
+    return bool(prints) and all(rt.ledger.is_echo(item.delivery.tool, rid, fp, now=now) for rid, fp in prints)
+
+
+def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> None:
+    """One inbox row: echo? -> events -> decisions. Bad input is kept as failed, never raised."""
+    delivery = item.delivery
+    try:
+        if delivery.echo or _is_echo(rt, item, now):
+            rt.ledger.ignore_inbox(item.id, ECHO_REASON, now=now)
+            report.echoes += 1
+            return
+        tenant_key = tenant_for(delivery.tool, delivery, rt.config.tenants)
+        events = rt.mapping(delivery.tool).to_events(delivery, rt.mapping_context(delivery.tool, tenant_key, now))
+        if not events:
+            rt.ledger.ignore_inbox(item.id, "no onboarding fact in this change", now=now)
+            report.ignored += 1
+            return
+        decided = False
+        for index, event in enumerate(events):
+            last = index == len(events) - 1
+            decision = _decide_and_commit(rt, event, now, inbox_id=item.id if last else None)
+            if decision is not None:
+                decided = True
+                report.add_actions(decision)
+            elif last:
+                rt.ledger.ignore_inbox(item.id, f"{event.type} starts or changes nothing", now=now)
+        report.processed += 1 if decided else 0
+        report.ignored += 0 if decided else 1
+    except MappingError as exc:
+        if exc.retry:
+            report.deferred += 1  # the lease runs out and the row is claimed again later
+            log.info("inbox %s deferred: %s", item.id, exc.reason)
+        else:
+            rt.ledger.fail_inbox(item.id, f"{exc.field}: {exc.reason}", now=now)
+            report.failed += 1
+    except StateConflict:
+        report.deferred += 1
+    except (ValueError, LookupError) as exc:
+        rt.ledger.fail_inbox(item.id, f"{type(exc).__name__}: {exc}", now=now)
+        report.failed += 1
+
+
+def process_inbox(rt, now: datetime, *, worker: str = "process", limit: int = 200) -> ProcessReport:
+    """Drain what is pending in the inbox (one claim of up to ``limit`` rows at a time)."""
+    report = ProcessReport()
+    while True:
+        items = rt.ledger.claim_inbox(worker, limit=limit, now=now)
+        if not items:
+            return report
+        for item in items:
+            process_item(rt, item, now, report)
+        if len(items) < limit:
+            return report
+
+
+def tick(rt, now: datetime, *, worker: str = "tick", limit: int = 500) -> ProcessReport:
+    """Every due timer becomes a ``timer.fired`` event through the same decision."""
+    report = ProcessReport()
+    while True:
+        due = rt.ledger.claim_due_timers(now=now, limit=limit, worker=worker)
+        if not due:
+            return report
+        for timer in due:
+            try:
+                decision = _decide_and_commit(rt, timer_event(timer.timer), now, timer=timer)
+            except (StateConflict, LedgerError) as exc:
+                log.info("timer %s deferred: %s", timer.key, exc)
+                report.deferred += 1
+                continue
+            if decision is None:
+                rt.ledger.finish_timer(timer, now=now)
+                report.ignored += 1
+            else:
+                report.processed += 1
+                report.add_actions(decision)
+        if len(due) < limit:
+            return report

@@ -1,0 +1,119 @@
+"""push-<tool>: the tool's due outbox rows, mapped to the tool's terms, written in the
+connector's batches, each result recorded (done, retry later, dead letter, tool paused).
+
+A row is claimed by one worker only (the ledger's claim); the connector makes the write
+idempotent in the tool; the ledger records what was written so its echo is recognised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kickoff.ledger.records import OutboxItem
+from kickoff.model import Action, ActionKind, ActionResult, ResultStatus
+from mappings.base import MappingError
+
+log = logging.getLogger("kickoff.flows.push")
+NOT_READY_RETRY_SECONDS = 30.0
+
+
+@dataclass
+class PushedRow:
+    outbox_id: int
+    action: Action
+    result: ActionResult
+    new_status: str
+
+
+@dataclass
+class PushReport:
+    tool: str
+    rows: list[PushedRow] = field(default_factory=list)
+
+    @property
+    def by_status(self) -> Counter[str]:
+        return Counter(row.result.status.value for row in self.rows)
+
+    def table(self) -> list[dict[str, str]]:
+        """One line per action pushed: what the Prefect artifact shows."""
+        return [
+            {"tool": self.tool, "kind": row.action.kind.value, "rule": row.action.rule,
+             "onboarding": row.action.onboarding_id, "result": row.result.status.value,
+             "external_id": row.result.external_id or "", "reason": (row.result.reason or "")[:200],
+             "status": row.new_status}
+            for row in self.rows
+        ]
+
+    def summary(self) -> str:
+        counts = self.by_status
+        if not self.rows:
+            return f"push-{self.tool}: nothing due"
+        parts = [f"{counts[s]} {s}" for s in ("done", "retryable", "permanent", "auth") if counts[s]]
+        return f"push-{self.tool}: " + ", ".join(parts)
+
+
+def _tenant_key(rt, action: Action) -> str:
+    state = rt.ledger.load_state(action.onboarding_id)
+    key = state.tenant if state else rt.tenant_of_tool(action.tool)
+    if key is None:
+        raise MappingError("no tenant for this action", field="onboarding_id", retry=False)
+    return key
+
+
+def _not_mapped(action: Action, exc: MappingError) -> ActionResult:
+    status = ResultStatus.RETRYABLE if exc.retry else ResultStatus.PERMANENT
+    return ActionResult(idempotency_key=action.idempotency_key, status=status,
+                        reason=f"mapping: {exc.field}: {exc.reason}",
+                        retry_after=NOT_READY_RETRY_SECONDS if exc.retry else None)
+
+
+def _after_done(rt, tool: str, original: Action, vendor: Action, result: ActionResult, now: datetime) -> None:
+    """Remember what was written: the record it created, and the fingerprints of its echo."""
+    if original.kind is ActionKind.CREATE_RECORD and result.external_id:
+        if rt.ledger.external_for(original.onboarding_id, tool) is None:
+            kind = str(original.payload.get("object") or "record")
+            rt.ledger.link(original.onboarding_id, tool, result.external_id, kind, now=now)
+    written = vendor
+    if result.external_id and not vendor.payload.get("record_id"):
+        written = vendor.model_copy(update={"payload": {**vendor.payload, "record_id": result.external_id}})
+    for record_id, fingerprint in rt.mapping(tool).write_fingerprints(written):
+        rt.ledger.journal_write(tool, record_id, fingerprint, now=now)
+
+
+def push(rt, tool: str, now: datetime, *, worker: str = "push", limit: int | None = None) -> PushReport:
+    """Push what is due for ``tool`` in rounds of the connector's batch size x 10 rows."""
+    report = PushReport(tool)
+    connector = rt.connector(tool)
+    mapping = rt.mapping(tool)
+    round_size = limit or max(connector.batch_size * 10, 10)
+    while True:
+        items: list[OutboxItem] = rt.ledger.claim_outbox(tool, worker, limit=round_size, now=now)
+        if not items:
+            return report
+        ready: list[tuple[OutboxItem, Action]] = []
+        for item in items:
+            try:
+                ctx = rt.mapping_context(tool, _tenant_key(rt, item.action), now)
+                ready.append((item, mapping.to_vendor(item.action, ctx)))
+            except MappingError as exc:
+                result = _not_mapped(item.action, exc)
+                report.rows.append(PushedRow(item.id, item.action, result, rt.ledger.record_result(item.id, result, now=now)))
+        results = connector.apply([vendor for _, vendor in ready]) if ready else []
+        for (item, vendor), result in zip(ready, results, strict=True):
+            if result.status is ResultStatus.DONE:
+                _after_done(rt, tool, item.action, vendor, result, now)
+            new_status = rt.ledger.record_result(item.id, result, now=now)
+            report.rows.append(PushedRow(item.id, item.action, result, new_status))
+            if result.status is ResultStatus.AUTH:
+                log.warning("push-%s: authentication refused; pushes to %s paused until resumed", tool, tool)
+        if len(items) < round_size or any(r.result.status is ResultStatus.AUTH for r in report.rows):
+            return report
+
+
+def replay_dead_letters(rt, now: datetime, ids: list[int] | None = None, tool: str | None = None) -> list[int]:
+    """Send dead letters again (all of a tool's, or the ids given)."""
+    chosen = ids if ids is not None else [d.id for d in rt.ledger.dead_letters(tool)]
+    return rt.ledger.replay_dead(chosen, now=now) if chosen else []
