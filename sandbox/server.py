@@ -14,6 +14,42 @@ from sandbox.smtp import SmtpServer
 from sandbox.state import Sandbox
 
 
+class ThreadedUvicorn:
+    """An ASGI app served by uvicorn in a daemon thread on a pre-bound socket (no port race);
+    ``stop`` returns only when the server has shut down."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "asgi") -> None:
+        self.host, self.name = host, name
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.port = self._socket.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30)
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> ThreadedUvicorn:
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name=self.name, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"{self.name} did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._socket.close()
+
+
 class SandboxServer:
     """Context manager: ``with SandboxServer() as server: server.url ...``; nothing left behind."""
 
@@ -22,38 +58,23 @@ class SandboxServer:
         self.sandbox = sandbox or Sandbox(**sandbox_options)
         self.app = create_app(self.sandbox)
         self.host = host
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self.port = self._socket.getsockname()[1]
+        self.http = ThreadedUvicorn(self.app, host, port, name="sandbox-http")
+        self.port = self.http.port
         self.smtp = SmtpServer(self.sandbox.mail, host, smtp_port)
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30)
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.http.url
 
     def start(self) -> SandboxServer:
         self.smtp.start()
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="sandbox-http", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("sandbox did not start")
-            time.sleep(0.02)
+        self.http.start()
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread:
-            self._thread.join(timeout=10)
+        self.http.stop()
         self.sandbox.webhooks.stop()
         self.smtp.stop()
-        self._socket.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()

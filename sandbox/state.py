@@ -34,6 +34,7 @@ class Sandbox:
         self.clock = SandboxClock()
         self.limit_clock = Clock()
         self.limit_clock.time_scale = time_scale
+        self.time_scale_default = time_scale
         self.windows = SlidingWindow(self.limit_clock)
         self.blocks = Block(self.limit_clock)
         self.counters = Counter()
@@ -65,6 +66,7 @@ class Sandbox:
         for vendor in self.vendors.values():
             vendor.reset()
         self._reset_limits([type(v) for v in self.vendors.values()])
+        self.limit_clock.time_scale = self.time_scale_default
         self.windows.reset()
         self.blocks.reset()
         self.counters.reset()
