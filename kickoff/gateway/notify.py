@@ -29,7 +29,7 @@ def inbox_event(tool: str, inbox_ids: Sequence[int]) -> dict[str, Any]:
     return {
         "event": EVENT_NAME,
         "resource": {"prefect.resource.id": f"kickoff.inbox.{tool}", "kickoff.tool": tool},
-        "payload": {"inbox_ids": list(inbox_ids), "count": len(inbox_ids)},
+        "payload": {"inbox_ids": list(inbox_ids), "count": len(inbox_ids), "source": "webhook"},
     }
 
 
@@ -42,7 +42,7 @@ def prefect_notify(tool: str, inbox_ids: Sequence[int]) -> None:
         from prefect.events import emit_event
 
         emit_event(**inbox_event(tool, inbox_ids))
-    except Exception as exc:  # Prefect down or misconfigured: the sweep will find the rows
+    except Exception as exc:  # noqa: BLE001 - Prefect down: the sweep finds the rows
         log.warning("could not tell Prefect about %d %s inbox row(s) (%s); the sweep will pick "
                     "them up", len(inbox_ids), tool, type(exc).__name__)
 
@@ -103,7 +103,7 @@ class BackgroundNotifier:
                 tool, ids = item
                 try:
                     self._notify(tool, ids)
-                except Exception as exc:  # an injected notifier failing: log, never re-raise
+                except Exception as exc:  # noqa: BLE001 - any notifier failure: log, go on
                     log.warning("notifier failed for %d %s inbox row(s) (%s); the sweep will pick "
                                 "them up", len(ids), tool, type(exc).__name__)
             finally:

@@ -311,6 +311,16 @@ class Ledger:
             return journal.prune(conn, as_utc(before))
 
     # -- ops and inspection --------------------------------------------------------------
+    def next_due(self) -> datetime | None:
+        """The earliest pending timer or outbox row (None when nothing waits)."""
+        with self._read() as conn:
+            moment = status_mod.next_due(conn)
+        return as_utc(moment) if moment is not None else None
+
+    def due_outbox_tools(self, now: datetime | None = None) -> list[str]:
+        with self._read() as conn:
+            return status_mod.due_outbox_tools(conn, _now(now))
+
     def status(self, now: datetime | None = None) -> LedgerStatus:
         with self._read() as conn:
             return status_mod.status(conn, _now(now))

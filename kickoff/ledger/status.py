@@ -24,3 +24,22 @@ def status(conn: Connection, now: datetime) -> LedgerStatus:
         due_timers=_count(conn, timers, timers.c.status == "pending", timers.c.fire_at <= now),
         paused_tools=[p.tool for p in all_paused(conn)],
     )
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """The earliest moment something pending becomes due (a timer or an outbox row): what a
+    virtual clock jumps to next."""
+    moments = [
+        conn.execute(select(func.min(timers.c.fire_at)).where(timers.c.status == "pending")).scalar_one(),
+        conn.execute(select(func.min(outbox.c.next_try_at)).where(outbox.c.status == "pending")).scalar_one(),
+    ]
+    found = [m for m in moments if m is not None]
+    return min(found) if found else None
+
+
+def due_outbox_tools(conn: Connection, now: datetime) -> list[str]:
+    """Tools with outbox rows due now (what a push sweep must visit)."""
+    rows = conn.execute(
+        select(outbox.c.tool).where(outbox.c.status == "pending", outbox.c.next_try_at <= now).distinct()
+    )
+    return sorted(r[0] for r in rows)

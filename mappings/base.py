@@ -1,0 +1,296 @@
+"""The contract between the flows and every tool's mapping.
+
+A mapping is pure: it turns one stored ``Delivery`` into canonical ``Event``s and one
+canonical ``Action`` into the vendor-level payload its connector takes, reading ids from
+the tenant's mapping table (``config/mappings/<tool>.yaml``) and asking the ledger only
+through the callables of ``MappingContext``. No I/O here, so every mapping is tested with
+plain dicts. Example::
+
+    tables = load_tables(Path("config"))
+    ctx = MappingContext(tenant_key="assist", tenant=config.tenant("assist"),
+                         table=tables["hubspot"]["assist"], now=now,
+                         onboarding_for=ledger.canonical_for, record_for=ledger.external_for,
+                         state_for=ledger.load_state)
+    events = mapping_for("hubspot").to_events(delivery, ctx)
+    vendor_action = mapping_for("hubspot").to_vendor(action, ctx)
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
+
+from kickoff.actions import PAYLOAD_MODELS, Payload
+from kickoff.model import TOOLS, Action, Delivery, Event, EventSource, Onboarding
+from kickoff.settings import ConfigError, TenantConfig, load_yaml_model
+from mappings.common import change_fingerprint, dig, stable_id
+
+__all__ = [
+    "MappingContext", "MappingError", "TableModel", "ToolMapping", "change_fingerprint", "load_tables",
+    "mapping_for", "tenant_for",
+]
+
+RECORDS_FACT = "_records"  # the engine's own fact: create_record id -> idempotency key
+
+
+def _nothing(*_: Any) -> None:
+    return None
+
+
+@dataclass
+class MappingContext:
+    """What a mapping may know: the tenant, its table for this tool, the time, and the
+    ledger's answers as callables (so mappings stay free of I/O and easy to test).
+
+    ``onboarding_for(tool, external_id)``: the crosswalk's canonical id of a tool's record
+    (an onboarding id, or the idempotency key of the action that created the record).
+    ``record_for(canonical_id, tool, object_kind)``: the tool's id for a canonical id.
+    ``state_for(onboarding_id)``: the onboarding's stored state.
+    ``onboarding_of_action(idempotency_key)``: the onboarding an action belongs to (optional:
+    lets a change to a record Kickoff created, e.g. a task, find its onboarding).
+    """
+
+    tenant_key: str
+    tenant: TenantConfig
+    table: dict[str, Any]
+    now: datetime
+    onboarding_for: Callable[[str, str], str | None] = _nothing
+    record_for: Callable[..., str | None] = _nothing
+    state_for: Callable[[str], Onboarding | None] = _nothing
+    onboarding_of_action: Callable[[str], str | None] | None = None
+
+
+class MappingError(Exception):
+    """A delivery or action that cannot be mapped.
+
+    ``retry`` True: the data is not ready yet (the record an action writes to is not created
+    yet): try again later. False: bad input: the flow marks it failed and keeps it.
+    """
+
+    def __init__(self, reason: str, field: str | None = None, retry: bool = False) -> None:
+        self.reason, self.field, self.retry = reason, field, retry
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class TableModel(BaseModel):
+    """Base of every tool's per-tenant table: unknown keys are typos, and refused.
+
+    ``route``: payload path -> expected value, used by ``tenant_for`` when several tenants
+    hear from the same tool.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    route: dict[str, Any] = {}
+
+
+class ToolMapping(ABC):
+    """One tool's mapping. Subclasses set ``tool`` and ``Table`` (their table's model)."""
+
+    tool: ClassVar[str]
+    Table: ClassVar[type[TableModel]] = TableModel
+
+    # --- the four operations ---------------------------------------------------------
+    @abstractmethod
+    def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
+        """Canonical events for one delivery; empty when it means nothing for onboarding."""
+
+    @abstractmethod
+    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+        """A copy of ``action`` whose payload is in the connector's terms."""
+
+    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+        """(record id, fingerprint) of each field change a vendor action writes; a creation's
+        record is known only after the push (``external_id``)."""
+        return []
+
+    def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
+        """(record id, fingerprint) of each field change a delivery reports; empty when it
+        cannot tell (then it is never taken for an echo)."""
+        return []
+
+    # --- shared helpers ----------------------------------------------------------------
+    def table(self, ctx: MappingContext) -> Any:
+        """This tenant's table, typed (``load_tables`` validated it already; tests pass dicts)."""
+        try:
+            return self.Table.model_validate(ctx.table)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise MappingError(f"mapping table {self.tool}/{ctx.tenant_key}: {err['msg']}", field=where) from None
+
+    def payload(self, action: Action) -> Any:
+        """The canonical payload, checked against its kind."""
+        if action.tool != self.tool:
+            raise MappingError(f"a {action.tool} action given to the {self.tool} mapping", field="tool")
+        try:
+            return PAYLOAD_MODELS[action.kind].model_validate(action.payload)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise MappingError(err["msg"], field="payload." + ".".join(str(p) for p in err["loc"])) from None
+
+    def vendor(self, action: Action, payload: dict[str, Any], **changes: Any) -> Action:
+        """The vendor-level copy of ``action`` (unset values dropped)."""
+        clean = {k: v for k, v in payload.items() if v is not None}
+        return action.model_copy(update={"payload": clean, **changes}, deep=True)
+
+    def event(self, delivery: Delivery, ctx: MappingContext, event_type: str, subject: str,
+              data: dict[str, Any], *, occurred_at: datetime | None = None, record_id: str | None = None,
+              n: int = 0) -> Event:
+        """An event whose id is derived from the delivery, so re-processing gives the same id."""
+        clean = {k: _jsonable(v) for k, v in data.items() if v is not None}
+        try:
+            return Event(
+                id="evt-" + stable_id(delivery.tool, delivery.dedup_key, event_type, n),
+                type=event_type, occurred_at=occurred_at or delivery.received_at, subject=subject,
+                tenant=ctx.tenant_key, data=clean,
+                source=EventSource(tool=delivery.tool, record_id=record_id or delivery.record_id,
+                                   delivery_id=delivery.dedup_key))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "data"
+            raise MappingError(f"{event_type}: {err['msg']}", field=field) from None
+
+    def new_subject(self, ctx: MappingContext, record_id: str) -> str:
+        """The id of an onboarding a starting fact opens, e.g. ``assist:<document id>``."""
+        return f"{ctx.tenant_key}:{record_id}"
+
+    def onboarding_of(self, ctx: MappingContext, record_id: str) -> str | None:
+        """The onboarding a tool's record belongs to: the crosswalk's canonical id when it is
+        an onboarding, or the onboarding of the action that created the record."""
+        canonical = ctx.onboarding_for(self.tool, str(record_id))
+        if canonical is None:
+            return None
+        if ctx.state_for(canonical) is not None:
+            return canonical
+        if ctx.onboarding_of_action is not None:
+            return ctx.onboarding_of_action(canonical)
+        return None
+
+    def record_id(self, action: Action, ctx: MappingContext, payload: Payload, *,
+                  main_record: str | None = None, main_kind: str | None = None,
+                  record_kind: str | None = None) -> str:
+        """The tool's id of the record an action writes to.
+
+        In order: ``record_id`` named by an event; ``target`` (a record Kickoff created:
+        not there yet means retry); ``record`` (an object Kickoff did not create, e.g. the
+        company); else the onboarding's main record: the crosswalk, the state's refs, the
+        record created by the playbook's ``main_record`` line (retry while it is pending).
+        """
+        if payload.record_id:
+            return str(payload.record_id)
+        if payload.target:
+            found = ctx.record_for(payload.target, self.tool, record_kind)
+            if found is None:
+                raise MappingError(f"the {self.tool} record created by {payload.target[:12]} does not exist yet",
+                                   field="target", retry=True)
+            return str(found)
+        onboarding = action.onboarding_id
+        if payload.record:
+            found = ctx.record_for(onboarding, self.tool, payload.record)
+            if found is None:
+                raise MappingError(f"no {self.tool} {payload.record} is linked to onboarding {onboarding}",
+                                   field="record")
+            return str(found)
+        found = ctx.record_for(onboarding, self.tool, main_kind)
+        if found is not None:
+            return str(found)
+        state = ctx.state_for(onboarding)
+        if state is None:
+            raise MappingError(f"onboarding {onboarding} is not stored yet", field="onboarding_id", retry=True)
+        if state.refs.get(self.tool):
+            return str(state.refs[self.tool])
+        key = (state.facts.get(RECORDS_FACT) or {}).get(main_record) if main_record else None
+        if key:
+            found = ctx.record_for(key, self.tool, None)
+            if found is None:
+                raise MappingError(f"the {self.tool} {main_record} of {onboarding} is not created yet",
+                                   field="record_id", retry=True)
+            return str(found)
+        raise MappingError(f"onboarding {onboarding} has no {self.tool} record", field="record_id")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def role_value(values: Mapping[str, Any], role: str | None, what: str) -> Any:
+    """A canonical name (stage, owner role) looked up in a table; MappingError naming it."""
+    if role is None:
+        return None
+    if role not in values:
+        known = ", ".join(sorted(values)) or "none"
+        raise MappingError(f"no {what} {role!r} in the mapping table (known: {known})", field=what)
+    return values[role]
+
+
+# --- registry, routing, tables --------------------------------------------------------
+_REGISTRY: dict[str, ToolMapping] = {}
+
+
+def mapping_for(tool: str) -> ToolMapping:
+    """The mapping of ``tool`` (``mappings/<tool>.py``), created once."""
+    if tool not in _REGISTRY:
+        if tool not in TOOLS:
+            raise LookupError(f"no mapping for {tool!r}: not a Kickoff tool")
+        module = importlib.import_module(f"mappings.{tool}")
+        found = [v for v in vars(module).values()
+                 if isinstance(v, type) and issubclass(v, ToolMapping) and getattr(v, "tool", None) == tool]
+        if not found:
+            raise LookupError(f"mappings.{tool} defines no ToolMapping for {tool}")
+        _REGISTRY[tool] = found[0]()
+    return _REGISTRY[tool]
+
+
+def tenant_for(tool: str, delivery: Delivery, tenants: Mapping[str, TenantConfig],
+               tables: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The tenant a delivery belongs to: the one tenant that uses ``tool``; when several do,
+    the one whose table's ``route`` matches the payload."""
+    users = [key for key, tenant in tenants.items() if tool in tenant.tools]
+    if len(users) == 1:
+        return users[0]
+    if not users:
+        raise MappingError(f"no tenant uses {tool}", field="tenant")
+    for key in users:
+        route = ((tables or {}).get(tool, {}).get(key) or {}).get("route") or {}
+        if route and all(str(dig(delivery.payload, path)) == str(value) for path, value in route.items()):
+            return key
+    raise MappingError(f"tenants {', '.join(users)} all use {tool} and no table route matches", field="tenant")
+
+
+def load_tables(config_dir: Path | str) -> dict[str, dict[str, dict[str, Any]]]:
+    """``config/mappings/<tool>.yaml`` for every tool: {tool: {tenant: table}}, each table
+    validated by its mapping's model; a file that does not fit is a ConfigError naming the
+    file and the field. No ``mappings`` folder: no tables."""
+    folder = Path(config_dir) / "mappings"
+    if not folder.is_dir():
+        return {}
+    tenants_file = Path(config_dir) / "tenants.yaml"
+    known = None
+    if tenants_file.is_file():
+        known = set((load_yaml_model(tenants_file, _TenantKeys).tenants or {}))
+    tables: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        tool = path.stem
+        if tool not in TOOLS:
+            raise ConfigError(path, "(file name)", f"a tool's name ({', '.join(TOOLS)})")
+        model = RootModel[dict[str, mapping_for(tool).Table]]  # type: ignore[name-defined]
+        loaded = load_yaml_model(path, model)
+        for tenant in loaded.root:
+            if known is not None and tenant not in known:
+                raise ConfigError(path, tenant, f"a tenant of tenants.yaml ({', '.join(sorted(known))})")
+        tables[tool] = {tenant: table.model_dump(mode="json") for tenant, table in loaded.root.items()}
+    return tables
+
+
+class _TenantKeys(BaseModel):
+    tenants: dict[str, Any] = {}
