@@ -242,9 +242,7 @@ class MovideskConnector(Connector):
         created: dict[str, str] = {}
         writes: dict[str, _TicketWrite] = {}
         for index, action in enumerate(actions):
-            if action.kind is ActionKind.CREATE_RECORD:
-                continue
-            if action.kind not in PATCH_KINDS:
+            if action.kind is not ActionKind.CREATE_RECORD and action.kind not in PATCH_KINDS:
                 results[index] = _refused(action, f"movidesk cannot {action.kind.value}")
         for index, action in enumerate(actions):
             if action.kind is ActionKind.CREATE_RECORD:

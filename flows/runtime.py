@@ -78,6 +78,7 @@ class Runtime:
             onboarding_for=lambda t, external_id: ledger.canonical_for(t, external_id),
             record_for=lambda canonical, t, kind=None: ledger.external_for(canonical, t, kind),
             state_for=ledger.load_state,
+            onboarding_of_action=lambda key: (ledger.outbox_row_by_key(key) or {}).get("onboarding_id"),
         )
 
     def tenant_of_tool(self, tool: str) -> str | None:

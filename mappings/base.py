@@ -17,6 +17,7 @@ plain dicts. Example::
 
 from __future__ import annotations
 
+import copy
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -25,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from kickoff.actions import PAYLOAD_MODELS, Payload
 from kickoff.model import TOOLS, Action, Delivery, Event, EventSource, Onboarding
@@ -88,7 +89,7 @@ class TableModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    route: dict[str, Any] = {}
+    route: dict[str, Any] = Field(default_factory=dict)
 
 
 class ToolMapping(ABC):
@@ -217,6 +218,11 @@ class ToolMapping(ABC):
         raise MappingError(f"onboarding {onboarding} has no {self.tool} record", field="record_id")
 
 
+def default(value: Any) -> Any:
+    """A table field's default: a fresh copy per table (tables are edited per tenant)."""
+    return Field(default_factory=lambda: copy.deepcopy(value))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -277,7 +283,7 @@ def load_tables(config_dir: Path | str) -> dict[str, dict[str, dict[str, Any]]]:
     tenants_file = Path(config_dir) / "tenants.yaml"
     known = None
     if tenants_file.is_file():
-        known = set((load_yaml_model(tenants_file, _TenantKeys).tenants or {}))
+        known = set(load_yaml_model(tenants_file, _TenantKeys).tenants or {})
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for path in sorted(folder.glob("*.yaml")):
         tool = path.stem
@@ -293,4 +299,4 @@ def load_tables(config_dir: Path | str) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 class _TenantKeys(BaseModel):
-    tenants: dict[str, Any] = {}
+    tenants: dict[str, Any] = Field(default_factory=dict)

@@ -72,14 +72,11 @@ def _not_mapped(action: Action, exc: MappingError) -> ActionResult:
 
 def _after_done(rt, tool: str, original: Action, vendor: Action, result: ActionResult, now: datetime) -> None:
     """Remember what was written: the record it created, and the fingerprints of its echo."""
-    if original.kind is ActionKind.CREATE_RECORD and result.external_id:
-        if rt.ledger.external_for(original.onboarding_id, tool) is None:
-            kind = str(original.payload.get("object") or "record")
-            rt.ledger.link(original.onboarding_id, tool, result.external_id, kind, now=now)
-    written = vendor
-    if result.external_id and not vendor.payload.get("record_id"):
-        written = vendor.model_copy(update={"payload": {**vendor.payload, "record_id": result.external_id}})
-    for record_id, fingerprint in rt.mapping(tool).write_fingerprints(written):
+    if (original.kind is ActionKind.CREATE_RECORD and result.external_id
+            and rt.ledger.external_for(original.onboarding_id, tool) is None):
+        kind = str(original.payload.get("object") or "record")
+        rt.ledger.link(original.onboarding_id, tool, result.external_id, kind, now=now)
+    for record_id, fingerprint in rt.mapping(tool).write_fingerprints(vendor, result.external_id):
         rt.ledger.journal_write(tool, record_id, fingerprint, now=now)
 
 

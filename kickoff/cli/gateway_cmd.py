@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 
 import typer
 
@@ -41,5 +43,9 @@ def register(app: typer.Typer) -> None:
                                        host=host, port=port, log_level=log_level.lower())
             except OSError as exc:
                 fail(f"cannot listen on {host}:{port}: {exc.strerror}")
-            typer.echo(f"Kickoff gateway on {server.url} (webhooks at {server.url}/webhooks/<tool>)")
-            server.run()
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            with server:  # started (listening) before the URL is printed
+                typer.echo(f"Kickoff gateway on {server.url} (webhooks at {server.url}/webhooks/<tool>)")
+                stop.wait()

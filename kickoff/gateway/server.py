@@ -31,10 +31,6 @@ class GatewayServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def run(self) -> None:
-        """Serve in this thread until interrupted (SIGINT/SIGTERM: uvicorn's own handlers)."""
-        self.server.run(sockets=[self.socket])
-
     def start(self, timeout: float = 15.0) -> Self:
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
                                         name="kickoff-gateway", daemon=True)

@@ -311,10 +311,10 @@ class Ledger:
             return journal.prune(conn, as_utc(before))
 
     # -- ops and inspection --------------------------------------------------------------
-    def next_due(self) -> datetime | None:
-        """The earliest pending timer or outbox row (None when nothing waits)."""
+    def next_due(self, after: datetime | None = None) -> datetime | None:
+        """The earliest pending timer or outbox row (later than ``after``); None when nothing waits."""
         with self._read() as conn:
-            moment = status_mod.next_due(conn)
+            moment = status_mod.next_due(conn, as_utc(after) if after else None)
         return as_utc(moment) if moment is not None else None
 
     def due_outbox_tools(self, now: datetime | None = None) -> list[str]:

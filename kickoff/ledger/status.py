@@ -26,12 +26,14 @@ def status(conn: Connection, now: datetime) -> LedgerStatus:
     )
 
 
-def next_due(conn: Connection) -> datetime | None:
-    """The earliest moment something pending becomes due (a timer or an outbox row): what a
-    virtual clock jumps to next."""
+def next_due(conn: Connection, after: datetime | None = None) -> datetime | None:
+    """The earliest moment something pending becomes due (a timer or an outbox row), later
+    than ``after`` if given: what a virtual clock jumps to next."""
+    timer_when = [timers.c.status == "pending"] + ([timers.c.fire_at > after] if after else [])
+    outbox_when = [outbox.c.status == "pending"] + ([outbox.c.next_try_at > after] if after else [])
     moments = [
-        conn.execute(select(func.min(timers.c.fire_at)).where(timers.c.status == "pending")).scalar_one(),
-        conn.execute(select(func.min(outbox.c.next_try_at)).where(outbox.c.status == "pending")).scalar_one(),
+        conn.execute(select(func.min(timers.c.fire_at)).where(*timer_when)).scalar_one(),
+        conn.execute(select(func.min(outbox.c.next_try_at)).where(*outbox_when)).scalar_one(),
     ]
     found = [m for m in moments if m is not None]
     return min(found) if found else None

@@ -1,0 +1,103 @@
+"""The embedded default on one machine: a local Prefect server, the sandbox (seeded), the
+webhook gateway, and a ledger under KICKOFF_HOME — started together, pointed at each other,
+and stopped together so nothing is left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flows.local.prefect_server import PrefectServer
+from sandbox.control import SandboxControl
+from sandbox.server import SandboxServer, ThreadedUvicorn
+
+DEFAULT_FIXTURE = Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "default.yaml"
+WEBHOOK_VENDORS = ("hubspot", "salesforce", "zendesk", "movidesk", "asana", "dealbuilder")
+
+
+@dataclass
+class Stack:
+    home: Path
+    prefect: PrefectServer | None = None
+    sandbox: SandboxServer | None = None
+    gateway: ThreadedUvicorn | None = None
+    control: SandboxControl | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _set_env(values: dict[str, str], saved: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        saved.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
+
+
+def _webhook_secret(vendor: str, env: dict[str, str]) -> str | None:
+    return {
+        "hubspot": env.get("HUBSPOT_CLIENT_SECRET"),
+        "zendesk": env.get("ZENDESK_WEBHOOK_SECRET"),
+        "movidesk": env.get("MOVIDESK_WEBHOOK_TOKEN"),
+    }.get(vendor)
+
+
+def _webhook_url(gateway_url: str, vendor: str, env: dict[str, str]) -> str:
+    url = f"{gateway_url}/webhooks/{vendor}"
+    if vendor == "movidesk":  # Movidesk signs nothing: the secret token rides in the URL
+        url += f"?token={env.get('MOVIDESK_WEBHOOK_TOKEN', '')}"
+    return url
+
+
+def build_gateway(host: str = "127.0.0.1", port: int = 0) -> ThreadedUvicorn:
+    """The gateway app on the process's ledger and connectors."""
+    from flows.runtime import default_runtime
+    from kickoff.gateway import create_app
+
+    rt = default_runtime()
+    return ThreadedUvicorn(create_app(rt.ledger, rt.config), host, port, name="kickoff-gateway")
+
+
+@contextlib.contextmanager
+def local_stack(home: Path, *, with_prefect: bool = True, with_sandbox: bool = True,
+                prefect_port: int | None = None, gateway_port: int = 0,
+                fixture: Path | None = DEFAULT_FIXTURE, sandbox_options: dict[str, Any] | None = None) -> Iterator[Stack]:
+    """Start what is asked, export the settings that tie the pieces together, stop it all."""
+    home.mkdir(parents=True, exist_ok=True)
+    stack = Stack(home=home.resolve())
+    saved: dict[str, str | None] = {}
+    try:
+        _set_env({"KICKOFF_HOME": str(stack.home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, saved)
+        if with_prefect:
+            stack.prefect = PrefectServer(stack.home, port=prefect_port).start()
+            _set_env(stack.prefect.environment(), saved)
+        if with_sandbox:
+            stack.sandbox = SandboxServer(**(sandbox_options or {})).start()
+            if fixture is not None and fixture.exists():
+                stack.sandbox.sandbox.seed(yaml.safe_load(fixture.read_text(encoding="utf-8")) or {})
+            _set_env(stack.sandbox.environment(), saved)
+            stack.control = SandboxControl(stack.sandbox.url)
+        _set_env({"KICKOFF_EVENTS_TOKEN": os.environ.get("KICKOFF_EVENTS_TOKEN", "kickoff-local-events-token")}, saved)
+        stack.gateway = build_gateway(port=gateway_port).start()
+        _set_env({"KICKOFF_PUBLIC_URL": stack.gateway.url}, saved)
+        if stack.control is not None:
+            for vendor in WEBHOOK_VENDORS:
+                stack.control.set_webhook(vendor, _webhook_url(stack.gateway.url, vendor, dict(os.environ)),
+                                          _webhook_secret(vendor, dict(os.environ)))
+        stack.env = {k: os.environ[k] for k in saved if k in os.environ}
+        yield stack
+    finally:
+        for stop in (stack.gateway, stack.sandbox, stack.prefect):
+            if stop is not None:
+                with contextlib.suppress(Exception):
+                    stop.stop()
+        if stack.control is not None:
+            stack.control.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,150 @@
+"""Asana (retention-alerts): the account managers' request board <-> canonical facts.
+
+Inbound: a task Kickoff created (a request or a task on it), completed or dragged into a
+"done" column, is ``task.updated`` (completed), its key read from the ``kickoff-key:`` line
+the connector writes. A polled task carries everything; a webhook event carries only gids,
+so only a move into a done column (the section is its parent) is a fact from it.
+
+Outbound: canonical columns (``new_request``, ``waiting``, ``resolved``) and owner roles
+become section and user gids; a request's fields become the board's custom fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
+from kickoff.events import EventType
+from kickoff.model import Action, ActionKind, Delivery, Event
+from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
+from mappings.common import change_fingerprint, parse_datetime
+
+KEY_LINE = "kickoff-key: "
+
+
+class AsanaTable(TableModel):
+    project: str
+    sections: dict[str, str]
+    owners: dict[str, str]
+    done_sections: list[str] = default(["resolved"])
+    request_fields: dict[str, str] = default({})
+    main_record: str = "request"
+
+
+def task_key(notes: Any) -> str | None:
+    lines = str(notes or "").rstrip().splitlines()
+    return lines[-1].strip()[len(KEY_LINE):] if lines and lines[-1].strip().startswith(KEY_LINE) else None
+
+
+class AsanaMapping(ToolMapping):
+    tool = "asana"
+    Table = AsanaTable
+
+    # --- inbound ---------------------------------------------------------------------------
+    def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
+        table = self.table(ctx)
+        body = delivery.payload if isinstance(delivery.payload, dict) else {}
+        done = {table.sections[name] for name in table.done_sections if name in table.sections}
+        if "action" in body:  # a webhook event: gids only
+            parent = body.get("parent") or {}
+            resource = body.get("resource") or {}
+            if not (body["action"] == "added" and resource.get("resource_type") == "task"
+                    and parent.get("resource_type") == "section" and parent.get("gid") in done):
+                return []
+            gid, key, at = str(resource["gid"]), None, parse_datetime(body.get("created_at"))
+        else:
+            gid, key = str(body.get("gid") or delivery.record_id or ""), task_key(body.get("notes"))
+            sections = {str((m.get("section") or {}).get("gid")) for m in body.get("memberships") or []}
+            if not (body.get("completed") or sections & done):
+                return []
+            at = parse_datetime(body.get("completed_at") or body.get("modified_at"))
+        key = key or ctx.onboarding_for(self.tool, gid)
+        onboarding = ctx.onboarding_of_action(key) if key and ctx.onboarding_of_action else None
+        onboarding = onboarding or self.onboarding_of(ctx, gid)
+        if onboarding is None or key is None:
+            return []  # not a task Kickoff created
+        return [self.event(delivery, ctx, EventType.TASK_UPDATED, onboarding,
+                           {"task_key": key, "status": "completed"}, occurred_at=at or delivery.received_at,
+                           record_id=gid)]
+
+    # --- outbound --------------------------------------------------------------------------
+    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+        table = self.table(ctx)
+        payload = self.payload(action)
+        if isinstance(payload, CreateRecord):
+            return self.vendor(action, self._request(table, payload))
+        if isinstance(payload, CreateTask):
+            notes = payload.body or ""
+            if payload.target:
+                request = self.record_id(action, ctx, payload)
+                notes = f"{notes}\n\nRequest: https://app.asana.com/0/0/{request}".strip()
+            return self.vendor(action, {
+                "project": table.project, "section": role_value(table.sections, payload.section or "new_request",
+                                                                "section"),
+                "name": payload.subject, "notes": notes or None,
+                "assignee": role_value(table.owners, payload.owner, "owner"),
+                "due_at": payload.due_at.isoformat()})
+        if isinstance(payload, CompleteTask):
+            task = ctx.record_for(payload.task_key, self.tool, "task")
+            if task is None:
+                raise MappingError(f"task {payload.task_key[:12]} is not created in Asana yet", field="task_key",
+                                   retry=True)
+            done = payload.section or table.done_sections[0]
+            return self.vendor(action, {"record_id": str(task), "project": table.project,
+                                        "section": role_value(table.sections, done, "section")})
+        rid = self.record_id(action, ctx, payload, main_record=table.main_record)
+        if isinstance(payload, SetStage):
+            return self.vendor(action, {"record_id": rid, "project": table.project,
+                                        "section": role_value(table.sections, payload.stage, "section")})
+        if isinstance(payload, AssignOwner):
+            return self.vendor(action, {"record_id": rid, "assignee": role_value(table.owners, payload.owner, "owner")})
+        if isinstance(payload, AddNote):
+            return self.vendor(action, {"record_id": rid, "text": payload.body})
+        raise MappingError(f"Asana takes no {action.kind.value} actions", field="kind")
+
+    def _request(self, table: AsanaTable, payload: CreateRecord) -> dict[str, Any]:
+        if payload.object != "request":
+            raise MappingError(f"Asana records of kind {payload.object!r} are not created by Kickoff", field="object")
+        fields = {k: v for k, v in payload.fields.items() if v not in (None, "", "None")}
+        custom = {gid: str(fields[name]) for name, gid in table.request_fields.items() if name in fields}
+        notes = "\n".join(f"{k}: {v}" for k, v in fields.items() if k not in ("section", "subject"))
+        return {"project": table.project,
+                "section": role_value(table.sections, str(fields.get("section") or "new_request"), "section"),
+                "name": str(fields.get("subject") or "Request"), "notes": notes or None,
+                "custom_fields": custom or None}
+
+    # --- echo suppression ------------------------------------------------------------------
+    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+        p = vendor_action.payload
+        rid = str(p.get("record_id") or external_id or "")
+        prints: list[tuple[str, Any]] = []
+        if vendor_action.kind is ActionKind.COMPLETE_TASK:
+            prints = [("completed", ""), ("section", p.get("section"))]
+        elif vendor_action.kind is ActionKind.SET_STAGE:
+            prints = [("section", p.get("section"))]
+        elif vendor_action.kind is ActionKind.ASSIGN_OWNER:
+            prints = [("assignee", "")]
+        elif vendor_action.kind is ActionKind.ADD_NOTE:
+            prints = [("story", "")]
+        elif external_id:
+            prints = [("created", "")]
+        return [(rid, change_fingerprint(rid, f, v)) for f, v in prints] if rid else []
+
+    def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
+        body = delivery.payload if isinstance(delivery.payload, dict) else {}
+        rid = str(delivery.record_id or body.get("gid") or "")
+        if "action" not in body:
+            return []  # a polled task carries no change, only a state
+        parent = body.get("parent") or {}
+        resource = body.get("resource") or {}
+        if resource.get("resource_type") == "story":
+            prints = [("story", "")]
+        elif body["action"] == "added" and parent.get("resource_type") == "section":
+            prints = [("section", parent.get("gid"))]
+        elif body["action"] == "added":
+            prints = [("created", "")]
+        elif body["action"] == "changed":
+            prints = [(str((body.get("change") or {}).get("field")), "")]
+        else:
+            prints = [(str(body["action"]), "")]
+        return [(rid, change_fingerprint(rid, f, v)) for f, v in prints]

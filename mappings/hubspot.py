@@ -1,0 +1,276 @@
+"""HubSpot (assist-se): tickets, meetings, calls and tasks <-> canonical events and actions.
+
+Inbound: a person moving the onboarding ticket to a pause stage ("Manuell uppföljning") is
+``onboarding.paused``; the "Restart onboarding" property set to yes is
+``onboarding.restarted``; a meeting booked or given an outcome (``hs_meeting_outcome``) is
+``meeting.booked/completed/no_show/rescheduled/cancelled``; a logged call is ``call.logged``
+by its disposition; a task Kickoff created, completed, is ``task.updated``. Webhook events
+(one property each) and polled or read records (all properties) are read the same way.
+
+Outbound: canonical stages and owner roles become the pipeline's stage ids and owner ids;
+the record is the onboarding's ticket (the playbook's ``ticket`` record) unless the action
+names another.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any, Literal
+
+from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
+from kickoff.events import EventType
+from kickoff.model import Action, ActionKind, Delivery, Event
+from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
+from mappings.common import as_bool, change_fingerprint, parse_datetime
+
+OBJECT_TYPES = {"ticket": "tickets", "meeting": "meetings", "call": "calls", "task": "tasks",
+                "contact": "contacts", "company": "companies", "0-5": "tickets", "0-47": "meetings",
+                "0-48": "calls", "0-27": "tasks"}
+STAGE = "hs_pipeline_stage"
+OWNER = "hubspot_owner_id"
+OUTCOME = "hs_meeting_outcome"
+WATCHED = (STAGE, OWNER, OUTCOME, "hs_task_status", "hs_call_disposition", "restart_onboarding")
+CREATED = "(created)"
+
+
+class HubSpotTable(TableModel):
+    pipeline: str
+    pipelines: dict[str, str] = default({})
+    ticket_prefix: str = ""
+    main_record: str = "ticket"
+    objects: dict[str, str] = default({"ticket": "ticket"})
+    initial_stage: str = "new"
+    stages: dict[str, str]
+    owners: dict[str, str]
+    stage_events: dict[str, EventType] = default({"manual_follow_up": EventType.ONBOARDING_PAUSED})
+    restart_property: str = "restart_onboarding"
+    resume_property: str | None = None
+    meeting_outcomes: dict[str, EventType] = default({
+        "SCHEDULED": EventType.MEETING_BOOKED, "COMPLETED": EventType.MEETING_COMPLETED,
+        "NO_SHOW": EventType.MEETING_NO_SHOW, "RESCHEDULED": EventType.MEETING_RESCHEDULED,
+        "CANCELED": EventType.MEETING_CANCELLED})
+    meeting_stages: dict[str, str] = default({"booked": "SCHEDULED", "completed": "COMPLETED", "no_show": "NO_SHOW",
+                                              "rescheduled": "RESCHEDULED", "cancelled": "CANCELED"})
+    call_outcomes: dict[str, Literal["answered", "no_answer"]] = default({})
+    ticket_fields: dict[str, str] = default({"name": "subject", "org_number": "org_number"})
+    task_types: dict[str, str] = default({"call": "CALL", "email": "EMAIL", "todo": "TODO", "meeting": "TODO"})
+    priorities: dict[str, str] = default({"low": "LOW", "medium": "MEDIUM", "high": "HIGH"})
+
+
+class _Change:
+    """One delivery read the same way whatever its shape: which object, which properties
+    (only the changed one for a webhook event; all for a read record), and when."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        body = delivery.payload if isinstance(delivery.payload, dict) else {}
+        self.body = body
+        kind = str(body.get("subscriptionType") or "")
+        self.webhook = bool(kind)
+        singular, _, self.action = kind.partition(".")
+        type_key = body.get("objectTypeId") or singular or body.get("objectType") or ""
+        self.object_type = OBJECT_TYPES.get(str(type_key), str(type_key))
+        self.id = str(body.get("objectId") or body.get("id") or delivery.record_id or "")
+        if self.action == "propertyChange":
+            self.properties = {str(body.get("propertyName")): body.get("propertyValue")}
+        else:
+            self.properties = dict(body.get("properties") or {})
+        stamp = body.get("occurredAt") or self.properties.get("hs_lastmodifieddate") or body.get("updatedAt")
+        self.at = parse_datetime(stamp) if stamp else delivery.received_at
+
+    @property
+    def created(self) -> bool:
+        return self.action == "creation"
+
+    def associated(self, object_type: str) -> list[str]:
+        """Ids of associated records, from a v3 read (``associations.tickets.results``) or the
+        sandbox's admin view (``[{toObjectType, toObjectId}]``)."""
+        links = self.body.get("associations")
+        if isinstance(links, dict):
+            return [str(r.get("id") or r.get("toObjectId")) for r in (links.get(object_type) or {}).get("results", [])]
+        if isinstance(links, list):
+            return [str(x.get("toObjectId")) for x in links if x.get("toObjectType") == object_type]
+        return []
+
+
+class HubSpotMapping(ToolMapping):
+    tool = "hubspot"
+    Table = HubSpotTable
+
+    # --- inbound ---------------------------------------------------------------------------
+    def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
+        change = _Change(delivery)
+        if not change.id:
+            raise MappingError("the delivery names no HubSpot object", field="objectId")
+        handler = {"tickets": self._ticket, "meetings": self._meeting, "calls": self._call,
+                   "tasks": self._task}.get(change.object_type)
+        return handler(delivery, change, ctx) if handler else []
+
+    def _ticket(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
+        table = self.table(ctx)
+        onboarding = self.onboarding_of(ctx, change.id)
+        if onboarding is None or change.created:
+            return []
+        state = ctx.state_for(onboarding)
+        events = []
+        stage_id = change.properties.get(STAGE)
+        canonical = next((name for name, sid in table.stages.items() if sid == str(stage_id)), None)
+        if canonical in table.stage_events and (state is None or state.stage != canonical):
+            data: dict[str, Any] = {}
+            if table.stage_events[canonical] == EventType.ONBOARDING_PAUSED:
+                data = {"reason": f"moved to {canonical} in HubSpot",
+                        "resume_on": self._date(change.properties.get(table.resume_property or ""), ctx)}
+            events.append(self.event(delivery, ctx, table.stage_events[canonical], onboarding, data,
+                                     occurred_at=change.at, record_id=change.id))
+        if as_bool(change.properties.get(table.restart_property)):
+            events.append(self.event(delivery, ctx, EventType.ONBOARDING_RESTARTED, onboarding, {},
+                                     occurred_at=change.at, record_id=change.id, n=1))
+        return events
+
+    def _meeting(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
+        table = self.table(ctx)
+        onboarding = self._onboarding_via_ticket(change, ctx)
+        outcome = "SCHEDULED" if change.created else change.properties.get(OUTCOME)
+        if outcome in (None, ""):
+            return []
+        event_type = table.meeting_outcomes.get(str(outcome))
+        if event_type is None:
+            raise MappingError(f"meeting outcome {outcome!r} is not in the table's meeting_outcomes", field=OUTCOME)
+        props = change.properties
+        data = {"meeting_id": change.id, "kind": "kickoff",
+                "start": parse_datetime(props.get("hs_meeting_start_time")) if props.get("hs_meeting_start_time") else None,
+                "restart_onboarding": as_bool(props.get(table.restart_property))}
+        return [self.event(delivery, ctx, event_type, onboarding, data, occurred_at=change.at, record_id=change.id)]
+
+    def _call(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
+        table = self.table(ctx)
+        disposition = change.properties.get("hs_call_disposition")
+        if disposition in (None, ""):
+            return []
+        outcome = table.call_outcomes.get(str(disposition))
+        if outcome is None:
+            raise MappingError(f"call disposition {disposition!r} is not in the table's call_outcomes",
+                               field="hs_call_disposition")
+        onboarding = self._onboarding_via_ticket(change, ctx)
+        data = {"outcome": outcome, "note": change.properties.get("hs_call_body")}
+        return [self.event(delivery, ctx, EventType.CALL_LOGGED, onboarding, data, occurred_at=change.at,
+                           record_id=change.id)]
+
+    def _task(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
+        status = change.properties.get("hs_task_status")
+        if status not in ("COMPLETED", "NOT_STARTED"):
+            return []
+        key = change.properties.get("kickoff_key") or ctx.onboarding_for(self.tool, change.id)
+        onboarding = ctx.onboarding_of_action(key) if key and ctx.onboarding_of_action else None
+        onboarding = onboarding or (self._onboarding_via_ticket(change, ctx) if change.associated("tickets") else None)
+        if not key or not onboarding:
+            return []  # not a task Kickoff created
+        data = {"task_key": key, "status": "completed" if status == "COMPLETED" else "open"}
+        return [self.event(delivery, ctx, EventType.TASK_UPDATED, onboarding, data, occurred_at=change.at,
+                           record_id=change.id)]
+
+    def _onboarding_via_ticket(self, change: _Change, ctx: MappingContext) -> str:
+        """A meeting's or call's onboarding: its own crosswalk link, else its ticket's."""
+        for candidate in [change.id, *change.associated("tickets")]:
+            onboarding = self.onboarding_of(ctx, candidate)
+            if onboarding:
+                return onboarding
+        raise MappingError(f"{change.object_type} {change.id} is tied to no onboarding ticket (a webhook event "
+                           "carries no associations: read the record with its ticket association)",
+                           field="associations")
+
+    @staticmethod
+    def _date(value: Any, ctx: MappingContext) -> Any:
+        if value in (None, ""):
+            return None
+        moment = parse_datetime(value, ctx.tenant.zone)
+        return moment.astimezone(ctx.tenant.zone).date() if moment else None
+
+    # --- outbound --------------------------------------------------------------------------
+    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+        table = self.table(ctx)
+        payload = self.payload(action)
+        if isinstance(payload, SetStage):
+            return self._set_stage(action, ctx, table, payload)
+        if isinstance(payload, AssignOwner):
+            owner = role_value(table.owners, payload.owner, "owner")
+            return self.vendor(action, {"record_id": self._record(action, ctx, table, payload), "owner": owner})
+        if isinstance(payload, CreateTask):
+            return self.vendor(action, {
+                "record_id": self._record(action, ctx, table, payload), "subject": payload.subject,
+                "body": payload.body, "due_at": payload.due_at.astimezone(UTC).isoformat(),
+                "owner": role_value(table.owners, payload.owner, "owner") or None,
+                "task_type": table.task_types.get(payload.task_type, "TODO"),
+                "priority": table.priorities.get(payload.priority, "MEDIUM")})
+        if isinstance(payload, CompleteTask):
+            task = ctx.record_for(payload.task_key, self.tool, "task")
+            if task is None:
+                raise MappingError(f"task {payload.task_key[:12]} is not created in HubSpot yet", field="task_key",
+                                   retry=True)
+            return self.vendor(action, {"record_id": str(task)})
+        if isinstance(payload, AddNote):
+            mentions = [f"@{role} ({role_value(table.owners, role, 'owner') or 'no owner'})" for role in payload.mentions]
+            body = payload.body + ("\n\n" + " ".join(mentions) if mentions else "")
+            return self.vendor(action, {"record_id": self._record(action, ctx, table, payload), "body": body,
+                                        "timestamp": action.due_at.astimezone(UTC).isoformat()})
+        if isinstance(payload, CreateRecord):
+            return self.vendor(action, {"object": "ticket", "fields": self._ticket_fields(table, payload)})
+        raise MappingError(f"HubSpot takes no {action.kind.value} actions", field="kind")
+
+    def _record(self, action: Action, ctx: MappingContext, table: HubSpotTable, payload: Any) -> str:
+        return self.record_id(action, ctx, payload, main_record=table.main_record, main_kind="ticket",
+                              record_kind="ticket" if payload.target else None)
+
+    def _set_stage(self, action: Action, ctx: MappingContext, table: HubSpotTable, payload: SetStage) -> Action:
+        if payload.record == "meeting":
+            outcome = role_value(table.meeting_stages, payload.stage, "stage")
+            if not payload.record_id:
+                raise MappingError("a meeting's outcome needs the meeting's id (record_id)", field="record_id")
+            return self.vendor(action, {"record_id": payload.record_id, "object": "meetings",
+                                        "property": OUTCOME, "stage": outcome})
+        stage = role_value(table.stages, payload.stage, "stage")
+        return self.vendor(action, {"record_id": self._record(action, ctx, table, payload), "stage": stage,
+                                    "pipeline": table.pipeline})
+
+    def _ticket_fields(self, table: HubSpotTable, payload: CreateRecord) -> dict[str, Any]:
+        if table.objects.get(payload.object) != "ticket":
+            raise MappingError(f"HubSpot records of kind {payload.object!r} are not created by Kickoff "
+                               "(the table's objects say which canonical objects are tickets)", field="object")
+        fields = payload.fields
+        props = {prop: fields[name] for name, prop in table.ticket_fields.items()
+                 if fields.get(name) not in (None, "", "None")}
+        subject = str(props.get("subject") or "")
+        if table.ticket_prefix and not subject.startswith(table.ticket_prefix):
+            props["subject"] = f"{table.ticket_prefix} - {subject}".strip(" -")
+        pipeline = fields.get("pipeline")
+        props["hs_pipeline"] = table.pipelines.get(str(pipeline), table.pipeline)
+        props[STAGE] = role_value(table.stages, str(fields.get("stage") or table.initial_stage), "stage")
+        return props
+
+    # --- echo suppression ------------------------------------------------------------------
+    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+        p = vendor_action.payload
+        rid = str(p.get("record_id") or "")
+        if vendor_action.kind is ActionKind.SET_STAGE:
+            prop = p.get("property") or STAGE
+            prints = [(rid, change_fingerprint(rid, prop, p["stage"]))]
+            if p.get("pipeline"):
+                prints.append((rid, change_fingerprint(rid, "hs_pipeline", p["pipeline"])))
+            return prints
+        if vendor_action.kind is ActionKind.ASSIGN_OWNER:
+            return [(rid, change_fingerprint(rid, OWNER, p.get("owner")))]
+        if vendor_action.kind is ActionKind.COMPLETE_TASK:
+            return [(rid, change_fingerprint(rid, "hs_task_status", "COMPLETED"))]
+        if external_id and vendor_action.kind in (ActionKind.CREATE_RECORD, ActionKind.CREATE_TASK,
+                                                  ActionKind.ADD_NOTE):
+            return [(external_id, change_fingerprint(external_id, CREATED, ""))]
+        return []
+
+    def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
+        change = _Change(delivery)
+        if change.created:
+            return [(change.id, change_fingerprint(change.id, CREATED, ""))]
+        if change.webhook:
+            return [(change.id, change_fingerprint(change.id, name, value)) for name, value in change.properties.items()]
+        return [(change.id, change_fingerprint(change.id, name, change.properties.get(name)))
+                for name in WATCHED if name in change.properties]
+

@@ -1,0 +1,293 @@
+"""Zendesk (retention-alerts): the alerts feed's tickets <-> canonical retention facts.
+
+A new ticket of the feed is classified by the table's ``alerts`` (first match on tags, form
+or a custom field) into ``churn_risk.reported``, ``red_alert.reported`` (competitor date),
+``nps.received`` (score), ``upsell.requested``, ``hardware.requested`` or
+``request.submitted``; each fact's data is read from custom fields, tags (``nps_7``) or
+ticket paths. Later changes of an account's tickets: the case-stage field or the status is
+``case.updated``; a call or meeting tag added is ``call.logged`` / ``meeting.booked``.
+The onboarding is the account (``retention:requester-<id>`` or ``organization-<id>``).
+
+Event-subscription webhooks carry no custom field values: an alert whose data needs one is
+left to the incremental export (the poll), which carries the whole ticket.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from kickoff.actions import AddNote, AssignOwner, CreateRecord, SetStage
+from kickoff.events import EventType, validate_event_data
+from kickoff.model import Action, ActionKind, Delivery, Event
+from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
+from mappings.common import change_fingerprint, dig, parse_datetime
+
+EVENT_PREFIX = "zen:event-type:ticket."
+LINKED_EVENTS = (EventType.UPSELL_REQUESTED, EventType.HARDWARE_REQUESTED, EventType.REQUEST_SUBMITTED)
+
+
+class ValueSpec(TableModel):
+    """Where one fact's value is: a custom field, a tag's suffix, a ticket path, or fixed."""
+
+    field: int | None = None
+    tag_prefix: str | None = None
+    path: str | None = None
+    value: Any = None
+
+
+class AlertRule(TableModel):
+    event: EventType
+    tags_any: list[str] = default([])
+    form_id: int | None = None
+    field: int | None = None
+    equals: Any = None
+    data: dict[str, ValueSpec] = default({})
+
+
+class StageSpec(TableModel):
+    status: Literal["new", "open", "pending", "hold", "solved"] | None = None
+    value: str | None = None
+
+
+class RecordSpec(TableModel):
+    subject: str
+    type: Literal["problem", "incident", "question", "task"] | None = "task"
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    tags: list[str] = default([])
+    stage: str | None = "new"
+
+
+class ZendeskTable(TableModel):
+    account_from: list[str] = default(["organization_id", "requester_id"])
+    alerts: list[AlertRule]
+    case_field: int | None = None
+    case_values: dict[str, str] = default({})
+    case_statuses: dict[str, str] = default({"pending": "waiting", "solved": "closed"})
+    call_tags: dict[str, Literal["answered", "no_answer"]] = default({})
+    meeting_tags: list[str] = default([])
+    stages: dict[str, StageSpec]
+    owners: dict[str, int]
+    groups: dict[str, int] = default({})
+    main_record: str = "opportunity"
+    records: dict[str, RecordSpec] = default({})
+
+
+class _Ticket:
+    """A ticket as one shape: from the export (poll), an event webhook or a trigger body."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        body = delivery.payload if isinstance(delivery.payload, dict) else {}
+        self.kind = "poll"
+        self.change: dict[str, Any] = {}
+        if isinstance(body.get("ticket"), dict):
+            raw = body["ticket"]
+            self.kind = "deleted" if body.get("event") == "ticket.deleted" else "poll"
+            self.form_id = raw.get("ticket_form_id")
+        elif str(body.get("type", "")).startswith(EVENT_PREFIX):
+            raw = body.get("detail") or {}
+            self.kind = str(body["type"])[len(EVENT_PREFIX):]
+            self.change = body.get("event") or {}
+            self.form_id = raw.get("form_id")
+        else:
+            raw = {**body, "id": body.get("ticket_id") or body.get("id")}
+            self.kind = "trigger"
+            self.form_id = raw.get("form_id") or raw.get("ticket_form_id")
+        self.raw = raw
+        self.id = str(raw.get("id") or delivery.record_id or "")
+        self.status = str(raw.get("status") or "").lower()
+        tags = raw.get("tags") or []
+        self.tags = set(tags.split() if isinstance(tags, str) else tags)
+        self.fields = {str(f.get("id")): f.get("value") for f in raw.get("custom_fields") or [] if isinstance(f, dict)}
+        if self.kind == "custom_field_changed":
+            self.fields[str((self.change.get("custom_field") or {}).get("id"))] = self.change.get("current")
+        stamp = raw.get("updated_at") or body.get("time")
+        self.at = parse_datetime(stamp) if stamp else delivery.received_at
+        self.created_at = parse_datetime(raw["created_at"]) if raw.get("created_at") else self.at
+
+    @property
+    def is_new(self) -> bool:
+        return self.kind == "created" or (self.kind in ("poll", "trigger") and self.created_at == self.at)
+
+    def added_tags(self) -> set[str]:
+        if self.kind == "tags_changed":
+            return set(self.change.get("tags_added") or [])
+        return set()
+
+
+class ZendeskMapping(ToolMapping):
+    tool = "zendesk"
+    Table = ZendeskTable
+
+    # --- inbound ---------------------------------------------------------------------------
+    def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
+        table = self.table(ctx)
+        ticket = _Ticket(delivery)
+        if not ticket.id:
+            raise MappingError("the delivery names no ticket", field="id")
+        if ticket.kind in ("deleted", "soft_deleted"):
+            return []
+        subject = self._subject(ticket, table, ctx)
+        if ticket.is_new:
+            return self._alert(delivery, ticket, table, subject, ctx)
+        if ctx.state_for(subject) is None:
+            return []  # a change on an account with no retention case
+        return self._change(delivery, ticket, table, subject, ctx)
+
+    def _subject(self, ticket: _Ticket, table: ZendeskTable, ctx: MappingContext) -> str:
+        for name in table.account_from:
+            value = ticket.raw.get(name)
+            if value not in (None, ""):
+                return self.new_subject(ctx, f"{name.removesuffix('_id')}-{value}")
+        raise MappingError(f"the ticket names no account ({' or '.join(table.account_from)})",
+                           field=table.account_from[0])
+
+    def _alert(self, delivery: Delivery, ticket: _Ticket, table: ZendeskTable, subject: str,
+               ctx: MappingContext) -> list[Event]:
+        rule = next((r for r in table.alerts if self._matches(r, ticket)), None)
+        if rule is None:
+            return []
+        data = {name: self._value(spec, ticket, ctx) for name, spec in rule.data.items()}
+        data = {k: v for k, v in data.items() if v is not None}
+        if rule.event in LINKED_EVENTS:
+            data.setdefault("ticket_link", f"zendesk:ticket:{ticket.id}")
+        try:
+            validate_event_data(rule.event, data)
+        except ValidationError as exc:
+            if ticket.kind == "created":
+                return []  # the webhook lacks custom field values: the export brings the whole ticket
+            err = exc.errors()[0]
+            raise MappingError(f"{rule.event}: {err['msg']}", field=".".join(str(p) for p in err["loc"])) from None
+        return [self.event(delivery, ctx, rule.event, subject, data, occurred_at=ticket.created_at,
+                           record_id=ticket.id)]
+
+    @staticmethod
+    def _matches(rule: AlertRule, ticket: _Ticket) -> bool:
+        if rule.tags_any and not ticket.tags & set(rule.tags_any):
+            return False
+        if rule.form_id is not None and str(ticket.form_id) != str(rule.form_id):
+            return False
+        if rule.field is not None and str(ticket.fields.get(str(rule.field))) != str(rule.equals):
+            return False
+        return bool(rule.tags_any or rule.form_id is not None or rule.field is not None)
+
+    @staticmethod
+    def _value(spec: ValueSpec, ticket: _Ticket, ctx: MappingContext) -> Any:
+        if spec.field is not None:
+            value = ticket.fields.get(str(spec.field))
+        elif spec.tag_prefix:
+            value = next((t[len(spec.tag_prefix):] for t in sorted(ticket.tags) if t.startswith(spec.tag_prefix)), None)
+        elif spec.path:
+            value = dig(ticket.raw, spec.path)
+        else:
+            value = spec.value
+        return None if value in ("", []) else value
+
+    def _change(self, delivery: Delivery, ticket: _Ticket, table: ZendeskTable, subject: str,
+                ctx: MappingContext) -> list[Event]:
+        events: list[Event] = []
+        status = None
+        if table.case_field is not None and str(table.case_field) in ticket.fields and ticket.kind in (
+                "custom_field_changed", "poll", "trigger"):
+            value = ticket.fields[str(table.case_field)]
+            status = table.case_values.get(str(value)) if value is not None else None
+        if status is None and ticket.kind in ("status_changed", "poll", "trigger"):
+            status = table.case_statuses.get(ticket.status)
+        if status:
+            events.append(self.event(delivery, ctx, EventType.CASE_UPDATED, subject,
+                                     {"case_id": ticket.id, "case": "ticket", "status": status,
+                                      "subject": ticket.raw.get("subject")}, occurred_at=ticket.at,
+                                     record_id=ticket.id))
+        for n, tag in enumerate(sorted(ticket.added_tags()), start=1):
+            if tag in table.call_tags:
+                events.append(self.event(delivery, ctx, EventType.CALL_LOGGED, subject,
+                                         {"outcome": table.call_tags[tag]}, occurred_at=ticket.at, n=n))
+            elif tag in table.meeting_tags:
+                events.append(self.event(delivery, ctx, EventType.MEETING_BOOKED, subject,
+                                         {"meeting_id": f"{ticket.id}:{tag}", "booked_by": "am"},
+                                         occurred_at=ticket.at, n=n))
+        return events
+
+    # --- outbound --------------------------------------------------------------------------
+    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+        table = self.table(ctx)
+        payload = self.payload(action)
+        if isinstance(payload, CreateRecord):
+            return self.vendor(action, self._create(action, table, payload))
+        if payload.record == "contact":  # a note "on the contact": on its ticket, for the AM to read
+            payload = payload.model_copy(update={"record": None})
+        rid = self.record_id(action, ctx, payload, main_record=table.main_record)
+        if isinstance(payload, SetStage):
+            spec = role_value(table.stages, payload.stage, "stage")
+            fields = [{"id": table.case_field, "value": spec.value}] if table.case_field and spec.value else []
+            return self.vendor(action, {"record_id": rid, "status": spec.status, "custom_fields": fields or None,
+                                        "add_tags": [f"kickoff_{payload.stage}"]})
+        if isinstance(payload, AssignOwner):
+            return self.vendor(action, {"record_id": rid, "assignee_id": role_value(table.owners, payload.owner, "owner"),
+                                        "group_id": table.groups.get(payload.owner)})
+        if isinstance(payload, AddNote):
+            return self.vendor(action, {"record_id": rid, "body": payload.body, "public": False})
+        raise MappingError(f"Zendesk takes no {action.kind.value} actions", field="kind")
+
+    def _create(self, action: Action, table: ZendeskTable, payload: CreateRecord) -> dict[str, Any]:
+        spec = role_value(table.records, payload.object, "record")
+        fields = payload.fields
+        account = action.onboarding_id.partition(":")[2]
+        who, _, number = account.partition("-")
+        body = str(fields.get("description") or "") or spec.subject
+        values: dict[str, Any] = {
+            "subject": spec.subject.format(account=account, **{k: v for k, v in fields.items() if k != "account"}),
+            "body": body if body != "None" else spec.subject, "type": spec.type, "priority": spec.priority,
+            "tags": sorted({*spec.tags, *([str(fields["type"])] if fields.get("type") else [])}),
+        }
+        if who == "requester" and number.isdigit():
+            values["requester_id"] = int(number)
+        stage = table.stages.get(spec.stage or "")
+        if table.case_field and stage and stage.value:
+            values["custom_fields"] = [{"id": table.case_field, "value": stage.value}]
+        return values
+
+    # --- echo suppression ------------------------------------------------------------------
+    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+        p = vendor_action.payload
+        rid = str(p.get("record_id") or external_id or "")
+        kind = vendor_action.kind
+        prints = []
+        if kind is ActionKind.SET_STAGE:
+            prints += [("status", p["status"])] if p.get("status") else []
+            prints += [(f"custom_field:{item['id']}", item.get("value")) for item in p.get("custom_fields") or []]
+        prints += [("tag", t) for t in p.get("add_tags") or []]
+        if kind is ActionKind.ASSIGN_OWNER:
+            prints += [(f, p[f]) for f in ("assignee_id", "group_id") if p.get(f) is not None]
+        if kind is ActionKind.ADD_NOTE:
+            prints.append(("comment", p["body"]))
+        if kind is ActionKind.CREATE_RECORD:
+            prints = [("created", "")] if external_id else []
+        return [(rid, change_fingerprint(rid, f, v)) for f, v in prints] if rid else []
+
+    def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
+        t = _Ticket(delivery)
+        c = t.change
+        if t.kind == "created":
+            prints = [("created", "")]
+        elif t.kind == "status_changed":
+            prints = [("status", str(c.get("current") or "").lower())]
+        elif t.kind == "agent_assignment_changed":
+            prints = [("assignee_id", c.get("current"))]
+        elif t.kind == "group_assignment_changed":
+            prints = [("group_id", c.get("current"))]
+        elif t.kind == "custom_field_changed":
+            prints = [(f"custom_field:{(c.get('custom_field') or {}).get('id')}", c.get("current"))]
+        elif t.kind == "tags_changed":
+            prints = [("tag", tag) for tag in c.get("tags_added") or []] + [
+                ("tag_removed", tag) for tag in c.get("tags_removed") or []]
+        elif t.kind == "comment_added":
+            prints = [("comment", (c.get("comment") or {}).get("body"))]
+        elif t.kind in ("poll", "trigger"):
+            prints = [("status", t.status), ("assignee_id", t.raw.get("assignee_id")),
+                      ("group_id", t.raw.get("group_id")), *[("tag", tag) for tag in sorted(t.tags)],
+                      *[(f"custom_field:{k}", v) for k, v in sorted(t.fields.items())]]
+        else:
+            prints = [(t.kind, "")]
+        return [(t.id, change_fingerprint(t.id, f, v)) for f, v in prints]

@@ -1,0 +1,264 @@
+"""Stored before acknowledged; Prefect never holds up an answer; size cap; health; no
+secret in any log line; nothing heavy imported with the core."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy.exc import OperationalError
+
+from kickoff.gateway import expect_asana_handshake
+from kickoff.gateway.notify import EVENT_NAME, BackgroundNotifier, prefect_notify
+from kickoff.ledger import Ledger
+from tests.gateway import signing
+from tests.gateway.conftest import EVENTS_TOKEN, REPO_ROOT, Gateway
+from tests.gateway.test_gateway_sandbox import PIPELINE_STAGE
+from tests.gateway.test_gateway_answers import (
+    ASANA_SECRET,
+    CASES,
+    DEALBUILDER_KEY,
+    HUBSPOT_SECRET,
+    MOVIDESK_TOKEN,
+    STALE,
+    ZENDESK_SECRET,
+)
+
+
+class FlakyLedger(Ledger):
+    """A ledger whose first ``failures`` commits of deliveries fail (disk full, database down)."""
+
+    def __init__(self, real: Ledger, failures: int) -> None:
+        super().__init__(real.engine)
+        self.failures = failures
+
+    def store_deliveries(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.failures > 0:
+            self.failures -= 1
+            raise OperationalError("INSERT INTO inbox ...", {}, Exception("database is locked"))
+        return super().store_deliveries(*args, **kwargs)
+
+
+# --- stored before acknowledged ----------------------------------------------------------
+def test_given_storing_fails_then_503_no_2xx_nothing_stored_and_prefect_not_told(start_gateway, ledger) -> None:
+    gateway = start_gateway(ledger=FlakyLedger(ledger, failures=1))
+
+    answer = gateway.post(signing.hubspot(gateway.url, HUBSPOT_SECRET, signing.hubspot_events(1)))
+
+    assert answer.status_code == 503
+    assert gateway.rows() == [] and gateway.notified_ids() == []
+
+
+def test_given_storing_fails_once_then_the_vendors_retry_is_stored_and_acknowledged(
+        start_gateway, ledger, sandbox) -> None:
+    gateway = start_gateway(ledger=FlakyLedger(ledger, failures=1))
+    sandbox.set_webhook("hubspot", f"{gateway.url}/webhooks/hubspot", secret=HUBSPOT_SECRET, retries=2)
+
+    sandbox.act("hubspot", "tickets", properties=PIPELINE_STAGE)
+    assert sandbox.flush_webhooks()
+
+    assert [d["status"] for d in sandbox.webhook_deliveries("hubspot")] == [503, 200]
+    assert len(gateway.rows("hubspot")) == 1
+
+
+def test_given_notifier_raises_then_still_2xx_and_row_pending_for_the_sweep(start_gateway, caplog) -> None:
+    def broken(tool: str, ids: Sequence[int]) -> None:
+        raise ConnectionError("Prefect API unreachable")
+
+    gateway = start_gateway(notify=broken)
+    answer = gateway.post(signing.zendesk(ZENDESK_SECRET, signing.zendesk_event()))
+    gateway.notifier.wait_idle(5)
+
+    assert answer.status_code == 200
+    assert [r["status"] for r in gateway.rows()] == ["pending"]
+    assert "notifier failed" in caplog.text and "ConnectionError" in caplog.text
+
+
+@pytest.fixture
+def hung() -> Iterator[threading.Event]:
+    release = threading.Event()
+    yield release
+    release.set()
+
+
+def test_given_notifier_hangs_then_every_answer_is_still_quick_and_rows_pending(start_gateway, hung) -> None:
+    gateway = start_gateway(notify=lambda tool, ids: hung.wait(30))
+    timings = []
+    for n in range(5):
+        started = time.perf_counter()
+        answer = gateway.post(signing.hubspot(gateway.url, HUBSPOT_SECRET, signing.hubspot_events(n)))
+        timings.append(time.perf_counter() - started)
+        assert answer.status_code == 200
+
+    assert max(timings) < 0.5, timings  # HubSpot retries anything slower than 5 s
+    assert [r["status"] for r in gateway.rows()] == ["pending"] * 5
+
+
+def test_given_notifications_pile_up_then_extra_ones_are_dropped_not_blocking(hung, caplog) -> None:
+    notifier = BackgroundNotifier(lambda tool, ids: hung.wait(30), max_pending=2)
+    results = [notifier.submit("hubspot", [n]) for n in range(5)]
+
+    assert results[:2] == [True, True] and results[-1] is False
+    assert "left for the sweep" in caplog.text
+
+
+def test_given_default_notifier_then_prefect_gets_kickoff_inbox_received_for_the_tool(monkeypatch) -> None:
+    from prefect.events.clients import AssertingEventsClient
+    from prefect.events.worker import EventsWorker
+
+    worker = EventsWorker.instance(AssertingEventsClient)
+    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
+    monkeypatch.setattr("prefect.events.utilities.should_emit_events", lambda: True)
+    prefect_notify("hubspot", [7, 8])
+    worker.drain()
+
+    [event] = [e for e in AssertingEventsClient.last.events if e.event == EVENT_NAME]
+    assert event.resource.id == "kickoff.inbox.hubspot" and event.resource["kickoff.tool"] == "hubspot"
+    assert event.payload == {"inbox_ids": [7, 8], "count": 2, "source": "webhook"}
+
+
+def test_given_emit_event_fails_then_default_notifier_logs_and_swallows(monkeypatch, caplog) -> None:
+    def unreachable(**kwargs: object) -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr("prefect.events.emit_event", unreachable)
+    prefect_notify("zendesk", [1])
+    assert "could not tell Prefect" in caplog.text and "OSError" in caplog.text
+
+
+# --- size cap and health -----------------------------------------------------------------
+def test_given_declared_length_over_the_cap_then_413_before_reading_and_nothing_stored(start_gateway) -> None:
+    gateway = start_gateway(max_body_bytes=1024)
+    body = signing.hubspot_events(*range(20))
+    assert len(body) > 1024
+
+    answer = gateway.post(signing.hubspot(gateway.url, HUBSPOT_SECRET, body))
+
+    assert answer.status_code == 413 and gateway.rows() == []
+
+
+def test_given_chunked_body_over_the_cap_then_413_while_streaming_and_nothing_stored(start_gateway) -> None:
+    gateway = start_gateway(max_body_bytes=1024)
+    post = signing.dealbuilder(DEALBUILDER_KEY)
+    sent = []
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: only counting the stream can catch it
+        for _ in range(64):
+            sent.append(1)
+            yield b" " * 256
+        yield post.body
+
+    try:
+        answer = gateway.session.post(gateway.url + post.path, data=chunks(), headers=post.headers, timeout=10)
+        assert answer.status_code == 413
+    except requests.ConnectionError:
+        pass  # the gateway may answer and close before the client finished sending
+    assert gateway.rows() == []
+
+
+def test_given_body_within_the_cap_then_accepted(start_gateway) -> None:
+    gateway = start_gateway(max_body_bytes=4096)
+    assert gateway.post(signing.hubspot(gateway.url, HUBSPOT_SECRET, signing.hubspot_events(1))).status_code == 200
+
+
+def test_given_default_cap_then_one_mebibyte_passes_and_more_is_413(gateway: Gateway) -> None:
+    padding = " " * (1024 * 1024 - len(signing.hubspot_events(1)))
+    exactly = signing.hubspot(gateway.url, HUBSPOT_SECRET, signing.hubspot_events(1) + padding.encode())
+    over = signing.hubspot(gateway.url, HUBSPOT_SECRET, signing.hubspot_events(2) + padding.encode() + b" ")
+
+    assert gateway.post(exactly).status_code == 200
+    assert gateway.post(over).status_code == 413
+
+
+def test_health_answers_ok_with_the_routes(gateway: Gateway) -> None:
+    answer = gateway.session.get(gateway.url + "/", timeout=5)
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+    assert "/webhooks/hubspot" in answer.json()["routes"]
+
+
+def test_given_ledger_unreachable_then_health_is_503(start_gateway, ledger) -> None:
+    class Down(Ledger):
+        def get_cursor(self, tool: str, stream: str) -> str | None:
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    gateway = start_gateway(ledger=Down(ledger.engine))
+    assert gateway.session.get(gateway.url + "/", timeout=5).status_code == 503
+
+
+def test_given_vendor_secret_not_configured_then_503_and_nothing_stored(gateway: Gateway, monkeypatch) -> None:
+    monkeypatch.delenv("ZENDESK_WEBHOOK_SECRET")
+    answer = gateway.post(signing.zendesk(ZENDESK_SECRET, signing.zendesk_event()))
+    assert answer.status_code == 503 and gateway.rows() == []
+
+
+def test_given_unknown_tool_then_404(gateway: Gateway) -> None:
+    assert gateway.session.post(gateway.url + "/webhooks/slack", data=b"{}", timeout=5).status_code == 404
+
+
+# --- secrets never logged ------------------------------------------------------------------
+def test_given_a_run_of_every_kind_of_delivery_then_no_log_line_holds_a_secret_or_signature(
+        gateway: Gateway, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    expect_asana_handshake(gateway.ledger, "board", datetime.now(UTC))
+    gateway.session.post(f"{gateway.url}/webhooks/asana/board", headers={"X-Hook-Secret": ASANA_SECRET})
+    gateway.session.post(f"{gateway.url}/webhooks/asana/other", headers={"X-Hook-Secret": ASANA_SECRET})
+    posts = [p for case in CASES for p in (case.valid(gateway), case.valid(gateway), case.forged(gateway),
+                                           case.malformed(gateway))]
+    posts += [signing.hubspot(gateway.url, HUBSPOT_SECRET, signing.hubspot_events(9), age=STALE),
+              signing.zendesk(ZENDESK_SECRET, signing.zendesk_event("late"), age=STALE)]
+    for post in posts:
+        gateway.post(post)
+    gateway.notifier.wait_idle(5)
+
+    # Lines from the test's own HTTP client libraries (they print the URLs the test calls) are
+    # not the gateway's; everything else -- kickoff, uvicorn, starlette, asyncio -- is checked.
+    lines = [r.getMessage() for r in caplog.records if not r.name.startswith(("urllib3", "httpx", "httpcore"))]
+    assert any("refused with 401" in line for line in lines) and any("stored" in line for line in lines)
+    secrets = [HUBSPOT_SECRET, ZENDESK_SECRET, DEALBUILDER_KEY, MOVIDESK_TOKEN, ASANA_SECRET, EVENTS_TOKEN,
+               os.environ["SALESFORCE_ORG_ID"]]
+    signatures = [v for p in posts for k, v in p.headers.items()
+                  if k.lower() in ("x-hubspot-signature-v3", "x-zendesk-webhook-signature", "x-hook-signature",
+                                   "authorization")]
+    leaked = [(s[:6] + "...", line) for line in lines for s in secrets + signatures if s in line]
+    assert leaked == []
+    assert any("/webhooks/movidesk " in line for line in lines)  # the access line, without ?token=
+
+
+# --- the core stays light ------------------------------------------------------------------
+def test_importing_the_gateway_loads_no_prefect_connector_or_vendor_client() -> None:
+    code = ("import sys, kickoff.gateway, kickoff.gateway.server, kickoff.cli.gateway_cmd; "
+            "heavy = ('prefect', 'connectors', 'hubspot', 'simple_salesforce', 'zenpy', 'asana'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    assert json.loads(out.stdout.replace("'", '"')) == []
+
+
+def test_cli_serves_on_a_free_port_prints_its_url_and_stops_on_sigint(tmp_path: Path, gateway_env) -> None:
+    env = {**os.environ, "KICKOFF_HOME": str(tmp_path / "home"), "KICKOFF_CONFIG_DIR": str(REPO_ROOT / "config")}
+    process = subprocess.Popen([sys.executable, "-c", "from kickoff.cli import main; main()", "gateway",
+                                "--port", "0", "--log-level", "warning"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("Kickoff gateway on http://127.0.0.1:"), line + process.stderr.read()
+        url = line.split()[3]
+        assert requests.get(url + "/", timeout=5).json()["status"] == "ok"
+        post = signing.canonical(EVENTS_TOKEN, signing.signup_event())
+        assert requests.post(url + post.path, data=post.body, headers=post.headers, timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()
+        process.stderr.close()
+    assert (tmp_path / "home" / "ledger.sqlite3").exists()

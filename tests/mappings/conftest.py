@@ -1,0 +1,129 @@
+"""What the mapping tests share: the project's tables and tenants, a fake ledger that answers
+the mapping context's lookups, a webhook receiver for what the sandbox sends, and the
+sandbox seeded with the demo fixture."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from connectors.webhooks import WebhookRequest
+from kickoff.model import Action, ActionKind, Delivery, Onboarding, idempotency_key
+from kickoff.settings import load_config
+from mappings.base import MappingContext, load_tables
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE = REPO / "sandbox" / "fixtures" / "default.yaml"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def tables() -> dict[str, Any]:
+    return load_tables(REPO / "config")
+
+
+@pytest.fixture(scope="session")
+def tenants() -> dict[str, Any]:
+    return load_config(REPO / "config").tenants
+
+
+class FakeLedger:
+    """The crosswalk, the onboarding states and the outbox's owners, in dicts."""
+
+    def __init__(self) -> None:
+        self.links: dict[tuple[str, str], tuple[str, str]] = {}  # (tool, external id) -> (canonical, kind)
+        self.states: dict[str, Onboarding] = {}
+        self.action_owner: dict[str, str] = {}
+
+    def link(self, canonical: str, tool: str, external_id: str, kind: str = "record") -> None:
+        self.links[(tool, str(external_id))] = (canonical, kind)
+
+    def created(self, action: Action, external_id: str, kind: str | None = None) -> None:
+        """What the push flow records for a done creation: key <-> id, key -> onboarding."""
+        self.link(action.idempotency_key, action.tool, external_id, kind or str(action.payload.get("object", "task")))
+        self.action_owner[action.idempotency_key] = action.onboarding_id
+
+    def onboarding_for(self, tool: str, external_id: str) -> str | None:
+        found = self.links.get((tool, str(external_id)))
+        return found[0] if found else None
+
+    def record_for(self, canonical: str, tool: str, kind: str | None = None) -> str | None:
+        for (t, external), (c, k) in self.links.items():
+            if t == tool and c == canonical and (kind is None or k == kind):
+                return external
+        return None
+
+    def context(self, tenant_key: str, tool: str, tables: dict[str, Any], tenants: dict[str, Any],
+                now: datetime = NOW) -> MappingContext:
+        return MappingContext(tenant_key=tenant_key, tenant=tenants[tenant_key],
+                              table=tables[tool][tenant_key], now=now, onboarding_for=self.onboarding_for,
+                              record_for=self.record_for, state_for=self.states.get,
+                              onboarding_of_action=self.action_owner.get)
+
+
+@pytest.fixture
+def ledger() -> FakeLedger:
+    return FakeLedger()
+
+
+class Receiver:
+    """Keeps every webhook POST as received (raw body and headers)."""
+
+    def __init__(self, path: str = "/hooks") -> None:
+        received: list[dict[str, Any]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append({"headers": dict(self.headers), "body": body, "path": self.path})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.received = received
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def request(self, index: int) -> WebhookRequest:
+        post = self.received[index]
+        return WebhookRequest(method="POST", url=self.url, headers=post["headers"], body=post["body"])
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    hook = Receiver()
+    yield hook
+    hook.server.shutdown()
+
+
+@pytest.fixture
+def seeded(sandbox):
+    """The sandbox, reset and seeded with the demo fixture the tables refer to."""
+    sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
+    return sandbox
+
+
+def delivery(tool: str, payload: Any, *, key: str = "d-1", kind: str = "webhook", record_id: str | None = None,
+             received_at: datetime = NOW) -> Delivery:
+    return Delivery(tool=tool, dedup_key=key, kind=kind, received_at=received_at, payload=payload,
+                    record_id=record_id)
+
+
+def action(tool: str, kind: ActionKind, payload: dict[str, Any], *, onboarding: str = "assist:D-1",
+           n: int = 0, rule: str = "A1") -> Action:
+    return Action(kind=kind, tool=tool, onboarding_id=onboarding, payload=payload,
+                  idempotency_key=idempotency_key(onboarding, tool, kind.value, n), rule=rule, due_at=NOW)
+
+
+def state(onboarding: str, tenant: str, playbook: str, stage: str, **fields: Any) -> Onboarding:
+    return Onboarding(id=onboarding, tenant=tenant, playbook=playbook, stage=stage, **fields)

@@ -1,0 +1,167 @@
+"""Salesforce (marketplace-classic): the Account a salesperson switches to classic onboarding
+comes in as ``contract.signed`` (by Outbound Message and by poll alike); the engine's actions
+land on the account and its cases; case changes come back as ``case.updated``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectors.retry import FAST_POLICY
+from connectors.salesforce import SalesforceConnector
+from kickoff.engine import decide, event_occasion, find_playbook
+from kickoff.events import EventType
+from kickoff.model import Action, ActionKind, ResultStatus
+from mappings.base import MappingError, mapping_for
+from tests.mappings.conftest import NOW, delivery
+
+AM, TEAM_LEADER = "0055g00000001oxAAA", "0055g00000001owAAA"
+ACCOUNT_FIELDS = ["Id", "Name", "OwnerId", "Self_Onboarding__c", "Org_Number__c", "Starting_Date__c",
+                  "Signature_Date__c", "Plan__c", "Onboarding_Stage__c", "Venue_Online__c", "IsDeleted",
+                  "SystemModstamp"]
+
+
+@pytest.fixture
+def salesforce(kickoff_config, seeded) -> SalesforceConnector:
+    tool = kickoff_config.tools["salesforce"]
+    options = {**tool.options, "objects": ["Account", "Case"], "fields": {"Account": ACCOUNT_FIELDS}}
+    return SalesforceConnector(tool.model_copy(update={"options": options}), retry=FAST_POLICY)
+
+
+@pytest.fixture
+def ctx(ledger, tables, tenants):
+    return ledger.context("marketplace", "salesforce", tables, tenants)
+
+
+def sign(seeded, receiver, salesforce) -> tuple[dict[str, Any], Any]:
+    """A salesperson records the signed partner with self-onboarding unticked (T2)."""
+    seeded.set_webhook("salesforce", receiver.url)
+    account = seeded.act("salesforce", "records/Account", Name="Salon Exemple", Self_Onboarding__c=False,
+                         Starting_Date__c="2026-03-12", Signature_Date__c="2026-03-02", Plan__c="Advanced",
+                         Org_Number__c="FR-000-001")
+    assert seeded.flush_webhooks()
+    [hook] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1))
+    return account, hook
+
+
+def push(salesforce: SalesforceConnector, ledger, ctx, actions: list[Action]) -> dict[str, str]:
+    """Map and apply like the push flow: actions whose record is not created yet wait a round."""
+    mapping, waiting, ids = mapping_for("salesforce"), list(actions), {}
+    while waiting:
+        ready, later = [], []
+        for a in waiting:
+            try:
+                ready.append((a, mapping.to_vendor(a, ctx)))
+            except MappingError as exc:
+                assert exc.retry, exc
+                later.append(a)
+        assert ready, "nothing could be mapped"
+        results = salesforce.apply([v for _, v in ready])
+        assert [r.status for r in results] == [ResultStatus.DONE] * len(ready), [r.reason for r in results]
+        for (a, _), r in zip(ready, results, strict=True):
+            ids[a.idempotency_key] = r.external_id
+            if a.kind in (ActionKind.CREATE_RECORD, ActionKind.CREATE_TASK):
+                ledger.created(a, r.external_id, str(a.payload.get("object", "task")))
+        waiting = later
+    return ids
+
+
+def test_T2_given_self_onboarding_unticked_then_contract_signed_alike_by_outbound_message_and_poll(
+        seeded, receiver, salesforce, ctx):
+    account, hook = sign(seeded, receiver, salesforce)
+    mapping = mapping_for("salesforce")
+
+    [by_hook] = mapping.to_events(hook, ctx)
+    [by_poll] = [e for d in salesforce.read_changes(None).deliveries if d.record_id == account["Id"]
+                 for e in mapping.to_events(d, ctx)]
+
+    assert by_hook.type == EventType.CONTRACT_SIGNED and by_hook.subject == f"marketplace:{account['Id']}"
+    assert by_hook.data == {"account_name": "Salon Exemple", "signed_on": "2026-03-02", "start_on": "2026-03-12",
+                            "self_onboarding": False, "plan": "Advanced", "org_number": "FR-000-001"}
+    assert by_poll.data == by_hook.data
+    assert event_occasion(by_poll) == event_occasion(by_hook)  # the engine writes its actions once
+
+
+def test_T1_T2_T6_T7_given_the_decision_then_account_cases_fee_and_tasks_are_written(
+        seeded, receiver, salesforce, ledger, ctx, tenants):
+    account, hook = sign(seeded, receiver, salesforce)
+    [event] = mapping_for("salesforce").to_events(hook, ctx)
+    decision = decide(None, event, NOW, find_playbook("marketplace-classic"), tz=tenants["marketplace"].zone,
+                      tenant="marketplace")
+    ledger.states[decision.state.id] = decision.state
+    actions = [a for a in decision.actions if a.tool == "salesforce"]
+
+    push(salesforce, ledger, ctx, actions)
+
+    stored = seeded.get("salesforce", f"records/Account/{account['Id']}")
+    assert (stored["Onboarding_Stage__c"], stored["OwnerId"]) == ("Training", AM)
+    [case] = [c for c in seeded.get("salesforce", "records/Case") if c["AccountId"] == account["Id"]]
+    assert (case["Subject"], case["OwnerId"], case["Status"]) == ("To train", AM, "New")
+    [fee] = seeded.get("salesforce", "records/Opportunity")
+    assert (fee["Amount"], fee["StageName"], fee["AccountId"]) == (149.0, "Closed Won", account["Id"])
+    tasks = seeded.get("salesforce", "records/Task")
+    on_case = [t for t in tasks if t.get("WhatId") == case["Id"]]
+    assert {t["Subject"].split(":")[0] for t in on_case} == {"To train"}
+    assert {t["OwnerId"] for t in on_case} == {AM} and len(on_case) == 3
+
+
+def test_T9_T11_given_a_case_sent_for_validation_then_case_updated_and_our_close_is_an_echo(
+        seeded, receiver, salesforce, ledger, ctx, tenants):
+    account, hook = sign(seeded, receiver, salesforce)
+    [event] = mapping_for("salesforce").to_events(hook, ctx)
+    decision = decide(None, event, NOW, find_playbook("marketplace-classic"), tz=tenants["marketplace"].zone,
+                      tenant="marketplace")
+    ledger.states[decision.state.id] = decision.state
+    create_case = next(a for a in decision.actions if a.payload.get("object") == "case")
+    ids = push(salesforce, ledger, ctx, [create_case])
+    case_id = ids[create_case.idempotency_key]
+    mapping = mapping_for("salesforce")
+
+    seeded.act("salesforce", f"records/Case/{case_id}", method="PATCH", Status="Validation Requested",
+               Description="1. ok\n2. ok")
+    assert seeded.flush_webhooks()
+    [changed] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1))
+    [updated] = mapping.to_events(changed, ctx)
+    assert updated.type == EventType.CASE_UPDATED and updated.subject == decision.state.id
+    assert {k: updated.data[k] for k in ("case", "status", "owner")} == {
+        "case": "to_train", "status": "validation_requested", "owner": "am"}
+
+    close = Action(kind=ActionKind.SET_STAGE, tool="salesforce", onboarding_id=decision.state.id,
+                   payload={"stage": "completed", "target": create_case.idempotency_key},
+                   idempotency_key="close-to-train-0001", rule="T7", due_at=NOW)
+    vendor_close = mapping.to_vendor(close, ctx)
+    assert vendor_close.payload == {"record_id": case_id, "object": "Case", "field": "Status", "stage": "Closed"}
+    push(salesforce, ledger, ctx, [close])
+    assert seeded.flush_webhooks()
+    [echo] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1))
+    written = set(mapping.write_fingerprints(vendor_close)) | set(
+        mapping.write_fingerprints(mapping.to_vendor(create_case, ctx), external_id=case_id))
+    assert set(mapping.delivery_fingerprints(echo)) <= written
+    assert not set(mapping.delivery_fingerprints(changed)) <= written  # a person's change is not an echo
+
+
+def test_given_a_known_account_with_the_same_starting_date_then_no_second_signature(ctx, ledger):
+    from tests.mappings.conftest import state
+
+    fields = {"Id": "0015g00000000AAAAA", "Name": "Salon", "Self_Onboarding__c": "false",
+              "Starting_Date__c": "2026-03-12", "SystemModstamp": "2026-03-02T09:00:00.000Z"}
+    ledger.states["marketplace:0015g00000000AAAAA"] = state(
+        "marketplace:0015g00000000AAAAA", "marketplace", "marketplace-classic", "training",
+        start_on="2026-03-12")
+    mapping = mapping_for("salesforce")
+    assert mapping.to_events(delivery("salesforce", {"object": "Account", "fields": fields}), ctx) == []
+    moved = {**fields, "Starting_Date__c": "2026-03-14"}
+    [again] = mapping.to_events(delivery("salesforce", {"object": "Account", "fields": moved}), ctx)
+    assert again.type == EventType.CONTRACT_SIGNED and again.data["start_on"] == "2026-03-14"
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"Self_Onboarding__c": "false", "Starting_Date__c": "bientôt", "Name": "X"}, "Starting_Date__c"),
+    ({"Self_Onboarding__c": "false", "Starting_Date__c": "2026-03-12"}, "Name"),
+])
+def test_given_an_account_that_does_not_map_then_mapping_error_names_the_field(ctx, fields, field):
+    body = {"object": "Account", "fields": {"Id": "0015g00000000BBBBB", **fields}}
+    with pytest.raises(MappingError) as caught:
+        mapping_for("salesforce").to_events(delivery("salesforce", body), ctx)
+    assert caught.value.field == field
