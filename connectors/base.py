@@ -131,6 +131,12 @@ class Connector(ABC):
     def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
         """Carry out actions in the fewest calls; one result per action, in order."""
 
+    def enrich(self, delivery: Delivery) -> Delivery:
+        """A webhook that is only a notice (no associations, no custom fields, just an id)
+        made whole by reading the record; the process flow calls this before mapping.
+        Default: the delivery already says everything."""
+        return delivery
+
 
 class NoReads:
     """Mixin for tools Kickoff only writes to or only hears from by webhook."""

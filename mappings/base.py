@@ -22,13 +22,14 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from kickoff.actions import PAYLOAD_MODELS, Payload
+from kickoff.events import validate_event_data
 from kickoff.model import TOOLS, Action, Delivery, Event, EventSource, Onboarding
 from kickoff.settings import ConfigError, TenantConfig, load_yaml_model
 from mappings.common import change_fingerprint, dig, stable_id
@@ -83,8 +84,8 @@ class MappingError(Exception):
 class TableModel(BaseModel):
     """Base of every tool's per-tenant table: unknown keys are typos, and refused.
 
-    ``route``: payload path -> expected value, used by ``tenant_for`` when several tenants
-    hear from the same tool.
+    ``route``: payload path -> expected value (or values), used by ``tenant_for`` when several
+    tenants hear from the same tool: a tenant whose route matches at any path is chosen.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -146,8 +147,9 @@ class ToolMapping(ABC):
               data: dict[str, Any], *, occurred_at: datetime | None = None, record_id: str | None = None,
               n: int = 0) -> Event:
         """An event whose id is derived from the delivery, so re-processing gives the same id."""
-        clean = {k: _jsonable(v) for k, v in data.items() if v is not None}
         try:
+            typed = validate_event_data(event_type, {k: v for k, v in data.items() if v is not None})
+            clean = typed.model_dump(mode="json", exclude_unset=True)  # "5" -> 5, as the playbook expects
             return Event(
                 id="evt-" + stable_id(delivery.tool, delivery.dedup_key, event_type, n),
                 type=event_type, occurred_at=occurred_at or delivery.received_at, subject=subject,
@@ -183,7 +185,9 @@ class ToolMapping(ABC):
         In order: ``record_id`` named by an event; ``target`` (a record Kickoff created:
         not there yet means retry); ``record`` (an object Kickoff did not create, e.g. the
         company); else the onboarding's main record: the crosswalk, the state's refs, the
-        record created by the playbook's ``main_record`` line (retry while it is pending).
+        record created by the playbook's ``main_record`` line (retry while it is pending). The
+        crosswalk's object kind of the main record is ``main_kind``, or the line's name (the
+        playbooks name a create_record line after its object: ``ticket``, ``request``).
         """
         if payload.record_id:
             return str(payload.record_id)
@@ -200,9 +204,10 @@ class ToolMapping(ABC):
                 raise MappingError(f"no {self.tool} {payload.record} is linked to onboarding {onboarding}",
                                    field="record")
             return str(found)
-        found = ctx.record_for(onboarding, self.tool, main_kind)
-        if found is not None:
-            return str(found)
+        for kind in dict.fromkeys(k for k in (main_kind, main_record) if k):
+            found = ctx.record_for(onboarding, self.tool, kind)
+            if found is not None:
+                return str(found)
         state = ctx.state_for(onboarding)
         if state is None:
             raise MappingError(f"onboarding {onboarding} is not stored yet", field="onboarding_id", retry=True)
@@ -223,12 +228,6 @@ def default(value: Any) -> Any:
     return Field(default_factory=lambda: copy.deepcopy(value))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
-
-
 def role_value(values: Mapping[str, Any], role: str | None, what: str) -> Any:
     """A canonical name (stage, owner role) looked up in a table; MappingError naming it."""
     if role is None:
@@ -241,6 +240,7 @@ def role_value(values: Mapping[str, Any], role: str | None, what: str) -> Any:
 
 # --- registry, routing, tables --------------------------------------------------------
 _REGISTRY: dict[str, ToolMapping] = {}
+_LOADED: dict[str, dict[str, dict[str, Any]]] = {}
 
 
 def mapping_for(tool: str) -> ToolMapping:
@@ -260,7 +260,9 @@ def mapping_for(tool: str) -> ToolMapping:
 def tenant_for(tool: str, delivery: Delivery, tenants: Mapping[str, TenantConfig],
                tables: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """The tenant a delivery belongs to: the one tenant that uses ``tool``; when several do,
-    the one whose table's ``route`` matches the payload."""
+    the one whose table's ``route`` matches the payload (``tables`` default: the ones
+    ``load_tables`` read last)."""
+    tables = _LOADED if tables is None else tables
     users = [key for key, tenant in tenants.items() if tool in tenant.tools]
     if len(users) == 1:
         return users[0]
@@ -268,9 +270,16 @@ def tenant_for(tool: str, delivery: Delivery, tenants: Mapping[str, TenantConfig
         raise MappingError(f"no tenant uses {tool}", field="tenant")
     for key in users:
         route = ((tables or {}).get(tool, {}).get(key) or {}).get("route") or {}
-        if route and all(str(dig(delivery.payload, path)) == str(value) for path, value in route.items()):
+        if any(_routes(dig(delivery.payload, path), value) for path, value in route.items()):
             return key
     raise MappingError(f"tenants {', '.join(users)} all use {tool} and no table route matches", field="tenant")
+
+
+def _routes(found: Any, wanted: Any) -> bool:
+    """A route's value (or any of its values) equals what the payload holds there."""
+    if found is None:
+        return False
+    return str(found) in {str(w) for w in (wanted if isinstance(wanted, list) else [wanted])}
 
 
 def load_tables(config_dir: Path | str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -295,6 +304,8 @@ def load_tables(config_dir: Path | str) -> dict[str, dict[str, dict[str, Any]]]:
             if known is not None and tenant not in known:
                 raise ConfigError(path, tenant, f"a tenant of tenants.yaml ({', '.join(sorted(known))})")
         tables[tool] = {tenant: table.model_dump(mode="json") for tenant, table in loaded.root.items()}
+    _LOADED.clear()
+    _LOADED.update(tables)
     return tables
 
 

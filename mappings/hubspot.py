@@ -217,8 +217,7 @@ class HubSpotMapping(ToolMapping):
         raise MappingError(f"HubSpot takes no {action.kind.value} actions", field="kind")
 
     def _record(self, action: Action, ctx: MappingContext, table: HubSpotTable, payload: Any) -> str:
-        return self.record_id(action, ctx, payload, main_record=table.main_record, main_kind="ticket",
-                              record_kind="ticket" if payload.target else None)
+        return self.record_id(action, ctx, payload, main_record=table.main_record)
 
     def _set_stage(self, action: Action, ctx: MappingContext, table: HubSpotTable, payload: SetStage) -> Action:
         if payload.record == "meeting":

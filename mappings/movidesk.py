@@ -40,6 +40,7 @@ LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}):\s*(.+?)\s*$", re.MULTILINE)
 DATETIME_FIELDS = {"start", "next_start"}
 BOOL_FIELDS = {"end_onboarding", "whatsapp_exception", "experienced"}
 INT_FIELDS = {"session", "duration_minutes"}
+ACTION_TOLERANCE = timedelta(milliseconds=1)  # an action of this change: stamped with the ticket's lastUpdate
 
 
 class PaymentRule(TableModel):
@@ -148,7 +149,7 @@ class MovideskMapping(ToolMapping):
             created = _stamp(action.get("createdDate"))
             if action.get("isDeleted") or MARKER.search(text) or created is None:
                 continue
-            if abs(created - at) > timedelta(seconds=1):
+            if abs(created - at) > ACTION_TOLERANCE:
                 continue
             rule = next((r for r in table.actions if re.search(r.match, text, re.IGNORECASE | re.MULTILINE)), None)
             if rule is not None:
@@ -233,7 +234,8 @@ class MovideskMapping(ToolMapping):
             raise MappingError("the ticket needs a client: give client_id in the fields or the table's "
                                "default_client", field="client_id")
         body["clients"] = [{"id": str(client)}]
-        details = [f"{k}: {v}" for k, v in fields.items() if k not in table.ticket_fields and v not in (None, "None")]
+        details = [f"{k}: {v}" for k, v in fields.items()
+                   if k not in table.ticket_fields and k != "client_id" and v not in (None, "None")]
         body["actions"] = [{"type": 1, "description": "\n".join(["Implementação aberta pelo Kickoff", *details])}]
         return body
 
@@ -261,7 +263,7 @@ class MovideskMapping(ToolMapping):
         prints = []
         for action in ticket.get("actions") or []:
             created = _stamp(action.get("createdDate"))
-            if at is not None and created is not None and abs(created - at) <= timedelta(seconds=1):
+            if at is not None and created is not None and abs(created - at) <= ACTION_TOLERANCE:
                 text = str(action.get("description") or "").strip()
                 marker = MARKER.search(text)
                 prints.append(("action", marker.group(0).strip() if marker else text))

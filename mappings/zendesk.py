@@ -71,6 +71,7 @@ class ZendeskTable(TableModel):
     owners: dict[str, int]
     groups: dict[str, int] = default({})
     main_record: str = "opportunity"
+    main_kind: str | None = "ticket"
     records: dict[str, RecordSpec] = default({})
 
 
@@ -148,6 +149,8 @@ class ZendeskMapping(ToolMapping):
         rule = next((r for r in table.alerts if self._matches(r, ticket)), None)
         if rule is None:
             return []
+        if ticket.kind == "created" and any(spec.field is not None for spec in rule.data.values()):
+            return []  # its data is in custom fields, which the webhook lacks: the export brings them
         data = {name: self._value(spec, ticket, ctx) for name, spec in rule.data.items()}
         data = {k: v for k, v in data.items() if v is not None}
         if rule.event in LINKED_EVENTS:
@@ -155,8 +158,6 @@ class ZendeskMapping(ToolMapping):
         try:
             validate_event_data(rule.event, data)
         except ValidationError as exc:
-            if ticket.kind == "created":
-                return []  # the webhook lacks custom field values: the export brings the whole ticket
             err = exc.errors()[0]
             raise MappingError(f"{rule.event}: {err['msg']}", field=".".join(str(p) for p in err["loc"])) from None
         return [self.event(delivery, ctx, rule.event, subject, data, occurred_at=ticket.created_at,
@@ -217,7 +218,7 @@ class ZendeskMapping(ToolMapping):
             return self.vendor(action, self._create(action, table, payload))
         if payload.record == "contact":  # a note "on the contact": on its ticket, for the AM to read
             payload = payload.model_copy(update={"record": None})
-        rid = self.record_id(action, ctx, payload, main_record=table.main_record)
+        rid = self.record_id(action, ctx, payload, main_record=table.main_record, main_kind=table.main_kind)
         if isinstance(payload, SetStage):
             spec = role_value(table.stages, payload.stage, "stage")
             fields = [{"id": table.case_field, "value": spec.value}] if table.case_field and spec.value else []

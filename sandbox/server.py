@@ -20,7 +20,7 @@ class ThreadedUvicorn:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "asgi") -> None:
         self.host, self.name = host, name
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # lets asyncio set TCP_NODELAY
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port = self._socket.getsockname()[1]

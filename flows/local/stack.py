@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ import yaml
 
 from flows.local.prefect_server import PrefectServer
 from sandbox.control import SandboxControl
-from sandbox.server import SandboxServer, ThreadedUvicorn
+from kickoff.gateway.server import GatewayServer
+from sandbox.server import SandboxServer
 
 DEFAULT_FIXTURE = Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "default.yaml"
 WEBHOOK_VENDORS = ("hubspot", "salesforce", "zendesk", "movidesk", "asana", "dealbuilder")
@@ -26,7 +28,7 @@ class Stack:
     home: Path
     prefect: PrefectServer | None = None
     sandbox: SandboxServer | None = None
-    gateway: ThreadedUvicorn | None = None
+    gateway: GatewayServer | None = None
     control: SandboxControl | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -52,13 +54,15 @@ def _webhook_url(gateway_url: str, vendor: str, env: dict[str, str]) -> str:
     return url
 
 
-def build_gateway(host: str = "127.0.0.1", port: int = 0) -> ThreadedUvicorn:
-    """The gateway app on the process's ledger and connectors."""
+def build_gateway(host: str = "127.0.0.1", port: int = 0, clock: Callable[[], datetime] | None = None) -> GatewayServer:
+    """The gateway app on the process's ledger and connectors; ``clock`` is the world's time
+    (the sandbox's virtual clock in the demo, which also stamps the vendors' signatures)."""
     from flows.runtime import default_runtime
     from kickoff.gateway import create_app
 
     rt = default_runtime()
-    return ThreadedUvicorn(create_app(rt.ledger, rt.config), host, port, name="kickoff-gateway")
+    options = {"clock": clock} if clock else {}
+    return GatewayServer(create_app(rt.ledger, config=rt.config, **options), host, port)
 
 
 @contextlib.contextmanager
@@ -81,7 +85,8 @@ def local_stack(home: Path, *, with_prefect: bool = True, with_sandbox: bool = T
             _set_env(stack.sandbox.environment(), saved)
             stack.control = SandboxControl(stack.sandbox.url)
         _set_env({"KICKOFF_EVENTS_TOKEN": os.environ.get("KICKOFF_EVENTS_TOKEN", "kickoff-local-events-token")}, saved)
-        stack.gateway = build_gateway(port=gateway_port).start()
+        world_clock = stack.sandbox.sandbox.clock.now if stack.sandbox else None
+        stack.gateway = build_gateway(port=gateway_port, clock=world_clock).start()
         _set_env({"KICKOFF_PUBLIC_URL": stack.gateway.url}, saved)
         if stack.control is not None:
             for vendor in WEBHOOK_VENDORS:

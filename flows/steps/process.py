@@ -51,6 +51,22 @@ def _decide_and_commit(rt, event: Event, now: datetime, *, inbox_id: int | None 
     return decision
 
 
+def _link_source_record(rt, event: Event, table: dict, now: datetime) -> None:
+    """The record a fact came from becomes the onboarding's record in that tool when it has
+    none yet (the Zendesk alert ticket that opened a case), so later writes find it."""
+    source = event.source
+    if source is None or not source.record_id or source.tool == "kickoff":
+        return
+    if rt.ledger.external_for(event.subject, source.tool) is not None:
+        return
+    if rt.ledger.canonical_for(source.tool, source.record_id) is not None:
+        return
+    try:
+        rt.ledger.link(event.subject, source.tool, source.record_id, str(table.get("main_kind", "record")), now=now)
+    except LedgerError as exc:
+        log.info("could not link %s %s to %s: %s", source.tool, source.record_id, event.subject, exc)
+
+
 def _is_echo(rt, item: InboxItem, now: datetime) -> bool:
     prints = rt.mapping(item.delivery.tool).delivery_fingerprints(item.delivery)
     return bool(prints) and all(rt.ledger.is_echo(item.delivery.tool, rid, fp, now=now) for rid, fp in prints)
@@ -64,8 +80,11 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
             rt.ledger.ignore_inbox(item.id, ECHO_REASON, now=now)
             report.echoes += 1
             return
-        tenant_key = tenant_for(delivery.tool, delivery, rt.config.tenants)
-        events = rt.mapping(delivery.tool).to_events(delivery, rt.mapping_context(delivery.tool, tenant_key, now))
+        if delivery.kind == "webhook" and delivery.tool in rt.config.tools:
+            delivery = rt.connector(delivery.tool).enrich(delivery)
+        tenant_key = tenant_for(delivery.tool, delivery, rt.config.tenants, rt.tables)
+        ctx = rt.mapping_context(delivery.tool, tenant_key, now)
+        events = rt.mapping(delivery.tool).to_events(delivery, ctx)
         if not events:
             rt.ledger.ignore_inbox(item.id, "no onboarding fact in this change", now=now)
             report.ignored += 1
@@ -77,6 +96,7 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
             if decision is not None:
                 decided = True
                 report.add_actions(decision)
+                _link_source_record(rt, event, ctx.table, now)
             elif last:
                 rt.ledger.ignore_inbox(item.id, f"{event.type} starts or changes nothing", now=now)
         report.processed += 1 if decided else 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from kickoff.ledger.records import OutboxItem
-from kickoff.model import Action, ActionKind, ActionResult, ResultStatus
+from kickoff.model import Action, ActionResult, ResultStatus
 from mappings.base import MappingError
 
 log = logging.getLogger("kickoff.flows.push")
@@ -71,11 +71,9 @@ def _not_mapped(action: Action, exc: MappingError) -> ActionResult:
 
 
 def _after_done(rt, tool: str, original: Action, vendor: Action, result: ActionResult, now: datetime) -> None:
-    """Remember what was written: the record it created, and the fingerprints of its echo."""
-    if (original.kind is ActionKind.CREATE_RECORD and result.external_id
-            and rt.ledger.external_for(original.onboarding_id, tool) is None):
-        kind = str(original.payload.get("object") or "record")
-        rt.ledger.link(original.onboarding_id, tool, result.external_id, kind, now=now)
+    """Remember the fingerprints of what was written, so its echo is recognised. (The record
+    a creation made is linked by the ledger's ``record_result``, under the action's key: a
+    tool's record belongs to one canonical id, and mappings find the onboarding from the key.)"""
     for record_id, fingerprint in rt.mapping(tool).write_fingerprints(vendor, result.external_id):
         rt.ledger.journal_write(tool, record_id, fingerprint, now=now)
 

@@ -371,7 +371,7 @@ class _Run:
         self.audit.append(f"{rule}: {kind} -> {spec.tool} {_summary(action.payload)} ({cause}) key {key[:12]}")
 
     def decision(self) -> Decision:
-        self.state.version += 1
+        # state.version stays the version decided on: the ledger stores version + 1
         return Decision(
             state=self.state,
             actions=self.actions,

@@ -20,6 +20,8 @@ log = logging.getLogger("kickoff.gateway.notify")
 EVENT_NAME = "kickoff.inbox.received"
 DEFAULT_MAX_PENDING = 10_000
 
+_warned_no_api = False
+
 Notify = Callable[[str, Sequence[int]], None]
 """(tool, new inbox ids) -> None. May raise or hang: the gateway runs it in the background."""
 
@@ -37,10 +39,20 @@ def prefect_notify(tool: str, inbox_ids: Sequence[int]) -> None:
     """The default notifier: ``prefect.events.emit_event``, failures logged and swallowed.
 
     Prefect is imported here, not at module import: the core never imports it up front.
+    Without ``PREFECT_API_URL`` nothing is sent: Prefect would start a throwaway ephemeral
+    server in this process, whose events no deployment ever sees; the sweep runs instead.
     """
+    global _warned_no_api
     try:
         from prefect.events import emit_event
+        from prefect.settings import get_current_settings
 
+        if not get_current_settings().api.url:
+            if not _warned_no_api:
+                _warned_no_api = True
+                log.warning("PREFECT_API_URL is not set: Prefect is not told about deliveries; "
+                            "the scheduled sweep processes the inbox")
+            return
         emit_event(**inbox_event(tool, inbox_ids))
     except Exception as exc:  # noqa: BLE001 - Prefect down: the sweep finds the rows
         log.warning("could not tell Prefect about %d %s inbox row(s) (%s); the sweep will pick "

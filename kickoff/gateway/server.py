@@ -17,7 +17,10 @@ class GatewayServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0,
                  log_level: str = "warning") -> None:
         self.host = host
-        self.socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only then (else
+        # every answer waits ~40 ms on Nagle + delayed ACK)
+        self.socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, port))
         self.port = self.socket.getsockname()[1]

@@ -23,17 +23,17 @@ from kickoff.gateway import expect_asana_handshake
 from kickoff.gateway.notify import EVENT_NAME, BackgroundNotifier, prefect_notify
 from kickoff.ledger import Ledger
 from tests.gateway import signing
-from tests.gateway.conftest import EVENTS_TOKEN, REPO_ROOT, Gateway
-from tests.gateway.test_gateway_sandbox import PIPELINE_STAGE
-from tests.gateway.test_gateway_answers import (
+from tests.gateway.cases import (
     ASANA_SECRET,
     CASES,
     DEALBUILDER_KEY,
     HUBSPOT_SECRET,
     MOVIDESK_TOKEN,
+    PIPELINE_STAGE,
     STALE,
     ZENDESK_SECRET,
 )
+from tests.gateway.conftest import EVENTS_TOKEN, REPO_ROOT, Gateway
 
 
 class FlakyLedger(Ledger):
@@ -113,27 +113,44 @@ def test_given_notifications_pile_up_then_extra_ones_are_dropped_not_blocking(hu
     assert "left for the sweep" in caplog.text
 
 
-def test_given_default_notifier_then_prefect_gets_kickoff_inbox_received_for_the_tool(monkeypatch) -> None:
-    from prefect.events.clients import AssertingEventsClient
-    from prefect.events.worker import EventsWorker
+def test_given_prefect_api_url_then_default_notifier_emits_kickoff_inbox_received_for_the_tool(
+        monkeypatch) -> None:
+    from prefect.events import Event
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    worker = EventsWorker.instance(AssertingEventsClient)
-    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
-    monkeypatch.setattr("prefect.events.utilities.should_emit_events", lambda: True)
-    prefect_notify("hubspot", [7, 8])
-    worker.drain()
+    sent: list[dict] = []
+    monkeypatch.setattr("prefect.events.emit_event", lambda **kwargs: sent.append(kwargs))
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        prefect_notify("hubspot", [7, 8])
 
-    [event] = [e for e in AssertingEventsClient.last.events if e.event == EVENT_NAME]
+    [kwargs] = sent
+    event = Event(**kwargs)  # what emit_event builds: a valid Prefect event
+    assert event.event == EVENT_NAME == "kickoff.inbox.received"
     assert event.resource.id == "kickoff.inbox.hubspot" and event.resource["kickoff.tool"] == "hubspot"
     assert event.payload == {"inbox_ids": [7, 8], "count": 2, "source": "webhook"}
+
+
+def test_given_no_prefect_api_url_then_default_notifier_sends_nothing_and_says_so_once(monkeypatch, caplog) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    sent = []
+    monkeypatch.setattr("prefect.events.emit_event", lambda **kwargs: sent.append(kwargs))
+    monkeypatch.setattr("kickoff.gateway.notify._warned_no_api", False)
+    with temporary_settings({PREFECT_API_URL: None}):
+        prefect_notify("zendesk", [1])
+        prefect_notify("zendesk", [2])
+    assert sent == [] and caplog.text.count("PREFECT_API_URL is not set") == 1
 
 
 def test_given_emit_event_fails_then_default_notifier_logs_and_swallows(monkeypatch, caplog) -> None:
     def unreachable(**kwargs: object) -> None:
         raise OSError("connection refused")
 
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     monkeypatch.setattr("prefect.events.emit_event", unreachable)
-    prefect_notify("zendesk", [1])
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        prefect_notify("zendesk", [1])
     assert "could not tell Prefect" in caplog.text and "OSError" in caplog.text
 
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import requests
 
 from kickoff.gateway import expect_asana_handshake
+from tests.gateway.cases import PIPELINE_STAGE
 from tests.gateway.conftest import Gateway
 
-PIPELINE_STAGE = {"subject": "SE Exempel AB", "hs_pipeline": "0", "hs_pipeline_stage": "1"}
 ASANA_PROJECT, ASANA_NEW, ASANA_WAITING = "3001", "3101", "3102"
 ASANA_BOARD = {"asana": {
     "workspaces": [{"gid": "1000", "name": "Example Co"}],

@@ -72,6 +72,8 @@ def test_given_one_tenant_per_tool_then_routed_to_it(tenants, tables):
     assert tenant_for("movidesk", delivery("movidesk", {}), tenants) == "core"
     assert tenant_for("dealbuilder", delivery("dealbuilder", {}), tenants) == "assist"
     assert tenant_for("hubspot", delivery("hubspot", {"portalId": 146000001}), tenants, tables) == "assist"
+    polled = {"objectType": "tickets", "properties": {"hs_pipeline": "28734902"}}
+    assert tenant_for("hubspot", delivery("hubspot", polled, kind="poll"), tenants) == "network"  # last loaded
     with pytest.raises(MappingError) as caught:
         tenant_for("asana", delivery("asana", {}), {k: v for k, v in tenants.items() if k != "retention"})
     assert caught.value.field == "tenant"

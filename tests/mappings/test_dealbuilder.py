@@ -26,7 +26,7 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
-def signed_delivery(sandbox, receiver, document: dict[str, Any]) -> Any:
+def signed_delivery(sandbox, receiver, connector: DealbuilderConnector, document: dict[str, Any]) -> Any:
     """Act as the seller and the customer in the sandbox; return the connector's delivery."""
     sandbox.set_webhook("dealbuilder", receiver.url)
     sandbox.act("dealbuilder", "documents", **document)
@@ -34,13 +34,13 @@ def signed_delivery(sandbox, receiver, document: dict[str, Any]) -> Any:
     assert sandbox.flush_webhooks()
     bodies = [json.loads(r["body"]) for r in receiver.received]
     assert [b["eventType"] for b in bodies] == ["DocumentSent", "DocumentAccepted"]
-    connector = DealbuilderConnector.__new__(DealbuilderConnector)  # parsing needs no credentials
     return [d for i in range(2) for d in connector.parse_webhook(receiver.request(i))]
 
 
 def test_A1_given_a_signed_document_from_the_sandbox_then_contract_signed_with_its_facts(
-        sandbox, receiver, ledger, tables, tenants):
-    sent, accepted = signed_delivery(sandbox, receiver, DOCUMENT)
+        sandbox, receiver, kickoff_config, ledger, tables, tenants):
+    connector = DealbuilderConnector(kickoff_config.tools["dealbuilder"])
+    sent, accepted = signed_delivery(sandbox, receiver, connector, DOCUMENT)
     ctx = ledger.context("assist", "dealbuilder", tables, tenants)
     mapping = mapping_for("dealbuilder")
 

@@ -15,7 +15,7 @@ from kickoff.engine import decide, find_playbook
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, ResultStatus
 from mappings.base import MappingError, mapping_for
-from tests.mappings.conftest import NOW, action, delivery
+from tests.mappings.conftest import NOW, action, delivery, state
 
 CLIENT_SECRET = "hs-sandbox-client-secret"
 STAGES = {"new": "84561201", "onboarding_in_progress": "84561202", "manual_follow_up": "84561204"}
@@ -64,7 +64,7 @@ def hooks(hubspot: HubSpotConnector, sandbox, receiver, start: int = 0) -> list[
 
 def test_A1_A3_A5_A6_given_a_signed_contract_then_the_actions_land_in_the_seeded_pipeline(
         hubspot, seeded, ledger, ctx, tables, tenants):
-    state, actions = signed(ledger, tables, tenants)
+    _started, actions = signed(ledger, tables, tenants)
     [create] = [a for a in actions if a.kind is ActionKind.CREATE_RECORD]
     others = [a for a in actions if a is not create]
     assert {a.kind for a in others} == {ActionKind.ADD_NOTE, ActionKind.ASSIGN_OWNER, ActionKind.CREATE_TASK}
@@ -92,7 +92,7 @@ def test_A1_A3_A5_A6_given_a_signed_contract_then_the_actions_land_in_the_seeded
 def test_A2_given_the_stage_write_then_its_webhook_is_recognised_as_our_echo(
         hubspot, seeded, receiver, ledger, ctx, tables, tenants):
     seeded.set_webhook("hubspot", receiver.url, secret=CLIENT_SECRET)
-    state, actions = signed(ledger, tables, tenants)
+    _started, actions = signed(ledger, tables, tenants)
     [created] = push(hubspot, ledger, ctx, [a for a in actions if a.kind is ActionKind.CREATE_RECORD])
     start = len(hooks(hubspot, seeded, receiver))
     move = action("hubspot", ActionKind.SET_STAGE, {"stage": "onboarding_in_progress"}, rule="A2")
@@ -112,7 +112,7 @@ def test_A2_given_the_stage_write_then_its_webhook_is_recognised_as_our_echo(
 def test_A11_A15_given_a_person_pauses_then_restarts_in_hubspot_then_paused_and_restarted(
         hubspot, seeded, receiver, ledger, ctx, tables, tenants):
     seeded.set_webhook("hubspot", receiver.url, secret=CLIENT_SECRET)
-    state, actions = signed(ledger, tables, tenants)
+    started, actions = signed(ledger, tables, tenants)
     [created] = push(hubspot, ledger, ctx, [a for a in actions if a.kind is ActionKind.CREATE_RECORD])
     ticket = created.external_id
     start = len(hooks(hubspot, seeded, receiver))
@@ -121,20 +121,20 @@ def test_A11_A15_given_a_person_pauses_then_restarts_in_hubspot_then_paused_and_
     seeded.act("hubspot", f"tickets/{ticket}", method="PATCH", properties={"hs_pipeline_stage": STAGES["manual_follow_up"]})
     [moved] = hooks(hubspot, seeded, receiver, start)
     [paused] = mapping.to_events(moved, ctx)
-    assert (paused.type, paused.subject, paused.source.record_id) == (EventType.ONBOARDING_PAUSED, state.id, ticket)
+    assert (paused.type, paused.subject, paused.source.record_id) == (EventType.ONBOARDING_PAUSED, started.id, ticket)
     assert not set(mapping.delivery_fingerprints(moved)) & {fp for a in actions
                                                              for fp in mapping.write_fingerprints(a)}
 
     seeded.act("hubspot", f"tickets/{ticket}", method="PATCH", properties={"restart_onboarding": "Yes"})
     [restart] = hooks(hubspot, seeded, receiver, start + 1)
     [restarted] = mapping.to_events(restart, ctx)
-    assert restarted.type == EventType.ONBOARDING_RESTARTED and restarted.subject == state.id
+    assert restarted.type == EventType.ONBOARDING_RESTARTED and restarted.subject == started.id
 
 
 def test_A13_A15_given_a_meeting_booked_then_missed_then_booked_and_no_show_and_the_outcome_written_back(
         hubspot, seeded, receiver, ledger, ctx, tables, tenants):
     seeded.set_webhook("hubspot", receiver.url, secret=CLIENT_SECRET)
-    state, actions = signed(ledger, tables, tenants)
+    started, actions = signed(ledger, tables, tenants)
     [created] = push(hubspot, ledger, ctx, [a for a in actions if a.kind is ActionKind.CREATE_RECORD])
     start = len(hooks(hubspot, seeded, receiver))
     mapping = mapping_for("hubspot")
@@ -149,7 +149,7 @@ def test_A13_A15_given_a_meeting_booked_then_missed_then_booked_and_no_show_and_
     read = seeded.get("hubspot", f"records/meetings/{meeting['id']}")
     enriched = booked_hook.model_copy(update={"payload": {**booked_hook.payload, "associations": read["associations"]}})
     [booked] = mapping.to_events(enriched, ctx)
-    assert (booked.type, booked.subject, booked.data["meeting_id"]) == (EventType.MEETING_BOOKED, state.id, meeting["id"])
+    assert (booked.type, booked.subject, booked.data["meeting_id"]) == (EventType.MEETING_BOOKED, started.id, meeting["id"])
 
     seeded.act("hubspot", f"meetings/{meeting['id']}", method="PATCH", properties={"hs_meeting_outcome": "NO_SHOW"})
     [missed_hook] = hooks(hubspot, seeded, receiver, start + 1)
@@ -165,9 +165,7 @@ def test_A13_A15_given_a_meeting_booked_then_missed_then_booked_and_no_show_and_
 
 def test_A7_A8_given_calls_and_tasks_read_with_their_ticket_then_call_logged_and_task_updated(ledger, ctx):
     ledger.link("assist:D-1", "hubspot", "9001", "ticket")
-    ledger.states["assist:D-1"] = None  # not needed: the ticket is the onboarding's own link
-    from tests.mappings.conftest import state as make_state
-    ledger.states["assist:D-1"] = make_state("assist:D-1", "assist", "assist-se", "onboarding_in_progress")
+    ledger.states["assist:D-1"] = state("assist:D-1", "assist", "assist-se", "onboarding_in_progress")
     mapping = mapping_for("hubspot")
     call = {"objectType": "calls", "id": "777", "associations": {"tickets": {"results": [{"id": "9001"}]}},
             "properties": {"hs_call_disposition": "73a0d17f-1163-4015-bdd5-ec830791da20", "hs_call_body": "Inget svar",
@@ -192,8 +190,7 @@ def test_A7_A8_given_calls_and_tasks_read_with_their_ticket_then_call_logged_and
 ])
 def test_given_a_payload_that_does_not_map_then_mapping_error_names_the_field(ledger, ctx, payload, field):
     ledger.link("assist:D-1", "hubspot", "9001", "ticket")
-    from tests.mappings.conftest import state as make_state
-    ledger.states["assist:D-1"] = make_state("assist:D-1", "assist", "assist-se", "closed")
+    ledger.states["assist:D-1"] = state("assist:D-1", "assist", "assist-se", "closed")
     with pytest.raises(MappingError) as caught:
         mapping_for("hubspot").to_events(delivery("hubspot", json.loads(json.dumps(payload))), ctx)
     assert caught.value.field == field and caught.value.retry is False
@@ -206,3 +203,19 @@ def test_given_an_unknown_stage_or_role_then_mapping_error_names_it(ctx, ledger)
         with pytest.raises(MappingError) as caught:
             mapping_for("hubspot").to_vendor(action("hubspot", kind, payload), ctx)
         assert caught.value.field == field and "known:" in caught.value.reason
+
+
+def test_E1_E4_given_a_network_onboarding_then_its_contact_is_a_ticket_of_the_network_pipeline(ledger, tables, tenants):
+    ctx = ledger.context("network", "hubspot", tables, tenants)
+    mapping = mapping_for("hubspot")
+    contact = action("hubspot", ActionKind.CREATE_RECORD, {"object": "contact", "fields": {
+        "name": "Gîte Exemple", "email": "gite@pro.example.com", "network": "Réseau Sud", "origin": "diy"}},
+        onboarding="network:S-1", rule="E1")
+    assert mapping.to_vendor(contact, ctx).payload == {"object": "ticket", "fields": {
+        "subject": "Gîte Exemple", "network_contact_email": "gite@pro.example.com", "hs_pipeline": "28734902",
+        "hs_pipeline_stage": "84562201"}}
+    ledger.link("network:S-1", "hubspot", "9100", "contact")  # how the push flow links the first record
+    booked = action("hubspot", ActionKind.SET_STAGE, {"stage": "appointment_booked"}, onboarding="network:S-1",
+                    rule="E4")
+    assert mapping.to_vendor(booked, ctx).payload == {"record_id": "9100", "stage": "84562202",
+                                                      "pipeline": "28734902"}

@@ -14,7 +14,7 @@ from kickoff.engine import decide, event_occasion, find_playbook
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, ResultStatus
 from mappings.base import MappingError, mapping_for
-from tests.mappings.conftest import NOW, delivery
+from tests.mappings.conftest import NOW, delivery, state
 
 AM, TEAM_LEADER = "0055g00000001oxAAA", "0055g00000001owAAA"
 ACCOUNT_FIELDS = ["Id", "Name", "OwnerId", "Self_Onboarding__c", "Org_Number__c", "Starting_Date__c",
@@ -108,7 +108,7 @@ def test_T1_T2_T6_T7_given_the_decision_then_account_cases_fee_and_tasks_are_wri
 
 def test_T9_T11_given_a_case_sent_for_validation_then_case_updated_and_our_close_is_an_echo(
         seeded, receiver, salesforce, ledger, ctx, tenants):
-    account, hook = sign(seeded, receiver, salesforce)
+    _account, hook = sign(seeded, receiver, salesforce)
     [event] = mapping_for("salesforce").to_events(hook, ctx)
     decision = decide(None, event, NOW, find_playbook("marketplace-classic"), tz=tenants["marketplace"].zone,
                       tenant="marketplace")
@@ -142,8 +142,6 @@ def test_T9_T11_given_a_case_sent_for_validation_then_case_updated_and_our_close
 
 
 def test_given_a_known_account_with_the_same_starting_date_then_no_second_signature(ctx, ledger):
-    from tests.mappings.conftest import state
-
     fields = {"Id": "0015g00000000AAAAA", "Name": "Salon", "Self_Onboarding__c": "false",
               "Starting_Date__c": "2026-03-12", "SystemModstamp": "2026-03-02T09:00:00.000Z"}
     ledger.states["marketplace:0015g00000000AAAAA"] = state(

@@ -1,0 +1,140 @@
+"""Movidesk (core-implementation): a paid ticket opens the onboarding, the engine's ticket and
+macros land in Movidesk in one PATCH, and the actions people post come back as session facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectors.movidesk import MovideskConnector
+from connectors.ratelimit import TokenBucketLimiter
+from connectors.retry import FAST_POLICY
+from kickoff.engine import decide, find_playbook
+from kickoff.events import EventType
+from kickoff.model import Action, ActionKind, ResultStatus
+from mappings.base import MappingError, mapping_for
+from tests.mappings.conftest import NOW, delivery, state
+
+AGENT = {"id": "900000001"}
+HOOK_URL_TOKEN = "?token=movidesk-sandbox-webhook-token"
+
+
+@pytest.fixture
+def movidesk(kickoff_config, seeded) -> MovideskConnector:
+    seeded.set_limits("movidesk", enabled=False)  # a few writes per test, not a rate-limit test
+    return MovideskConnector(kickoff_config.tools["movidesk"], limiter=TokenBucketLimiter({}), retry=FAST_POLICY)
+
+
+@pytest.fixture
+def ctx(ledger, tables, tenants):
+    return ledger.context("core", "movidesk", tables, tenants)
+
+
+def hooks(seeded, receiver, movidesk, start: int) -> list[Any]:
+    assert seeded.flush_webhooks()
+    return [d for i in range(start, len(receiver.received)) for d in movidesk.parse_webhook(receiver.request(i))]
+
+
+def paid(seeded, receiver, movidesk) -> tuple[dict[str, Any], Any]:
+    """Sales opens the customer's ticket; finance fills plan, phone and ticks "payment confirmed"."""
+    seeded.set_webhook("movidesk", receiver.url + HOOK_URL_TOKEN)
+    ticket = seeded.act("movidesk", "tickets", type=2, subject="Padaria Exemplo - contrato", createdBy=AGENT,
+                        clients=[{"id": "900000301"}],
+                        actions=[{"type": 1, "description": "Venda fechada", "createdBy": AGENT}])
+    for field, value in ((202, "Basic"), (203, "+55 11 3000-0000"), (204, "Fixo"), (201, "Sim")):
+        seeded.act("movidesk", f"tickets/{ticket['id']}/custom-fields", customFieldId=field, value=value)
+    return ticket, hooks(seeded, receiver, movidesk, 0)[-1]
+
+
+def opened(seeded, receiver, movidesk, ledger, ctx, tenants) -> tuple[Any, list[Action], str]:
+    """The payment decided on, the implementation ticket created and linked like the push does."""
+    _ticket, hook = paid(seeded, receiver, movidesk)
+    [event] = mapping_for("movidesk").to_events(hook, ctx)
+    decision = decide(None, event, NOW, find_playbook("core-implementation"), tz=tenants["core"].zone, tenant="core")
+    ledger.states[decision.state.id] = decision.state
+    actions = [a for a in decision.actions if a.tool == "movidesk"]
+    [create] = [a for a in actions if a.kind is ActionKind.CREATE_RECORD]
+    start = len(hooks(seeded, receiver, movidesk, 0))
+    vendor = mapping_for("movidesk").to_vendor(create, ctx)
+    [result] = movidesk.apply([vendor])
+    assert result.status is ResultStatus.DONE, result.reason
+    ledger.created(create, result.external_id, "ticket")
+    [creation] = hooks(seeded, receiver, movidesk, start)  # the trigger fires for our own creation too
+    written = mapping_for("movidesk").write_fingerprints(vendor, external_id=result.external_id)
+    assert set(mapping_for("movidesk").delivery_fingerprints(creation)) <= set(written)
+    return decision.state, [a for a in actions if a is not create], result.external_id
+
+
+def test_M1_given_payment_confirmed_in_a_custom_field_then_payment_confirmed_once(seeded, receiver, movidesk, ledger, ctx):
+    ticket, hook = paid(seeded, receiver, movidesk)
+    [event] = mapping_for("movidesk").to_events(hook, ctx)
+    assert event.type == EventType.PAYMENT_CONFIRMED and event.subject == f"core:{ticket['id']}"
+    assert {k: event.data.get(k) for k in ("plan", "phone", "phone_type", "client_id")} == {
+        "plan": "Basic", "phone": "+55 11 3000-0000", "phone_type": "landline", "client_id": "900000301"}
+    assert event.data["account_name"]
+    ledger.states[event.subject] = state(event.subject, "core", "core-implementation", "scheduling")
+    assert mapping_for("movidesk").to_events(hook, ctx) == []  # a later change of a paid ticket starts nothing
+
+
+def test_M1_M4_given_the_decision_then_one_patch_sets_the_status_and_posts_the_task_and_it_echoes(
+        seeded, receiver, movidesk, ledger, ctx, tenants):
+    _, actions, ticket_id = opened(seeded, receiver, movidesk, ledger, ctx, tenants)
+    assert {a.kind for a in actions} == {ActionKind.SET_STAGE, ActionKind.CREATE_TASK}
+    mapping = mapping_for("movidesk")
+    vendor = [mapping.to_vendor(a, ctx) for a in actions]
+    assert {v.kind for v in vendor} == {ActionKind.SET_STAGE, ActionKind.POST_ACTION}
+    start = len(receiver.received)
+
+    assert [r.status for r in movidesk.apply(vendor)] == [ResultStatus.DONE] * 2
+
+    stored = seeded.get("movidesk", f"tickets/{ticket_id}")
+    assert (stored["status"], stored["justification"]) == ("Aguardando", "Aguardando cliente")
+    assert stored["clients"][0]["id"] == "900000301"
+    [task] = [a for a in stored["actions"] if a["description"].startswith("Tarefa: GR: book the 1st CORE")]
+    assert task["type"] == 1 and "Responsável: GR" in task["description"]
+    [echo] = hooks(seeded, receiver, movidesk, start)
+    written = {fp for v in vendor for fp in mapping.write_fingerprints(v)}
+    assert set(mapping.delivery_fingerprints(echo)) <= written
+    assert mapping.to_events(echo, ctx) == []  # our own macro is no fact
+
+
+def test_M3_M9_given_gr_books_and_io_ends_a_session_then_meeting_booked_and_completed(
+        seeded, receiver, movidesk, ledger, ctx, tenants):
+    started, _, ticket_id = opened(seeded, receiver, movidesk, ledger, ctx, tenants)
+    mapping = mapping_for("movidesk")
+    start = len(receiver.received)
+    seeded.act("movidesk", f"tickets/{ticket_id}/actions", type=2, createdBy="900000201", description=(
+        "GR - Agendamento CORE\nData: 04/05/2026 14:00\nCanal: vídeo\nTipo de telefone: fixo"))
+    [booking] = hooks(seeded, receiver, movidesk, start)
+    [booked] = mapping.to_events(booking, ctx)
+    assert booked.type == EventType.MEETING_BOOKED and booked.subject == started.id
+    assert {k: booked.data[k] for k in ("start", "channel", "phone_type", "booked_by")} == {
+        "start": "2026-05-04T14:00:00-03:00", "channel": "video", "phone_type": "landline", "booked_by": "gr"}
+
+    seeded.act("movidesk", f"tickets/{ticket_id}/actions", type=1, createdBy="900000202", description=(
+        "IO - CORE realizado\nPróximo: 11/05/2026 14:00\nTópicos: agenda e caixa\nEncerrar onboarding: não"))
+    [done] = mapping.to_events(hooks(seeded, receiver, movidesk, start + 1)[0], ctx)
+    assert done.type == EventType.MEETING_COMPLETED
+    assert {k: done.data[k] for k in ("next_start", "topics", "end_onboarding")} == {
+        "next_start": "2026-05-11T14:00:00-03:00", "topics": "agenda e caixa", "end_onboarding": False}
+
+
+def test_given_a_session_date_that_does_not_parse_then_mapping_error_names_it(ledger, ctx):
+    ledger.link("core:1", "movidesk", "42", "ticket")
+    ledger.states["core:1"] = state("core:1", "core", "core-implementation", "scheduling")
+    ticket = {"Id": 42, "LastUpdate": "2026-05-01T12:00:00.0000000", "Actions": [
+        {"Id": 3, "Description": "GR - Agendamento CORE\nData: amanhã cedo", "CreatedDate": "2026-05-01T12:00:00.0000000"}]}
+    with pytest.raises(MappingError) as caught:
+        mapping_for("movidesk").to_events(delivery("movidesk", ticket, record_id="42"), ctx)
+    assert caught.value.field == "start"
+
+
+def test_given_webhook_bodies_configured_as_notices_then_only_read_tickets_map(ledger, tables, tenants):
+    table = {**tables["movidesk"]["core"], "webhook_body": "notice"}
+    ctx = ledger.context("core", "movidesk", {"movidesk": {"core": table}}, tenants)
+    body = {"Id": 7, "LastUpdate": "2026-05-01T12:00:00", "CustomFieldValues": [{"CustomFieldId": 201, "Value": "Sim"}],
+            "Clients": [{"Id": "900000301", "BusinessName": "Padaria"}]}
+    assert mapping_for("movidesk").to_events(delivery("movidesk", body, record_id="7"), ctx) == []
+    [event] = mapping_for("movidesk").to_events(delivery("movidesk", body, record_id="7", kind="poll"), ctx)
+    assert event.type == EventType.PAYMENT_CONFIRMED and event.data["account_name"] == "Padaria"

@@ -1,0 +1,122 @@
+"""Zendesk (retention-alerts): the feed's new tickets become alerts (by webhook when tags
+say everything, by the export when custom fields hold the data); the engine's case writes
+land on the account's ticket and come back as echoes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectors.retry import FAST_POLICY
+from connectors.zendesk import ZendeskConnector
+from kickoff.events import EventType
+from kickoff.model import ActionKind, ResultStatus
+from mappings.base import MappingError, mapping_for
+from tests.mappings.conftest import action, delivery, state
+
+AM = 9100001
+RETENTION = "retention-alerts"
+
+
+@pytest.fixture
+def zendesk(kickoff_config, seeded) -> ZendeskConnector:
+    config = kickoff_config.tools["zendesk"]
+    return ZendeskConnector(config.model_copy(update={"options": {"job_poll_seconds": 0.0}}), retry=FAST_POLICY)
+
+
+@pytest.fixture
+def ctx(ledger, tables, tenants):
+    return ledger.context("retention", "zendesk", tables, tenants)
+
+
+def new_alert(seeded, receiver, zendesk, **fields: Any) -> tuple[dict[str, Any], list[Any]]:
+    seeded.set_webhook("zendesk", receiver.url)
+    start = len(receiver.received)
+    ticket = seeded.act("zendesk", "tickets", requester_email="owner@salon.example.com", **fields)
+    assert seeded.flush_webhooks()
+    return ticket, [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i))]
+
+
+def test_W4_given_an_nps_answer_in_the_feed_then_nps_received_from_its_webhook(seeded, receiver, zendesk, ctx):
+    ticket, [created] = new_alert(seeded, receiver, zendesk, subject="NPS", tags=["nps", "nps_score_5"],
+                                  comment={"body": "Bien, mais l'agenda est lent"})
+    [event] = mapping_for("zendesk").to_events(created, ctx)
+    assert event.type == EventType.NPS_RECEIVED
+    assert event.subject == f"retention:requester-{ticket['requester_id']}" and event.tenant == "retention"
+    assert event.data == {"score": 5, "comment": "Bien, mais l'agenda est lent"}
+    assert event.source.record_id == str(ticket["id"])
+
+
+def test_W3_given_a_red_alert_with_its_date_in_a_field_then_the_export_brings_it_not_the_webhook(
+        seeded, receiver, zendesk, ctx):
+    ticket, [created] = new_alert(seeded, receiver, zendesk, subject="Alerte rouge", tags=["red_alert"],
+                                  comment={"body": "RDV chez un concurrent"},
+                                  custom_fields=[{"id": 360000102, "value": "Concurrent SA"},
+                                                 {"id": 360000103, "value": "2026-03-20"}])
+    mapping = mapping_for("zendesk")
+    assert mapping.to_events(created, ctx) == []  # the webhook carries no custom field values
+    seeded.set_clock(advance_seconds=120)  # the export leaves the last minute out
+    [polled] = [d for d in zendesk.read_changes(None).deliveries if d.record_id == str(ticket["id"])]
+    [event] = mapping.to_events(polled, ctx)
+    assert event.type == EventType.RED_ALERT
+    assert event.data == {"competitor": "Concurrent SA", "competitor_date": "2026-03-20", "low_nps": False}
+
+
+def test_W6_W7_given_the_case_stage_changed_by_the_am_then_case_updated(seeded, receiver, zendesk, ledger, ctx):
+    ticket, _ = new_alert(seeded, receiver, zendesk, subject="Churn", tags=["churn_risk"], comment={"body": "Part"})
+    subject = f"retention:requester-{ticket['requester_id']}"
+    ledger.states[subject] = state(subject, "retention", RETENTION, "new")
+    start = len(receiver.received)
+    seeded.act("zendesk", f"tickets/{ticket['id']}", method="PUT", custom_fields=[{"id": 360000101, "value": "waiting"}])
+    assert seeded.flush_webhooks()
+    [changed] = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i))]
+    [event] = mapping_for("zendesk").to_events(changed, ctx)
+    assert (event.type, event.subject, event.data["status"]) == (EventType.CASE_UPDATED, subject, "waiting")
+
+
+def test_W5_W6_given_case_writes_then_they_land_on_the_ticket_and_come_back_as_echoes(
+        seeded, receiver, zendesk, ledger, ctx):
+    ticket, _ = new_alert(seeded, receiver, zendesk, subject="NPS", tags=["nps", "nps_score_2"], comment={"body": "Bof"})
+    subject = f"retention:requester-{ticket['requester_id']}"
+    ledger.states[subject] = state(subject, "retention", RETENTION, "new")
+    ledger.link(subject, "zendesk", str(ticket["id"]), "ticket")  # the alert ticket that opened the case
+    mapping = mapping_for("zendesk")
+    actions = [action("zendesk", ActionKind.ASSIGN_OWNER, {"owner": "am"}, onboarding=subject, rule="W5"),
+               action("zendesk", ActionKind.SET_STAGE, {"stage": "in_progress"}, onboarding=subject, n=1, rule="W5")]
+    vendor = [mapping.to_vendor(a, ctx) for a in actions]
+    assert vendor[1].payload == {"record_id": str(ticket["id"]), "status": "open",
+                                 "custom_fields": [{"id": 360000101, "value": "in_progress"}],
+                                 "add_tags": ["kickoff_in_progress"]}
+    start = len(receiver.received)
+    assert [r.status for r in zendesk.apply(vendor)] == [ResultStatus.DONE] * 2
+    stored = next(t for t in seeded.get("zendesk", "records/tickets") if t["id"] == ticket["id"])
+    assert (stored["assignee_id"], stored["status"]) == (AM, "open")
+
+    assert seeded.flush_webhooks()
+    echoes = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i))]
+    written = {fp for v in vendor for fp in mapping.write_fingerprints(v)}
+    assert len(echoes) >= 3 and all(set(mapping.delivery_fingerprints(d)) <= written for d in echoes)
+    assert all(mapping.to_events(d, ctx) == [] or d.payload["type"].endswith("custom_field_changed") for d in echoes)
+
+
+def test_W2_given_an_opportunity_to_create_then_a_task_ticket_for_the_account(ctx):
+    create = action("zendesk", ActionKind.CREATE_RECORD, {"object": "opportunity", "fields": {
+        "type": "churn_risk", "description": "Risque de départ"}}, onboarding="retention:requester-42", rule="W2")
+    assert mapping_for("zendesk").to_vendor(create, ctx).payload == {
+        "subject": "Churn risk opportunity: requester-42", "body": "Risque de départ", "type": "task",
+        "priority": "high", "tags": ["churn_risk", "churn_risk_opportunity"], "requester_id": 42,
+        "custom_fields": [{"id": 360000101, "value": "new"}]}
+
+
+@pytest.mark.parametrize(("ticket", "field"), [
+    ({"id": 5, "tags": ["nps"], "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T09:00:00Z"},
+     "organization_id"),
+    ({"id": 6, "tags": ["nps", "nps_score_eleven"], "requester_id": 3, "created_at": "2026-03-02T09:00:00Z",
+      "updated_at": "2026-03-02T09:00:00Z"}, "score"),
+])
+def test_given_a_feed_ticket_that_does_not_map_then_mapping_error_names_the_field(ctx, ticket, field):
+    with pytest.raises(MappingError) as caught:
+        mapping_for("zendesk").to_events(delivery("zendesk", {"event": "ticket.changed", "ticket": ticket}, kind="poll"),
+                                         ctx)
+    assert caught.value.field == field
