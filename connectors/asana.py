@@ -235,6 +235,31 @@ class AsanaConnector(Connector):
                                        received_at=now, payload=event, record_id=str(record)))
         return deliveries
 
+    # --- notices made whole --------------------------------------------------------------
+    def enrich(self, delivery: Delivery) -> Delivery:
+        """A webhook event carries only gids: a task's ``completed`` change is read once (name,
+        notes with the kickoff key, completed, memberships and sections, custom fields) and
+        becomes the task as read (the event kept under ``event``), which the mapping reads as
+        it reads a polled task. Other events, and a task deleted since, as they came."""
+        event = delivery.payload if isinstance(delivery.payload, dict) else {}
+        resource = event.get("resource") or {}
+        change = event.get("change") or {}
+        if (delivery.kind != "webhook" or event.get("action") != "changed" or not isinstance(resource, dict)
+                or resource.get("resource_type") != "task" or not resource.get("gid")
+                or not isinstance(change, dict) or change.get("field") != "completed"):
+            return delivery
+        gid = str(resource["gid"])
+        tasks_api = asana.TasksApi(self.client)
+        try:
+            task = self._invoke(lambda: tasks_api.get_task(gid, {"opt_fields": TASK_FIELDS}))
+        except VendorError as error:
+            if error.status == 404:
+                log.info("task %s is gone: delivery %s left as it came", gid, delivery.dedup_key)
+                return delivery
+            raise
+        task = task.get("data", task) if isinstance(task, dict) else {}
+        return delivery.model_copy(update={"payload": {**task, "gid": gid, "event": event}}, deep=True)
+
     # --- writes -----------------------------------------------------------------------
     def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
         results: dict[int, ActionResult] = {}

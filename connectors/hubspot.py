@@ -2,16 +2,19 @@
 
 Payloads this connector accepts (already in HubSpot's terms, from ``mappings/``):
 
-- ``set_stage``:     ``{"record_id": ticket id, "stage": stage id, "pipeline"?: pipeline id}``
-- ``assign_owner``:  ``{"record_id": ticket id, "owner": owner id, or "" for no owner}``
+- ``set_stage``:     ``{"record_id": ticket id, "stage": stage id, "pipeline"?: pipeline id}``, or another
+  object's enumeration: ``{"record_id", "object": "meetings", "property": "hs_meeting_outcome", "stage"}``
+- ``assign_owner``:  ``{"record_id": ticket id, "owner": owner id, or "" for no owner, "object"?: "companies"
+  (default "tickets")}``
 - ``create_task``:   ``{"record_id": ticket id, "subject", "due_at": ISO 8601, "body"?, "owner"?: owner id,
   "task_type"?: CALL|EMAIL|TODO, "priority"?: LOW|MEDIUM|HIGH, "company_id"?}``
 - ``add_note``:      ``{"record_id": ticket id, "body", "timestamp"?: ISO 8601 (default: due_at), "company_id"?}``
 - ``complete_task``: ``{"record_id": task id}``
 - ``create_record``: ``{"object": "ticket", "fields": {HubSpot ticket properties}, "company_id"?}``
 
-Writes go out as batch calls of at most 100 inputs: ticket updates are merged per ticket
-(stage and owner of one ticket in one input); tasks, notes and tickets are batch-created with
+Writes go out as batch calls of at most 100 inputs: updates go out per object type (tickets,
+meetings, companies, ...) and are merged per record (stage and owner of one ticket in one
+input); tasks, notes and tickets are batch-created with
 their associations inline and the action's idempotency key in the ``kickoff_key`` property.
 
 HubSpot refuses a whole batch when one input is invalid (400 VALIDATION_ERROR, without saying
@@ -24,6 +27,11 @@ A create whose answer is lost (or a 5xx, which may have been applied) is looked 
 re-created. Reads page the CRM search on ``hs_lastmodifieddate`` (ascending, 200 a page),
 each page restarting from the last timestamp seen, so no query comes near the 10,000-result
 cap; changes at that millisecond already delivered are recognised by their ids in the cursor.
+
+Webhooks of meetings and calls are notices: no associations, one property at a time.
+``enrich`` reads the record once (its ticket and company associations and the properties the
+mapping reads) and returns the same delivery with the read merged in; a record gone since
+(404) leaves the delivery as it was, for the mapping to fail with its reason.
 """
 
 from __future__ import annotations
@@ -80,6 +88,20 @@ TICKET_PROPERTIES = ["subject", "hs_pipeline", "hs_pipeline_stage", "hubspot_own
                      KEY_PROPERTY]
 ASSOCIATION_TYPES = {("tasks", "tickets"): 230, ("notes", "tickets"): 228, ("tasks", "companies"): 192,
                      ("notes", "companies"): 190, ("tickets", "companies"): 339}
+# Webhook notices read in full by ``enrich``: the object types, the property changes worth a
+# read (a creation always is), the properties the mapping reads and the associations it follows.
+NOTICE_TYPES = {"meeting": "meetings", "call": "calls", "0-47": "meetings", "0-48": "calls"}
+NOTICE_CHANGES = {"meetings": ("hs_meeting_outcome",), "calls": ("hs_call_disposition",)}
+NOTICE_PROPERTIES = {
+    "meetings": ["hs_meeting_outcome", "hs_meeting_title", "hs_meeting_start_time", "hs_timestamp",
+                 "restart_onboarding", MODIFIED],
+    "calls": ["hs_call_disposition", "hs_call_body", "hs_timestamp", MODIFIED],
+}
+NOTICE_ASSOCIATIONS = ["tickets", "companies"]
+# Objects Kickoff updates (beyond tickets): a meeting's outcome, a company's owner.
+UPDATABLE = {"ticket": "tickets", "tickets": "tickets", "meeting": "meetings", "meetings": "meetings",
+             "company": "companies", "companies": "companies", "contact": "contacts", "contacts": "contacts",
+             "call": "calls", "calls": "calls", "task": "tasks", "tasks": "tasks"}
 V3_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
               "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
 
@@ -182,6 +204,10 @@ class HubSpotConnector(Connector):
         if self.base_url:
             options["host"] = self.base_url.rstrip("/")
         return HubSpot(**options).crm.objects
+
+    @cached_property
+    def _basic(self) -> Any:
+        return self._objects.basic_api
 
     @cached_property
     def _batch(self) -> Any:
@@ -290,6 +316,52 @@ class HubSpotConnector(Connector):
                 received_at=received, payload={**event, "subscriptionType": kind}, record_id=str(event["objectId"])))
         return deliveries
 
+    # --- notices made whole --------------------------------------------------------------
+    def enrich(self, delivery: Delivery) -> Delivery:
+        """A meeting or call webhook event read as the record it is about: one read (under the
+        limiter and retry policy) with the ticket and company associations and the properties
+        the mapping reads, merged into the event (its ``subscriptionType``, ``propertyName``,
+        ``portalId`` and ``occurredAt`` kept). Other events, and a record deleted since, as they are."""
+        event = delivery.payload if isinstance(delivery.payload, dict) else {}
+        object_type = self._notice_type(event)
+        if delivery.kind != "webhook" or object_type is None or "associations" in event:
+            return delivery
+        options = self.config.options.get("notice_properties", {})
+        properties = list(options.get(object_type, NOTICE_PROPERTIES[object_type]))
+        record_id = str(event["objectId"])
+        try:
+            record = self.call(lambda: self._invoke(lambda: self._basic.get_by_id(
+                object_type, record_id, properties=properties, associations=NOTICE_ASSOCIATIONS, archived=False)))
+        except VendorError as error:
+            if error.status == 404:
+                log.info("%s %s is gone: delivery %s left as it came", object_type, record_id, delivery.dedup_key)
+                return delivery
+            raise
+        read = self._basic.api_client.sanitize_for_serialization(record)
+        links = read.get("associations") or {}
+        payload = {**event, "objectType": object_type, "id": read.get("id", record_id),
+                   "properties": read.get("properties") or {},
+                   "associations": {name: {"results": (links.get(name) or {}).get("results") or []}
+                                    for name in NOTICE_ASSOCIATIONS},
+                   "createdAt": read.get("createdAt"), "updatedAt": read.get("updatedAt")}
+        return delivery.model_copy(update={"payload": payload}, deep=True)
+
+    @staticmethod
+    def _notice_type(event: dict[str, Any]) -> str | None:
+        """The object type of a webhook event that needs a read, else None."""
+        kind = str(event.get("subscriptionType") or "")
+        if "." not in kind or not isinstance(event.get("objectId"), int):
+            return None
+        singular, _, action = kind.partition(".")
+        object_type = NOTICE_TYPES.get(str(event.get("objectTypeId") or singular))
+        if object_type is None:
+            return None
+        if action == "creation":
+            return object_type
+        if action == "propertyChange" and event.get("propertyName") in NOTICE_CHANGES[object_type]:
+            return object_type
+        return None
+
     # --- writes ------------------------------------------------------------------------
     def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
         results: dict[int, ActionResult] = {}
@@ -324,15 +396,18 @@ class HubSpotConnector(Connector):
         p = action.payload
         key = {KEY_PROPERTY: action.idempotency_key}
         if action.kind is ActionKind.SET_STAGE:
-            props = {"hs_pipeline_stage": _need(p, "stage")}
-            if p.get("pipeline"):
+            object_type = _object_type(p)
+            if object_type != "tickets" and not p.get("property"):
+                raise PayloadError(f"a stage of {object_type} names no 'property' (e.g. hs_meeting_outcome)")
+            props = {str(p.get("property") or "hs_pipeline_stage"): _need(p, "stage")}
+            if p.get("pipeline") and object_type == "tickets":
                 props["hs_pipeline"] = p["pipeline"]
-            return "update", "tickets", {"id": _need(p, "record_id"), "properties": props}
+            return "update", object_type, {"id": _need(p, "record_id"), "properties": props}
         if action.kind is ActionKind.ASSIGN_OWNER:
             if "owner" not in p:
                 raise PayloadError("missing 'owner'")
-            return "update", "tickets", {"id": _need(p, "record_id"),
-                                         "properties": {"hubspot_owner_id": p["owner"] or ""}}
+            return "update", _object_type(p), {"id": _need(p, "record_id"),
+                                               "properties": {"hubspot_owner_id": p["owner"] or ""}}
         if action.kind is ActionKind.COMPLETE_TASK:
             return "update", "tasks", {"id": _need(p, "record_id"), "properties": {"hs_task_status": "COMPLETED"}}
         if action.kind is ActionKind.CREATE_TASK:
@@ -438,6 +513,14 @@ def _need(payload: dict[str, Any], name: str) -> str:
     if value in (None, ""):
         raise PayloadError(f"missing {name!r}")
     return str(value)
+
+
+def _object_type(payload: dict[str, Any]) -> str:
+    """The object an update writes to: ``object`` (singular or plural), tickets by default."""
+    name = str(payload.get("object") or "tickets")
+    if name not in UPDATABLE:
+        raise PayloadError(f"HubSpot {name!r} records are not updated by Kickoff")
+    return UPDATABLE[name]
 
 
 def _link(to_id: str, type_id: int) -> dict[str, Any]:

@@ -23,6 +23,9 @@ create_record   ``{"subject": "...", "body": "first comment", "requester_id": 5 
                 action's idempotency key and the ``Idempotency-Key`` header is sent too
 ==============  ==========================================================================
 
+A ``ticket.created`` event-subscription webhook lacks custom field values: ``enrich`` reads the
+ticket once and adds them to the event's ``detail``.
+
 Updates go through ``update_many`` (at most 100 tickets a call; several actions on one ticket
 are merged into one ticket update when their fields do not collide), and each job is followed
 through ``job_statuses/show_many`` to its per-ticket results: refused tickets fail with
@@ -419,6 +422,30 @@ class ZendeskConnector(Connector):
                                        f"nor {shape['updated_at']!r}: no way to tell one change from another")
         return Delivery(tool="zendesk", kind="webhook", received_at=datetime.now(UTC), dedup_key=key,
                         record_id=str(record_id), payload=body)
+
+    # --- notices made whole -----------------------------------------------------------------
+    def enrich(self, delivery: Delivery) -> Delivery:
+        """A ``ticket.created`` event-subscription webhook carries no custom field values (an
+        alert's data, e.g. the red alert's competitor date): one read of the ticket adds them
+        (``detail.custom_fields``, plus ``ticket_form_id``), the event kept as it came. Other
+        events say what changed already; a ticket deleted since is left as it came."""
+        body = delivery.payload if isinstance(delivery.payload, dict) else {}
+        detail = body.get("detail")
+        if (delivery.kind != "webhook" or body.get("type") != f"{EVENT_PREFIX}ticket.created"
+                or not isinstance(detail, dict) or "custom_fields" in detail or not delivery.record_id):
+            return delivery
+        ticket_id = int(delivery.record_id)
+        try:
+            ticket = self._zd(lambda: self.client.tickets(id=ticket_id).to_dict())
+        except VendorError as error:
+            if error.status == 404:
+                log.info("ticket %s is gone: delivery %s left as it came", ticket_id, delivery.dedup_key)
+                return delivery
+            raise
+        fields = [{"id": f.get("id"), "value": f.get("value")} for f in ticket.get("custom_fields") or []
+                  if isinstance(f, dict)]
+        enriched = {**detail, "custom_fields": fields, "ticket_form_id": ticket.get("ticket_form_id")}
+        return delivery.model_copy(update={"payload": {**body, "detail": enriched}}, deep=True)
 
     # --- writes ---------------------------------------------------------------------------
     def apply(self, actions: Sequence[Action]) -> list[ActionResult]:

@@ -3,7 +3,8 @@
 Inbound: a task Kickoff created (a request or a task on it), completed or dragged into a
 "done" column, is ``task.updated`` (completed), its key read from the ``kickoff-key:`` line
 the connector writes. A polled task carries everything; a webhook event carries only gids,
-so only a move into a done column (the section is its parent) is a fact from it.
+so only a move into a done column (the section is its parent) is a fact from it, unless the
+connector's ``enrich`` read the task (a ``completed`` change): then it is read as a polled task.
 
 Outbound: canonical columns (``new_request``, ``waiting``, ``resolved``) and owner roles
 become section and user gids; a request's fields become the board's custom fields.

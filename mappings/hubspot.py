@@ -9,7 +9,9 @@ by its disposition; a task Kickoff created, completed, is ``task.updated``. Webh
 
 Outbound: canonical stages and owner roles become the pipeline's stage ids and owner ids;
 the record is the onboarding's ticket (the playbook's ``ticket`` record) unless the action
-names another.
+names another (a meeting's outcome, the company's owner: ``object`` tells the connector).
+A meeting or call webhook carries no associations: the connector's ``enrich`` reads the record
+and merges its ``properties`` and ``associations`` into the event.
 """
 
 from __future__ import annotations
@@ -70,10 +72,11 @@ class _Change:
         type_key = body.get("objectTypeId") or singular or body.get("objectType") or ""
         self.object_type = OBJECT_TYPES.get(str(type_key), str(type_key))
         self.id = str(body.get("objectId") or body.get("id") or delivery.record_id or "")
+        self.read = dict(body.get("properties") or {})  # a read record's properties (an enriched event's too)
         if self.action == "propertyChange":
             self.properties = {str(body.get("propertyName")): body.get("propertyValue")}
         else:
-            self.properties = dict(body.get("properties") or {})
+            self.properties = dict(self.read)
         stamp = body.get("occurredAt") or self.properties.get("hs_lastmodifieddate") or body.get("updatedAt")
         self.at = parse_datetime(stamp) if stamp else delivery.received_at
 
@@ -135,7 +138,7 @@ class HubSpotMapping(ToolMapping):
         event_type = table.meeting_outcomes.get(str(outcome))
         if event_type is None:
             raise MappingError(f"meeting outcome {outcome!r} is not in the table's meeting_outcomes", field=OUTCOME)
-        props = change.properties
+        props = {**change.read, **change.properties}  # the changed property over the record as read
         data = {"meeting_id": change.id, "kind": "kickoff",
                 "start": parse_datetime(props.get("hs_meeting_start_time")) if props.get("hs_meeting_start_time") else None,
                 "restart_onboarding": as_bool(props.get(table.restart_property))}
@@ -151,7 +154,7 @@ class HubSpotMapping(ToolMapping):
             raise MappingError(f"call disposition {disposition!r} is not in the table's call_outcomes",
                                field="hs_call_disposition")
         onboarding = self._onboarding_via_ticket(change, ctx)
-        data = {"outcome": outcome, "note": change.properties.get("hs_call_body")}
+        data = {"outcome": outcome, "note": change.properties.get("hs_call_body", change.read.get("hs_call_body"))}
         return [self.event(delivery, ctx, EventType.CALL_LOGGED, onboarding, data, occurred_at=change.at,
                            record_id=change.id)]
 
@@ -193,7 +196,8 @@ class HubSpotMapping(ToolMapping):
             return self._set_stage(action, ctx, table, payload)
         if isinstance(payload, AssignOwner):
             owner = role_value(table.owners, payload.owner, "owner")
-            return self.vendor(action, {"record_id": self._record(action, ctx, table, payload), "owner": owner})
+            return self.vendor(action, {"record_id": self._record(action, ctx, table, payload), "owner": owner,
+                                        "object": self._object(table, payload.record)})
         if isinstance(payload, CreateTask):
             return self.vendor(action, {
                 "record_id": self._record(action, ctx, table, payload), "subject": payload.subject,
@@ -218,6 +222,16 @@ class HubSpotMapping(ToolMapping):
 
     def _record(self, action: Action, ctx: MappingContext, table: HubSpotTable, payload: Any) -> str:
         return self.record_id(action, ctx, payload, main_record=table.main_record)
+
+    @staticmethod
+    def _object(table: HubSpotTable, record: str | None) -> str | None:
+        """The HubSpot object an update of a non-ticket record goes to (``companies``); None
+        for the onboarding's ticket and records the table keeps as tickets."""
+        if record is None or table.objects.get(record, record) == "ticket":
+            return None
+        if record not in OBJECT_TYPES:
+            raise MappingError(f"HubSpot has no {record!r} records to write to", field="record")
+        return OBJECT_TYPES[record]
 
     def _set_stage(self, action: Action, ctx: MappingContext, table: HubSpotTable, payload: SetStage) -> Action:
         if payload.record == "meeting":

@@ -8,8 +8,9 @@ ticket paths. Later changes of an account's tickets: the case-stage field or the
 ``case.updated``; a call or meeting tag added is ``call.logged`` / ``meeting.booked``.
 The onboarding is the account (``retention:requester-<id>`` or ``organization-<id>``).
 
-Event-subscription webhooks carry no custom field values: an alert whose data needs one is
-left to the incremental export (the poll), which carries the whole ticket.
+Event-subscription webhooks carry no custom field values: the connector's ``enrich`` reads the
+ticket of a ``ticket.created`` event into its ``detail.custom_fields``; an alert whose data
+needs a custom field and comes without them is left to the incremental export (the poll).
 """
 
 from __future__ import annotations
@@ -149,8 +150,9 @@ class ZendeskMapping(ToolMapping):
         rule = next((r for r in table.alerts if self._matches(r, ticket)), None)
         if rule is None:
             return []
-        if ticket.kind == "created" and any(spec.field is not None for spec in rule.data.values()):
-            return []  # its data is in custom fields, which the webhook lacks: the export brings them
+        if (ticket.kind == "created" and "custom_fields" not in ticket.raw
+                and any(spec.field is not None for spec in rule.data.values())):
+            return []  # its data is in custom fields, which a bare webhook lacks: the export brings them
         data = {name: self._value(spec, ticket, ctx) for name, spec in rule.data.items()}
         data = {k: v for k, v in data.items() if v is not None}
         if rule.event in LINKED_EVENTS:

@@ -24,6 +24,7 @@ class Act:
     procedure: str = field(compare=False)
     label: str = field(compare=False)
     do: Callable[[SandboxControl, Runtime], None] = field(compare=False, repr=False)
+    poll: tuple[str, ...] = field(default=(), compare=False)  # tools Kickoff reads after the act (their export)
 
 
 @dataclass
@@ -33,26 +34,29 @@ class FlowCalls:
     process: Callable[[datetime], object]
     tick: Callable[[datetime], object]
     push: Callable[[str, datetime], object]
+    poll: Callable[[str], object] | None = None
     runs: int = 0
 
 
 def prefect_calls() -> FlowCalls:
-    from flows.flows import process_inbox_flow, push_flow, tick_flow
+    from flows.flows import poll_flow, process_inbox_flow, push_flow, tick_flow
 
     return FlowCalls(
         process=lambda now: process_inbox_flow(now=now.isoformat()),
         tick=lambda now: tick_flow(now=now.isoformat()),
         push=lambda tool, now: push_flow(tool=tool, now=now.isoformat()),
+        poll=lambda tool: poll_flow(tool=tool, max_pages=1),
     )
 
 
 def direct_calls(rt: Runtime) -> FlowCalls:
-    from flows.steps import process, push
+    from flows.steps import ingest, process, push
 
     return FlowCalls(
         process=lambda now: process.process_inbox(rt, now),
         tick=lambda now: process.tick(rt, now),
         push=lambda tool, now: push.push(rt, tool, now),
+        poll=lambda tool: ingest.poll(rt, tool, max_pages=1),
     )
 
 
@@ -99,6 +103,11 @@ class VirtualClock:
             self.control.set_clock(at=now.isoformat(), frozen=True)
             while pending and pending[0].at <= now:
                 act = pending.pop(0)
+                self.control.flush_webhooks(timeout=15)  # what came before the act is heard first
                 act.do(self.control, self.rt)
                 self.acts_done.append((now, act))
+                for tool in act.poll:
+                    if self.calls.poll is not None:
+                        self.calls.poll(tool)
+                        self.calls.runs += 1
             self.settle(now)

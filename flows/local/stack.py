@@ -65,6 +65,24 @@ def build_gateway(host: str = "127.0.0.1", port: int = 0, clock: Callable[[], da
     return GatewayServer(create_app(rt.ledger, config=rt.config, **options), host, port)
 
 
+def _create_asana_webhook(stack: Stack) -> None:
+    """Asana's webhooks are created through its API, with a handshake to the gateway (which
+    keeps the secret that signs every later delivery) while the call is open."""
+    import requests
+
+    from flows.runtime import default_runtime
+    from kickoff.gateway import expect_asana_handshake
+
+    rt = default_runtime()
+    tool = rt.config.tools.get("asana")
+    for project in (tool.options.get("projects") or [])[:1] if tool else []:  # one target per vendor
+        expect_asana_handshake(rt.ledger, "default", stack.sandbox.sandbox.clock.now())
+        created = requests.post(f"{os.environ['KICKOFF_ASANA_BASE_URL']}/api/1.0/webhooks", timeout=30,
+                                headers={"Authorization": f"Bearer {os.environ['ASANA_ACCESS_TOKEN']}"},
+                                json={"data": {"resource": str(project), "target": f"{stack.gateway.url}/webhooks/asana"}})
+        created.raise_for_status()
+
+
 @contextlib.contextmanager
 def local_stack(home: Path, *, with_prefect: bool = True, with_sandbox: bool = True,
                 prefect_port: int | None = None, gateway_port: int = 0,
@@ -90,6 +108,9 @@ def local_stack(home: Path, *, with_prefect: bool = True, with_sandbox: bool = T
         _set_env({"KICKOFF_PUBLIC_URL": stack.gateway.url}, saved)
         if stack.control is not None:
             for vendor in WEBHOOK_VENDORS:
+                if vendor == "asana":
+                    _create_asana_webhook(stack)
+                    continue
                 stack.control.set_webhook(vendor, _webhook_url(stack.gateway.url, vendor, dict(os.environ)),
                                           _webhook_secret(vendor, dict(os.environ)))
         stack.env = {k: os.environ[k] for k in saved if k in os.environ}

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from connectors.errors import ErrorKind, VendorError
 from kickoff.engine import decide, timer_event
 from kickoff.ledger.errors import LedgerError, StateConflict
 from kickoff.ledger.records import DueTimer, InboxItem
@@ -15,6 +16,7 @@ from kickoff.model import Decision, Event
 from mappings.base import MappingError, tenant_for
 
 log = logging.getLogger("kickoff.flows.process")
+CANONICAL = "kickoff"  # the tool name of canonical events (kickoff.gateway.canonical)
 ECHO_REASON = "echo: only reports Kickoff's own write"
 
 
@@ -67,6 +69,14 @@ def _link_source_record(rt, event: Event, table: dict, now: datetime) -> None:
         log.info("could not link %s %s to %s: %s", source.tool, source.record_id, event.subject, exc)
 
 
+def _canonical_event(rt, delivery) -> Event:
+    """A canonical event from our own platforms, as the gateway checked and stored it."""
+    event = Event.model_validate(delivery.payload)
+    if event.tenant not in rt.config.tenants:
+        raise MappingError(f"{event.tenant!r} is not a configured tenant", field="tenant")
+    return event
+
+
 def _is_echo(rt, item: InboxItem, now: datetime) -> bool:
     prints = rt.mapping(item.delivery.tool).delivery_fingerprints(item.delivery)
     return bool(prints) and all(rt.ledger.is_echo(item.delivery.tool, rid, fp, now=now) for rid, fp in prints)
@@ -76,15 +86,18 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
     """One inbox row: echo? -> events -> decisions. Bad input is kept as failed, never raised."""
     delivery = item.delivery
     try:
-        if delivery.echo or _is_echo(rt, item, now):
+        if delivery.echo or (delivery.tool != CANONICAL and _is_echo(rt, item, now)):
             rt.ledger.ignore_inbox(item.id, ECHO_REASON, now=now)
             report.echoes += 1
             return
-        if delivery.kind == "webhook" and delivery.tool in rt.config.tools:
-            delivery = rt.connector(delivery.tool).enrich(delivery)
-        tenant_key = tenant_for(delivery.tool, delivery, rt.config.tenants, rt.tables)
-        ctx = rt.mapping_context(delivery.tool, tenant_key, now)
-        events = rt.mapping(delivery.tool).to_events(delivery, ctx)
+        if delivery.tool == CANONICAL:  # POST /webhooks/events (rule E1): the payload is the event
+            events, table = [_canonical_event(rt, delivery)], {}
+        else:
+            if delivery.kind == "webhook" and delivery.tool in rt.config.tools:
+                delivery = rt.connector(delivery.tool).enrich(delivery)
+            tenant_key = tenant_for(delivery.tool, delivery, rt.config.tenants, rt.tables)
+            ctx = rt.mapping_context(delivery.tool, tenant_key, now)
+            events, table = rt.mapping(delivery.tool).to_events(delivery, ctx), ctx.table
         if not events:
             rt.ledger.ignore_inbox(item.id, "no onboarding fact in this change", now=now)
             report.ignored += 1
@@ -96,7 +109,7 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
             if decision is not None:
                 decided = True
                 report.add_actions(decision)
-                _link_source_record(rt, event, ctx.table, now)
+                _link_source_record(rt, event, table, now)
             elif last:
                 rt.ledger.ignore_inbox(item.id, f"{event.type} starts or changes nothing", now=now)
         report.processed += 1 if decided else 0
@@ -110,6 +123,12 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
             report.failed += 1
     except StateConflict:
         report.deferred += 1
+    except VendorError as exc:  # reading the record behind a notice failed
+        if exc.kind is ErrorKind.PERMANENT:
+            rt.ledger.fail_inbox(item.id, f"reading the record failed: {exc.reason}", now=now)
+            report.failed += 1
+        else:
+            report.deferred += 1
     except (ValueError, LookupError) as exc:
         rt.ledger.fail_inbox(item.id, f"{type(exc).__name__}: {exc}", now=now)
         report.failed += 1

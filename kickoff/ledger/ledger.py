@@ -333,6 +333,11 @@ class Ledger:
         with self._read() as conn:
             return outbox.get(conn, outbox_id)
 
+    def outbox_rows(self, onboarding_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Read-only: every outbox row (of ``onboarding_ids``), oldest due first (the demo's timeline)."""
+        with self._read() as conn:
+            return outbox.rows(conn, onboarding_ids)
+
     def outbox_row_by_key(self, idempotency_key: str) -> dict[str, Any] | None:
         with self._read() as conn:
             return outbox.get_by_key(conn, idempotency_key)

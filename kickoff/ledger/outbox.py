@@ -107,6 +107,14 @@ def get_by_key(conn: Connection, idempotency_key: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def rows(conn: Connection, onboarding_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every row (of the onboardings given), as dicts, in the order they fell due."""
+    query = select(outbox).order_by(ob.due_at, ob.id)
+    if onboarding_ids is not None:
+        query = query.where(ob.onboarding_id.in_(list(onboarding_ids)))
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
 def dead_letters(conn: Connection, tool: str | None = None) -> list[DeadLetter]:
     query = select(outbox).where(ob.status == "dead").order_by(ob.updated_at, ob.id)
     if tool is not None:

@@ -20,6 +20,7 @@ from kickoff.ledger import crosswalk, journal, pauses
 from kickoff.ledger.backoff import Backoff
 from kickoff.ledger.errors import CrosswalkConflict, NotFound
 from kickoff.ledger.outbox import ob, outbox
+from kickoff.ledger.schema import crosswalk as crosswalk_table
 from kickoff.ledger.schema import onboardings
 from kickoff.model import ActionKind, ActionResult, ResultStatus
 
@@ -100,7 +101,11 @@ def _after_success(conn: Connection, row: Any, result: ActionResult, now: dateti
     """Crosswalk and journal for a done action; a crosswalk clash is noted, not fatal."""
     note = None
     object_kind = created_object_kind(row.kind, row.payload)
-    if object_kind and result.external_id:
+    other = _linked_as(conn, row.tool, result.external_id, object_kind) if object_kind and result.external_id else None
+    if other is not None:
+        # e.g. a Movidesk task is an action posted on the ticket: its id is the ticket's, already linked
+        note = f"done; {row.tool} {result.external_id} is already linked as a {other}, not as a {object_kind}"
+    elif object_kind and result.external_id:
         try:
             crosswalk.link(
                 conn, row.idempotency_key, row.tool, result.external_id, object_kind, now
@@ -112,6 +117,14 @@ def _after_success(conn: Connection, row: Any, result: ActionResult, now: dateti
         fp = journal.write_fingerprint(row.kind, row.payload)
         journal.record(conn, row.tool, record_id, fp, now, outbox_id=row.id)
     return note
+
+
+def _linked_as(conn: Connection, tool: str, external_id: str, kind: str) -> str | None:
+    """The other object kind ``external_id`` is already linked as in ``tool``, if any."""
+    cw = crosswalk_table.c
+    return conn.execute(
+        select(cw.object_kind).where(cw.tool == tool, cw.external_id == external_id, cw.object_kind != kind).limit(1)
+    ).scalar_one_or_none()
 
 
 def _written_record(conn: Connection, row: Any) -> str | None:

@@ -1,0 +1,593 @@
+"""The five procedures of the demo, played through the vendors' front doors.
+
+Each procedure is a list of ``Act``s (what a person does in a tool, or what the network's
+platform posts) from a start moment, and a list of checks: functions that read the
+sandbox's state through its admin API (and the ledger, for when things happened) and say
+whether it holds what the seed says it should. Every name is invented; every address is
+``example.com``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+
+from flows.demo.clock import Act
+from flows.runtime import Runtime
+from sandbox.control import SandboxControl
+
+Check = tuple[str, bool, str]
+DEMO_START = date(2026, 3, 2)  # a Monday; Europe moves its clocks on day 27 (29 March)
+
+
+@dataclass
+class World:
+    """What a check reads: the sandbox (admin API) and the ledger (when things happened)."""
+
+    control: SandboxControl
+    rt: Runtime
+    memo: dict[str, Any]
+
+    def rows(self, tenant: str) -> list[dict[str, Any]]:
+        return [r for r in self.rt.ledger.outbox_rows() if r["onboarding_id"].startswith(f"{tenant}:")]
+
+    def done_at(self, tenant: str, external_id: str | None) -> datetime | None:
+        """When Kickoff's write that made ``external_id`` was done (virtual time)."""
+        for row in self.rows(tenant):
+            if external_id and row["external_id"] == external_id and row["status"] == "done":
+                return row["updated_at"]
+        return None
+
+    def emails(self, to: str, subject: str = "") -> list[dict[str, Any]]:
+        return [m for m in self.control.emails()
+                if to in " ".join(m["rcpt_tos"]) and m["subject"].startswith(subject)]
+
+    def email_at(self, tenant: str, message: dict[str, Any]) -> datetime | None:
+        return self.done_at(tenant, message.get("message_id"))
+
+
+@dataclass
+class Procedure:
+    key: str            # the tenant in config/tenants.yaml
+    family: str         # the rules' letter in RULES.md
+    title: str
+    acts: list[Act]
+    checks: list[Callable[[World], Check]]
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo({"assist": "Europe/Stockholm", "core": "America/Sao_Paulo"}.get(self.key, "Europe/Paris"))
+
+    def run_checks(self, control: SandboxControl, rt: Runtime) -> list[Check]:
+        world = World(control, rt, self.memo)
+        results = []
+        for check in self.checks:
+            try:
+                results.append(check(world))
+            except Exception as exc:  # noqa: BLE001 - a check that cannot read is a failed check
+                name = (check.__doc__ or check.__name__).strip().splitlines()[0]
+                results.append((name, False, f"{type(exc).__name__}: {exc}"))
+        return results
+
+
+def local(zone: str, day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(zone))
+
+
+def _ok(name: str, ok: bool, detail: str) -> Check:
+    return (name, bool(ok), detail)
+
+
+def _in_zone(moment: datetime | None, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+# =========================================================================================
+# A - Assist customers, Sweden: Dealbuilder signature -> HubSpot ticket and its workflow
+# =========================================================================================
+def assist(start: date = DEMO_START) -> Procedure:
+    zone = "Europe/Stockholm"
+    signed = local(zone, start, 10)
+    delivery_start = start + timedelta(days=2)
+    flow_day0 = local(zone, delivery_start + timedelta(days=1), 8)  # A2: the day after, 08:00
+    booked_at = local(zone, flow_day0.date() + timedelta(days=8), 10)  # ~day 10 after the signature
+    meeting_start = local(zone, flow_day0.date() + timedelta(days=12), 10)
+    customer, email = "Lövberg Bygg AB", "maja.lind@lovberg-bygg.example.com"
+    memo: dict[str, Any] = {}
+
+    def sign(control: SandboxControl, rt: Runtime) -> None:
+        document = {
+            "id": "DB-2026-0042", "title": "Avonova Assist avtal",
+            "Parties": [
+                {"role": "seller", "companyName": "Assist AB",
+                 "contacts": [{"role": "seller", "name": "Sara Säljare", "email": "sara@assist.example.com"}]},
+                {"role": "customer", "companyName": customer, "organizationNumber": "556677-1234",
+                 "contacts": [{"role": "main_user", "name": "Maja Lind", "email": email}]},
+            ],
+            "customFields": [{"name": "licences", "value": "12"},
+                             {"name": "delivery_start", "value": delivery_start.isoformat()}],
+        }
+        control.act("dealbuilder", "documents", **document)
+        control.act("dealbuilder", f"documents/{document['id']}/accept")
+
+    def ticket(control: SandboxControl) -> dict[str, Any]:
+        found = [t for t in control.get("hubspot", "records/tickets")
+                 if str(t["properties"].get("subject", "")).endswith(customer)]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} HubSpot tickets for {customer}")
+        return found[0]
+
+    def book(control: SandboxControl, rt: Runtime) -> None:
+        end = meeting_start + timedelta(minutes=45)
+        control.act("hubspot", "meetings", ticket_id=ticket(control)["id"], properties={
+            "hs_meeting_title": f"Uppstartsmöte {customer}", "hs_timestamp": meeting_start.isoformat(),
+            "hs_meeting_start_time": meeting_start.isoformat(), "hs_meeting_end_time": end.isoformat()})
+
+    def linked(control: SandboxControl, kind: str) -> list[dict[str, Any]]:
+        tid = ticket(control)["id"]
+        return [r for r in control.get("hubspot", f"records/{kind}")
+                if any(a["toObjectType"] == "tickets" and str(a["toObjectId"]) == str(tid)
+                       for a in r.get("associations", []))]
+
+    def a1_ticket(w: World) -> Check:
+        """A1 HubSpot ticket 'SE …' in Solutions Order/Faktura"""
+        props = ticket(w.control)["properties"]
+        return _ok("A1 HubSpot ticket 'SE …' in pipeline Solutions Order/Faktura",
+                   props["subject"].startswith("SE") and props.get("hs_pipeline") == "28734901",
+                   f"{props['subject']!r}, pipeline {props.get('hs_pipeline')}")
+
+    def a13_closed(w: World) -> Check:
+        """A13 the ticket ends in Avslutad"""
+        stage = ticket(w.control)["properties"].get("hs_pipeline_stage")
+        return _ok("A2→A13 ticket went Ny → Onboarding – Pågår → Avslutad", stage == "84561206",
+                   f"stage id {stage} (Avslutad is 84561206)")
+
+    def a3_note(w: World) -> Check:
+        """A3 note 'Ny kund'"""
+        notes = [n["properties"].get("hs_note_body", "") for n in linked(w.control, "notes")]
+        ok = any(b.startswith("Ny kund") and "51200101" in b for b in notes)
+        return _ok("A3 note 'Ny kund' tags the new-customer coordinator", ok, f"{len(notes)} note(s) on the ticket")
+
+    def a5_owner(w: World) -> Check:
+        """A5 owner 'No owner'"""
+        owner = ticket(w.control)["properties"].get("hubspot_owner_id")
+        return _ok("A5 ticket owner is 'No owner'", owner in (None, ""), f"hubspot_owner_id={owner!r}")
+
+    def a2_welcome(w: World) -> Check:
+        """A2 welcome e-mail"""
+        mails = w.emails(email, "Välkommen till Assist")
+        when = w.email_at("assist", mails[0]) if mails else None
+        return _ok("A2 welcome e-mail (calendar, log-in) the day after the start date at 08:00",
+                   len(mails) == 1 and when == flow_day0, f"{len(mails)} sent, at {_in_zone(when, zone)}")
+
+    def a8_calls(w: World) -> Check:
+        """A8 call tasks day 3 and day 7"""
+        tasks = [t["properties"] for t in linked(w.control, "tasks")
+                 if "no kick-off booked yet" in str(t["properties"].get("hs_task_subject", ""))]
+        days = sorted(datetime.fromisoformat(str(t["hs_timestamp"]).replace("Z", "+00:00")).astimezone(ZoneInfo(zone)).date()
+                      for t in tasks)
+        wanted = [flow_day0.date() + timedelta(days=3), flow_day0.date() + timedelta(days=7)]
+        return _ok("A8 exactly two call tasks, due day 3 and day 7; none after the booking",
+                   days == wanted, "due " + (", ".join(d.isoformat() for d in days) or "none"))
+
+    def a13_mail(w: World) -> Check:
+        """A13 team e-mailed"""
+        mails = w.emails("onboarding@assist.example.com", "Uppstartsmöte inbokat")
+        when = w.email_at("assist", mails[0]) if mails else None
+        return _ok("A13 booking e-mailed to the team when it happened", len(mails) == 1 and when == booked_at,
+                   f"{len(mails)} sent, at {_in_zone(when, zone)}")
+
+    def a13_stopped(w: World) -> Check:
+        """A13 the automatic flow stopped"""
+        onboarding = "assist:DB-2026-0042"
+        state = w.rt.ledger.load_state(onboarding)
+        waiting = [k for k in ("a8_call", "a9_email_2", "a10_follow_up", "a12_inactive")
+                   if (w.rt.ledger.timer_row(onboarding, k) or {}).get("status") == "pending"]
+        reminders = w.emails(email, "Boka ert uppstartsmöte")
+        ok = state is not None and state.status == "completed" and not waiting and len(reminders) == 1
+        return _ok("A13 flow stopped: no timer left, no e-mail after the booking", ok,
+                   f"status {state.status if state else None}, pending timers {waiting or 'none'}, "
+                   f"{len(reminders)} booking reminder(s) (day 3 only)")
+
+    acts = [
+        Act(signed, "assist", "Dealbuilder: the customer signs the contract (DocumentAccepted webhook)", sign),
+        Act(booked_at, "assist", "HubSpot: the customer books the kick-off meeting (meetings link)", book),
+    ]
+    return Procedure("assist", "A", "Assist customers, Sweden (Dealbuilder + HubSpot)", acts,
+                     [a1_ticket, a5_owner, a3_note, a2_welcome, a8_calls, a13_mail, a13_closed, a13_stopped], memo)
+
+
+# =========================================================================================
+# T - marketplace partner, classic onboarding (Salesforce)
+# =========================================================================================
+AM, SALES = "0055g00000001oxAAA", "0055g00000001ovAAA"
+
+
+def marketplace(start: date = DEMO_START) -> Procedure:
+    zone = "Europe/Paris"
+    signed = local(zone, start + timedelta(days=1), 11)
+    sd = signed.date() + timedelta(days=10)
+    published = local(zone, sd, 9, 30)
+    partner = "Salon Rivoli"
+    memo: dict[str, Any] = {}
+
+    def sign(control: SandboxControl, rt: Runtime) -> None:
+        account = control.act("salesforce", "records/Account", Name=partner, Self_Onboarding__c=False,
+                              Starting_Date__c=sd.isoformat(), Signature_Date__c=signed.date().isoformat(),
+                              Plan__c="Advanced", Org_Number__c="FR-552100123", OwnerId=SALES)
+        memo["account"] = account["Id"]
+
+    def publish(control: SandboxControl, rt: Runtime) -> None:
+        control.act("salesforce", f"records/Account/{memo['account']}", method="PATCH", Venue_Online__c=True)
+
+    def records(w: World, sobject: str) -> list[dict[str, Any]]:
+        return w.control.get("salesforce", f"records/{sobject}")
+
+    def cases(w: World, subject: str) -> list[dict[str, Any]]:
+        return [c for c in records(w, "Case") if c.get("Subject") == subject and c.get("AccountId") == memo["account"]]
+
+    def t6_to_train(w: World) -> Check:
+        """T6 case To train for the AM"""
+        found = cases(w, "To train")
+        ok = len(found) == 1 and found[0].get("OwnerId") == AM
+        return _ok("T6 case 'To train' assigned to the AM", ok,
+                   f"{len(found)} case(s), owner {found[0].get('OwnerId') if found else None}")
+
+    def t6_account(w: World) -> Check:
+        """T6/T7 account owner and status"""
+        account = w.control.get("salesforce", f"records/Account/{memo['account']}")
+        ok = account.get("OwnerId") == AM and account.get("Onboarding_Stage__c") == "Check Usage"
+        return _ok("T6→T7 account owned by the AM; Training → Check Usage once online", ok,
+                   f"owner {account.get('OwnerId')}, stage {account.get('Onboarding_Stage__c')!r}")
+
+    def t1_fee(w: World) -> Check:
+        """T1 set-up fee"""
+        fees = [o for o in records(w, "Opportunity") if o.get("AccountId") == memo["account"]]
+        ok = len(fees) == 1 and float(fees[0].get("Amount") or 0) == 149 and fees[0].get("StageName") == "Closed Won"
+        return _ok("T1 the 149 € set-up fee line", ok,
+                   f"{len(fees)} line(s): " + ", ".join(f"{o.get('Name')} {o.get('Amount')}" for o in fees))
+
+    def t4_webinar(w: World) -> Check:
+        """T4 webinar 3 days before the SD"""
+        webinar = (sd - timedelta(days=3)).isoformat()
+        tasks = [t for t in records(w, "Task") if "training webinar" in str(t.get("Subject"))]
+        ok = len(tasks) == 1 and webinar in tasks[0]["Subject"] and tasks[0].get("OwnerId") == SALES
+        return _ok(f"T3/T4 SD within 14 days; webinar registration for {webinar} (SD − 3) to sales", ok,
+                   tasks[0]["Subject"] if tasks else "no task")
+
+    def t7_cases(w: World) -> Check:
+        """T7/T8 To train completed, Enable Marketplace"""
+        train, enable = cases(w, "To train"), cases(w, "Enable Marketplace")
+        ok = (len(train) == 1 and train[0].get("Status") == "Closed" and len(enable) == 1
+              and enable[0].get("OwnerId") == AM and enable[0].get("Status") == "New")
+        return _ok("T7/T8 'To train' completed once online; 'Enable Marketplace' opened for the AM", ok,
+                   f"To train {train[0].get('Status') if train else None}, "
+                   f"Enable Marketplace {enable[0].get('Status') if enable else None}")
+
+    def t7_tasks(w: World) -> Check:
+        """T7 the AM's calls"""
+        subjects = [t.get("Subject", "") for t in records(w, "Task")
+                    if str(t.get("Subject", "")).startswith("To train:") and t.get("OwnerId") == AM]
+        return _ok("T7 first call, webinar, call after the webinar: tasks for the AM on 'To train'",
+                   len(subjects) == 3, f"{len(subjects)} task(s)")
+
+    def t5_billing(w: World) -> Check:
+        """T5 billing"""
+        mails = w.emails("billing@marketplace.example.com", "Go-live and start of billing")
+        when = w.email_at("marketplace", mails[0]) if mails else None
+        return _ok("T5 billing told on the Starting Date at 08:00", len(mails) == 1 and when == local(zone, sd, 8),
+                   f"{len(mails)} sent, at {_in_zone(when, zone)}")
+
+    def t10_visible(w: World) -> Check:
+        """T10 visible on the agreed date"""
+        notes = [t for t in records(w, "Task") if "Visible on the marketplace" in str(t.get("Description"))]
+        late = w.emails("after-sales-lead@marketplace.example.com")
+        return _ok("T10 visible on the marketplace on the agreed date (no escalation)", len(notes) == 1 and not late,
+                   f"{len(notes)} note(s), {len(late)} escalation(s)")
+
+    acts = [
+        Act(signed, "marketplace", "Salesforce: sales signs the partner, self-onboarding unticked, SD in 10 days", sign),
+        Act(published, "marketplace", "Salesforce: the AM publishes the venue (Venue online)", publish),
+    ]
+    return Procedure("marketplace", "T", "Marketplace partner, classic onboarding (Salesforce)", acts,
+                     [t1_fee, t4_webinar, t6_to_train, t7_tasks, t5_billing, t10_visible, t7_cases, t6_account],
+                     memo)
+
+
+# =========================================================================================
+# W - retention alerts (Zendesk feed -> Asana board and tasks, Slack)
+# =========================================================================================
+def retention(start: date = DEMO_START) -> Procedure:
+    zone = "Europe/Paris"
+    churn_at = local(zone, start + timedelta(days=2), 10)
+    nps_at = local(zone, start + timedelta(days=3), 11)
+    red_at = local(zone, start + timedelta(days=4), 15)
+    competitor_day = red_at.date() + timedelta(days=14)
+    meeting_at = local(zone, red_at.date() + timedelta(days=5), 10)
+    memo: dict[str, Any] = {}
+    who = {"churn": "contact@barbier-lilas.example.com", "nps": "gerante@institut-opale.example.com",
+           "red": "accueil@spa-horizon.example.com"}
+
+    def alert(kind: str, **fields: Any) -> Callable[[SandboxControl, Runtime], None]:
+        def do(control: SandboxControl, rt: Runtime) -> None:
+            ticket = control.act("zendesk", "tickets", requester_email=who[kind], **fields)
+            memo[kind] = ticket
+        return do
+
+    def meeting_set(control: SandboxControl, rt: Runtime) -> None:
+        control.act("zendesk", f"tickets/{memo['red']['id']}", method="PUT", additional_tags=["meeting_set"])
+
+    def task_done(control: SandboxControl, rt: Runtime) -> None:
+        [task] = [t for t in control.get("asana", "records/tasks") if t.get("name") == "red alert"]
+        control.act("asana", f"tasks/{task['gid']}/complete")
+
+    def tasks(w: World, name: str) -> list[dict[str, Any]]:
+        return [t for t in w.control.get("asana", "records/tasks") if t.get("name") == name]
+
+    def assignee(task: dict[str, Any]) -> str | None:
+        value = task.get("assignee")
+        return value.get("gid") if isinstance(value, dict) else value
+
+    def w2_task(w: World) -> Check:
+        """W2 rdc infos & rdv"""
+        found = tasks(w, "rdc infos & rdv")
+        ok = len(found) == 1 and found[0].get("due_on") == churn_at.date().isoformat() \
+            and assignee(found[0]) == "1209500000000201"
+        return _ok("W2 churn risk: task 'rdc infos & rdv' for the AM, due the same day", ok,
+                   f"{len(found)} task(s), due {found[0].get('due_on') if found else None}")
+
+    def w2_opportunity(w: World) -> Check:
+        """W2 churn-risk opportunity"""
+        found = [t for t in w.control.get("zendesk", "records/tickets") if "churn_risk_opportunity" in (t.get("tags") or [])]
+        return _ok("W2 churn-risk opportunity created (one, for the churn alert only)", len(found) == 1,
+                   f"{len(found)} opportunity ticket(s)")
+
+    def w4_nps(w: World) -> Check:
+        """W4 NPS 5"""
+        found = [t for t in w.control.get("asana", "records/tasks")
+                 if str(t.get("name", "")).startswith("Set a follow-up meeting with the account's AM (NPS 5/10, medium)")]
+        ok = len(found) == 1 and found[0].get("due_on") == nps_at.date().isoformat()
+        return _ok("W4 NPS 5/10 = medium: follow-up meeting with the AM, due the same day", ok,
+                   f"{len(found)} task(s), due {found[0].get('due_on') if found else None}")
+
+    def w3_red(w: World) -> Check:
+        """W3 red alert"""
+        found = tasks(w, "red alert")
+        wanted = (competitor_day - timedelta(days=7)).isoformat()
+        ok = len(found) == 1 and found[0].get("due_on") == wanted
+        return _ok(f"W3 red alert: task due a week before the competitor's visit ({wanted}), never the same day",
+                   ok, f"{len(found)} task(s), due {found[0].get('due_on') if found else None}")
+
+    def w7_board(w: World) -> Check:
+        """W7 requests on the board"""
+        requests_ = [t for t in w.control.get("asana", "records/tasks")
+                     if str(t.get("name", "")).startswith("Retention alert")]
+        sections = w.control.get("asana", "records/sections")
+        names = {s["gid"]: s["name"] for s in sections}
+        where = sorted(names.get(m.get("section", {}).get("gid") if isinstance(m.get("section"), dict) else m.get("section"), "?")
+                       for t in requests_ for m in (t.get("memberships") or []))
+        ok = len(requests_) == 2 and "meeting set or resolved" in where and "new request" in where
+        return _ok("W7 NPS and red alert are requests on the board; the red alert's moved to the last column", ok,
+                   f"{len(requests_)} request(s): {', '.join(where) or 'none'}")
+
+    def w1_slack(w: World) -> Check:
+        """W1 Slack ✅"""
+        messages = [m for m in w.control.get("slack", "messages") if m.get("channel") == "C0RETENTION1"]
+        ok = any(":white_check_mark:" in str(m.get("text")) and "meeting set" in str(m.get("text")) for m in messages)
+        return _ok("W1 done only with a meeting set: ✅ in #retention-alerts", ok, f"{len(messages)} message(s)")
+
+    acts = [
+        Act(churn_at, "retention", "Zendesk: a churn-risk ticket in the alerts feed", alert(
+            "churn", subject="Risque de churn: Barbier des Lilas", tags=["churn_risk"],
+            comment={"body": "Le gérant parle de résilier: trop cher pour deux fauteuils."})),
+        Act(nps_at, "retention", "Zendesk: an NPS answer, 5/10", alert(
+            "nps", subject="NPS: Institut Opale", tags=["nps", "nps_score_5"],
+            comment={"body": "Bien, mais l'agenda est lent le samedi."})),
+        Act(red_at, "retention", "Zendesk: a red alert, the customer booked a competitor", alert(
+            "red", subject="Red alert: Spa Horizon", tags=["red_alert"],
+            comment={"body": "Un RDV a été mis à jour chez un concurrent."},
+            custom_fields=[{"id": 360000102, "value": "Agenda Concurrent SA"},
+                           {"id": 360000103, "value": competitor_day.isoformat()}])),
+        Act(red_at + timedelta(minutes=2), "retention", "Kickoff reads Zendesk's export (custom fields)",
+            lambda control, rt: None, poll=("zendesk",)),
+        Act(meeting_at, "retention", "Zendesk: the intern sets a meeting with the AM (tag meeting_set)", meeting_set),
+        Act(meeting_at + timedelta(minutes=10), "retention", "Asana: the intern completes the 'red alert' task",
+            task_done),
+    ]
+    return Procedure("retention", "W", "Retention alerts (Zendesk → Asana, Slack)", acts,
+                     [w2_opportunity, w2_task, w4_nps, w3_red, w7_board, w1_slack], memo)
+
+
+# =========================================================================================
+# M - CORE implementation (Movidesk, Slack)
+# =========================================================================================
+GR, IO = "900000201", "900000202"
+
+
+def core(start: date = DEMO_START) -> Procedure:
+    zone = "America/Sao_Paulo"
+    paid_at = local(zone, start, 10)
+    booked_at = local(zone, start + timedelta(days=1), 10)
+    session = local(zone, start + timedelta(days=3), 14)
+    customer = "Padaria Boa Massa"
+    memo: dict[str, Any] = {}
+
+    def sell(control: SandboxControl, rt: Runtime) -> None:
+        fields = [{"customFieldId": f, "customFieldRuleId": 1, "line": 1, "value": v, "items": []}
+                  for f, v in ((202, "Basic"), (203, "+55 11 3000-0000"), (204, "Fixo"))]
+        control.seed({"movidesk": {"persons": [  # the customer, as sales registered it
+            {"id": "900000302", "businessName": customer, "personType": 2, "profileType": 2,
+             "emails": [{"emailType": "Profissional", "email": "contato@padaria-boa-massa.example.com",
+                         "isDefault": True}]}]}})
+        ticket = control.act("movidesk", "tickets", type=2, subject=f"{customer} - contrato",
+                             createdBy={"id": "900000001"}, clients=[{"id": "900000302"}], customFieldValues=fields,
+                             actions=[{"type": 1, "description": "Venda fechada: plano Basic",
+                                       "createdBy": {"id": "900000001"}}])
+        memo["sales_ticket"] = ticket["id"]
+
+    def pay(control: SandboxControl, rt: Runtime) -> None:
+        control.act("movidesk", f"tickets/{memo['sales_ticket']}/custom-fields", customFieldId=201, value="Sim")
+
+    def implementation(control: SandboxControl) -> dict[str, Any]:
+        found = [t for t in control.get("movidesk", "records/tickets")
+                 if str(t.get("subject", "")).startswith("CORE - Implementação e onboarding")]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} implementation tickets")
+        return control.get("movidesk", f"tickets/{found[0]['id']}")
+
+    def book(control: SandboxControl, rt: Runtime) -> None:
+        text = (f"GR - Agendamento CORE\nData: {session.strftime('%d/%m/%Y %H:%M')}\nCanal: vídeo\n"
+                "Tipo de telefone: fixo")
+        control.act("movidesk", f"tickets/{implementation(control)['id']}/actions", type=2, createdBy=GR,
+                    description=text)
+
+    def actions(w: World) -> list[dict[str, Any]]:
+        return implementation(w.control).get("actions") or []
+
+    def m1_ticket(w: World) -> Check:
+        """M1 implementation ticket"""
+        ticket = implementation(w.control)
+        ok = customer in ticket.get("subject", "") and ticket.get("status") == "Aguardando"
+        return _ok("M1 payment confirmed → one implementation ticket (back to scheduling after the no-show)", ok,
+                   f"#{ticket.get('id')} {ticket.get('subject')!r}, status {ticket.get('status')}")
+
+    def m3_confirmed(w: World) -> Check:
+        """M3 confirmation"""
+        found = [a for a in actions(w) if a.get("description", "").startswith("GR - Confirmação de agendamento")]
+        ok = len(found) == 1 and found[0].get("type") == 2
+        return _ok("M3 public action 'GR - Confirmação de agendamento' (landline on the ticket)", ok,
+                   f"{len(found)} action(s)")
+
+    def m7_slack(w: World) -> Check:
+        """M7 Slack 5 minutes"""
+        rows = [r for r in w.rows("core") if r["tool"] == "slack" and r["rule"] == "M7" and r["status"] == "done"]
+        messages = [m for m in w.control.get("slack", "messages") if m.get("channel") == "C0SEMCONTATO"]
+        when = rows[0]["updated_at"] if rows else None
+        ok = len(messages) == 1 and len(rows) == 1 and when == session + timedelta(minutes=5)
+        return _ok("M7 no contact: alert in #sem_contato_agendamento at 5 minutes", ok,
+                   f"{len(messages)} message(s), at {_in_zone(when, zone)}")
+
+    def m7_actions(w: World) -> Check:
+        """M7 actions at 15 minutes"""
+        wanted = {"IO - Sem contato / Não agendado": 1, "IO - Sem contato core": 2}
+        found = {a["description"].split("\n")[0]: a.get("type") for a in actions(w)
+                 if a.get("description", "").split("\n")[0] in wanted}
+        rows = [r for r in w.rows("core") if r["rule"] == "M7" and r["kind"] == "post_action" and r["status"] == "done"]
+        at = {_in_zone(r["updated_at"], zone) for r in rows}
+        ok = found == wanted and at == {_in_zone(session + timedelta(minutes=15), zone)}
+        return _ok("M7 at 15 minutes: internal 'IO - Sem contato / Não agendado', public 'IO - Sem contato core'",
+                   ok, f"{sorted(found)} at {', '.join(sorted(at)) or 'never'}")
+
+    def m4_reschedule(w: World) -> Check:
+        """M4 new slot"""
+        found = [a for a in actions(w) if "GR: no contact at the CORE: book a new slot" in a.get("description", "")]
+        return _ok("M4 GR asked to book a new slot", len(found) == 1, f"{len(found)} task action(s)")
+
+    acts = [
+        Act(paid_at - timedelta(minutes=30), "core", "Movidesk: sales opens the customer's ticket (plan, landline)",
+            sell),
+        Act(paid_at, "core", "Movidesk: finance ticks 'Pagamento confirmado'", pay),
+        Act(booked_at, "core", "Movidesk: GR books the 1st CORE (action 'GR - Agendamento CORE')", book),
+    ]
+    return Procedure("core", "M", "CORE implementation (Movidesk, Slack)", acts,
+                     [m1_ticket, m3_confirmed, m7_slack, m7_actions, m4_reschedule], memo)
+
+
+# =========================================================================================
+# E - network platform onboarding (canonical intake -> e-mails, HubSpot)
+# =========================================================================================
+def network(start: date = DEMO_START) -> Procedure:
+    zone = "Europe/Paris"
+    signup = local(zone, start, 14)
+    booked = local(zone, start, 16, 20)
+    appointment = local(zone, start + timedelta(days=3), 10)
+    pro, email, subject = "Gîte du Vallon", "bonjour@gite-du-vallon.example.com", "network:gite-du-vallon"
+    memo: dict[str, Any] = {}
+
+    def sign_up(control: SandboxControl, rt: Runtime) -> None:
+        event = {"id": f"signup-{uuid.uuid5(uuid.NAMESPACE_URL, subject).hex[:12]}", "type": "account.created",
+                 "occurred_at": signup.isoformat(), "subject": subject, "tenant": "network",
+                 "data": {"account_name": pro, "origin": "transformation", "network": "alpes-tourisme",
+                          "leisure": False, "email": email}}
+        response = requests.post(f"{os.environ['KICKOFF_PUBLIC_URL']}/webhooks/events", json=event, timeout=30,
+                                 headers={"Authorization": f"Bearer {os.environ['KICKOFF_EVENTS_TOKEN']}"})
+        response.raise_for_status()
+
+    def ticket(control: SandboxControl) -> dict[str, Any]:
+        found = [t for t in control.get("hubspot", "records/tickets")
+                 if t["properties"].get("hs_pipeline") == "28734902" and pro in str(t["properties"].get("subject"))]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} network tickets for {pro}")
+        return found[0]
+
+    def book(control: SandboxControl, rt: Runtime) -> None:
+        control.act("hubspot", "meetings", ticket_id=ticket(control)["id"], properties={
+            "hs_meeting_title": f"OnBoarding {pro}", "hs_timestamp": appointment.isoformat(),
+            "hs_meeting_start_time": appointment.isoformat(),
+            "hs_meeting_end_time": (appointment + timedelta(minutes=20)).isoformat()})
+
+    def sent(w: World, to: str, subject_: str) -> tuple[list[dict[str, Any]], datetime | None]:
+        mails = w.emails(to, subject_)
+        return mails, (w.email_at("network", mails[0]) if mails else None)
+
+    def e1_ticket(w: World) -> Check:
+        """E1 HubSpot"""
+        props = ticket(w.control)["properties"]
+        return _ok("E1 sign-up through the platform: the pro's onboarding ticket in HubSpot",
+                   props.get("hs_pipeline_stage") == "84562202",
+                   f"{props.get('subject')!r}, stage {props.get('hs_pipeline_stage')} (appointment booked)")
+
+    def e2_notified(w: World) -> Check:
+        """E2 referents and team"""
+        mails, when = sent(w, "referents@network.example.com", "New account on the alpes-tourisme network")
+        both = bool(mails) and "onboarding@network.example.com" in " ".join(mails[0]["rcpt_tos"])
+        return _ok("E2 referents and onboarding team e-mailed at the sign-up", both and when == signup,
+                   f"{len(mails)} sent, at {_in_zone(when, zone)}")
+
+    def e3_welcome(w: World) -> Check:
+        """E3 welcome after 30 minutes"""
+        mails, when = sent(w, email, "Bienvenue")
+        ok = len(mails) == 1 and when == signup + timedelta(minutes=30)
+        return _ok("E3 welcome e-mail 30 minutes after the sign-up", ok, f"{len(mails)} sent, at {_in_zone(when, zone)}")
+
+    def e4_reminders(w: World) -> Check:
+        """E4 confirmation and reminders"""
+        got = []
+        for subject_, moment in (("Votre rendez-vous OnBoarding", booked),
+                                 ("Rappel : votre rendez-vous OnBoarding demain", appointment - timedelta(days=1)),
+                                 ("Rappel : votre rendez-vous OnBoarding dans une heure", appointment - timedelta(hours=1))):
+            mails, when = sent(w, email, subject_)
+            got.append((len(mails) == 1 and when == moment, f"{_in_zone(when, zone)}"))
+        return _ok("E4 confirmation at booking, reminders 1 day and 1 hour before", all(ok for ok, _ in got),
+                   "at " + ", ".join(d for _, d in got))
+
+    def e5_call(w: World) -> Check:
+        """E5 call within 2 days"""
+        tid = ticket(w.control)["id"]
+        calls = [t["properties"] for t in w.control.get("hubspot", "records/tasks")
+                 if any(str(a["toObjectId"]) == str(tid) for a in t.get("associations", []))
+                 and str(t["properties"].get("hs_task_subject", "")).startswith("Phone the professional")]
+        due = (datetime.fromisoformat(str(calls[0]["hs_timestamp"]).replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+               if calls else None)
+        ok = len(calls) == 1 and due is not None and signup < due <= signup + timedelta(days=2)
+        return _ok("E5 call task for the onboarding team, due within 2 working days", ok,
+                   f"{len(calls)} task(s), due {_in_zone(due, zone)}")
+
+    acts = [
+        Act(signup, "network", "Platform: a professional creates an account (canonical account.created)", sign_up),
+        Act(booked, "network", "HubSpot: the pro books the OnBoarding appointment", book),
+    ]
+    return Procedure("network", "E", "Network platform onboarding (sign-up platform → e-mail, HubSpot)", acts,
+                     [e1_ticket, e2_notified, e3_welcome, e4_reminders, e5_call], memo)
+
+
+def all_procedures(start: date = DEMO_START) -> list[Procedure]:
+    return [assist(start), marketplace(start), retention(start), core(start), network(start)]

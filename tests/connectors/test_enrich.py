@@ -1,0 +1,285 @@
+"""Webhooks that are only notices, made whole by ``Connector.enrich``: one read of the record,
+then the pure mapping turns them into events. Against the sandbox through the official
+clients; what each step costs is read from the sandbox's request log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from connectors.asana import AsanaConnector
+from connectors.base import Connector
+from connectors.hubspot import HubSpotConnector
+from connectors.retry import FAST_POLICY
+from connectors.zendesk import ZendeskConnector
+from kickoff.events import EventType
+from kickoff.model import ActionKind, Delivery, ResultStatus
+from mappings.base import MappingError, load_tables, mapping_for
+from tests.mappings.conftest import FIXTURE, REPO, FakeLedger, Receiver, action, state
+
+HS_SECRET, HS_TOKEN = "hs-sandbox-client-secret", "hs-sandbox-token"
+PIPELINE, STAGE_ONBOARDING = "28734901", "84561202"
+SAM_ADVISOR = "51200104"
+ONBOARDING = "assist:D-1"
+ASANA_PROJECT = "1209500000000100"
+
+
+@pytest.fixture
+def seeded(sandbox):
+    sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
+    return sandbox
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    hook = Receiver()
+    yield hook
+    hook.server.shutdown()
+
+
+@pytest.fixture
+def ledger() -> FakeLedger:
+    return FakeLedger()
+
+
+@pytest.fixture
+def tables() -> dict[str, Any]:
+    return load_tables(REPO / "config")
+
+
+@pytest.fixture
+def tenants(kickoff_config) -> dict[str, Any]:
+    return kickoff_config.tenants
+
+
+@pytest.fixture
+def hubspot(kickoff_config, seeded) -> HubSpotConnector:
+    return HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY)
+
+
+@pytest.fixture
+def zendesk(kickoff_config, seeded) -> ZendeskConnector:
+    config = kickoff_config.tools["zendesk"]
+    return ZendeskConnector(config.model_copy(update={"options": {"job_poll_seconds": 0.0}}), retry=FAST_POLICY)
+
+
+def hooks(connector: Connector, sandbox, receiver: Receiver, start: int) -> list[Delivery]:
+    """What the sandbox sent since ``start``, parsed as the gateway parses it."""
+    assert sandbox.flush_webhooks()
+    return [d for i in range(start, len(receiver.received)) for d in connector.parse_webhook(receiver.request(i))]
+
+
+def log_since(sandbox, vendor: str, seq: int) -> list[tuple[str, str]]:
+    """(method, path) of the API calls the vendor answered after ``seq`` (admin routes excluded)."""
+    return [(e["method"], e["path"]) for e in sandbox.requests(vendor, since=seq)
+            if not e["path"].startswith("/_sandbox")]
+
+
+def onboarding_ticket(sandbox, ledger: FakeLedger) -> tuple[str, str]:
+    """A company and its onboarding ticket, linked in the crosswalk to a stored onboarding."""
+    company = sandbox.act("hubspot", "records/companies", properties={"name": "Exempel Bygg AB"})["id"]
+    ticket = sandbox.act("hubspot", "tickets", company_id=company, properties={
+        "subject": "SE - Exempel Bygg AB", "hs_pipeline": PIPELINE, "hs_pipeline_stage": STAGE_ONBOARDING})["id"]
+    ledger.link(ONBOARDING, "hubspot", ticket, "ticket")
+    ledger.link(ONBOARDING, "hubspot", company, "company")
+    ledger.states[ONBOARDING] = state(ONBOARDING, "assist", "assist-se", "onboarding_in_progress")
+    assert sandbox.flush_webhooks()  # their creation webhooks are out before the test counts
+    return company, ticket
+
+
+# --- HubSpot --------------------------------------------------------------------------------
+def test_A13_given_a_meeting_booked_on_the_ticket_when_enriched_then_one_read_and_meeting_booked(
+        hubspot, seeded, receiver, ledger, tables, tenants):
+    seeded.set_webhook("hubspot", receiver.url, secret=HS_SECRET)
+    company, ticket = onboarding_ticket(seeded, ledger)
+    start = len(receiver.received)
+    ctx = ledger.context("assist", "hubspot", tables, tenants)
+    mapping = mapping_for("hubspot")
+
+    meeting = seeded.act("hubspot", "meetings", ticket_id=ticket, company_id=company, properties={
+        "hs_timestamp": "2026-03-05T09:00:00Z", "hs_meeting_title": "Uppstartsmöte",
+        "hs_meeting_start_time": "2026-03-05T09:00:00Z"})
+    [notice] = hooks(hubspot, seeded, receiver, start)
+    assert notice.payload["subscriptionType"] == "meeting.creation"
+    with pytest.raises(MappingError) as bare:
+        mapping.to_events(notice, ctx)
+    assert bare.value.field == "associations"
+
+    seq = seeded.last_seq()
+    whole = hubspot.enrich(notice)
+
+    assert log_since(seeded, "hubspot", seq) == [("GET", f"/crm/v3/objects/meetings/{meeting['id']}")]
+    assert (whole.tool, whole.dedup_key, whole.kind, whole.record_id) == (
+        notice.tool, notice.dedup_key, "webhook", notice.record_id)
+    assert whole.payload["associations"]["tickets"]["results"][0]["id"] == ticket
+    assert [r["id"] for r in whole.payload["associations"]["companies"]["results"]] == [company]
+    [booked] = mapping.to_events(whole, ctx)
+    assert (booked.type, booked.subject, booked.data["meeting_id"]) == (EventType.MEETING_BOOKED, ONBOARDING,
+                                                                       meeting["id"])
+    assert booked.data["start"].startswith("2026-03-05T09:00:00")
+    assert booked.source.delivery_id == notice.dedup_key
+
+    start = len(receiver.received)
+    seeded.act("hubspot", f"meetings/{meeting['id']}", method="PATCH", properties={"hs_meeting_outcome": "COMPLETED"})
+    [outcome] = hooks(hubspot, seeded, receiver, start)
+    seq = seeded.last_seq()
+    [completed] = mapping.to_events(hubspot.enrich(outcome), ctx)
+    assert len(log_since(seeded, "hubspot", seq)) == 1
+    assert completed.type == EventType.MEETING_COMPLETED and completed.subject == ONBOARDING
+    assert completed.data["start"].startswith("2026-03-05T09:00:00")  # read, not in the one-property event
+
+
+def test_given_notices_the_mapping_does_not_need_then_enrich_reads_nothing(hubspot, seeded, receiver, ledger):
+    seeded.set_webhook("hubspot", receiver.url, secret=HS_SECRET)
+    _company, ticket = onboarding_ticket(seeded, ledger)
+    meeting = seeded.act("hubspot", "meetings", ticket_id=ticket, properties={"hs_timestamp": "2026-03-05T09:00:00Z"})
+    assert seeded.flush_webhooks()
+    start = len(receiver.received)
+    seeded.act("hubspot", f"meetings/{meeting['id']}", method="PATCH", properties={"hs_meeting_title": "Nytt namn"})
+    seeded.act("hubspot", f"tickets/{ticket}", method="PATCH", properties={"subject": "SE - Nytt namn"})
+    notices = hooks(hubspot, seeded, receiver, start)
+    assert {d.payload["subscriptionType"] for d in notices} == {"meeting.propertyChange", "ticket.propertyChange"}
+
+    seq = seeded.last_seq()
+    assert [hubspot.enrich(d) for d in notices] == notices
+    assert log_since(seeded, "hubspot", seq) == []
+
+
+def test_given_a_meeting_deleted_before_processing_then_the_delivery_comes_back_unchanged(
+        hubspot, seeded, receiver, ledger, tables, tenants, kickoff_config):
+    seeded.set_webhook("hubspot", receiver.url, secret=HS_SECRET)
+    _company, ticket = onboarding_ticket(seeded, ledger)
+    start = len(receiver.received)
+    meeting = seeded.act("hubspot", "meetings", ticket_id=ticket, properties={"hs_timestamp": "2026-03-05T09:00:00Z"})
+    [notice] = hooks(hubspot, seeded, receiver, start)
+    base = kickoff_config.tools["hubspot"].base_url.rstrip("/")
+    gone = requests.delete(f"{base}/crm/v3/objects/meetings/{meeting['id']}",
+                           headers={"Authorization": f"Bearer {HS_TOKEN}"}, timeout=10)
+    assert gone.status_code == 204
+
+    seq = seeded.last_seq()
+    assert hubspot.enrich(notice) == notice
+    assert [(m, p) for m, p in log_since(seeded, "hubspot", seq)] == [("GET", f"/crm/v3/objects/meetings/{meeting['id']}")]
+    with pytest.raises(MappingError) as failed:  # the mapping fails it with its reason
+        mapping_for("hubspot").to_events(notice, ledger.context("assist", "hubspot", tables, tenants))
+    assert failed.value.field == "associations"
+
+
+def test_A14_given_the_meeting_outcome_and_the_company_owner_then_one_batch_update_each(
+        hubspot, seeded, ledger, tables, tenants):
+    company, ticket = onboarding_ticket(seeded, ledger)
+    meetings = [seeded.act("hubspot", "meetings", ticket_id=ticket, properties={
+        "hs_timestamp": f"2026-03-0{n}T09:00:00Z"})["id"] for n in (5, 6)]
+    ctx = ledger.context("assist", "hubspot", tables, tenants)
+    mapping = mapping_for("hubspot")
+    actions = [action("hubspot", ActionKind.SET_STAGE, {"stage": "completed", "record": "meeting", "record_id": meetings[0]},
+                      n=0, rule="A14"),
+               action("hubspot", ActionKind.ASSIGN_OWNER, {"owner": "sam_advisor", "record": "company"}, n=1, rule="A14"),
+               action("hubspot", ActionKind.SET_STAGE, {"stage": "no_show", "record": "meeting", "record_id": meetings[1]},
+                      n=2, rule="A15")]
+    vendor = [mapping.to_vendor(a, ctx) for a in actions]
+    assert vendor[1].payload == {"record_id": company, "owner": SAM_ADVISOR, "object": "companies"}
+    assert vendor[0].payload == {"record_id": meetings[0], "object": "meetings", "property": "hs_meeting_outcome",
+                                 "stage": "COMPLETED"}
+
+    seq = seeded.last_seq()
+    results = hubspot.apply(vendor)
+
+    assert [r.status for r in results] == [ResultStatus.DONE] * 3, [r.reason for r in results]
+    assert [r.external_id for r in results] == [meetings[0], company, meetings[1]]
+    assert sorted(log_since(seeded, "hubspot", seq)) == [("POST", "/crm/v3/objects/companies/batch/update"),
+                                                          ("POST", "/crm/v3/objects/meetings/batch/update")]
+    stored = {m["id"]: m["properties"] for m in seeded.get("hubspot", "records/meetings")}
+    assert (stored[meetings[0]]["hs_meeting_outcome"], stored[meetings[1]]["hs_meeting_outcome"]) == ("COMPLETED",
+                                                                                                      "NO_SHOW")
+    assert seeded.get("hubspot", f"records/companies/{company}")["properties"]["hubspot_owner_id"] == SAM_ADVISOR
+    assert seeded.get("hubspot", f"records/tickets/{ticket}")["properties"].get("hubspot_owner_id") is None
+    assert mapping.write_fingerprints(vendor[1])  # the company's owner change is recognised as our echo
+
+
+# --- Zendesk --------------------------------------------------------------------------------
+def new_ticket(sandbox, receiver, zendesk, **fields: Any) -> tuple[dict[str, Any], Delivery]:
+    sandbox.set_webhook("zendesk", receiver.url)
+    assert sandbox.flush_webhooks()
+    start = len(receiver.received)
+    ticket = sandbox.act("zendesk", "tickets", requester_email="owner@salon.example.com", **fields)
+    [created] = hooks(zendesk, sandbox, receiver, start)
+    return ticket, created
+
+
+def test_W3_given_a_red_alert_webhook_when_enriched_then_one_read_and_red_alert_with_its_competitor_date(
+        zendesk, seeded, receiver, ledger, tables, tenants):
+    ticket, created = new_ticket(seeded, receiver, zendesk, subject="Alerte rouge", tags=["red_alert"],
+                                 comment={"body": "RDV chez un concurrent"},
+                                 custom_fields=[{"id": 360000102, "value": "Concurrent SA"},
+                                                {"id": 360000103, "value": "2026-03-20"}])
+    ctx = ledger.context("retention", "zendesk", tables, tenants)
+    mapping = mapping_for("zendesk")
+    assert mapping.to_events(created, ctx) == []  # the bare event has no custom field values
+
+    seq = seeded.last_seq()
+    whole = zendesk.enrich(created)
+
+    assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json")]
+    assert (whole.dedup_key, whole.kind, whole.record_id) == (created.dedup_key, "webhook", created.record_id)
+    [event] = mapping.to_events(whole, ctx)
+    assert event.type == EventType.RED_ALERT
+    assert event.subject == f"retention:requester-{ticket['requester_id']}"
+    assert event.data == {"competitor": "Concurrent SA", "competitor_date": "2026-03-20", "low_nps": False}
+    assert mapping.delivery_fingerprints(whole) == mapping.delivery_fingerprints(created)
+
+
+def test_given_zendesk_changes_or_a_deleted_ticket_then_enrich_leaves_the_delivery_as_it_came(
+        zendesk, seeded, receiver):
+    ticket, created = new_ticket(seeded, receiver, zendesk, subject="Alerte rouge", tags=["red_alert"],
+                                 comment={"body": "x"}, custom_fields=[{"id": 360000103, "value": "2026-03-20"}])
+    start = len(receiver.received)
+    seeded.act("zendesk", f"tickets/{ticket['id']}", method="PUT", status="open")
+    changes = hooks(zendesk, seeded, receiver, start)
+    seq = seeded.last_seq()
+    assert [zendesk.enrich(d) for d in changes] == changes
+    assert log_since(seeded, "zendesk", seq) == []
+
+    seeded.act("zendesk", f"tickets/{ticket['id']}", method="DELETE")
+    seq = seeded.last_seq()
+    assert zendesk.enrich(created) == created
+    assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json")]
+
+
+# --- Asana ----------------------------------------------------------------------------------
+@pytest.fixture
+def asana(kickoff_config, seeded) -> AsanaConnector:
+    base = kickoff_config.tools["asana"]
+    return AsanaConnector(base.model_copy(update={"options": {"projects": [ASANA_PROJECT]}}), retry=FAST_POLICY)
+
+
+def test_W1_given_a_person_completes_a_kickoff_task_when_enriched_then_one_read_and_task_updated(
+        asana, seeded, receiver, ledger, tables, tenants):
+    subject = "retention:requester-42"
+    task_action = action("asana", ActionKind.CREATE_TASK, {"subject": "Ring kunden", "due_at": "2026-03-03T08:00:00Z"},
+                         onboarding=subject, rule="W3")
+    task = seeded.act("asana", "tasks", name="Ring kunden", projects=[ASANA_PROJECT],
+                      notes=f"Ring kunden\n\nkickoff-key: {task_action.idempotency_key}")
+    ledger.created(task_action, task["gid"], "task")
+    seeded.set_webhook("asana", receiver.url, secret="hook-secret")
+    assert seeded.flush_webhooks()
+    start = len(receiver.received)
+    seeded.act("asana", f"tasks/{task['gid']}", method="PUT", completed=True)
+    [notice] = hooks(asana, seeded, receiver, start)
+    assert notice.payload["change"]["field"] == "completed"
+    ctx = ledger.context("retention", "asana", tables, tenants)
+    mapping = mapping_for("asana")
+    assert mapping.to_events(notice, ctx) == []  # gids only
+
+    seq = seeded.last_seq()
+    whole = asana.enrich(notice)
+
+    assert log_since(seeded, "asana", seq) == [("GET", f"/api/1.0/tasks/{task['gid']}")]
+    assert (whole.dedup_key, whole.kind, whole.record_id) == (notice.dedup_key, "webhook", notice.record_id)
+    [done] = mapping.to_events(whole, ctx)
+    assert (done.type, done.subject, done.data) == (EventType.TASK_UPDATED, subject,
+                                                    {"task_key": task_action.idempotency_key, "status": "completed"})

@@ -1,0 +1,175 @@
+"""End to end through a real Prefect test server, the sandbox, the gateway and the ledger:
+rule A's procedure from a Dealbuilder signature to the booked kick-off meeting.
+
+Each flow below runs as a real Prefect flow run (``prefect_test_harness``); vendors are the
+sandbox, reached by the official clients over HTTP; webhooks travel sandbox -> gateway ->
+inbox with the vendors' real signatures; time is the sandbox's virtual clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+import yaml
+
+from flows.demo.clock import Act, VirtualClock, prefect_calls
+from flows.runtime import Runtime, default_runtime
+from flows.steps.process import ECHO_REASON
+from kickoff.gateway import create_app
+from kickoff.gateway.server import GatewayServer
+from sandbox.control import SandboxControl
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+FIXTURE = Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "default.yaml"
+TABLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "mappings" / "hubspot.yaml").read_text())["assist"]
+SIGNED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)  # a Monday
+START_DATE = "2026-03-04"                                 # the delivery start date (Wednesday)
+MOVE_AT = datetime(2026, 3, 5, 8, 0, tzinfo=STOCKHOLM)    # A2: the day after, at 08:00
+BOOKED_AT = datetime(2026, 3, 13, 10, 0, tzinfo=STOCKHOLM)
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@dataclass
+class World:
+    rt: Runtime
+    control: SandboxControl
+    gateway: GatewayServer
+    clock: VirtualClock
+
+
+@pytest.fixture
+def world(prefect_server, sandbox_server, sandbox: SandboxControl, sandbox_env: dict[str, str]) -> Iterator[World]:
+    sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
+    default_runtime.cache_clear()
+    rt = default_runtime()
+    app = create_app(rt.ledger, config=rt.config, notify=lambda tool, ids: None, clock=sandbox_server.sandbox.clock.now)
+    gateway = GatewayServer(app).start()
+    sandbox.set_webhook("dealbuilder", f"{gateway.url}/webhooks/dealbuilder")
+    sandbox.set_webhook("hubspot", f"{gateway.url}/webhooks/hubspot", sandbox_env["HUBSPOT_CLIENT_SECRET"])
+    try:
+        yield World(rt, sandbox, gateway, VirtualClock(rt, sandbox, prefect_calls()))
+    finally:
+        gateway.stop()
+        rt.ledger.close()
+        default_runtime.cache_clear()
+
+
+def _sign_contract(control: SandboxControl, rt: Runtime) -> None:
+    document = {
+        "id": "DB-1001",
+        "title": "Assist avtal",
+        "Parties": [
+            {"role": "seller", "companyName": "Kickoff Sales AB", "contacts": []},
+            {"role": "customer", "companyName": "Nordljus Bygg AB", "organizationNumber": "556000-0001",
+             "contacts": [{"role": "main_user", "name": "Alva Exempel", "email": "alva@nordljus.example.com"}]},
+        ],
+        "customFields": [{"name": "licences", "value": "25"}, {"name": "delivery_start", "value": START_DATE}],
+    }
+    control.act("dealbuilder", "documents", **document)
+    control.act("dealbuilder", "documents/DB-1001/accept")
+
+
+def _ticket(control: SandboxControl) -> dict:
+    tickets = [t for t in control.get("hubspot", "records/tickets") if t["properties"].get("subject", "").startswith("SE")]
+    assert len(tickets) == 1, f"expected exactly one SE ticket, found {len(tickets)}"
+    return tickets[0]
+
+
+def _call_tasks(control: SandboxControl) -> list[tuple[str, datetime]]:
+    """(subject, due) of every call task in HubSpot, by due time."""
+    tasks = [t["properties"] for t in control.get("hubspot", "records/tasks")]
+    calls = [t for t in tasks if t.get("hs_task_type") == "CALL"]
+    return sorted(((t["hs_task_subject"], datetime.fromisoformat(str(t["hs_timestamp"]).replace("Z", "+00:00")))
+                   for t in calls), key=lambda pair: pair[1])
+
+
+def _book_meeting(control: SandboxControl, rt: Runtime) -> None:
+    ticket_id = _ticket(control)["id"]
+    starts = (BOOKED_AT + timedelta(days=3)).isoformat()
+    control.act("hubspot", "meetings", properties={
+        "hs_meeting_title": "Uppstartsmöte", "hs_timestamp": starts, "hs_meeting_start_time": starts,
+    }, ticket_id=ticket_id)
+
+
+def test_A1_A2_A8_A13_signed_contract_becomes_ticket_moves_gets_call_tasks_and_stops_when_booked(world: World) -> None:
+    control, rt = world.control, world.rt
+
+    # A1: the signature in Dealbuilder becomes a HubSpot ticket "SE ..." in "Ny".
+    world.clock.play([Act(SIGNED_AT, "assist", "contract signed", _sign_contract)], SIGNED_AT,
+                     until=MOVE_AT - timedelta(minutes=1))
+    ticket = _ticket(control)
+    assert ticket["properties"]["subject"].startswith("SE ")
+    assert ticket["properties"]["hs_pipeline"] == TABLE["pipeline"]
+    assert ticket["properties"]["hs_pipeline_stage"] == TABLE["stages"]["new"]
+
+    # A2: moved to "Onboarding – Pågår" the day after the start date at 08:00 Stockholm time.
+    world.clock.play([], MOVE_AT - timedelta(minutes=1), until=MOVE_AT)
+    ticket = _ticket(control)
+    assert ticket["properties"]["hs_pipeline_stage"] == TABLE["stages"]["onboarding_in_progress"]
+    moved_at = datetime.fromtimestamp(int(ticket["properties"]["hs_lastmodifieddate"]) / 1000, tz=STOCKHOLM) \
+        if str(ticket["properties"]["hs_lastmodifieddate"]).isdigit() \
+        else datetime.fromisoformat(str(ticket["properties"]["hs_lastmodifieddate"]).replace("Z", "+00:00"))
+    assert moved_at == MOVE_AT
+
+    # A8: call tasks on day 3 and day 7 while no meeting is booked; A13: the booking stops it all.
+    world.clock.play([Act(BOOKED_AT, "assist", "meeting booked", _book_meeting)], MOVE_AT,
+                     until=SIGNED_AT + timedelta(days=45))
+    calls = _call_tasks(control)
+    end_of_day = timedelta(hours=9)  # created at 08:00, due at 17:00 the same day
+    assert [due for _, due in calls] == [MOVE_AT + end_of_day,                       # A7: the first call
+                                         MOVE_AT + timedelta(days=3) + end_of_day,   # A8: day 3
+                                         MOVE_AT + timedelta(days=7) + end_of_day]   # A8: day 7
+    assert "(day 3)" in calls[1][0] and "(day 7)" in calls[2][0]
+    assert all(due < BOOKED_AT for _, due in calls)  # A13: nothing after the booking
+    assert _ticket(control)["properties"]["hs_pipeline_stage"] == TABLE["stages"]["closed"]
+    assert rt.ledger.status(SIGNED_AT + timedelta(days=45)).pending_outbox == 0
+    assert rt.ledger.dead_letters() == []
+
+
+def test_A1_redelivered_dealbuilder_webhook_changes_nothing(world: World) -> None:
+    control, rt = world.control, world.rt
+    world.clock.play([Act(SIGNED_AT, "assist", "contract signed", _sign_contract)], SIGNED_AT,
+                     until=SIGNED_AT + timedelta(hours=1))
+    before = rt.ledger.status(SIGNED_AT)
+    tickets_before = control.get("hubspot", "records/tickets")
+    delivery = next(d for d in control.webhook_deliveries("dealbuilder") if '"DocumentAccepted"' in d["body"])
+    answer = requests.post(f"{world.gateway.url}/webhooks/dealbuilder", data=delivery["body"].encode(),
+                           headers={"Content-Type": "application/json"}, timeout=10)
+    assert answer.status_code == 200 and answer.json()["new"] == 0
+    world.clock.play([], SIGNED_AT + timedelta(hours=1), until=SIGNED_AT + timedelta(hours=2))
+    after = rt.ledger.status(SIGNED_AT + timedelta(hours=2))
+    assert (after.pending_inbox, after.pending_outbox) == (before.pending_inbox, before.pending_outbox)
+    assert control.get("hubspot", "records/tickets") == tickets_before
+
+
+def test_A2_webhook_reporting_kickoffs_own_write_changes_nothing(world: World) -> None:
+    control, rt = world.control, world.rt
+    world.clock.play([Act(SIGNED_AT, "assist", "contract signed", _sign_contract)], SIGNED_AT, until=MOVE_AT)
+    echoes = [row for row in _inbox_rows(rt) if row["tool"] == "hubspot"]
+    assert echoes, "the sandbox reports Kickoff's own ticket writes back as webhooks"
+    assert all(row["status"] == "ignored" and row["error"] == ECHO_REASON for row in echoes), echoes
+    state = rt.ledger.load_state("assist:DB-1001")
+    assert state is not None and state.stage == "onboarding_in_progress"
+
+
+def _inbox_rows(rt: Runtime) -> list[dict]:
+    rows, inbox_id = [], 1
+    while (row := rt.ledger.inbox_row(inbox_id)) is not None:
+        rows.append(row)
+        inbox_id += 1
+    return rows
