@@ -58,13 +58,14 @@ class Procedure:
     key: str            # the tenant in config/tenants.yaml
     family: str         # the rules' letter in RULES.md
     title: str
+    timezone: str       # the tenant's
     acts: list[Act]
     checks: list[Callable[[World], Check]]
     memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo({"assist": "Europe/Stockholm", "core": "America/Sao_Paulo"}.get(self.key, "Europe/Paris"))
+        return ZoneInfo(self.timezone)
 
     def run_checks(self, control: SandboxControl, rt: Runtime) -> list[Check]:
         world = World(control, rt, self.memo)
@@ -201,7 +202,7 @@ def assist(start: date = DEMO_START) -> Procedure:
         Act(signed, "assist", "Dealbuilder: the customer signs the contract (DocumentAccepted webhook)", sign),
         Act(booked_at, "assist", "HubSpot: the customer books the kick-off meeting (meetings link)", book),
     ]
-    return Procedure("assist", "A", "Assist customers, Sweden (Dealbuilder + HubSpot)", acts,
+    return Procedure("assist", "A", "Assist customers, Sweden (Dealbuilder + HubSpot)", zone, acts,
                      [a1_ticket, a5_owner, a3_note, a2_welcome, a8_calls, a13_mail, a13_closed, a13_stopped], memo)
 
 
@@ -297,7 +298,7 @@ def marketplace(start: date = DEMO_START) -> Procedure:
         Act(signed, "marketplace", "Salesforce: sales signs the partner, self-onboarding unticked, SD in 10 days", sign),
         Act(published, "marketplace", "Salesforce: the AM publishes the venue (Venue online)", publish),
     ]
-    return Procedure("marketplace", "T", "Marketplace partner, classic onboarding (Salesforce)", acts,
+    return Procedure("marketplace", "T", "Marketplace partner, classic onboarding (Salesforce)", zone, acts,
                      [t1_fee, t4_webinar, t6_to_train, t7_tasks, t5_billing, t10_visible, t7_cases, t6_account],
                      memo)
 
@@ -402,7 +403,7 @@ def retention(start: date = DEMO_START) -> Procedure:
         Act(meeting_at + timedelta(minutes=10), "retention", "Asana: the intern completes the 'red alert' task",
             task_done),
     ]
-    return Procedure("retention", "W", "Retention alerts (Zendesk → Asana, Slack)", acts,
+    return Procedure("retention", "W", "Retention alerts (Zendesk → Asana, Slack)", zone, acts,
                      [w2_opportunity, w2_task, w4_nps, w3_red, w7_board, w1_slack], memo)
 
 
@@ -497,7 +498,7 @@ def core(start: date = DEMO_START) -> Procedure:
         Act(paid_at, "core", "Movidesk: finance ticks 'Pagamento confirmado'", pay),
         Act(booked_at, "core", "Movidesk: GR books the 1st CORE (action 'GR - Agendamento CORE')", book),
     ]
-    return Procedure("core", "M", "CORE implementation (Movidesk, Slack)", acts,
+    return Procedure("core", "M", "CORE implementation (Movidesk, Slack)", zone, acts,
                      [m1_ticket, m3_confirmed, m7_slack, m7_actions, m4_reschedule], memo)
 
 
@@ -585,7 +586,7 @@ def network(start: date = DEMO_START) -> Procedure:
         Act(signup, "network", "Platform: a professional creates an account (canonical account.created)", sign_up),
         Act(booked, "network", "HubSpot: the pro books the OnBoarding appointment", book),
     ]
-    return Procedure("network", "E", "Network platform onboarding (sign-up platform → e-mail, HubSpot)", acts,
+    return Procedure("network", "E", "Network platform onboarding (sign-up platform → e-mail, HubSpot)", zone, acts,
                      [e1_ticket, e2_notified, e3_welcome, e4_reminders, e5_call], memo)
 
 
