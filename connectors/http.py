@@ -47,17 +47,24 @@ def make_session(base_url: str | None = None) -> requests.Session:
     return session
 
 
+def transport_error(exc: requests.RequestException, *, write: bool) -> VendorError:
+    """A failure below HTTP, classified once for every requests-based client: nothing sent
+    (connect timeout) or a read is simply retryable; a write that may have landed is an
+    UnknownOutcome, so the retry looks its key up first."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return classify(503, reason=f"connect timeout: {type(exc).__name__}")
+    if isinstance(exc, requests.ConnectionError | requests.Timeout) and write:
+        return UnknownOutcome(f"no answer after sending: {type(exc).__name__}")
+    return classify(503, reason=f"connection failed: {type(exc).__name__}")
+
+
 def send(session: requests.Session, method: str, url: str, *, sent_body: bool = True, **kwargs) -> requests.Response:
     """One request; transport failures become VendorError (UnknownOutcome when a body may have landed)."""
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
     try:
         return session.request(method, url, **kwargs)
-    except requests.ConnectTimeout as exc:
-        raise classify(503, reason=f"connect timeout: {type(exc).__name__}") from exc
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        if method.upper() == "GET" or not sent_body:
-            raise classify(503, reason=f"connection failed: {type(exc).__name__}") from exc
-        raise UnknownOutcome(f"no answer after sending: {type(exc).__name__}") from exc
+    except requests.RequestException as exc:
+        raise transport_error(exc, write=method.upper() != "GET" and sent_body) from exc
 
 
 def raise_for_vendor(response: requests.Response, reason: str | None = None) -> requests.Response:
@@ -68,4 +75,4 @@ def raise_for_vendor(response: requests.Response, reason: str | None = None) -> 
     raise classify(response.status_code, response.headers, text)
 
 
-__all__ = ["SandboxRedirectAdapter", "VendorError", "make_session", "raise_for_vendor", "send"]
+__all__ = ["SandboxRedirectAdapter", "VendorError", "make_session", "raise_for_vendor", "send", "transport_error"]

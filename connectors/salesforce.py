@@ -58,8 +58,8 @@ from simple_salesforce.exceptions import (
 )
 
 from connectors.base import Connector, ReadResult, chunked, done, result_for
-from connectors.errors import ErrorKind, UnknownOutcome, VendorError, classify
-from connectors.http import make_session
+from connectors.errors import ErrorKind, VendorError, classify
+from connectors.http import make_session, transport_error
 from connectors.webhooks import WebhookRejected, WebhookRequest, constant_time_equal
 from kickoff.model import Action, ActionKind, ActionResult, Delivery, ResultStatus
 from kickoff.settings import ToolConfig
@@ -128,12 +128,8 @@ def vendor_error(exc: Exception, *, write: bool, headers: Any = None) -> VendorE
         if isinstance(exc, SalesforceRefusedRequest) and code == "REQUEST_LIMIT_EXCEEDED":
             return VendorError(ErrorKind.RETRYABLE, reason, status=403, retry_after=LIMIT_EXCEEDED_RETRY_SECONDS)
         return classify(exc.status, headers, reason)
-    if isinstance(exc, requests.ConnectTimeout):
-        return classify(503, reason=f"connect timeout: {type(exc).__name__}")
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
-        if write:
-            return UnknownOutcome(f"no answer after sending: {type(exc).__name__}")
-        return classify(503, reason=f"connection failed: {type(exc).__name__}")
+        return transport_error(exc, write=write)
     raise exc
 
 

@@ -58,8 +58,8 @@ from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
 from connectors.base import Connector, ReadResult, chunked, done, result_for
-from connectors.errors import ErrorKind, UnknownOutcome, VendorError, classify
-from connectors.http import SandboxRedirectAdapter, make_session
+from connectors.errors import ErrorKind, VendorError, classify
+from connectors.http import SandboxRedirectAdapter, make_session, transport_error
 from connectors.webhooks import (
     WebhookRejected,
     WebhookRequest,
@@ -117,12 +117,8 @@ def translate(exc: Exception, *, write: bool) -> VendorError:
         return exc
     if isinstance(exc, APIException) and exc.response is not None:
         return classify(exc.response.status_code, exc.response.headers, _vendor_reason(exc.response))
-    if isinstance(exc, requests.ConnectTimeout):
-        return classify(503, reason=f"connect timeout: {type(exc).__name__}")
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
-        if write:
-            return UnknownOutcome(f"no answer after sending: {type(exc).__name__}")
-        return classify(503, reason=f"connection failed: {type(exc).__name__}")
+        return transport_error(exc, write=write)
     return VendorError(ErrorKind.PERMANENT, f"{type(exc).__name__}: {exc}")
 
 

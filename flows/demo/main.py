@@ -77,6 +77,7 @@ def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
     _fresh(home)
     default_runtime.cache_clear()
     rt = None
+    passed = False
     try:
         out(f"kickoff demo: starting {'a local Prefect server, ' if use_prefect else ''}the sandbox and the gateway "
             f"(home {home})")
@@ -98,16 +99,24 @@ def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
             out(f"  played in {time.monotonic() - played:.1f} s: {calls.runs} "
                 f"{'Prefect flow runs' if use_prefect else 'flow steps (no Prefect)'}")
             rows = rt.ledger.outbox_rows()
-            passed = True
+            acts_done = [act for _, act in clock.acts_done]
+            results = []
             for procedure in procedures:
                 checks = procedure.run_checks(stack.control, rt)
-                passed = render(procedure, timeline(procedure, rows, clock.acts_done_acts()), checks, out) and passed
-            total = sum(len(p.checks) for p in procedures)
-            failed = total - sum(1 for p in procedures for _, ok, _ in p.last_checks if ok)
+                render(procedure, timeline(procedure, rows, acts_done), checks, out)
+                results.extend(checks)
+            failed = sum(1 for _, ok, _ in results if not ok)
+            passed = bool(results) and not failed
             out("")
-            out(f"{total - failed}/{total} checks passed" + ("" if passed else f", {failed} FAILED"))
+            out(f"{len(results) - failed}/{len(results)} checks passed" + (f", {failed} FAILED" if failed else ""))
             _where_to_look(out, use_prefect)
             out("stopping the gateway, the sandbox" + (" and the Prefect server" if use_prefect else "") + "…")
+    except Exception as exc:  # noqa: BLE001 - report, stop everything (local_stack did), exit non-zero
+        import traceback
+
+        out(traceback.format_exc())
+        out(f"kickoff demo failed: {type(exc).__name__}: {exc}")
+        return 1
     finally:
         if rt is not None:
             rt.ledger.close()
