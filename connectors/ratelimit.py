@@ -82,10 +82,13 @@ class PrefectRateLimiter:
     """Prefect global concurrency limits with slot decay; strict, so a missing limit fails
     loudly instead of running unthrottled (create them with ``kickoff limits sync``)."""
 
-    def __init__(self, timeout_seconds: float | None = 600.0) -> None:
+    def __init__(self, timeout_seconds: float | None = 600.0, limited: set[str] | None = None) -> None:
         self.timeout_seconds = timeout_seconds
+        self.limited = limited  # the tools with a rate limit (None: all); the others are not limited
 
     def acquire(self, tool: str, key: str = "default", slots: int = 1) -> None:
+        if self.limited is not None and tool not in self.limited:
+            return  # no rate_limit in tools.yaml (e-mail): no global limit was synced for it
         from prefect.concurrency.sync import rate_limit
 
         rate_limit(limit_name(tool, key), occupy=slots, timeout_seconds=self.timeout_seconds, strict=True)
@@ -110,5 +113,5 @@ def sync_prefect_limits(tools: dict[str, ToolConfig], key: str = "default") -> l
 def limiter_for(tools: dict[str, ToolConfig]) -> RateLimiter:
     """Prefect's shared limits when a Prefect API is configured, else in-process buckets."""
     if os.environ.get("PREFECT_API_URL") and os.environ.get("KICKOFF_RATE_LIMITER", "prefect") == "prefect":
-        return PrefectRateLimiter()
+        return PrefectRateLimiter(limited={name for name, cfg in tools.items() if cfg.rate_limit is not None})
     return TokenBucketLimiter({name: cfg.rate_limit for name, cfg in tools.items()})

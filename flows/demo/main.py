@@ -88,6 +88,10 @@ def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
                 out(f"  Prefect UI while it runs: {stack.prefect.ui_url}")
             out(f"  sandbox {stack.sandbox.url if stack.sandbox else '-'}, gateway {stack.gateway.url if stack.gateway else '-'}; "
                 f"ready in {time.monotonic() - started:.1f} s")
+            if use_prefect:
+                from connectors.ratelimit import sync_prefect_limits
+
+                sync_prefect_limits(rt.config.tools)  # the vendors' limits, shared by every flow run
             calls = prefect_calls() if use_prefect else direct_calls(rt)
             clock = VirtualClock(rt, stack.control, calls)
             start = acts[0].at
@@ -110,6 +114,8 @@ def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
             out("")
             out(f"{len(results) - failed}/{len(results)} checks passed" + (f", {failed} FAILED" if failed else ""))
             _where_to_look(out, use_prefect)
+            if use_prefect:
+                _drain_prefect()
             out("stopping the gateway, the sandbox" + (" and the Prefect server" if use_prefect else "") + "…")
     except Exception as exc:  # noqa: BLE001 - report, stop everything (local_stack did), exit non-zero
         import traceback
@@ -124,6 +130,18 @@ def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
         _restore(saved)
     out(f"kickoff demo: done in {time.monotonic() - started:.0f} s")
     return 0 if passed else 1
+
+
+def _drain_prefect() -> None:
+    """Send the runs' last logs and events while the server is still there."""
+    try:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogHandler
+
+        APILogHandler.flush()
+        EventsWorker.drain_all()
+    except Exception:  # noqa: BLE001 - cosmetic: a lost log line
+        pass
 
 
 def _where_to_look(out: Callable[[str], None], use_prefect: bool) -> None:

@@ -35,12 +35,12 @@ def inbox_event(tool: str, inbox_ids: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def prefect_notify(tool: str, inbox_ids: Sequence[int]) -> None:
-    """The default notifier: ``prefect.events.emit_event``, failures logged and swallowed.
+def emit_kickoff_event(event: str, resource: dict[str, str], payload: dict[str, Any]) -> bool:
+    """Emit one of Kickoff's own Prefect events; False (logged, never raised) if it could not.
 
     Prefect is imported here, not at module import: the core never imports it up front.
     Without ``PREFECT_API_URL`` nothing is sent: Prefect would start a throwaway ephemeral
-    server in this process, whose events no deployment ever sees; the sweep runs instead.
+    server in this process, whose events no deployment ever sees; the sweeps run instead.
     """
     global _warned_no_api
     try:
@@ -50,13 +50,19 @@ def prefect_notify(tool: str, inbox_ids: Sequence[int]) -> None:
         if not get_current_settings().api.url:
             if not _warned_no_api:
                 _warned_no_api = True
-                log.warning("PREFECT_API_URL is not set: Prefect is not told about deliveries; "
-                            "the scheduled sweep processes the inbox")
-            return
-        emit_event(**inbox_event(tool, inbox_ids))
-    except Exception as exc:  # noqa: BLE001 - Prefect down: the sweep finds the rows
-        log.warning("could not tell Prefect about %d %s inbox row(s) (%s); the sweep will pick "
-                    "them up", len(inbox_ids), tool, type(exc).__name__)
+                log.warning("PREFECT_API_URL is not set: Prefect is not told about Kickoff's events; "
+                            "the scheduled sweeps pick the work up")
+            return False
+        return emit_event(event=event, resource=resource, payload=payload) is not None
+    except Exception as exc:  # noqa: BLE001 - Prefect down: the sweeps find the rows
+        log.warning("could not tell Prefect about %s for %s (%s); the sweep will pick the work up",
+                    event, resource.get("kickoff.tool", "?"), type(exc).__name__)
+        return False
+
+
+def prefect_notify(tool: str, inbox_ids: Sequence[int]) -> None:
+    """The gateway's default notifier: ``kickoff.inbox.received`` for the rows just stored."""
+    emit_kickoff_event(**inbox_event(tool, inbox_ids))
 
 
 class BackgroundNotifier:
