@@ -28,6 +28,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## Fault-injection soak: randomized runs of the five procedures, invariants after each (0 violations).
+SOAK_RUNS ?= 200
+SOAK_JOBS ?= 2
+soak: $(STAMP)
+	$(BIN)/python -m soak --runs $(SOAK_RUNS) --jobs $(SOAK_JOBS)
+
 up: $(STAMP)
 	$(BIN)/kickoff up --sandbox
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -61,14 +61,9 @@ def sandbox_bench() -> Iterator[Bench]:
                     os.environ[key] = value
 
 
-@contextmanager
-def fresh_ledgers() -> Iterator[Iterator[tuple[str, Any]]]:
-    """Yields an iterator of (backend label, fresh migrated Ledger): SQLite in a temp dir,
-    then PostgreSQL in its own schema (dropped afterwards) when KICKOFF_BENCH_DATABASE_URL is set."""
-    yield _ledgers()
-
-
-def _ledgers() -> Iterator[tuple[str, Any]]:
+def ledgers() -> Iterator[tuple[str, Any]]:
+    """(backend label, fresh migrated Ledger): SQLite in a temp dir, then PostgreSQL in its own
+    schema (dropped afterwards) when KICKOFF_BENCH_DATABASE_URL is set. Iterate to the end."""
     from kickoff.ledger import Ledger
 
     with tempfile.TemporaryDirectory(prefix="kickoff-bench-ledger-") as tmp:
@@ -106,7 +101,7 @@ def vendor_calls(control: Any, vendor: str, since: int) -> tuple[int, int, dict[
 
 
 class Timer:
-    def __enter__(self) -> Timer:
+    def __enter__(self) -> Self:
         self.started = time.perf_counter()
         return self
 

@@ -102,7 +102,7 @@ class Connector(ABC):
             self.limiter.acquire(self.tool, self.credential_key, slots)
             return fn()
 
-        return self.retry.call(limited, lookup=lookup)
+        return self.retry.call(limited, lookup=lookup, look_up_first=self._maybe_applied)
 
     def apply_each(self, actions: Sequence[Action], write: Callable[[Action], ActionResult]) -> list[ActionResult]:
         """For tools without batches: one write per action, failures kept per action."""
@@ -130,6 +130,23 @@ class Connector(ABC):
     @abstractmethod
     def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
         """Carry out actions in the fewest calls; one result per action, in order."""
+
+    _maybe_applied = False
+
+    def apply_again(self, actions: Sequence[Action]) -> list[ActionResult]:
+        """Actions an earlier attempt may have carried out already (its worker died before
+        recording the result, or the outcome stayed unknown): ``apply``, with every write
+        that has a ``lookup`` treated as after an unknown outcome, so the tool is asked first."""
+        self._maybe_applied = True
+        try:
+            return self.apply(actions)
+        finally:
+            self._maybe_applied = False
+
+    def read_records(self, object_kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The current state of records by id (what reconcile compares with the canonical
+        state). Tools that cannot read records in bulk say so; reconcile then skips them."""
+        raise NotImplementedError(f"{self.tool}: reading records for reconcile is not supported")
 
     def enrich(self, delivery: Delivery) -> Delivery:
         """A webhook that is only a notice (no associations, no custom fields, just an id)

@@ -24,9 +24,11 @@ twice, since a refused batch created nothing. One bad input among 100 costs abou
 
 A create whose answer is lost (or a 5xx, which may have been applied) is looked up by its
 ``kickoff_key`` (CRM search ``IN``) before anything is sent again; only missing keys are
-re-created. Reads page the CRM search on ``hs_lastmodifieddate`` (ascending, 200 a page),
-each page restarting from the last timestamp seen, so no query comes near the 10,000-result
-cap; changes at that millisecond already delivered are recognised by their ids in the cursor.
+re-created; so are the creates of ``apply_again`` (rows taken over from a worker that died
+mid-push, or tried before), before their first send. Reads page the CRM search on
+``hs_lastmodifieddate`` (ascending, 200 a page), each page restarting from the last timestamp
+seen, so no query comes near the 10,000-result cap; changes at that millisecond already
+delivered are recognised by their ids in the cursor.
 
 Webhooks of meetings and calls are notices: no associations, one property at a time.
 ``enrich`` reads the record once (its ticket and company associations and the properties the
@@ -241,6 +243,22 @@ class HubSpotConnector(Connector):
         return self._invoke(lambda: self._search_api.do_search(object_type, PublicObjectSearchRequest(**request)))
 
     # --- reads -------------------------------------------------------------------------
+    def read_records(self, object_kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Records by id through batch read, 100 a call: ``{id: {"id", "properties"}}``."""
+        from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+        object_type = {"ticket": "tickets", "meeting": "meetings", "company": "companies"}.get(object_kind, object_kind)
+        properties = list(self.config.options.get("ticket_properties", TICKET_PROPERTIES))
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunked(list(ids), self._chunk):
+            body = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=str(i)) for i in chunk], properties=properties)
+            page = self.call(lambda body=body: self._invoke(
+                lambda: self._batch.read(object_type, batch_read_input_simple_public_object_id=body)))
+            for record in page.results or []:
+                found[str(record.id)] = {"id": str(record.id), "properties": dict(record.properties or {})}
+        return found
+
     def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
         """Tickets changed since the cursor, oldest first, one delivery per (id, modification time)."""
         position = Cursor.parse(cursor)

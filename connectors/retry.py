@@ -49,9 +49,11 @@ class RetryPolicy:
         asked = error.retry_after if isinstance(error, VendorError) and error.retry_after else 0.0
         return max(backoff, asked)
 
-    def call(self, fn: Callable[[], T], *, lookup: Callable[[], T | None] | None = None) -> T:
-        """Run ``fn`` until it succeeds or the policy gives up (the last error is raised)."""
-        state = {"unknown": False}
+    def call(self, fn: Callable[[], T], *, lookup: Callable[[], T | None] | None = None,
+             look_up_first: bool = False) -> T:
+        """Run ``fn`` until it succeeds or the policy gives up (the last error is raised).
+        ``look_up_first``: an earlier attempt may have landed, so ``lookup`` runs before ``fn``."""
+        state = {"unknown": look_up_first}
 
         def attempt() -> T:
             if state["unknown"] and lookup is not None:

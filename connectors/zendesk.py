@@ -33,6 +33,8 @@ Zendesk's reason, accepted ones are done and never re-sent. Tags are added with
 ``additional_tags`` (add semantics: setting ``tags`` would replace the whole list).
 An update whose answer is lost may be re-sent: status, assignee, fields and tags are
 idempotent, an internal note could appear twice (Zendesk has no idempotency for updates).
+``apply_again`` (rows taken over from a worker that died mid-push) first looks for the note
+on the ticket and does not add it twice.
 A creation whose answer is lost is looked up by ``external_id`` before it is sent again.
 
 zenpy sleeps on a 429 by itself; a response hook on its session raises our ``VendorError``
@@ -461,6 +463,33 @@ class ZendeskConnector(Connector):
             results.update(self._update_round(round_, actions))
         return [results[i] for i in range(len(actions))]
 
+    def apply_again(self, actions: Sequence[Action]) -> list[ActionResult]:
+        """As ``Connector.apply_again`` (creations looked up by ``external_id`` first), and an
+        internal note an earlier attempt may have added is looked for on the ticket first:
+        Zendesk keeps no key on a comment, so the same body and visibility counts as written."""
+        results: dict[int, ActionResult] = {}
+        rest: list[int] = []
+        for index, action in enumerate(actions):
+            if action.kind is ActionKind.ADD_NOTE:
+                try:
+                    ticket_id, fields = update_fields(action.kind, action.payload)
+                    if self._has_comment(ticket_id, fields["comment"]):
+                        results[index] = done(action, str(ticket_id))
+                        continue
+                except (ValidationError, ValueError):
+                    pass  # apply refuses it with the reason
+                except VendorError as error:
+                    results[index] = result_for(action, error)
+                    continue
+            rest.append(index)
+        for index, result in zip(rest, super().apply_again([actions[i] for i in rest]), strict=True):
+            results[index] = result
+        return [results[i] for i in range(len(actions))]
+
+    def _has_comment(self, ticket_id: int, comment: dict[str, Any]) -> bool:
+        found = self._zd(lambda: list(self.client.tickets.comments(ticket=ticket_id)))
+        return any(str(c.body) == str(comment["body"]) and bool(c.public) == bool(comment["public"]) for c in found)
+
     def _create(self, action: Action) -> ActionResult:
         try:
             payload = CreateRecordPayload.model_validate(action.payload)
@@ -468,13 +497,15 @@ class ZendeskConnector(Connector):
             return result_for(action, VendorError(ErrorKind.PERMANENT, f"bad payload: {exc}"))
         key = action.idempotency_key
         fields = payload.model_dump(exclude_none=True, exclude={"body", "requester"})
-        fields.update(external_id=key, comment=Comment(body=payload.body))
-        if payload.requester:
-            fields["requester"] = User(**payload.requester.model_dump(exclude_none=True))
+        fields.update(external_id=key)
 
         def create() -> str:
+            # zenpy objects are built anew for every attempt: once sent, an object serialises
+            # only what changed since, so a re-sent Comment would go out empty (422)
+            extra = {"requester": User(**payload.requester.model_dump(exclude_none=True))} if payload.requester else {}
+            ticket = Ticket(**fields, **extra, comment=Comment(body=payload.body))
             with self._header("Idempotency-Key", key):
-                return str(self.client.tickets.create(Ticket(**fields)).ticket.id)
+                return str(self.client.tickets.create(ticket).ticket.id)
 
         def lookup() -> str | None:
             found = list(self.client.tickets(external_id=key))

@@ -7,12 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.runtime import flow_run
 
 from flows.notify import ACTION_DEAD, INBOX_RECEIVED, OUTBOX_READY, emit
 from flows.runtime import default_runtime, parse_now
-from flows.steps import ingest, process, push
+from flows.steps import ingest, process, push, reconcile
 from flows.steps.process import ProcessReport
 
 PUSH_TOOLS = ("hubspot", "salesforce", "zendesk", "movidesk", "asana", "slack", "email")
@@ -94,11 +98,16 @@ def reconcile_flow(now: str | None = None) -> dict:
     by the inbox's dedup key), then process what came in."""
     rt = default_runtime()
     moment = parse_now(now)
-    read = {tool: ingest.poll(rt, tool).stored for tool in POLL_TOOLS if tool in rt.config.tools}
+    tools = [tool for tool in POLL_TOOLS if tool in rt.config.tools]
+    read = {tool: ingest.poll(rt, tool).stored for tool in tools}
     report = process.process_inbox(rt, moment, worker="reconcile")
     _announce_actions(report)
-    _rename(f"reconcile: {sum(read.values())} changes found, {report.processed} decided")
-    return {"found": read, "decided": report.processed}
+    drift = reconcile.repair_stage_drift(rt, moment, tools)
+    for tool in sorted({tool for tool, *_ in drift.repaired}):
+        emit(OUTBOX_READY, "outbox", tool, {"repairs": len(drift.repaired)})
+    _rename(f"reconcile: {sum(read.values())} changes found, {report.processed} decided, "
+            f"{len(drift.repaired)} stages repaired")
+    return {"found": read, "decided": report.processed, "repaired": drift.repaired, "checked": drift.checked}
 
 
 @flow(name="replay-dead-letters")

@@ -119,6 +119,11 @@ class ToolMapping(ABC):
         return []
 
     # --- shared helpers ----------------------------------------------------------------
+    def stage_of(self, record: dict[str, Any], ctx: MappingContext) -> str | None:
+        """The canonical stage a record (as ``Connector.read_records`` returns it) is in; None
+        when this tool keeps no stage Kickoff writes (reconcile then has nothing to compare)."""
+        return None
+
     def table(self, ctx: MappingContext) -> Any:
         """This tenant's table, typed (``load_tables`` validated it already; tests pass dicts)."""
         try:

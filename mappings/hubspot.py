@@ -189,6 +189,12 @@ class HubSpotMapping(ToolMapping):
         return moment.astimezone(ctx.tenant.zone).date() if moment else None
 
     # --- outbound --------------------------------------------------------------------------
+    def stage_of(self, record: dict[str, Any], ctx: MappingContext) -> str | None:
+        """The canonical stage of a ticket as read: its stage id looked up in the table."""
+        stage_id = str((record.get("properties") or {}).get(STAGE) or "")
+        table = self.table(ctx)
+        return next((name for name, sid in table.stages.items() if sid == stage_id), None)
+
     def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
         table = self.table(ctx)
         payload = self.payload(action)

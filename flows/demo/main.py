@@ -65,7 +65,7 @@ def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
     if out is None:
         if hasattr(sys.stdout, "reconfigure"):
             sys.stdout.reconfigure(errors="replace")
-        out = lambda line: print(line, flush=True)  # noqa: E731
+        out = lambda line: print(line, flush=True)
     home = Path(home)
     procedures = procedures if procedures is not None else all_procedures()
     acts = sorted(act for p in procedures for act in p.acts)
@@ -134,14 +134,14 @@ def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
 
 def _drain_prefect() -> None:
     """Send the runs' last logs and events while the server is still there."""
-    try:
+    import contextlib
+
+    with contextlib.suppress(Exception):  # cosmetic: at worst a lost log line
         from prefect.events.worker import EventsWorker
         from prefect.logging.handlers import APILogHandler
 
         APILogHandler.flush()
         EventsWorker.drain_all()
-    except Exception:  # noqa: BLE001 - cosmetic: a lost log line
-        pass
 
 
 def _where_to_look(out: Callable[[str], None], use_prefect: bool) -> None:

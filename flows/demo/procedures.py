@@ -173,7 +173,7 @@ def assist(start: date = DEMO_START) -> Procedure:
         """A8 call tasks day 3 and day 7"""
         tasks = [t["properties"] for t in linked(w.control, "tasks")
                  if "no kick-off booked yet" in str(t["properties"].get("hs_task_subject", ""))]
-        days = sorted(datetime.fromisoformat(str(t["hs_timestamp"]).replace("Z", "+00:00")).astimezone(ZoneInfo(zone)).date()
+        days = sorted(datetime.fromisoformat(str(t["hs_timestamp"])).astimezone(ZoneInfo(zone)).date()
                       for t in tasks)
         wanted = [flow_day0.date() + timedelta(days=3), flow_day0.date() + timedelta(days=7)]
         return _ok("A8 exactly two call tasks, due day 3 and day 7; none after the booking",
@@ -397,7 +397,7 @@ def retention(start: date = DEMO_START) -> Procedure:
             comment={"body": "Un RDV a été mis à jour chez un concurrent."},
             custom_fields=[{"id": 360000102, "value": "Agenda Concurrent SA"},
                            {"id": 360000103, "value": competitor_day.isoformat()}])),
-        Act(red_at + timedelta(minutes=2), "retention", "Kickoff reads Zendesk's export (custom fields)",
+        Act(red_at + timedelta(minutes=2), "retention", "Kickoff: reads Zendesk's export (the alert's custom fields)",
             lambda control, rt: None, poll=("zendesk",)),
         Act(meeting_at, "retention", "Zendesk: the intern sets a meeting with the AM (tag meeting_set)", meeting_set),
         Act(meeting_at + timedelta(minutes=10), "retention", "Asana: the intern completes the 'red alert' task",
@@ -576,7 +576,7 @@ def network(start: date = DEMO_START) -> Procedure:
         calls = [t["properties"] for t in w.control.get("hubspot", "records/tasks")
                  if any(str(a["toObjectId"]) == str(tid) for a in t.get("associations", []))
                  and str(t["properties"].get("hs_task_subject", "")).startswith("Phone the professional")]
-        due = (datetime.fromisoformat(str(calls[0]["hs_timestamp"]).replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+        due = (datetime.fromisoformat(str(calls[0]["hs_timestamp"])).astimezone(ZoneInfo(zone))
                if calls else None)
         ok = len(calls) == 1 and due is not None and signup < due <= signup + timedelta(days=2)
         return _ok("E5 call task for the onboarding team, due within 2 working days", ok,

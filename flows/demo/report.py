@@ -67,7 +67,8 @@ def summary(kind: str, payload: dict[str, Any], tasks: dict[str, str], zone: Zon
 def result_of(row: dict[str, Any]) -> str:
     status = row["status"]
     if status == "done":
-        return f"done {row.get('external_id') or ''}".rstrip()
+        tool_id = str(row.get("external_id") or "")
+        return "done (sent)" if tool_id.startswith("<") else f"done {tool_id}".rstrip()  # e-mail: a Message-ID
     if status == "dead":
         return f"DEAD: {row.get('last_error') or ''}"
     return f"{status} (try {row.get('attempts', 0)}: {row.get('last_error') or 'not yet due'})"
@@ -84,7 +85,8 @@ def timeline(procedure: Procedure, rows: Iterable[dict[str, Any]], acts: Iterabl
     for act in acts:
         if act.procedure == procedure.key:
             tool, _, what = act.label.partition(": ")
-            lines.append(Line(act.at, "", tool if what else "", what or act.label, "(a person)", act=True))
+            result = f"(poll-{', poll-'.join(act.poll)})" if act.poll else "(a person)"
+            lines.append(Line(act.at, "", tool if what else "", what or act.label, result, act=True))
     return sorted(lines, key=lambda line: (line.at, not line.act))
 
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from flows.local.prefect_server import PrefectServer
-from sandbox.control import SandboxControl
 from kickoff.gateway.server import GatewayServer
+from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 
 DEFAULT_FIXTURE = Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "default.yaml"

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from connectors.errors import ErrorKind, VendorError
 from kickoff.engine import decide, timer_event
-from kickoff.ledger.errors import LedgerError, StateConflict
+from kickoff.ledger.errors import LedgerError
 from kickoff.ledger.records import DueTimer, InboxItem
 from kickoff.model import Decision, Event
 from mappings.base import MappingError, tenant_for
@@ -121,7 +121,8 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
         else:
             rt.ledger.fail_inbox(item.id, f"{exc.field}: {exc.reason}", now=now)
             report.failed += 1
-    except StateConflict:
+    except LedgerError as exc:  # a concurrent commit, a lost claim: the row is tried again later
+        log.info("inbox %s deferred: %s", item.id, type(exc).__name__)
         report.deferred += 1
     except VendorError as exc:  # reading the record behind a notice failed
         if exc.kind is ErrorKind.PERMANENT:
@@ -157,7 +158,7 @@ def tick(rt, now: datetime, *, worker: str = "tick", limit: int = 500) -> Proces
         for timer in due:
             try:
                 decision = _decide_and_commit(rt, timer_event(timer.timer), now, timer=timer)
-            except (StateConflict, LedgerError) as exc:
+            except LedgerError as exc:
                 log.info("timer %s deferred: %s", timer.key, exc)
                 report.deferred += 1
                 continue

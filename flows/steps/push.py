@@ -78,6 +78,19 @@ def _after_done(rt, tool: str, original: Action, vendor: Action, result: ActionR
         rt.ledger.journal_write(tool, record_id, fingerprint, now=now)
 
 
+def _apply(connector, ready: list[tuple[OutboxItem, Action]]) -> list[ActionResult]:
+    """One result per row, in order. A row taken over from a dead worker, or tried before
+    without a known outcome, may already be in the tool: it goes through ``apply_again``."""
+    again = [i for i, (item, _) in enumerate(ready) if item.reclaimed or item.attempts > 0]
+    fresh = [i for i in range(len(ready)) if i not in set(again)]
+    results: list[ActionResult | None] = [None] * len(ready)
+    for indexes, apply in ((fresh, connector.apply), (again, connector.apply_again)):
+        if indexes:
+            for i, result in zip(indexes, apply([ready[i][1] for i in indexes]), strict=True):
+                results[i] = result
+    return results  # type: ignore[return-value]
+
+
 def push(rt, tool: str, now: datetime, *, worker: str = "push", limit: int | None = None) -> PushReport:
     """Push what is due for ``tool`` in rounds of the connector's batch size x 10 rows."""
     report = PushReport(tool)
@@ -96,7 +109,7 @@ def push(rt, tool: str, now: datetime, *, worker: str = "push", limit: int | Non
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
                 report.rows.append(PushedRow(item.id, item.action, result, rt.ledger.record_result(item.id, result, now=now)))
-        results = connector.apply([vendor for _, vendor in ready]) if ready else []
+        results = _apply(connector, ready)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
                 _after_done(rt, tool, item.action, vendor, result, now)

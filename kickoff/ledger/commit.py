@@ -30,8 +30,9 @@ def commit_decision(
 
     added: list[int] = []
     skipped: list[str] = []
-    for action in decision.actions:
-        outbox_id = outbox.enqueue(conn, action, now)
+    for action, outbox_id in zip(
+        decision.actions, outbox.enqueue_many(conn, decision.actions, now), strict=True
+    ):
         if outbox_id is None:
             skipped.append(action.idempotency_key)
         else:
@@ -42,8 +43,7 @@ def commit_decision(
         timer_id = timer.id if isinstance(timer, DueTimer) else timer
         timer_key = timers.mark_fired(conn, timer_id, now)
     timers.cancel(conn, onboarding_id, decision.cancel_timers, now)
-    for new_timer in decision.set_timers:
-        timers.set_timer(conn, new_timer, now)
+    timers.set_timers(conn, decision.set_timers, now)
 
     if inbox_id is not None:
         inbox.finish(conn, inbox_id, "done", now)

@@ -7,46 +7,61 @@ whose worker died is claimable again once its lease has run out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
 
 from kickoff.ledger import pauses
 from kickoff.ledger.claims import claim_rows
-from kickoff.ledger.engine import insert_for
 from kickoff.ledger.records import DeadLetter, OutboxItem
 from kickoff.ledger.schema import outbox
+from kickoff.ledger.types import JSONType, UTCDateTime
 from kickoff.model import Action
 
 ob = outbox.c
 
 
+def _row(action: Action, now: datetime) -> dict[str, Any]:
+    return {
+        "idempotency_key": action.idempotency_key,
+        "tool": action.tool,
+        "kind": action.kind.value,
+        "rule": action.rule,
+        "onboarding_id": action.onboarding_id,
+        "payload": action.model_dump(mode="json")["payload"],
+        "due_at": action.due_at,
+        "caused_by_event": action.caused_by_event,
+        "caused_by_timer": action.caused_by_timer,
+        "now": now,
+    }
+
+
+# Written out rather than built with the dialects' ``insert().on_conflict_do_nothing()``, which
+# SQLAlchemy compiles anew on every execution (those constructs have no cache key): the compile
+# was most of the cost of committing a decision. The same text runs on SQLite and PostgreSQL.
+_INSERT = text(
+    "INSERT INTO outbox (idempotency_key, tool, kind, rule, onboarding_id, payload, due_at, status, attempts, "
+    "next_try_at, caused_by_event, caused_by_timer, created_at, updated_at) "
+    "VALUES (:idempotency_key, :tool, :kind, :rule, :onboarding_id, :payload, :due_at, 'pending', 0, "
+    ":due_at, :caused_by_event, :caused_by_timer, :now, :now) "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+).bindparams(
+    bindparam("payload", type_=JSONType),
+    bindparam("due_at", type_=UTCDateTime()),
+    bindparam("now", type_=UTCDateTime()),
+)
+
+
 def enqueue(conn: Connection, action: Action, now: datetime) -> int | None:
     """Add ``action``; None if its idempotency key is already in the outbox (skipped)."""
-    data = action.model_dump(mode="json")
-    return conn.execute(
-        insert_for(conn, outbox)
-        .values(
-            idempotency_key=action.idempotency_key,
-            tool=action.tool,
-            kind=action.kind.value,
-            rule=action.rule,
-            onboarding_id=action.onboarding_id,
-            payload=data["payload"],
-            due_at=action.due_at,
-            status="pending",
-            attempts=0,
-            next_try_at=action.due_at,
-            caused_by_event=action.caused_by_event,
-            caused_by_timer=action.caused_by_timer,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(ob.id)
-    ).scalar_one_or_none()
+    return conn.execute(_INSERT, _row(action, now)).scalar_one_or_none()
+
+
+def enqueue_many(conn: Connection, actions: Sequence[Action], now: datetime) -> list[int | None]:
+    """``enqueue`` each action, in order."""
+    return [enqueue(conn, action, now) for action in actions]
 
 
 def claim(
@@ -62,6 +77,11 @@ def claim(
             and_(ob.status == "claimed", ob.lease_until <= now),
         ),
     )
+    expired = set(
+        conn.scalars(
+            select(ob.id).where(ob.tool == tool, ob.status == "claimed", ob.lease_until <= now)
+        )
+    )
     rows = claim_rows(
         conn,
         outbox,
@@ -70,7 +90,7 @@ def claim(
         limit,
         {"status": "claimed", "claimed_by": worker, "lease_until": now + lease, "updated_at": now},
     )
-    return [_item(row) for row in rows]
+    return [_item(row, reclaimed=row.id in expired) for row in rows]
 
 
 def action_of(row: Any) -> Action:
@@ -88,9 +108,13 @@ def action_of(row: Any) -> Action:
     )
 
 
-def _item(row: Any) -> OutboxItem:
+def _item(row: Any, reclaimed: bool = False) -> OutboxItem:
     return OutboxItem(
-        id=row.id, action=action_of(row), attempts=row.attempts, lease_until=row.lease_until
+        id=row.id,
+        action=action_of(row),
+        attempts=row.attempts,
+        lease_until=row.lease_until,
+        reclaimed=reclaimed,
     )
 
 

@@ -21,12 +21,16 @@ class InboxItem:
 
 @dataclass(frozen=True)
 class OutboxItem:
-    """A claimed outbox row: the action to carry out, with its attempt count so far."""
+    """A claimed outbox row: the action to carry out, with its attempt count so far.
+
+    ``reclaimed``: the row was taken over from a worker whose lease ran out (it died or hung
+    mid-push), so the write may already be in the tool."""
 
     id: int
     action: Action
     attempts: int
     lease_until: datetime
+    reclaimed: bool = False
 
 
 @dataclass(frozen=True)

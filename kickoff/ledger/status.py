@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, Table, func, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
 
 from kickoff.ledger.pauses import all_paused
 from kickoff.ledger.records import LedgerStatus
@@ -21,27 +21,41 @@ def status(conn: Connection, now: datetime) -> LedgerStatus:
         failed_inbox=_count(conn, inbox, inbox.c.status == "failed"),
         pending_outbox=_count(conn, outbox, outbox.c.status.in_(("pending", "claimed"))),
         dead_outbox=_count(conn, outbox, outbox.c.status == "dead"),
-        due_timers=_count(conn, timers, timers.c.status == "pending", timers.c.fire_at <= now),
+        due_timers=_count(conn, timers, _due_timer(now)),
         paused_tools=[p.tool for p in all_paused(conn)],
     )
 
 
+def _due_timer(now: datetime) -> ColumnElement[bool]:
+    """A timer to tick now: pending and due, or claimed by a worker whose lease ran out."""
+    return or_(and_(timers.c.status == "pending", timers.c.fire_at <= now),
+               and_(timers.c.status == "claimed", timers.c.lease_until <= now))
+
+
 def next_due(conn: Connection, after: datetime | None = None) -> datetime | None:
-    """The earliest moment something pending becomes due (a timer or an outbox row), later
-    than ``after`` if given: what a virtual clock jumps to next."""
+    """The earliest moment something pending becomes due (a timer or an outbox row), or a
+    dead worker's claim on one runs out, later than ``after`` if given: what a virtual clock
+    jumps to next."""
     timer_when = [timers.c.status == "pending"] + ([timers.c.fire_at > after] if after else [])
     outbox_when = [outbox.c.status == "pending"] + ([outbox.c.next_try_at > after] if after else [])
     moments = [
         conn.execute(select(func.min(timers.c.fire_at)).where(*timer_when)).scalar_one(),
         conn.execute(select(func.min(outbox.c.next_try_at)).where(*outbox_when)).scalar_one(),
     ]
+    for table in (timers, outbox):
+        leased = [table.c.status == "claimed"] + ([table.c.lease_until > after] if after else [])
+        moments.append(conn.execute(select(func.min(table.c.lease_until)).where(*leased)).scalar_one())
     found = [m for m in moments if m is not None]
     return min(found) if found else None
 
 
 def due_outbox_tools(conn: Connection, now: datetime) -> list[str]:
-    """Tools with outbox rows due now (what a push sweep must visit)."""
+    """Tools with outbox rows due now, or claimed by a worker whose lease ran out (what a
+    push sweep must visit: those rows are the next worker's)."""
     rows = conn.execute(
-        select(outbox.c.tool).where(outbox.c.status == "pending", outbox.c.next_try_at <= now).distinct()
+        select(outbox.c.tool).where(or_(
+            and_(outbox.c.status == "pending", outbox.c.next_try_at <= now),
+            and_(outbox.c.status == "claimed", outbox.c.lease_until <= now),
+        )).distinct()
     )
     return sorted(r[0] for r in rows)

@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
 
 from kickoff.ledger.claims import claim_rows
-from kickoff.ledger.engine import insert_for
 from kickoff.ledger.errors import ClaimLost
 from kickoff.ledger.records import DueTimer
 from kickoff.ledger.schema import timers
+from kickoff.ledger.types import JSONType, UTCDateTime
 from kickoff.model import Timer
 
 tc = timers.c
@@ -24,19 +24,47 @@ tc = timers.c
 
 def set_timer(conn: Connection, timer: Timer, now: datetime) -> None:
     """Insert or replace the timer (onboarding, key): pending again at its new fire_at."""
-    values = {
-        "fire_at": timer.fire_at,
-        "rule": timer.rule,
-        "data": timer.model_dump(mode="json")["data"],
-        "status": "pending",
-        "claimed_by": None,
-        "lease_until": None,
-        "updated_at": now,
-    }
-    stmt = insert_for(conn, timers).values(
-        onboarding_id=timer.onboarding_id, key=timer.key, **values
+    set_timers(conn, [timer], now)
+
+
+# Written out rather than built with the dialects' ``insert().on_conflict_do_update()``, which
+# SQLAlchemy compiles anew on every execution (those constructs have no cache key): the compile
+# was most of the cost of committing a decision. The same text runs on SQLite and PostgreSQL.
+_UPSERT = text(
+    'INSERT INTO timers (onboarding_id, "key", fire_at, rule, data, status, claimed_by, lease_until, updated_at) '
+    "VALUES (:onboarding_id, :key, :fire_at, :rule, :data, 'pending', NULL, NULL, :updated_at) "
+    'ON CONFLICT (onboarding_id, "key") DO UPDATE SET fire_at = excluded.fire_at, rule = excluded.rule, '
+    "data = excluded.data, status = 'pending', claimed_by = NULL, lease_until = NULL, "
+    "updated_at = excluded.updated_at"
+).bindparams(
+    bindparam("fire_at", type_=UTCDateTime()),
+    bindparam("updated_at", type_=UTCDateTime()),
+    bindparam("data", type_=JSONType),
+)
+
+
+def set_timers(conn: Connection, new_timers: Iterable[Timer], now: datetime) -> None:
+    """``set_timer`` for several timers (the last of a repeated key wins, as if set one after
+    another), as one cached statement run for each."""
+    latest: dict[tuple[str, str], Timer] = {}
+    for timer in new_timers:
+        latest[(timer.onboarding_id, timer.key)] = timer
+    if not latest:
+        return
+    conn.execute(
+        _UPSERT,
+        [
+            {
+                "onboarding_id": timer.onboarding_id,
+                "key": timer.key,
+                "fire_at": timer.fire_at,
+                "rule": timer.rule,
+                "data": timer.model_dump(mode="json")["data"],
+                "updated_at": now,
+            }
+            for timer in latest.values()
+        ],
     )
-    conn.execute(stmt.on_conflict_do_update(index_elements=["onboarding_id", "key"], set_=values))
 
 
 def cancel(conn: Connection, onboarding_id: str, keys: Iterable[str], now: datetime) -> int:

@@ -173,3 +173,26 @@ def _inbox_rows(rt: Runtime) -> list[dict]:
         rows.append(row)
         inbox_id += 1
     return rows
+
+
+def test_A2_reconcile_writes_back_a_stage_changed_by_hand_that_the_playbook_did_not_choose(world: World) -> None:
+    from flows.flows import push_flow, reconcile_flow
+
+    control, rt = world.control, world.rt
+    world.clock.play([Act(SIGNED_AT, "assist", "contract signed", _sign_contract)], SIGNED_AT, until=MOVE_AT)
+    ticket = _ticket(control)
+    later = MOVE_AT + timedelta(hours=2)
+    control.set_clock(at=later.isoformat(), frozen=True)
+    control.act("hubspot", f"tickets/{ticket['id']}", method="PATCH",
+                properties={"hs_pipeline_stage": TABLE["stages"]["inactive"]})  # by hand, meaning nothing
+    world.clock.settle(later)
+    assert _ticket(control)["properties"]["hs_pipeline_stage"] == TABLE["stages"]["inactive"]
+
+    result = reconcile_flow(now=later.isoformat())
+    push_flow(tool="hubspot", now=later.isoformat())
+    assert [(tool, was, now) for tool, _, was, now in result["repaired"]] == [
+        ("hubspot", "inactive", "onboarding_in_progress")]
+    assert _ticket(control)["properties"]["hs_pipeline_stage"] == TABLE["stages"]["onboarding_in_progress"]
+    repairs = [r for r in rt.ledger.outbox_rows() if r["kind"] == "set_stage" and r["due_at"] == later]
+    assert [(r["rule"], r["status"]) for r in repairs] == [("A2", "done")]
+    assert reconcile_flow(now=(later + timedelta(minutes=5)).isoformat())["repaired"] == []  # nothing left

@@ -1,0 +1,178 @@
+"""(4) The tick over 10,000 and 100,000 open onboardings, each with a due timer: seconds
+and peak memory.
+
+Seeding: the engine decides the Assist playbook's first event (``contract.signed`` of
+``config/scenarios/assist-se-60-days.jsonl``: onboarding in stage "new", timer ``a2_start``
+the day after the start date); that state and its timers are copied to N onboardings and
+inserted straight into the ledger's tables (one bulk insert per table, not N decisions).
+Then ``flows.steps.process.tick`` runs at the timer's moment, in a fresh child process (so
+its peak memory is its own): every timer fires through the real decision (the onboarding
+moves on, actions go to the outbox, the next timers are set) and is committed.
+
+Run: ``.venv/bin/python -m bench tick [--quick]``; one size alone:
+``.venv/bin/python -m bench.bench_tick --size 100000 [--profile]`` (cProfile of the tick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import PG_ENV, REPO, fmt, note, print_table
+
+SCENARIO = REPO / "config" / "scenarios" / "assist-se-60-days.jsonl"
+TENANT = "assist"
+CHUNK = 5000
+
+
+def template() -> tuple[Any, datetime]:
+    """The decision for the scenario's first event, and when its first timer fires."""
+    from kickoff.engine import decide, load_playbook, parse_events
+
+    playbook = load_playbook(REPO / "config" / "playbooks" / "assist-se.yaml")
+    first = parse_events(SCENARIO.read_text(encoding="utf-8").splitlines()[:1], playbook.zone)[0]
+    decision = decide(None, first, first.occurred_at, playbook, tenant=TENANT)
+    assert decision is not None and decision.set_timers, "the scenario's first event should start an onboarding"
+    return decision, min(t.fire_at for t in decision.set_timers)
+
+
+def seed(ledger: Any, n: int) -> datetime:
+    """N onboardings like the template's, each with its timers (at least one due at the returned time)."""
+    from sqlalchemy import insert
+
+    from kickoff.ledger.schema import onboardings, timers
+
+    decision, due = template()
+    state = decision.state.model_dump(mode="json")
+    made = datetime.now(due.tzinfo)
+    with ledger.transaction() as conn:
+        for start in range(0, n, CHUNK):
+            ids = [f"bench-onb-{i:06d}" for i in range(start, min(n, start + CHUNK))]
+            conn.execute(insert(onboardings), [
+                {"id": oid, "tenant": TENANT, "playbook": state["playbook"], "stage": state["stage"],
+                 "state": {**state, "id": oid, "version": 1}, "version": 1, "updated_at": made} for oid in ids])
+            conn.execute(insert(timers), [
+                {"onboarding_id": oid, "key": t.key, "fire_at": t.fire_at, "rule": t.rule, "data": t.data,
+                 "status": "pending", "updated_at": made} for oid in ids for t in decision.set_timers])
+    return due
+
+
+def child(url: str, schema: str | None, now: str, profile: bool) -> None:
+    """In a fresh process: the tick over the seeded ledger; prints JSON figures."""
+    import tracemalloc  # noqa: F401  (memory is read from getrusage, so tracing costs nothing)
+
+    from connectors.ratelimit import TokenBucketLimiter
+    from flows.runtime import Runtime
+    from flows.steps.process import tick
+    from kickoff.ledger import Ledger
+    from kickoff.settings import load_config
+
+    ledger = Ledger.open(url, schema=schema, upgrade=False)
+    rt = Runtime.build(load_config(REPO / "config"), ledger=ledger, limiter=TokenBucketLimiter({}))
+    rt.playbook("assist-se")
+    ledger.status()  # connections and imports warm
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    moment = datetime.fromisoformat(now)
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    report = tick(rt, moment)
+    seconds = time.perf_counter() - started
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    status = ledger.status(moment)
+    print(json.dumps({"seconds": seconds, "processed": report.processed, "ignored": report.ignored,
+                      "deferred": report.deferred, "actions": sum(report.actions.values()),
+                      "baseline_kb": baseline, "peak_kb": peak, "due_left": status.due_timers}))
+
+
+def measure(label: str, n: int, profile: bool = False) -> list[Any]:
+    """Seed a fresh ledger of ``label``'s backend with n onboardings, tick it in a child process."""
+    import tempfile
+    import uuid
+
+    from kickoff.ledger import Ledger
+
+    with tempfile.TemporaryDirectory(prefix="kickoff-bench-tick-") as tmp:
+        if label == "sqlite":
+            url, schema = f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}", None
+        else:
+            url, schema = os.environ[PG_ENV], f"kbench_{uuid.uuid4().hex[:12]}"
+        ledger = Ledger.open(url, schema=schema)
+        try:
+            t0 = time.perf_counter()
+            due = seed(ledger, n)
+            seeded = time.perf_counter() - t0
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.bench_tick", "--child", url, "--schema", schema or "",
+                 "--now", due.isoformat(), *(["--profile"] if profile else [])],
+                cwd=REPO, capture_output=not profile, stdout=subprocess.PIPE if profile else None,
+                text=True, check=True)
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+        finally:
+            ledger.close()
+            if schema:
+                from sqlalchemy import create_engine, text
+
+                admin = create_engine(url)
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                admin.dispose()
+    seconds = figures["seconds"]
+    peak_mb, base_mb = figures["peak_kb"] / 1024, figures["baseline_kb"] / 1024
+    return [label, f"{n:,}", f"{seeded:.1f}", f"{seconds:.1f}", fmt(n / seconds), f"{seconds / n * 1000:.2f}",
+            figures["processed"], figures["actions"], figures["deferred"], figures["due_left"],
+            f"{peak_mb:.0f}", f"{peak_mb - base_mb:.0f}"]
+
+
+def run(quick: bool = False) -> None:
+    from bench.common import backends
+
+    sizes = (1_000, 10_000) if quick else (10_000, 100_000)
+    note(f"== tick: {' and '.join(f'{n:,}' for n in sizes)} open onboardings with a due timer ==")
+    rows = [measure(label, n) for label in backends() for n in sizes]
+    print_table(
+        "The tick (flows.steps.process.tick) over N due timers, one child process per run",
+        ["ledger", "onboardings", "seed s", "tick s", "timers/s", "ms/timer", "fired", "actions queued",
+         "deferred", "due left", "peak RSS MB", "RSS growth MB"],
+        rows)
+    note("Bound: linear in N (constant ms/timer) and memory flat in N (the tick claims 500 timers at a time). "
+         "Peak RSS is the child's whole process (interpreter, playbooks, SQLAlchemy); growth is over the "
+         "same process just before the tick.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, action="append")
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--child")
+    parser.add_argument("--schema", default="")
+    parser.add_argument("--now")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.schema or None, args.now, args.profile)
+        return
+    rows = [measure(args.backend, n, args.profile) for n in (args.size or [10_000])]
+    print_table("The tick", ["ledger", "onboardings", "seed s", "tick s", "timers/s", "ms/timer", "fired",
+                             "actions queued", "deferred", "due left", "peak RSS MB", "RSS growth MB"], rows)
+
+
+if __name__ == "__main__":
+    main()
