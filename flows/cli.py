@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Play the five onboarding procedures against the sandbox on a virtual clock."""
         from flows.demo.main import run_demo
+        from flows.local.up import stop_on_sigterm
 
+        stop_on_sigterm()  # a killed demo still stops the Prefect server it started
         raise typer.Exit(run_demo(home=home, days=days, use_prefect=prefect))
 
     @app.command("up")

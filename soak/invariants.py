@@ -8,7 +8,9 @@ the ledger (inbox, outbox, timers). Each violation is one line saying what and w
   action is in its tool exactly once: the records carrying its idempotency key are counted
   (a HubSpot/Salesforce property, a Zendesk external id, a Movidesk or Asana marker line,
   Slack metadata, an e-mail's Message-ID), a creation must be found once, any action at most
-  once; notes that carry no key (Zendesk comments) are compared by content;
+  once; notes that carry no key (Zendesk comments) are compared by content; an e-mail sent
+  twice under the same Message-ID (a worker killed between SMTP and the ledger: SMTP has no
+  look-up) is counted and printed, not hidden, but is not a violation;
 - no timer due by the end is still pending or claimed;
 - no secret value of the sandbox's credentials appears in any captured log line.
 """

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 import requests
 
@@ -79,7 +80,7 @@ class PrefectServer:
         except ProcessLookupError:
             pass
 
-    def __enter__(self) -> PrefectServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -1,29 +1,44 @@
 """``kickoff up``: the whole stack on one machine for the embedded default — a local Prefect
 server with SQLite, every deployment served in this process, the gateway, and (with
-``--sandbox``) the sandbox — until Ctrl-C, then everything it started is stopped."""
+``--sandbox``) the sandbox — until Ctrl-C or SIGTERM, then everything it started is stopped."""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
+from types import FrameType
 
 log = logging.getLogger("kickoff.up")
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the process like Ctrl-C does, so every ``finally`` runs and the Prefect
+    server, the sandbox and the gateway are stopped rather than orphaned."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def ensure_dead_letter_automation() -> bool:
     """The example automation: a ``kickoff.action.dead`` event shows up as a Prefect alert
-    (here: it cancels nothing and notifies nobody until ops attach a notification block)."""
+    (it notifies nobody until ops attach a notification action in the UI)."""
     try:
         from prefect.automations import Automation
         from prefect.events.actions import DoNothing
         from prefect.events.schemas.automations import EventTrigger, Posture
 
-        existing = Automation.read(name="kickoff-dead-letter-alert")
-        if existing:
-            return True
-    except Exception:  # noqa: BLE001 - not found, or an older API: create it below
-        pass
-    try:
+        try:
+            if Automation.read(name="kickoff-dead-letter-alert"):
+                return True
+        except ValueError:  # not there yet
+            pass
         Automation(
             name="kickoff-dead-letter-alert",
             description="An action gave up and is in the dead-letter state: see `kickoff ledger dead`.",
@@ -37,26 +52,55 @@ def ensure_dead_letter_automation() -> bool:
         return False
 
 
-def run_up(home: Path, with_sandbox: bool, prefect_port: int, gateway_port: int) -> int:
-    from prefect import serve
-
-    from connectors.ratelimit import sync_prefect_limits
-    from flows.deployments import all_deployments
-    from flows.local.stack import local_stack
-    from flows.runtime import default_runtime
-
-    with local_stack(home, with_sandbox=with_sandbox, prefect_port=prefect_port, gateway_port=gateway_port) as stack:
-        rt = default_runtime()
-        limits = sync_prefect_limits(rt.config.tools)
-        ensure_dead_letter_automation()
-        print(f"Prefect UI:   {stack.prefect.ui_url if stack.prefect else '-'}")
-        print(f"Gateway:      {stack.gateway.url if stack.gateway else '-'}/webhooks/<tool>")
-        if stack.sandbox:
-            print(f"Sandbox:      {stack.sandbox.url}/_sandbox/")
-        print(f"Rate limits:  {len(limits)} Prefect global concurrency limits synced")
-        print("Serving every deployment; Ctrl-C stops everything.")
+def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM to the whole group, then SIGKILL after ``grace`` seconds: nothing survives."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
-            serve(*all_deployments(set(rt.config.tools)))
-        except KeyboardInterrupt:
-            pass
-    return 0
+            os.killpg(process.pid, sig)
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
+
+
+def serve_until_stopped() -> int:
+    """Run ``flows.local.serve`` as a child until it ends or we are asked to stop."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    child = subprocess.Popen([sys.executable, "-m", "flows.local.serve"], start_new_session=True)
+    try:
+        while not stop.wait(1.0):
+            if child.poll() is not None:
+                return child.returncode or 0
+        return 0
+    finally:
+        stop_process_group(child)
+
+
+def run_up(home: Path, with_sandbox: bool, prefect_port: int, gateway_port: int) -> int:
+    from flows.local.stack import local_stack
+
+    stop_on_sigterm()
+    try:
+        with local_stack(home, with_sandbox=with_sandbox, prefect_port=prefect_port, gateway_port=gateway_port) as stack:
+            # Prefect reads its settings when first imported: only now do they name our server.
+            from connectors.ratelimit import sync_prefect_limits
+            from flows.runtime import default_runtime
+
+            rt = default_runtime()
+            limits = sync_prefect_limits(rt.config.tools)
+            ensure_dead_letter_automation()
+            print(f"Prefect UI:   {stack.prefect.ui_url if stack.prefect else '-'}")
+            print(f"Gateway:      {stack.gateway.url if stack.gateway else '-'}/webhooks/<tool>")
+            if stack.sandbox:
+                print(f"Sandbox:      {stack.sandbox.url}/_sandbox/")
+            print(f"Rate limits:  {len(limits)} Prefect global concurrency limits synced")
+            print("Serving every deployment; Ctrl-C stops everything.", flush=True)
+            return serve_until_stopped()
+    except KeyboardInterrupt:
+        return 0

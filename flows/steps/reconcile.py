@@ -78,8 +78,8 @@ def repair_stage_drift(rt, now: datetime, tools: list[str]) -> DriftReport:
             repair = _repair_action(tool, state, row, now, record)
             rt.ledger.commit_decision(
                 Decision(state=state, actions=[repair],
-                         audit=[f"{row['rule']}: reconcile found {tool} {record_id} in {seen}, "
-                                f"not {state.stage}; stage written again"]),
+                         audit=[(f"{row['rule']}: reconcile found {tool} {record_id} in {seen}, "
+                                 f"not {state.stage}; stage written again")]),
                 now=now)
             report.repaired.append((tool, state.id, seen, state.stage))
             log.info("reconcile: %s %s drifted to %s; %s written again", tool, record_id, seen, state.stage)

@@ -1,0 +1,18 @@
+"""Serve every deployment (``prefect.serve``) in this process: what ``kickoff up`` runs as its
+child, in a process group of its own, so that stopping ``up`` stops it and every flow run it
+started (Prefect's runner handles SIGTERM by waiting on itself, so it is stopped from outside)."""
+
+from __future__ import annotations
+
+
+def main() -> None:
+    from prefect import serve
+
+    from flows.deployments import all_deployments
+    from flows.runtime import default_runtime
+
+    serve(*all_deployments(set(default_runtime().config.tools)))
+
+
+if __name__ == "__main__":
+    main()
