@@ -333,7 +333,9 @@ class AsanaConnector(Connector):
     def _send(self, chunk: list[_Plan]) -> dict[int, ActionResult]:
         """One ``/batch`` call; after an unknown outcome, what landed is looked up, not re-sent."""
         known: dict[int, ActionResult] = {}
-        since = datetime.now(UTC) - LOOKUP_WINDOW
+        # an earlier attempt (a worker that died, an outcome that stayed unknown) wrote no
+        # earlier than the action fell due, however long ago that was
+        since = min([datetime.now(UTC), *(p.action.due_at for p in chunk)]) - LOOKUP_WINDOW
 
         def send() -> dict[int, ActionResult]:
             pending = [p for p in chunk if p.index not in known]

@@ -33,8 +33,9 @@ Zendesk's reason, accepted ones are done and never re-sent. Tags are added with
 ``additional_tags`` (add semantics: setting ``tags`` would replace the whole list).
 An update whose answer is lost may be re-sent: status, assignee, fields and tags are
 idempotent, an internal note could appear twice (Zendesk has no idempotency for updates).
-``apply_again`` (rows taken over from a worker that died mid-push) first looks for the note
-on the ticket and does not add it twice.
+So before an update is sent again after an unknown outcome, and before ``apply_again``
+(rows taken over from a worker that died mid-push) sends a note, the ticket's comments are
+read and a note already there is not added twice.
 A creation whose answer is lost is looked up by ``external_id`` before it is sent again.
 
 zenpy sleeps on a 429 by itself; a response hook on its session raises our ``VendorError``
@@ -486,6 +487,15 @@ class ZendeskConnector(Connector):
             results[index] = result
         return [results[i] for i in range(len(actions))]
 
+    def _drop_written_notes(self, batch: list[_Update]) -> None:
+        """After an unknown outcome of update_many: a note the ticket already shows is taken
+        out of the update before it is sent again (the other fields are idempotent). Always
+        None: the rest is re-sent."""
+        for update in batch:
+            comment = update.fields.get("comment")
+            if comment and self._has_comment(update.ticket_id, comment):
+                update.fields.pop("comment")
+
     def _has_comment(self, ticket_id: int, comment: dict[str, Any]) -> bool:
         found = self._zd(lambda: list(self.client.tickets.comments(ticket=ticket_id)))
         return any(str(c.body) == str(comment["body"]) and bool(c.public) == bool(comment["public"]) for c in found)
@@ -538,7 +548,7 @@ class ZendeskConnector(Connector):
             for batch in batches[start:start + wave]:
                 try:
                     job = self._zd(lambda batch=batch: self.client.tickets.update([u.ticket() for u in batch]),
-                                   write=True)
+                                   write=True, lookup=lambda batch=batch: self._drop_written_notes(batch))
                 except VendorError as error:
                     results.update({i: result_for(actions[i], error) for u in batch for i in u.indexes})
                     continue
