@@ -22,6 +22,7 @@ import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
+import requests
 from sqlalchemy import select
 
 if TYPE_CHECKING:
@@ -86,6 +87,10 @@ def check_run(run: _Run) -> list[str]:
 
     violations: list[str] = list(run.act_errors)
     control, end = run.control, run.final_now
+    armed = requests.get(f"{control.base_url}/_sandbox/faults", timeout=30).json()
+    for (kind, _), rule in zip(run.plan.sandbox_rules, armed, strict=False):
+        if kind != "latency":  # latency delays every matching request; it counts no hits
+            run.result.faults[f"sandbox {kind} (requests hit)"] += int(rule.get("hits", 0))
     if end is None:
         return violations + ["the run did not reach its final settle"]
     until = end
