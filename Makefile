@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 
-.PHONY: install demo test bench up soak clean
+.PHONY: install demo test bench up soak lint clean
 
 install: $(STAMP)
 
@@ -36,6 +36,9 @@ soak: $(STAMP)
 
 up: $(STAMP)
 	$(BIN)/kickoff up --sandbox
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .kickoff *.egg-info .pytest_cache

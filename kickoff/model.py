@@ -8,7 +8,7 @@ does I/O.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 

@@ -7,7 +7,7 @@ use the monotonic clock scaled by ``time_scale`` instead, since they model real 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SandboxClock:
@@ -20,7 +20,7 @@ class SandboxClock:
         with self._lock:
             if self._frozen is not None:
                 return self._frozen
-            return datetime.now(timezone.utc) + self._offset
+            return datetime.now(UTC) + self._offset
 
     def set(self, at: datetime, frozen: bool = False) -> None:
         """Jump to ``at`` (aware); with ``frozen`` time stands still until set again."""
@@ -28,7 +28,7 @@ class SandboxClock:
             raise ValueError("the sandbox clock takes timezone-aware times")
         with self._lock:
             self._frozen = at if frozen else None
-            self._offset = at - datetime.now(timezone.utc)
+            self._offset = at - datetime.now(UTC)
 
     def advance(self, seconds: float) -> datetime:
         with self._lock:

@@ -16,7 +16,7 @@ class MailStore:
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         body = parsed.get_body(preferencelist=("plain", "html"))

@@ -76,7 +76,7 @@ class WebhookDispatcher:
         with self._cond:
             self._pending += copies
         for _ in range(copies):
-            self._queue.put(Outgoing(**{**item.__dict__}))
+            self._queue.put(Outgoing(**item.__dict__))
         self._ensure_thread()
         return True
 

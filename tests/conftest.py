@@ -11,8 +11,8 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from sandbox.control import SandboxControl  # noqa: E402
-from sandbox.server import SandboxServer  # noqa: E402
+from sandbox.control import SandboxControl
+from sandbox.server import SandboxServer
 
 REPO = Path(__file__).resolve().parents[1]
 

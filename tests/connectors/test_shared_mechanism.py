@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connectors.errors import ErrorKind, UnknownOutcome, VendorError, classify, retry_after_from_headers
+from connectors.errors import (
+    ErrorKind,
+    UnknownOutcome,
+    VendorError,
+    classify,
+    retry_after_from_headers,
+)
 from connectors.http import make_session, raise_for_vendor, send
 from connectors.ratelimit import TokenBucketLimiter, bucket_for
 from connectors.retry import GiveUp, RetryPolicy
