@@ -7,11 +7,9 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from connectors.retry import RetryPolicy
 from connectors.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionKind, ResultStatus, idempotency_key
 from kickoff.settings import RateLimit
+from tests.webhook_receiver import WebhookReceiver
 
 WS, KEY_FIELD, TYPE_FIELD, PRICE = "1000", "2001", "2002", "2101"
 PROJECT, NEW, WAITING, DONE = "3001", "3101", "3102", "3103"
@@ -230,35 +229,11 @@ def test_given_a_limit_when_polling_then_the_rest_comes_next_time(board, make_co
     assert {d.record_id for d in first.deliveries + rest.deliveries} == made
 
 
-class Receiver:
-    """A webhook target that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.received.append((dict(self.headers.items()), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/asana"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver("/hooks/asana")
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def webhook(body: bytes, headers: dict[str, str] | None = None) -> WebhookRequest:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,6 +20,7 @@ from connectors.retry import RetryPolicy
 from connectors.slack import SlackConnector, slack_error
 from connectors.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionKind, ResultStatus, idempotency_key
+from tests.webhook_receiver import WebhookReceiver
 
 POST = "slack POST /api/chat.postMessage"
 
@@ -151,33 +150,11 @@ def test_a_connection_lost_while_sending_is_an_unknown_outcome():
 
 
 # --- Dealbuilder ---------------------------------------------------------------------
-class Receiver:
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.received.append((dict(self.headers.items()), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/dealbuilder"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver("/hooks/dealbuilder")
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def hook(body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> WebhookRequest:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import smtplib
-import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
+
+from tests.webhook_receiver import WebhookReceiver
 
 TOKEN = {"Authorization": "Bearer xoxb-sandbox-token"}
 
@@ -54,32 +54,11 @@ def test_given_metadata_when_reading_history_then_shown_only_with_include_all_me
     assert "metadata" not in plain["messages"][0] and len(plain["messages"]) == 1
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/dealbuilder"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver("/hooks/dealbuilder")
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def test_when_a_customer_signs_then_dealbuilder_posts_document_accepted_with_the_webhook_key(sandbox, receiver):
