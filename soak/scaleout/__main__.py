@@ -1,0 +1,37 @@
+"""``python -m soak.scaleout [--runs N] [--steps-only]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from soak.scaleout.stack import REPO, scaleout_stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m soak.scaleout")
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=3)
+    p.add_argument("--steps-only", action="store_true", help="bring steps 1-4 up, prove them, tear down")
+    p.add_argument("--no-contend", action="store_true", help="keep push-* concurrency_limit 1")
+    p.add_argument("--workdir", type=Path, default=REPO / ".kickoff" / "scaleout")
+    a = p.parse_args(argv)
+    started = time.monotonic()
+    with scaleout_stack(a.workdir, workers=a.workers, contend=not a.no_contend) as st:
+        if a.steps_only:
+            print("steps 1-4 up; tearing down")
+            return 0
+        from soak.scaleout.drive import run_many
+
+        ok = run_many(st, list(range(a.seed, a.seed + a.runs)))
+    from soak.scaleout import pg
+
+    print(f"done in {time.monotonic() - started:.0f} s; leftover databases: {pg.leftover_databases()}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
