@@ -4,7 +4,6 @@ started on a free loopback port, waited for, and stopped with everything it spaw
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,12 +12,17 @@ from typing import Self
 
 import requests
 
+from flows.local.processes import stop_process_group
 from sandbox.smtp import free_port
 
 
 class PrefectServer:
-    def __init__(self, home: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, home: Path, host: str = "127.0.0.1", port: int | None = None,
+                 database_url: str | None = None) -> None:
+        """``database_url``: the server's own database (default a SQLite file under ``home``;
+        ``postgresql+asyncpg://...`` for scale-out)."""
         self.home = home
+        self.database_url = database_url or f"sqlite+aiosqlite:///{(home / 'prefect.db').resolve()}"
         self.host = host
         self.port = port or free_port(host)
         self._process: subprocess.Popen[bytes] | None = None
@@ -45,7 +49,7 @@ class PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.environment(),
                "PREFECT_SERVER_API_HOST": self.host, "PREFECT_SERVER_API_PORT": str(self.port),
-               "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{(self.home / 'prefect.db').resolve()}"}
+               "PREFECT_API_DATABASE_CONNECTION_URL": self.database_url}
         env.pop("PREFECT_API_URL", None)  # the server itself must not be a client of itself
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
@@ -69,16 +73,8 @@ class PrefectServer:
     def stop(self) -> None:
         """Stop the server and its whole process group; nothing is left behind."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        if process is not None:
+            stop_process_group(process, grace=20.0)
 
     def __enter__(self) -> Self:
         return self.start()

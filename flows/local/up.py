@@ -5,13 +5,14 @@ server with SQLite, every deployment served in this process, the gateway, and (w
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
+
+from flows.local.processes import stop_process_group
 
 log = logging.getLogger("kickoff.up")
 
@@ -50,21 +51,6 @@ def ensure_dead_letter_automation() -> bool:
     except Exception as exc:  # noqa: BLE001 - an example; the stack runs without it
         log.warning("could not create the dead-letter automation: %s", type(exc).__name__)
         return False
-
-
-def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM to the whole group, then SIGKILL after ``grace`` seconds: nothing survives."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
 
 
 def serve_until_stopped() -> int:

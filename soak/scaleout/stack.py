@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from flows.local.processes import stop_process_group
 from soak.scaleout import pg
 from soak.scaleout.server import PostgresPrefectServer
 
@@ -80,24 +80,6 @@ def derived_prefect_yaml(home: Path, *, virtual_clock: bool, contend: bool) -> P
     path = home / "prefect.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 15.0) -> None:
-    if proc.poll() is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # any grandchild left in the group
-        return
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            break
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -176,7 +158,7 @@ def scaleout_stack(home: Path, *, workers: int = 3, virtual_clock: bool = True, 
         yield st
     finally:
         for w in st.workers:
-            _stop_group(w)
+            stop_process_group(w)
         for part in (st.gateway, st.sandbox):
             if part is not None:
                 with contextlib.suppress(Exception):
