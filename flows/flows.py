@@ -37,6 +37,11 @@ def _rename(name: str) -> None:
         get_run_logger().debug("could not rename the run")
 
 
+def _worker(step: str) -> str:
+    """Who claims ledger rows: the flow run's id, so the ledger says which run handled a row."""
+    return f"{step}-{flow_run.get_id() or 'local'}"
+
+
 def _announce_actions(report: ProcessReport) -> None:
     for tool in report.tools_with_actions:
         emit(OUTBOX_READY, "outbox", tool, {"actions": report.actions[tool]})
@@ -60,7 +65,7 @@ def poll_flow(tool: str, max_pages: int = 50) -> dict:
 def process_inbox_flow(now: str | None = None) -> dict:
     """Inbox -> mapping -> engine -> decision committed."""
     rt = default_runtime()
-    report = process.process_inbox(rt, parse_now(now))
+    report = process.process_inbox(rt, parse_now(now), worker=_worker("process-inbox"))
     _announce_actions(report)
     _rename(f"process-inbox: {report.processed} decided, {report.ignored} ignored, "
             f"{report.echoes} echoes, {report.failed} failed")
@@ -71,7 +76,7 @@ def process_inbox_flow(now: str | None = None) -> dict:
 def tick_flow(now: str | None = None) -> dict:
     """Due timers -> engine (every minute)."""
     rt = default_runtime()
-    report = process.tick(rt, parse_now(now))
+    report = process.tick(rt, parse_now(now), worker=_worker("tick"))
     _announce_actions(report)
     _rename(f"tick: {report.processed} timers fired, {sum(report.actions.values())} actions")
     return {**report.__dict__, "actions": dict(report.actions)}
@@ -81,7 +86,7 @@ def tick_flow(now: str | None = None) -> dict:
 def push_flow(tool: str, now: str | None = None) -> dict:
     """push-<tool>: outbox -> connector, batched, rate-limited; a table artifact of what it pushed."""
     rt = default_runtime()
-    report = push.push(rt, tool, parse_now(now))
+    report = push.push(rt, tool, parse_now(now), worker=_worker(f"push-{tool}"))
     if report.rows:
         create_table_artifact(table=report.table(), key=f"push-{tool}",
                               description=f"Actions pushed to {tool} by this run")

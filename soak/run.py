@@ -279,7 +279,7 @@ class _Run:
             due = self.rt.ledger.next_due(after=None if first else now)
             if due is not None:
                 candidates.append(max(due, now))
-            lease = self._next_lease(now)
+            lease = next_lease(self.rt.ledger, now)
             if lease is not None:
                 candidates.append(lease)
             if self.prefect_down_until is not None and self.prefect_down_until > now:
@@ -351,20 +351,6 @@ class _Run:
         thread = threading.Thread(target=again, name="soak-gateway-restart", daemon=True)
         thread.start()
         return thread
-
-    def _next_lease(self, now: datetime) -> datetime | None:
-        """When a claim held by a dead or deferring worker runs out (the next worker's chance)."""
-        from kickoff.ledger.schema import inbox, outbox, timers
-        from kickoff.ledger.types import as_utc
-
-        moments = []
-        with self.rt.ledger.engine.connect() as conn:
-            for table in (inbox, outbox, timers):
-                moment = conn.execute(select(func.min(table.c.lease_until)).where(
-                    table.c.status == "claimed", table.c.lease_until > now)).scalar_one()
-                if moment is not None:
-                    moments.append(as_utc(moment))
-        return min(moments) if moments else None
 
     def settle(self, now: datetime) -> None:
         from flows.steps import process
@@ -443,7 +429,7 @@ class _Run:
         for _ in range(40):
             self.control.set_clock(at=now.isoformat(), frozen=True)
             self.settle(now)
-            lease = self._next_lease(now)
+            lease = next_lease(self.rt.ledger, now)
             retry = self._next_retry(now, until)
             later = [m for m in (lease, retry) if m is not None]
             if not later:
@@ -462,6 +448,21 @@ class _Run:
                 outbox.c.status == "pending", outbox.c.due_at <= until, outbox.c.next_try_at > now)).scalar_one()
         return as_utc(moment) if moment is not None else None
 
+
+
+def next_lease(ledger, now: datetime) -> datetime | None:
+    """When a claim held by a dead or deferring worker runs out (the next worker's chance)."""
+    from kickoff.ledger.schema import inbox, outbox, timers
+    from kickoff.ledger.types import as_utc
+
+    moments = []
+    with ledger.engine.connect() as conn:
+        for table in (inbox, outbox, timers):
+            moment = conn.execute(select(func.min(table.c.lease_until)).where(
+                table.c.status == "claimed", table.c.lease_until > now)).scalar_one()
+            if moment is not None:
+                moments.append(as_utc(moment))
+    return min(moments) if moments else None
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -17,10 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=3)
     p.add_argument("--steps-only", action="store_true", help="bring steps 1-4 up, prove them, tear down")
     p.add_argument("--no-contend", action="store_true", help="keep push-* concurrency_limit 1")
+    p.add_argument("--limiter", choices=("prefect", "local"), default="prefect",
+                   help="local: one bucket per flow-run process (the control run: expect 429s)")
     p.add_argument("--workdir", type=Path, default=REPO / ".kickoff" / "scaleout")
     a = p.parse_args(argv)
     started = time.monotonic()
-    with scaleout_stack(a.workdir, workers=a.workers, contend=not a.no_contend) as st:
+    with scaleout_stack(a.workdir, workers=a.workers, contend=not a.no_contend, limiter=a.limiter) as st:
         if a.steps_only:
             print("steps 1-4 up; tearing down")
             return 0

@@ -4,6 +4,9 @@ parameter). Then the soak's invariants + no outbox row handled twice + no 429.""
 
 from __future__ import annotations
 
+import os
+import random
+import signal
 import time
 import traceback
 from collections import Counter
@@ -18,12 +21,16 @@ import yaml
 from sqlalchemy import text
 
 from kickoff.ledger.migrate import VERSION_TABLE
+from soak.run import next_lease
+from soak.scaleout.load import LOADED_TOOLS, commit_load, load_moment, window_peaks
 from soak.scaleout.stack import FIXTURE, ScaleoutStack
 
 HORIZON_DAYS = 45
 MAX_ROUNDS = 12
 PUSH_COPIES = 2          # contention: this many push runs per due tool at once
 FLOW_TIMEOUT = 600.0
+LOAD_COPIES = 3          # push runs per loaded tool at once
+CRASH_REPORT_WAIT = 60.0  # a killed run the worker has not marked Crashed by then is marked by us
 
 
 @dataclass
@@ -72,6 +79,11 @@ class ScaleoutRun:
         self.procs = [factories[n](DEMO_START + timedelta(days=offsets.get(n, 0))) for n in procedures]
         self.acts = sorted(a for p in self.procs for a in p.acts)
         self._deployments: dict[str, UUID] = {}
+        rng = random.Random(seed)
+        self.kill_push_rounds = set(rng.sample(range(8), 2))   # which push rounds lose a run to SIGKILL
+        self.kill_delays = [rng.uniform(0.0, 1.5) for _ in range(2)] + [rng.uniform(2.0, 12.0)]
+        self.push_rounds = 0
+        self.killed: set[str] = set()       # flow run ids killed with SIGKILL
 
     # -- per-run reset (the stack is shared by all runs) ------------------------------------------
     def reset(self) -> None:
@@ -97,8 +109,9 @@ class ScaleoutRun:
         self.seq0 = self.control.last_seq()
 
     # -- flow runs on the pool -------------------------------------------------------------------
-    def _run(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
-        """Create the flow runs at once, wait until every one is final."""
+    def _run(self, calls: list[tuple[str, dict[str, Any]]], kill_delay: float | None = None) -> None:
+        """Create the flow runs at once, wait until every one is final. With ``kill_delay``,
+        the first run's process is killed with SIGKILL that long after it started running."""
         from prefect.client.orchestration import get_client
 
         with get_client(sync_client=True) as client:
@@ -107,8 +120,9 @@ class ScaleoutRun:
                 if name not in self._deployments:
                     self._deployments[name] = client.read_deployment_by_name(name).id
                 ids.append((name, client.create_flow_run_from_deployment(self._deployments[name], parameters=params).id))
+            if kill_delay is not None:
+                self._kill(client, ids[0][1], kill_delay)
             deadline = time.monotonic() + FLOW_TIMEOUT
-            pending = dict(ids)
             pending = {i: n for n, i in ids}
             while pending and time.monotonic() < deadline:
                 time.sleep(0.25)
@@ -119,6 +133,46 @@ class ScaleoutRun:
                         self.result.stats[f"flow runs {state.type.value}"] += 1
             for run_id, name in pending.items():
                 self.flow_runs.append((name, str(run_id), "TIMEOUT"))
+
+    def _kill(self, client: Any, run_id: UUID, delay: float) -> None:
+        """SIGKILL the flow run's process (the worker started it) ``delay`` s after it runs;
+        the rows it claimed stay claimed until their lease runs out."""
+        from prefect.states import Crashed
+
+        deadline = time.monotonic() + FLOW_TIMEOUT
+        while time.monotonic() < deadline:
+            run = client.read_flow_run(run_id)
+            if run.state is not None and run.state.is_final():
+                self.result.faults["flow run SIGKILL (finished before)"] += 1
+                return
+            if run.state is not None and run.state.is_running() and run.infrastructure_pid:
+                break
+            time.sleep(0.05)
+        else:
+            return
+        time.sleep(delay)
+        if client.read_flow_run(run_id).state.is_final():
+            self.result.faults["flow run SIGKILL (finished before)"] += 1
+            return
+        pid = int(str(run.infrastructure_pid).rsplit(":", 1)[-1])
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            self.result.faults["flow run SIGKILL (finished before)"] += 1
+            return
+        self.killed.add(str(run_id))
+        self.result.faults["flow run SIGKILL mid-run"] += 1
+        with self.rt.ledger.engine.connect() as conn:
+            time.sleep(0.5)
+            orphaned = conn.execute(text("SELECT count(*) FROM outbox WHERE status = 'claimed' AND claimed_by LIKE :w"),
+                                    {"w": f"%{run_id}"}).scalar_one()
+        self.result.stats["outbox rows orphaned by a killed run"] += orphaned
+        waited = time.monotonic() + CRASH_REPORT_WAIT
+        while time.monotonic() < waited and not client.read_flow_run(run_id).state.is_final():
+            time.sleep(0.25)
+        if not client.read_flow_run(run_id).state.is_final():
+            client.set_flow_run_state(run_id, Crashed(message="killed by the scale-out soak"), force=True)
+            self.result.stats["killed runs marked Crashed by the soak"] += 1
 
     def settle(self, now: datetime) -> None:
         iso = now.isoformat()
@@ -134,7 +188,10 @@ class ScaleoutRun:
                 self._run(first)
             tools = self.rt.ledger.due_outbox_tools(now)
             if tools:
-                self._run([(f"push/push-{t}", {"tool": t, "now": iso}) for t in tools for _ in range(PUSH_COPIES)])
+                kill = self.push_rounds in self.kill_push_rounds
+                self._run([(f"push/push-{t}", {"tool": t, "now": iso}) for t in tools for _ in range(PUSH_COPIES)],
+                          kill_delay=self.kill_delays[len(self.killed) % 2] if kill else None)
+                self.push_rounds += 1
             if not first and not tools:
                 return
 
@@ -151,6 +208,9 @@ class ScaleoutRun:
             due = self.rt.ledger.next_due(after=None if first else now)
             if due is not None:
                 cands.append(max(due, now))
+            lease = next_lease(self.rt.ledger, now)
+            if lease is not None:
+                cands.append(lease)
             if not cands:
                 break
             now, first = min(cands), False
@@ -168,34 +228,74 @@ class ScaleoutRun:
                     self._run([(f"poll/poll-{t}", {"tool": t, "max_pages": 1}) for t in act.poll])
             self.settle(now)
         self.settle(now)
+        now = self.load(load_moment(now))
         self.control.flush_webhooks(timeout=45)
         self.final_now = now
 
+    def load(self, now: datetime) -> datetime:
+        """The load phase: many writes to Slack and Movidesk, pushed by several runs at once
+        (one killed mid-push); then the leases of the killed run are waited out."""
+        self.control.set_clock(at=now.isoformat(), frozen=True)
+        self.load_seq = self.control.last_seq()
+        sizes = commit_load(self.rt.ledger, self.plan.seed, now)
+        self.result.stats["load actions"] += sum(sizes.values())
+        iso = now.isoformat()
+        started = time.monotonic()
+        self._run([(f"push/push-{t}", {"tool": t, "now": iso}) for t in LOADED_TOOLS for _ in range(LOAD_COPIES)],
+                  kill_delay=self.kill_delays[-1])
+        self.result.stats["load push seconds"] += round(time.monotonic() - started)
+        self.settle(now)
+        for _ in range(20):
+            lease = next_lease(self.rt.ledger, now)
+            if lease is None:
+                break
+            now = lease
+            self.control.set_clock(at=now.isoformat(), frozen=True)
+            self.settle(now)
+        return now
+
     # -- the extra invariants ---------------------------------------------------------------------
     def extra_violations(self) -> list[str]:
-        v = [f"flow run {name} {rid} ended {state}" for name, rid, state in self.flow_runs if state != "COMPLETED"]
+        v = [f"flow run {name} {rid} ended {state}" for name, rid, state in self.flow_runs
+             if state != "COMPLETED" and not (rid in self.killed and state == "CRASHED")]
         with self.rt.ledger.engine.connect() as conn:
             audit = conn.execute(text("SELECT outbox_id, old_status, new_status, old_claimed_by, new_claimed_by, pid "
                                       "FROM soak_outbox_audit ORDER BY seq")).all()
         done = Counter(r[0] for r in audit if r[2] == "done")
-        claims = Counter(r[0] for r in audit if r[2] == "claimed" and r[1] != "claimed")
-        # push claims as "push" in every flow run: a re-claim of a claimed row is the takeover
+        claims = [r for r in audit if r[2] == "claimed"]
         takeovers = [r for r in audit if r[1] == "claimed" and r[2] == "claimed"]
-        claimants = Counter(r[5] for r in audit if r[2] == "claimed")  # PG backend pid = one flow run process
-        self.result.stats["outbox claims"] += sum(claims.values())
-        self.result.stats["distinct claiming connections"] += len(claimants)
-        self.result.stats["rows handled twice"] += sum(1 for n in done.values() if n > 1) + len(takeovers)
-        v += [f"outbox {i} went to done {n} times" for i, n in done.items() if n > 1]
-        v += [f"outbox {r[0]} re-claimed while claimed ({r[3]} -> {r[4]}, pid {r[5]})" for r in takeovers]
+        self.result.stats["outbox claims"] += len(claims)
+        self.result.stats["distinct claiming flow runs"] += len({_run_id(r[4]) for r in claims})
+        self.result.stats["rows taken over from a killed run"] += sum(1 for r in takeovers if _run_id(r[3]) in self.killed)
+        # handled twice: finished twice, or taken from a run that was alive (a retry after a
+        # failure goes back to pending first, and is not a takeover)
+        twice = {i for i, n in done.items() if n > 1} | {r[0] for r in takeovers if _run_id(r[3]) not in self.killed}
+        self.result.stats["rows handled twice"] += len(twice)
+        v += [f"outbox {i} handled twice: done {done[i]} times, claims {[(r[3], r[4]) for r in claims if r[0] == i]}"
+              for i in sorted(twice)]
+        if any(c == "push" or not _run_id(c) for c in (r[4] for r in claims)):
+            v.append("a push claimed rows without its flow run id")
         log = self.control.requests(since=self.seq0)
         too_many = [e for e in log if e["status"] == 429]
         self.result.stats["vendor requests"] += len(log)
         self.result.stats["429s"] += len(too_many)
         v += [f"429 from {e['vendor']} {e['method']} {e['route']} (seq {e['seq']}, fault {e['fault']})" for e in too_many]
+        limits = {name: dict(lim.__dict__) for name, lim in self.st.sandbox.sandbox.limits.items()}
+        for peak in window_peaks(self.control.requests(since=getattr(self, "load_seq", self.seq0)), limits):
+            key = f"{peak.vendor} peak requests in {peak.window_seconds:.0f} s (limit {peak.limit})"
+            self.result.stats[key] = max(self.result.stats[key], peak.peak)
+            if peak.peak > peak.limit:
+                v.append(f"{peak.vendor}: {peak.peak} requests in one {peak.window_seconds:.0f} s window (limit {peak.limit})")
         return v
 
 
-def run_one(st: ScaleoutStack, seed: int) -> tuple[list[str], Counter, float]:
+def _run_id(worker: str | None) -> str:
+    """The flow run id in a claimant name ``<step>-<uuid>`` ('' if there is none)."""
+    text = worker or ""
+    return text[-36:] if len(text) > 36 and text[-37] == "-" else ""
+
+
+def run_one(st: ScaleoutStack, seed: int) -> tuple[list[str], Counter, Counter, float]:
     from soak.faults import plan_for
     from soak.invariants import check_run
     from soak.run import _procedure_factories
@@ -215,19 +315,22 @@ def run_one(st: ScaleoutStack, seed: int) -> tuple[list[str], Counter, float]:
     except Exception as exc:  # noqa: BLE001
         violations.append(f"check crashed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     run.result.stats["procedures"] += len(plan.procedures)
-    return violations, run.result.stats, time.monotonic() - t
+    return violations, run.result.stats, run.result.faults, time.monotonic() - t
 
 
 def run_many(st: ScaleoutStack, seeds: list[int], out=print) -> bool:
     total: Counter = Counter()
+    faults: Counter = Counter()
     bad = 0
     for seed in seeds:
-        violations, stats, secs = run_one(st, seed)
-        total.update(stats)
+        violations, stats, injected, secs = run_one(st, seed)
+        faults.update(injected)
+        for key, value in stats.items():  # peaks are maxima, the rest sums
+            total[key] = max(total[key], value) if "peak" in key else total[key] + value
         bad += bool(violations)
         out(f"seed {seed}: {'ok' if not violations else f'{len(violations)} VIOLATION(S)'} in {secs:.0f} s; "
-            f"{dict(stats)}")
+            f"faults {dict(injected)}; {dict(stats)}")
         for line in violations[:20]:
             out(f"   x {line.splitlines()[0][:300]}")
-    out(f"{len(seeds)} runs, {bad} with violations; totals {dict(total)}")
+    out(f"{len(seeds)} runs, {bad} with violations; faults {dict(faults)}; totals {dict(total)}")
     return bad == 0

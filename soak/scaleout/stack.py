@@ -84,14 +84,15 @@ def derived_prefect_yaml(home: Path, *, virtual_clock: bool, contend: bool) -> P
 
 @contextlib.contextmanager
 def scaleout_stack(home: Path, *, workers: int = 3, virtual_clock: bool = True, contend: bool = True,
-                   out=print) -> Iterator[ScaleoutStack]:
+                   limiter: str = "prefect", out=print) -> Iterator[ScaleoutStack]:
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     st = ScaleoutStack(home)
     saved = {k: os.environ.get(k) for k in ("KICKOFF_HOME", "KICKOFF_DATABASE_URL", "KICKOFF_PUBLIC_URL",
                                             "KICKOFF_ROOT", "KICKOFF_CONFIG_DIR", "KICKOFF_EVENTS_TOKEN",
                                             "PREFECT_API_URL", "PREFECT_UI_API_URL", "PREFECT_HOME",
-                                            "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL")}
+                                            "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL",
+                                            "KICKOFF_RATE_LIMITER")}
     try:
         # -- step 1: Prefect server on PostgreSQL -------------------------------------------------
         t = time.monotonic()
@@ -112,6 +113,8 @@ def scaleout_stack(home: Path, *, workers: int = 3, virtual_clock: bool = True, 
         st.env.update({"KICKOFF_HOME": str(home), "KICKOFF_ROOT": str(REPO), "KICKOFF_CONFIG_DIR": str(REPO / "config"),
                        "KICKOFF_DATABASE_URL": pg.dsn(st.ledger_db, "psycopg"),
                        "KICKOFF_EVENTS_TOKEN": "scaleout-events-token-4b1e",
+                       # "local": a bucket per flow-run process instead of the shared Prefect limit
+                       "KICKOFF_RATE_LIMITER": limiter,
                        "PREFECT_LOGGING_LEVEL": "WARNING"})
         os.environ.update(st.env)
         from flows.runtime import Runtime

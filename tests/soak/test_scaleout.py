@@ -32,6 +32,6 @@ def test_one_scaleout_run_has_no_violations(tmp_path: Path) -> None:
     from soak.scaleout.stack import scaleout_stack
 
     with scaleout_stack(tmp_path, workers=3) as st:
-        violations, stats, _ = run_one(st, 4)
+        violations, stats, _, _ = run_one(st, 4)
     assert not violations, "\n".join(v.splitlines()[0] for v in violations)
     assert stats["rows handled twice"] == 0 and stats["429s"] == 0
