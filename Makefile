@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 
-.PHONY: install demo test bench up soak lint clean
+.PHONY: install demo test bench up soak soak-scaleout lint clean
 
 install: $(STAMP)
 
@@ -33,6 +33,12 @@ SOAK_RUNS ?= 200
 SOAK_JOBS ?= 2
 soak: $(STAMP)
 	$(BIN)/python -m soak --runs $(SOAK_RUNS) --jobs $(SOAK_JOBS)
+
+## The same procedures on a Prefect server on PostgreSQL, three `prefect worker start`, the ledger
+## on PostgreSQL (needs the machine's PostgreSQL on 127.0.0.1:5432; about 6 min per run).
+SCALEOUT_RUNS ?= 20
+soak-scaleout: $(STAMP)
+	$(BIN)/python -m soak.scaleout --runs $(SCALEOUT_RUNS)
 
 up: $(STAMP)
 	$(BIN)/kickoff up --sandbox

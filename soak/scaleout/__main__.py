@@ -19,9 +19,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-contend", action="store_true", help="keep push-* concurrency_limit 1")
     p.add_argument("--limiter", choices=("prefect", "local"), default="prefect",
                    help="local: one bucket per flow-run process (the control run: expect 429s)")
+    p.add_argument("--realtime", action="store_true",
+                   help="prefect.yaml as it is (schedules, triggers), wall clock; a fresh stack per run")
     p.add_argument("--workdir", type=Path, default=REPO / ".kickoff" / "scaleout")
     a = p.parse_args(argv)
     started = time.monotonic()
+    if a.realtime:
+        from functools import partial
+
+        from soak.scaleout.drive import run_many, run_one
+        from soak.scaleout.realtime import RealtimeRun
+
+        ok = True
+        for seed in range(a.seed, a.seed + a.runs):
+            with scaleout_stack(a.workdir / f"realtime-{seed}", workers=a.workers, virtual_clock=False,
+                                contend=False, limiter=a.limiter) as st:
+                ok = run_many(st, [seed], run=partial(run_one, variant=RealtimeRun)) and ok
+        return _finish(started, ok)
     with scaleout_stack(a.workdir, workers=a.workers, contend=not a.no_contend, limiter=a.limiter) as st:
         if a.steps_only:
             print("steps 1-4 up; tearing down")
@@ -29,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from soak.scaleout.drive import run_many
 
         ok = run_many(st, list(range(a.seed, a.seed + a.runs)))
+    return _finish(started, ok)
+
+
+def _finish(started: float, ok: bool) -> int:
     from soak.scaleout import pg
 
     print(f"done in {time.monotonic() - started:.0f} s; leftover databases: {pg.leftover_databases()}")

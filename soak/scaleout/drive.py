@@ -11,7 +11,7 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -61,8 +61,7 @@ class ScaleoutRun:
     """What soak.invariants.check_run reads, plus the flow-run driver."""
 
     def __init__(self, st: ScaleoutStack, seed: int, procedures: list[str], offsets: dict[str, int]) -> None:
-        from flows.demo import procedures as P
-        from flows.demo.procedures import DEMO_START
+        from soak.run import _procedure_factories
 
         self.st, self.control, self.rt = st, st.control, st.rt
         self.plan, self.result = _Plan(seed), _Result()
@@ -74,9 +73,8 @@ class ScaleoutRun:
         self.act_errors: list[str] = []
         self.final_now: datetime | None = None
         self.flow_runs: list[tuple[str, str, str]] = []  # (deployment, id, final state)
-        factories = {"assist": P.assist, "marketplace": P.marketplace, "retention": P.retention,
-                     "core": P.core, "network": P.network}
-        self.procs = [factories[n](DEMO_START + timedelta(days=offsets.get(n, 0))) for n in procedures]
+        factories = _procedure_factories()
+        self.procs = [factories[n](self.start_of(n, offsets)) for n in procedures]
         self.acts = sorted(a for p in self.procs for a in p.acts)
         self._deployments: dict[str, UUID] = {}
         rng = random.Random(seed)
@@ -84,6 +82,12 @@ class ScaleoutRun:
         self.kill_delays = [rng.uniform(0.0, 1.5) for _ in range(2)] + [rng.uniform(2.0, 12.0)]
         self.push_rounds = 0
         self.killed: set[str] = set()       # flow run ids killed with SIGKILL
+
+    def start_of(self, procedure: str, offsets: dict[str, int]) -> date:
+        """The day a procedure starts: the demo's start plus the plan's offset (virtual time)."""
+        from flows.demo.procedures import DEMO_START
+
+        return DEMO_START + timedelta(days=offsets.get(procedure, 0))
 
     # -- per-run reset (the stack is shared by all runs) ------------------------------------------
     def reset(self) -> None:
@@ -295,7 +299,9 @@ def _run_id(worker: str | None) -> str:
     return text[-36:] if len(text) > 36 and text[-37] == "-" else ""
 
 
-def run_one(st: ScaleoutStack, seed: int) -> tuple[list[str], Counter, Counter, float]:
+def run_one(st: ScaleoutStack, seed: int, variant: type[ScaleoutRun] = ScaleoutRun
+            ) -> tuple[list[str], Counter, Counter, float]:
+    """Play seed ``seed``'s procedures as ``variant`` plays them; check everything after."""
     from soak.faults import plan_for
     from soak.invariants import check_run
     from soak.run import _procedure_factories
@@ -303,7 +309,7 @@ def run_one(st: ScaleoutStack, seed: int) -> tuple[list[str], Counter, Counter, 
     t = time.monotonic()
     factories = _procedure_factories()
     plan = plan_for(seed, list(factories), {n: len(m().acts) for n, m in factories.items()})
-    run = ScaleoutRun(st, seed, plan.procedures, plan.offsets_days)
+    run = variant(st, seed, plan.procedures, plan.offsets_days)
     violations: list[str] = []
     try:
         run.play()
@@ -315,15 +321,16 @@ def run_one(st: ScaleoutStack, seed: int) -> tuple[list[str], Counter, Counter, 
     except Exception as exc:  # noqa: BLE001
         violations.append(f"check crashed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     run.result.stats["procedures"] += len(plan.procedures)
+    run.result.stats["acts"] += len(run.acts)
     return violations, run.result.stats, run.result.faults, time.monotonic() - t
 
 
-def run_many(st: ScaleoutStack, seeds: list[int], out=print) -> bool:
+def run_many(st: ScaleoutStack, seeds: list[int], out=print, run=run_one) -> bool:
     total: Counter = Counter()
     faults: Counter = Counter()
     bad = 0
     for seed in seeds:
-        violations, stats, injected, secs = run_one(st, seed)
+        violations, stats, injected, secs = run(st, seed)
         faults.update(injected)
         for key, value in stats.items():  # peaks are maxima, the rest sums
             total[key] = max(total[key], value) if "peak" in key else total[key] + value
