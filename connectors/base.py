@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from kickoff.settings import Config
 
 T = TypeVar("T")
+
+# Set while ``apply_again`` runs: every write with a lookup asks the tool first. A context
+# variable, not an attribute, so one connector object can serve several threads at once.
+_MAYBE_APPLIED: ContextVar[bool] = ContextVar("kickoff_maybe_applied", default=False)
 log = logging.getLogger("kickoff.connectors")
 
 
@@ -102,7 +107,7 @@ class Connector(ABC):
             self.limiter.acquire(self.tool, self.credential_key, slots)
             return fn()
 
-        return self.retry.call(limited, lookup=lookup, look_up_first=self._maybe_applied)
+        return self.retry.call(limited, lookup=lookup, look_up_first=_MAYBE_APPLIED.get())
 
     def apply_each(self, actions: Sequence[Action], write: Callable[[Action], ActionResult]) -> list[ActionResult]:
         """For tools without batches: one write per action, failures kept per action."""
@@ -131,17 +136,15 @@ class Connector(ABC):
     def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
         """Carry out actions in the fewest calls; one result per action, in order."""
 
-    _maybe_applied = False
-
     def apply_again(self, actions: Sequence[Action]) -> list[ActionResult]:
         """Actions an earlier attempt may have carried out already (its worker died before
         recording the result, or the outcome stayed unknown): ``apply``, with every write
         that has a ``lookup`` treated as after an unknown outcome, so the tool is asked first."""
-        self._maybe_applied = True
+        token = _MAYBE_APPLIED.set(True)
         try:
             return self.apply(actions)
         finally:
-            self._maybe_applied = False
+            _MAYBE_APPLIED.reset(token)
 
     def read_records(self, object_kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The current state of records by id (what reconcile compares with the canonical

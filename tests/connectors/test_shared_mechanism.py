@@ -125,3 +125,51 @@ def test_injected_503_is_retryable(sandbox, sandbox_server) -> None:
     with pytest.raises(VendorError) as info:
         raise_for_vendor(resp)
     assert info.value.kind is ErrorKind.RETRYABLE
+
+
+def test_apply_again_asks_the_tool_first_only_in_its_own_thread() -> None:
+    """A row taken over from a dead worker is looked up before it is written again; another
+    thread using the same connector object at that moment writes without the look-up."""
+    import threading
+    from datetime import UTC, datetime
+
+    from connectors.base import Connector
+    from kickoff.model import Action, ActionKind
+    from kickoff.settings import ToolConfig
+
+    inside_again, other_done = threading.Event(), threading.Event()
+    looked_up: dict[str, bool] = {}
+
+    class Probe(Connector):
+        tool = "slack"
+
+        def read_changes(self, cursor, *, limit=None): ...
+        def verify_webhook(self, request, now): ...
+        def parse_webhook(self, request): ...
+
+        def apply(self, actions):
+            def lookup():
+                looked_up[actions[0].payload["who"]] = True
+
+            def write():
+                looked_up.setdefault(actions[0].payload["who"], False)
+                if actions[0].payload["who"] == "again":
+                    inside_again.set()
+                    other_done.wait(5)
+                return []
+
+            return self.call(write, lookup=lookup)
+
+    probe = Probe(ToolConfig(), retry=RetryPolicy(sleep=lambda s: None))
+
+    def action(who: str) -> Action:
+        return Action(kind=ActionKind.NOTIFY, tool="slack", onboarding_id="o-1", payload={"who": who},
+                      idempotency_key=f"key-{who}-0001", rule="W2", due_at=datetime.now(UTC))
+
+    again = threading.Thread(target=probe.apply_again, args=([action("again")],))
+    again.start()
+    assert inside_again.wait(5)
+    probe.apply([action("fresh")])
+    other_done.set()
+    again.join(5)
+    assert looked_up == {"again": True, "fresh": False}
