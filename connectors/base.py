@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from connectors.errors import ErrorKind, VendorError
-from connectors.ratelimit import RateLimiter, TokenBucketLimiter
+from connectors.ratelimit import RateLimiter, TokenBucketLimiter, configured_limits
 from connectors.retry import RetryPolicy
 from connectors.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionResult, Delivery, ResultStatus
@@ -72,7 +72,7 @@ class Connector(ABC):
     def __init__(self, tool_config: ToolConfig, *, limiter: RateLimiter | None = None,
                  retry: RetryPolicy | None = None, credential_key: str = "default") -> None:
         self.config = tool_config
-        self.limiter = limiter or TokenBucketLimiter({self.tool: tool_config.rate_limit})
+        self.limiter = limiter or TokenBucketLimiter(dict(configured_limits({self.tool: tool_config})))
         self.retry = retry or RetryPolicy()
         self.credential_key = credential_key
 

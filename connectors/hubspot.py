@@ -64,7 +64,6 @@ from connectors.errors import (
     classify,
     retry_after_from_headers,
 )
-from connectors.ratelimit import TokenBucketLimiter
 from connectors.webhooks import (
     WebhookRejected,
     WebhookRequest,
@@ -74,7 +73,6 @@ from connectors.webhooks import (
     require,
 )
 from kickoff.model import Action, ActionKind, ActionResult, Delivery, ResultStatus
-from kickoff.settings import RateLimit
 
 T = TypeVar("T")
 log = logging.getLogger("kickoff.connectors.hubspot")
@@ -84,7 +82,6 @@ MODIFIED = "hs_lastmodifieddate"
 BATCH_MAX = 100
 SEARCH_PAGE = 200
 SEARCH_RESULT_CAP = 10_000
-SEARCH_LIMIT = RateLimit(requests=5, per_seconds=1)  # per account, on top of the ten-secondly limit
 SIGNATURE_TOLERANCE_SECONDS = 300
 TICKET_PROPERTIES = ["subject", "hs_pipeline", "hs_pipeline_stage", "hubspot_owner_id", MODIFIED, "createdate",
                      KEY_PROPERTY]
@@ -219,10 +216,6 @@ class HubSpotConnector(Connector):
     def _search_api(self) -> Any:
         return self._objects.search_api
 
-    @cached_property
-    def _search_pacer(self) -> TokenBucketLimiter:
-        return TokenBucketLimiter({"hubspot-search": SEARCH_LIMIT})
-
     @property
     def _cap(self) -> int:
         return int(self.config.options.get("search_result_cap", SEARCH_RESULT_CAP))
@@ -238,8 +231,9 @@ class HubSpotConnector(Connector):
             raise vendor_error(exc) from None
 
     def _search(self, object_type: str, request: dict[str, Any]) -> Any:
-        """One search call: paced to the search limit, under the shared limiter (no retry here)."""
-        self._search_pacer.acquire("hubspot-search", self.credential_key)
+        """One search call, under the search endpoint's own limit (``endpoint_limits.search`` in
+        tools.yaml: 5 a second per account), shared by every worker like the tool's (no retry here)."""
+        self.limiter.acquire(f"{self.tool}.search", self.credential_key)
         return self._invoke(lambda: self._search_api.do_search(object_type, PublicObjectSearchRequest(**request)))
 
     # --- reads -------------------------------------------------------------------------

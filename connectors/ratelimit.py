@@ -37,6 +37,17 @@ def bucket_for(limit: RateLimit, headroom: float = HEADROOM) -> Bucket:
     return Bucket(capacity, per_second)
 
 
+def configured_limits(tools: dict[str, ToolConfig]) -> dict[str, RateLimit]:
+    """Every limit to keep, by limiter key: ``tool`` for the tool's own limit and
+    ``tool.endpoint`` for an endpoint's limit on top of it (``hubspot.search``)."""
+    limits: dict[str, RateLimit] = {}
+    for tool, config in tools.items():
+        if config.rate_limit is not None:
+            limits[tool] = config.rate_limit
+        limits.update({f"{tool}.{endpoint}": limit for endpoint, limit in config.endpoint_limits.items()})
+    return limits
+
+
 def limit_name(tool: str, key: str = "default") -> str:
     """The global concurrency limit's name: per tool and per credential (never the secret itself)."""
     safe = key if key == "default" else hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -49,7 +60,7 @@ class RateLimiter(Protocol):
 
 
 class TokenBucketLimiter:
-    """In-process buckets, one per (tool, credential); thread-safe."""
+    """In-process buckets, one per (limiter key, credential); thread-safe."""
 
     def __init__(self, limits: dict[str, RateLimit | None], clock=time.monotonic, sleep=time.sleep) -> None:
         self._limits = limits
@@ -84,27 +95,25 @@ class PrefectRateLimiter:
 
     def __init__(self, timeout_seconds: float | None = 600.0, limited: set[str] | None = None) -> None:
         self.timeout_seconds = timeout_seconds
-        self.limited = limited  # the tools with a rate limit (None: all); the others are not limited
+        self.limited = limited  # the limiter keys with a limit (None: all); the others are not limited
 
     def acquire(self, tool: str, key: str = "default", slots: int = 1) -> None:
         if self.limited is not None and tool not in self.limited:
-            return  # no rate_limit in tools.yaml (e-mail): no global limit was synced for it
+            return  # no limit in tools.yaml (e-mail): no global limit was synced for it
         from prefect.concurrency.sync import rate_limit
 
         rate_limit(limit_name(tool, key), occupy=slots, timeout_seconds=self.timeout_seconds, strict=True)
 
 
 def sync_prefect_limits(tools: dict[str, ToolConfig], key: str = "default") -> list[tuple[str, Bucket]]:
-    """Create or update one global concurrency limit per rate-limited tool."""
+    """Create or update one global concurrency limit per configured limit (tool or endpoint)."""
     from prefect.client.orchestration import get_client
 
     done: list[tuple[str, Bucket]] = []
     with get_client(sync_client=True) as client:
-        for tool, config in sorted(tools.items()):
-            if config.rate_limit is None:
-                continue
-            bucket = bucket_for(config.rate_limit)
-            name = limit_name(tool, key)
+        for limited, limit in sorted(configured_limits(tools).items()):
+            bucket = bucket_for(limit)
+            name = limit_name(limited, key)
             client.upsert_global_concurrency_limit_by_name(name, bucket.capacity, bucket.per_second)
             done.append((name, bucket))
     return done
@@ -112,6 +121,7 @@ def sync_prefect_limits(tools: dict[str, ToolConfig], key: str = "default") -> l
 
 def limiter_for(tools: dict[str, ToolConfig]) -> RateLimiter:
     """Prefect's shared limits when a Prefect API is configured, else in-process buckets."""
+    limits = configured_limits(tools)
     if os.environ.get("PREFECT_API_URL") and os.environ.get("KICKOFF_RATE_LIMITER", "prefect") == "prefect":
-        return PrefectRateLimiter(limited={name for name, cfg in tools.items() if cfg.rate_limit is not None})
-    return TokenBucketLimiter({name: cfg.rate_limit for name, cfg in tools.items()})
+        return PrefectRateLimiter(limited=set(limits))
+    return TokenBucketLimiter(dict(limits))

@@ -50,6 +50,8 @@ class ToolConfig(_Strict):
     base_url: str | None = None
     credentials: dict[str, str] = Field(default_factory=dict)
     rate_limit: RateLimit | None = None
+    endpoint_limits: dict[str, RateLimit] = Field(
+        default_factory=dict, description="limits of single endpoints on top of rate_limit (HubSpot search)")
     batch_size: int = Field(default=1, ge=1)
     options: dict[str, Any] = Field(default_factory=dict)
 

@@ -13,20 +13,22 @@ def register(app: typer.Typer) -> None:
 
     @limits_app.command("show")
     def show() -> None:
-        """Each tool's configured limit and the bucket Kickoff spends it with."""
-        from connectors.ratelimit import bucket_for, limit_name
+        """Each configured limit (tool, or tool.endpoint) and the bucket Kickoff spends it with."""
+        from connectors.ratelimit import bucket_for, configured_limits, limit_name
 
         try:
             config = load_config()
         except ConfigError as exc:
             fail(str(exc))
-        for tool, cfg in sorted(config.tools.items()):
-            if cfg.rate_limit is None:
-                typer.echo(f"{tool:<12} no limit configured")
+        limits = configured_limits(config.tools)
+        for name in sorted(set(config.tools) | set(limits)):
+            limit = limits.get(name)
+            if limit is None:
+                typer.echo(f"{name:<16} no limit configured")
                 continue
-            bucket = bucket_for(cfg.rate_limit)
-            typer.echo(f"{tool:<12} vendor {cfg.rate_limit.requests}/{cfg.rate_limit.per_seconds:g}s -> "
-                       f"{limit_name(tool)}: burst {bucket.capacity}, {bucket.per_second:.3f}/s")
+            bucket = bucket_for(limit)
+            typer.echo(f"{name:<16} vendor {limit.requests}/{limit.per_seconds:g}s -> "
+                       f"{limit_name(name)}: burst {bucket.capacity}, {bucket.per_second:.3f}/s")
 
     @limits_app.command("sync")
     def sync() -> None:

@@ -404,3 +404,31 @@ def test_given_a_run_with_retries_and_rejections_when_logging_at_debug_then_no_s
     for secret in (TOKEN, CLIENT_SECRET):
         assert secret not in caplog.text
         assert all(secret not in (r.reason or "") for r in results)
+
+
+def test_search_limit_is_shared_by_every_connector_on_one_limiter(kickoff_config, sandbox) -> None:
+    """HubSpot's search API allows 5 calls a second per account, on top of the ten-secondly
+    limit. Two workers (two connectors, one shared limiter: what the Prefect limit is across
+    processes) searching at once stay under it together: no 429 from the search endpoint."""
+    from connectors.ratelimit import TokenBucketLimiter, configured_limits
+
+    assert "hubspot.search" in configured_limits(kickoff_config.tools)
+    shared = TokenBucketLimiter(dict(configured_limits(kickoff_config.tools)))
+    workers = [HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY, limiter=shared) for _ in range(2)]
+    errors: list[Exception] = []
+
+    def search_keys(connector: HubSpotConnector) -> None:
+        try:
+            for n in range(6):
+                connector._find_keys("tasks", [f"no-such-key-{n}"])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search_keys, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert calls(sandbox, "POST", "/tasks/search") == 12
+    assert calls(sandbox, "POST", "/tasks/search", status=429) == 0

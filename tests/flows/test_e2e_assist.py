@@ -196,3 +196,20 @@ def test_A2_reconcile_writes_back_a_stage_changed_by_hand_that_the_playbook_did_
     repairs = [r for r in rt.ledger.outbox_rows() if r["kind"] == "set_stage" and r["due_at"] == later]
     assert [(r["rule"], r["status"]) for r in repairs] == [("A2", "done")]
     assert reconcile_flow(now=(later + timedelta(minutes=5)).isoformat())["repaired"] == []  # nothing left
+
+
+def test_limits_sync_makes_one_shared_limit_per_tool_and_per_endpoint(prefect_server, kickoff_config) -> None:
+    """`kickoff limits sync`: the tools' limits and HubSpot's search limit become Prefect global
+    concurrency limits (strict: a limit that was not synced fails loudly instead of running free)."""
+    from prefect.client.orchestration import get_client
+
+    from connectors.ratelimit import PrefectRateLimiter, configured_limits, sync_prefect_limits
+
+    synced = dict(sync_prefect_limits(kickoff_config.tools))
+    assert {"kickoff-hubspot-default", "kickoff-hubspot.search-default", "kickoff-movidesk-default"} <= set(synced)
+    with get_client(sync_client=True) as client:
+        search = client.read_global_concurrency_limit_by_name("kickoff-hubspot.search-default")
+    assert (search.limit, search.slot_decay_per_second) == (1, 3.5)  # 5/s vendor limit x 0.9
+    limiter = PrefectRateLimiter(timeout_seconds=10, limited=set(configured_limits(kickoff_config.tools)))
+    limiter.acquire("hubspot", slots=1)
+    limiter.acquire("hubspot.search", slots=1)
