@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="prefect.yaml as it is (schedules, triggers), wall clock; a fresh stack per run")
     p.add_argument("--workdir", type=Path, default=REPO / ".kickoff" / "scaleout")
     a = p.parse_args(argv)
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C: every process stopped, every database dropped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     if a.realtime:
         from functools import partial

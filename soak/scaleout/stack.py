@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -160,8 +161,12 @@ def scaleout_stack(home: Path, *, workers: int = 3, virtual_clock: bool = True, 
         out(f"step 4: {workers} workers online (pids {[w.pid for w in st.workers]})")
         yield st
     finally:
+        runs = [pid for w in st.workers for pid in _children(w.pid)]  # flow runs: their own sessions
         for w in st.workers:
             stop_process_group(w)
+        for pid in runs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         for part in (st.gateway, st.sandbox):
             if part is not None:
                 with contextlib.suppress(Exception):
@@ -182,6 +187,12 @@ def scaleout_stack(home: Path, *, workers: int = 3, virtual_clock: bool = True, 
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _children(pid: int) -> list[int]:
+    """The processes a worker started (each flow run in a session of its own)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
+    return [int(x) for x in out.stdout.split()]
 
 
 def _wait_workers(st: ScaleoutStack, n: int, timeout: float = 90.0) -> None:
