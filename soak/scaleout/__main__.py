@@ -1,4 +1,4 @@
-"""``python -m soak.scaleout [--runs N] [--steps-only]``."""
+"""``python -m soak.scaleout [--runs N] [--seed S] [--limiter prefect|local] [--load-only] [--realtime]``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from soak.scaleout.stack import REPO, scaleout_stack
@@ -22,14 +23,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="local: one bucket per flow-run process (the control run: expect 429s)")
     p.add_argument("--realtime", action="store_true",
                    help="prefect.yaml as it is (schedules, triggers), wall clock; a fresh stack per run")
+    p.add_argument("--load-only", action="store_true", help="only the load phase (with --limiter: the comparison)")
     p.add_argument("--workdir", type=Path, default=REPO / ".kickoff" / "scaleout")
     a = p.parse_args(argv)
     # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C: every process stopped, every database dropped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
+    # imported here, after the stack has set Prefect's environment (read at Prefect's first import)
     if a.realtime:
-        from functools import partial
-
         from soak.scaleout.drive import run_many, run_one
         from soak.scaleout.realtime import RealtimeRun
 
@@ -43,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         if a.steps_only:
             print("steps 1-4 up; tearing down")
             return 0
-        from soak.scaleout.drive import run_many
+        from soak.scaleout.drive import LoadOnlyRun, run_many, run_one
 
-        ok = run_many(st, list(range(a.seed, a.seed + a.runs)))
+        run = partial(run_one, variant=LoadOnlyRun) if a.load_only else run_one
+        ok = run_many(st, list(range(a.seed, a.seed + a.runs)), run=run)
     return _finish(started, ok)
 
 

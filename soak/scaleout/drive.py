@@ -11,7 +11,7 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -293,6 +293,21 @@ class ScaleoutRun:
         return v
 
 
+class LoadOnlyRun(ScaleoutRun):
+    """Only the load phase (no procedures): the quick way to compare limiters."""
+
+    def __init__(self, st: ScaleoutStack, seed: int, procedures: list[str], offsets: dict[str, int]) -> None:
+        super().__init__(st, seed, [], offsets)
+
+    def play(self) -> None:
+        from flows.demo.procedures import DEMO_START
+
+        self.reset()
+        start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, 9, tzinfo=UTC)
+        self.final_now = self.load(start)
+        self.control.flush_webhooks(timeout=45)
+
+
 def _run_id(worker: str | None) -> str:
     """The flow run id in a claimant name ``<step>-<uuid>`` ('' if there is none)."""
     text = worker or ""
@@ -320,7 +335,7 @@ def run_one(st: ScaleoutStack, seed: int, variant: type[ScaleoutRun] = ScaleoutR
         violations += run.extra_violations()
     except Exception as exc:  # noqa: BLE001
         violations.append(f"check crashed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-    run.result.stats["procedures"] += len(plan.procedures)
+    run.result.stats["procedures"] += len(run.procs)
     run.result.stats["acts"] += len(run.acts)
     return violations, run.result.stats, run.result.faults, time.monotonic() - t
 
