@@ -35,7 +35,7 @@ soak: $(STAMP)
 	$(BIN)/python -m soak --runs $(SOAK_RUNS) --jobs $(SOAK_JOBS)
 
 ## The same procedures on a Prefect server on PostgreSQL, three `prefect worker start`, the ledger
-## on PostgreSQL (needs the machine's PostgreSQL on 127.0.0.1:5432; about 6 min per run).
+## on PostgreSQL (needs the machine's PostgreSQL on 127.0.0.1:5432; 5-16 min a run on 2 cores).
 SCALEOUT_RUNS ?= 20
 soak-scaleout: $(STAMP)
 	$(BIN)/python -m soak.scaleout --runs $(SCALEOUT_RUNS)
