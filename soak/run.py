@@ -275,18 +275,12 @@ class _Run:
         pending = list(enumerate(acts))
         now, first = start, True
         while True:
-            candidates = [pending[0][1].at] if pending else []
-            due = self.rt.ledger.next_due(after=None if first else now)
-            if due is not None:
-                candidates.append(max(due, now))
-            lease = next_lease(self.rt.ledger, now)
-            if lease is not None:
-                candidates.append(lease)
-            if self.prefect_down_until is not None and self.prefect_down_until > now:
-                candidates.append(self.prefect_down_until)
-            if not candidates:
+            outage = self.prefect_down_until if self.prefect_down_until and self.prefect_down_until > now else None
+            moment = next_moment(self.rt.ledger, now, first=first,
+                                 next_act=pending[0][1].at if pending else None, also=outage)
+            if moment is None:
                 break
-            now, first = min(candidates), False
+            now, first = moment, False
             if now > until:
                 break
             self.control.set_clock(at=now.isoformat(), frozen=True)
@@ -448,6 +442,20 @@ class _Run:
                 outbox.c.status == "pending", outbox.c.due_at <= until, outbox.c.next_try_at > now)).scalar_one()
         return as_utc(moment) if moment is not None else None
 
+
+
+def next_moment(ledger, now: datetime, *, first: bool, next_act: datetime | None,
+                also: datetime | None = None) -> datetime | None:
+    """The virtual clock's next stop: the next act, the next due timer or action (never before
+    ``now``; from the start when ``first``), a lease running out, or ``also``."""
+    candidates = [m for m in (next_act, also) if m is not None]
+    due = ledger.next_due(after=None if first else now)
+    if due is not None:
+        candidates.append(max(due, now))
+    lease = next_lease(ledger, now)
+    if lease is not None:
+        candidates.append(lease)
+    return min(candidates) if candidates else None
 
 
 def next_lease(ledger, now: datetime) -> datetime | None:

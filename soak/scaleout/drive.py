@@ -21,11 +21,10 @@ import yaml
 from sqlalchemy import text
 
 from kickoff.ledger.migrate import VERSION_TABLE
-from soak.run import next_lease
+from soak.run import FLUSH_TIMEOUT, HORIZON_DAYS, next_lease, next_moment
 from soak.scaleout.load import LOADED_TOOLS, commit_load, load_moment, window_peaks
 from soak.scaleout.stack import FIXTURE, ScaleoutStack
 
-HORIZON_DAYS = 45
 MAX_ROUNDS = 12
 PUSH_COPIES = 2          # contention: this many push runs per due tool at once
 FLOW_TIMEOUT = 600.0
@@ -181,7 +180,7 @@ class ScaleoutRun:
     def settle(self, now: datetime) -> None:
         iso = now.isoformat()
         for _ in range(MAX_ROUNDS):
-            self.control.flush_webhooks(timeout=45)
+            self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
             status = self.rt.ledger.status(now)
             first = []
             if status.pending_inbox:
@@ -208,22 +207,16 @@ class ScaleoutRun:
         pending = list(self.acts)
         now, first = start, True
         while True:
-            cands = [pending[0].at] if pending else []
-            due = self.rt.ledger.next_due(after=None if first else now)
-            if due is not None:
-                cands.append(max(due, now))
-            lease = next_lease(self.rt.ledger, now)
-            if lease is not None:
-                cands.append(lease)
-            if not cands:
+            moment = next_moment(self.rt.ledger, now, first=first, next_act=pending[0].at if pending else None)
+            if moment is None:
                 break
-            now, first = min(cands), False
+            now, first = moment, False
             if now > until:
                 break
             self.control.set_clock(at=now.isoformat(), frozen=True)
             while pending and pending[0].at <= now:
                 act = pending.pop(0)
-                self.control.flush_webhooks(timeout=45)
+                self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
                 try:
                     act.do(self.control, self.rt)
                 except Exception as exc:  # noqa: BLE001
@@ -233,7 +226,7 @@ class ScaleoutRun:
             self.settle(now)
         self.settle(now)
         now = self.load(load_moment(now))
-        self.control.flush_webhooks(timeout=45)
+        self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
         self.final_now = now
 
     def load(self, now: datetime) -> datetime:
@@ -305,7 +298,7 @@ class LoadOnlyRun(ScaleoutRun):
         self.reset()
         start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, 9, tzinfo=UTC)
         self.final_now = self.load(start)
-        self.control.flush_webhooks(timeout=45)
+        self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
 
 
 def _run_id(worker: str | None) -> str:

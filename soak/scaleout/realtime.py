@@ -16,6 +16,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from soak.run import FLUSH_TIMEOUT
 from soak.scaleout.drive import ScaleoutRun
 from soak.scaleout.stack import ScaleoutStack
 
@@ -48,11 +49,11 @@ class RealtimeRun(ScaleoutRun):
                 act.do(self.control, self.rt)
             except Exception as exc:  # noqa: BLE001
                 self.act_errors.append(f"act {act.label!r}: {type(exc).__name__}: {exc}")
-            self.control.flush_webhooks(timeout=45)
+            self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
             if act.poll:
                 time.sleep(POLL_WAIT)  # the change is only seen by the next scheduled poll
         self.quiet(FINAL_WAIT)
-        self.control.flush_webhooks(timeout=45)
+        self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
         self.final_now = datetime.now(UTC)
         self.collect_flow_runs()
 
