@@ -72,7 +72,7 @@ class Connector(ABC):
     def __init__(self, tool_config: ToolConfig, *, limiter: RateLimiter | None = None,
                  retry: RetryPolicy | None = None, credential_key: str = "default") -> None:
         self.config = tool_config
-        self.limiter = limiter or TokenBucketLimiter(dict(configured_limits({self.tool: tool_config})))
+        self.limiter = limiter or TokenBucketLimiter(configured_limits({self.tool: tool_config}))
         self.retry = retry or RetryPolicy()
         self.credential_key = credential_key
 

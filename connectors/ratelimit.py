@@ -14,6 +14,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,7 +63,7 @@ class RateLimiter(Protocol):
 class TokenBucketLimiter:
     """In-process buckets, one per (limiter key, credential); thread-safe."""
 
-    def __init__(self, limits: dict[str, RateLimit | None], clock=time.monotonic, sleep=time.sleep) -> None:
+    def __init__(self, limits: Mapping[str, RateLimit | None], clock=time.monotonic, sleep=time.sleep) -> None:
         self._limits = limits
         self._clock, self._sleep = clock, sleep
         self._state: dict[str, tuple[float, float]] = {}
@@ -124,4 +125,4 @@ def limiter_for(tools: dict[str, ToolConfig]) -> RateLimiter:
     limits = configured_limits(tools)
     if os.environ.get("PREFECT_API_URL") and os.environ.get("KICKOFF_RATE_LIMITER", "prefect") == "prefect":
         return PrefectRateLimiter(limited=set(limits))
-    return TokenBucketLimiter(dict(limits))
+    return TokenBucketLimiter(limits)

@@ -413,7 +413,7 @@ def test_search_limit_is_shared_by_every_connector_on_one_limiter(kickoff_config
     from connectors.ratelimit import TokenBucketLimiter, configured_limits
 
     assert "hubspot.search" in configured_limits(kickoff_config.tools)
-    shared = TokenBucketLimiter(dict(configured_limits(kickoff_config.tools)))
+    shared = TokenBucketLimiter(configured_limits(kickoff_config.tools))
     workers = [HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY, limiter=shared) for _ in range(2)]
     errors: list[Exception] = []
 
