@@ -165,8 +165,8 @@ class ScaleoutRun:
             return
         self.killed.add(str(run_id))
         self.result.faults["flow run SIGKILL mid-run"] += 1
+        time.sleep(0.5)  # the process is gone; let its last commit settle before counting its claims
         with self.rt.ledger.engine.connect() as conn:
-            time.sleep(0.5)
             orphaned = conn.execute(text("SELECT count(*) FROM outbox WHERE status = 'claimed' AND claimed_by LIKE :w"),
                                     {"w": f"%{run_id}"}).scalar_one()
         self.result.stats["outbox rows orphaned by a killed run"] += orphaned
