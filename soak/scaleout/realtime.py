@@ -18,7 +18,6 @@ from typing import Any
 
 from soak.run import FLUSH_TIMEOUT
 from soak.scaleout.drive import ScaleoutRun
-from soak.scaleout.stack import ScaleoutStack
 
 QUIET_FOR = 8.0            # seconds with nothing pending, due, claimed or running
 ACT_TIMEOUT = 240.0        # an act waits at most this long for the previous one to settle
@@ -29,11 +28,6 @@ FINAL_WAIT = 600.0
 class RealtimeRun(ScaleoutRun):
     """One run on the wall clock; flow runs are whatever the deployments' triggers and
     schedules started, read back from the server at the end."""
-
-    def __init__(self, st: ScaleoutStack, seed: int, procedures: list[str], offsets: dict[str, int]) -> None:
-        super().__init__(st, seed, procedures, offsets)
-        self.kill_push_rounds = set()  # no kills here: the virtual-clock variant kills runs
-        self.started = datetime.now(UTC)
 
     def start_of(self, procedure: str, offsets: dict[str, int]) -> date:
         """Today: the acts are replayed now, one after another."""
@@ -58,7 +52,7 @@ class RealtimeRun(ScaleoutRun):
         self.collect_flow_runs()
 
     def busy(self) -> list[str]:
-        """What is still going on: ledger work due now, claims held, flow runs not final."""
+        """What is still going on: ledger work pending or due now, flow runs under way."""
         now = datetime.now(UTC)
         status = self.rt.ledger.status(now)
         why = []
