@@ -1,7 +1,7 @@
 """(3) The gateway: deliveries per second and ack latency (p50/p99) under a bounded load of
 signed HubSpot webhooks on loopback, each delivery durably stored before its 2xx.
 
-The gateway (``kickoff.gateway.create_app`` + ``GatewayServer``, notify = no-op) runs in this
+The gateway (``gateway.create_app`` + ``GatewayServer``, notify = no-op) runs in this
 process on a free loopback port over a fresh ledger; the load generator (``bench/loadgen.py``:
 httpx, asyncio, one event per POST) runs in a separate process so the two do not share an
 interpreter lock. Afterwards every acknowledged event id is looked up in the ledger's inbox.
@@ -22,8 +22,8 @@ from typing import Any
 
 from bench.common import REPO, Bench, fmt, ledgers, note, print_table, ratio, sandbox_bench
 from connectors.hubspot import HubSpotConnector
-from kickoff.gateway import create_app
-from kickoff.gateway.server import GatewayServer
+from gateway import create_app
+from gateway.server import GatewayServer
 from kickoff.ledger.schema import inbox
 
 HUBSPOT_TIMEOUT_MS = 5000.0
@@ -47,13 +47,13 @@ def load(url: str, count: int, concurrency: int, max_seconds: float, first_id: i
 def stored_keys(ledger: Any) -> set[str]:
     from sqlalchemy import select
 
-    with ledger.engine.connect() as conn:
+    with ledger.database.connect() as conn:
         return set(conn.execute(select(inbox.c.dedup_key).where(inbox.c.tool == "hubspot")).scalars())
 
 
 def measure(bench: Bench, label: str, ledger: Any, count: int, concurrency: int, max_seconds: float) -> list[Any]:
     connector = HubSpotConnector(bench.config.tools["hubspot"])
-    app = create_app(ledger, connectors={"hubspot": connector}, notify=lambda tool, ids: None, config=bench.config)
+    app = create_app(ledger, connectors={"hubspot": connector}, announce=lambda tool, ids: None, config=bench.config)
     with GatewayServer(app) as server:
         load(server.url, 50, concurrency, 30, WARMUP_FIRST_ID)  # imports, connections, first transactions
         result = load(server.url, count, concurrency, max_seconds, 1)

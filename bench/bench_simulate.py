@@ -12,7 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-from kickoff.engine import load_playbook, parse_events, simulate
+from kickoff.playbooks import load_playbook, parse_events, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from bench.bench_calls import make_connector
+from bench.bench_calls import make_connector, vendor_actions
 from bench.common import Bench, Timer, fmt, note, print_table, ratio, sandbox_bench, vendor_calls
 from bench.workloads import (
     asana_requests,
@@ -80,7 +81,7 @@ def measure(bench: Bench, case: Case, quick: bool) -> list[Any]:
     control, scale = bench.control, case.scale
     control.reset()  # real limits back on, time scale 1
     n = case.quick_n if quick else case.n
-    actions = case.prepare(control, n)
+    actions = vendor_actions(case.prepare(control, n))
     control.set_time_scale(scale)
     limit = bench.config.tools[case.tool].rate_limit
     limiter = TokenBucketLimiter({case.tool: limit}, clock=lambda: time.monotonic() * scale,
@@ -92,7 +93,8 @@ def measure(bench: Bench, case: Case, quick: bool) -> list[Any]:
     failed, rounds = 0, []
     with Timer() as t:
         for chunk in chunked(actions, round_size):
-            failed += sum(1 for r in connector.apply(list(chunk)) if r.status is not ResultStatus.DONE)
+            results = connector.apply(list(chunk), datetime.now(UTC))
+            failed += sum(1 for r in results if r.status is not ResultStatus.DONE)
             rounds.append((time.perf_counter() - t.started, len(chunk)))
     calls, throttled, _ = vendor_calls(control, case.tool, since)
     vendor_seconds = t.seconds * scale

@@ -35,7 +35,7 @@ CHUNK = 5000
 
 def template() -> tuple[Any, datetime]:
     """The decision for the scenario's first event, and when its first timer fires."""
-    from kickoff.engine import decide, load_playbook, parse_events
+    from kickoff.playbooks import decide, load_playbook, parse_events
 
     playbook = load_playbook(REPO / "config" / "playbooks" / "assist-se.yaml")
     first = parse_events(SCENARIO.read_text(encoding="utf-8").splitlines()[:1], playbook.zone)[0]

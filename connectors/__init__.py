@@ -1,4 +1,31 @@
 """One module per tool: read changes, verify and parse webhooks, write actions in batches.
 
-Only I/O and the vendor's quirks live here; business decisions are the engine's.
+Only I/O and the vendor's quirks live here; business decisions are the playbook's. Each
+``connectors/<tool>.py`` exports its class as ``CONNECTOR``; ``build_connector`` is the one
+way to make one (the shared rate limiter, the one retry policy, what the mapping needs read).
 """
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.ratelimit import RateLimiter
+from kickoff.retry import RetryPolicy
+from kickoff.settings import Config
+from kickoff.tools import plugin
+
+
+def connector_class(tool: str) -> type[Any]:
+    """The connector class of ``tool`` (imported on first use: each pulls in its vendor client)."""
+    return plugin("connectors", tool, "CONNECTOR")
+
+
+def build_connector(tool: str, config: Config, *, limiter: RateLimiter, retry: RetryPolicy | None = None,
+                    reads: Mapping[str, Sequence[str]] | None = None, credential_key: str = "default") -> Any:
+    """The connector for ``tool`` as configured, spending ``limiter`` (shared by every connector
+    of the process, or every worker with Prefect's global limits)."""
+    if tool not in config.tools:
+        raise LookupError(f"{tool} is not configured in tools.yaml")
+    return connector_class(tool)(config.tools[tool], limiter=limiter, retry=retry or RetryPolicy(),
+                                 reads=reads, credential_key=credential_key)

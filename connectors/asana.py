@@ -1,20 +1,15 @@
 """Asana: requests on a board (a project whose sections are the columns), written through
 ``/batch`` ten actions a call, read back by ``modified_since``.
 
-Payloads (already in Asana terms; ``record_id`` is the task's gid):
+Payloads are Asana's payload models (``kickoff.tools.asana``), validated where the mapping
+made them: a new task (``create_task``, ``create_record``) lands in the named column (default
+the first); ``complete_task`` completes a task and moves it to a column (default the last);
+``set_stage`` moves it; ``assign_owner`` sets or clears its assignee; ``add_note`` comments.
 
-- ``create_task`` / ``create_record``: ``{"project": gid, "section": gid or column name
-  (default: the first column, "new request"), "name": str, "notes": str?, "assignee": gid
-  or e-mail?, "due_on": "YYYY-MM-DD"? or "due_at": ISO time?, "custom_fields": {field gid:
-  value, enum options by gid}?}``
-- ``complete_task``: ``{"record_id", "project", "section"?}`` (completed, then moved to the
-  given column, default the last one: "meeting set or resolved")
-- ``set_stage``: ``{"record_id", "project", "section": gid or column name}``
-- ``assign_owner``: ``{"record_id", "assignee": gid, e-mail or null}``
-- ``add_note``: ``{"record_id", "text": str}`` (a comment story)
-
-Options: ``projects`` (the board gids ``read_changes`` polls), ``key_field`` (gid of the
-"Kickoff key" text custom field; optional, custom fields need a paid domain).
+What is read comes from the mapping (``reads``): ``projects``, the board gids
+``read_changes`` polls, and ``tasks``, the task fields the mapping reads (``opt_fields``, on
+top of the connector's own ``modified_at``). Options: ``key_field`` (gid of the "Kickoff
+key" text custom field; optional, custom fields need a paid domain).
 
 Idempotency: Asana takes no idempotency key, so a creation carries its key in the "Kickoff
 key" field (when configured) and always as the last line of its text, ``kickoff-key:
@@ -31,7 +26,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import asana
@@ -40,29 +35,35 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProtocolError, Re
 from urllib3.util.retry import Retry
 
 from connectors.base import Connector, ReadResult, done, result_for
-from connectors.errors import ErrorKind, UnknownOutcome, VendorError, classify
 from connectors.ratelimit import bucket_for
-from connectors.webhooks import (
+from kickoff.contracts.errors import ErrorKind, UnknownOutcome, VendorError, classify
+from kickoff.contracts.vendor import VendorAction
+from kickoff.contracts.webhooks import (
     WebhookRejected,
     WebhookRequest,
     constant_time_equal,
     hmac_digest,
+    json_body,
     require,
 )
-from kickoff.model import Action, ActionKind, ActionResult, Delivery
+from kickoff.model import ActionResult, Delivery
+from kickoff.tools.asana import (
+    AddNotePayload,
+    AssignOwnerPayload,
+    CompleteTaskPayload,
+    SetStagePayload,
+    TaskChange,
+    TaskPayload,
+    key_in,
+    key_line,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("kickoff.connectors.asana")
 
 MAX_BATCH_ACTIONS = 10
-KEY_PREFIX = "kickoff-key: "
 LOOKUP_WINDOW = timedelta(minutes=15)  # how far back a lost write is looked for (clock skew included)
-TASK_FIELDS = (
-    "name,notes,completed,completed_at,modified_at,due_on,due_at,assignee.email,"
-    "memberships.project.name,memberships.section.name,custom_fields.name,"
-    "custom_fields.display_value,custom_fields.text_value,custom_fields.enum_value.name"
-)
-CREATIONS = (ActionKind.CREATE_TASK, ActionKind.CREATE_RECORD)
+OWN_TASK_FIELDS = ("modified_at",)  # what the poll's cursor needs, whatever the mapping reads
 
 
 def translate(exc: Exception, *, write: bool) -> VendorError:
@@ -89,14 +90,6 @@ def _message(body: Any) -> str | None:
         return None
 
 
-def key_line(key: str) -> str:
-    return f"{KEY_PREFIX}{key}"
-
-
-def carries_key(text: str | None, key: str) -> bool:
-    return bool(text) and text.rstrip().splitlines()[-1].strip() == key_line(key)
-
-
 @dataclass(frozen=True)
 class Handshake:
     """Answer to Asana's webhook handshake: echo ``headers`` with a 200, keep ``secret``
@@ -111,8 +104,15 @@ class _Plan:
     """One Kickoff action as the batch actions that carry it out."""
 
     index: int
-    action: Action
+    action: VendorAction
     requests: list[dict[str, Any]]
+
+    def result_id(self, answer: dict[str, Any]) -> str | None:
+        """The gid a done action reports: the task or story it made, else the task it changed."""
+        payload = self.action.payload
+        if isinstance(payload, TaskChange) and not isinstance(payload, AddNotePayload):
+            return payload.record_id
+        return answer.get("gid")
 
 
 class AsanaConnector(Connector):
@@ -159,8 +159,14 @@ class AsanaConnector(Connector):
                 return items
             opts["offset"] = nxt["offset"]
 
+    @property
+    def task_fields(self) -> str:
+        """``opt_fields`` of a task read: the connector's own and what the mapping reads."""
+        return ",".join(sorted({*OWN_TASK_FIELDS, *self.reads.get("tasks", [])}))
+
     # --- reads ------------------------------------------------------------------------
-    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+    def read_changes(self, cursor: str | None, *, now: datetime,
+                     limit: int | None = None) -> ReadResult:
         """Tasks of the board projects modified since the cursor, oldest change first.
 
         The cursor is ``{"since": modified_at, "seen": [gids at exactly that time]}``: Asana's
@@ -168,8 +174,9 @@ class AsanaConnector(Connector):
         state = json.loads(cursor) if cursor else {"since": None, "seen": []}
         tasks_api = asana.TasksApi(self.client)
         found: dict[str, dict[str, Any]] = {}
-        for project in self.config.options.get("projects", []):
-            opts = {"opt_fields": TASK_FIELDS, **({"modified_since": state["since"]} if state["since"] else {})}
+        for project in self.reads.get("projects", []):
+            since = {"modified_since": state["since"]} if state["since"] else {}
+            opts = {"opt_fields": self.task_fields, **since}
             for task in self._pages(lambda o, p=project: tasks_api.get_tasks_for_project(p, o, full_payload=True), opts):
                 found[task["gid"]] = task
         fresh = sorted((t for t in found.values()
@@ -179,7 +186,6 @@ class AsanaConnector(Connector):
             fresh = fresh[:limit]
         if not fresh:
             return ReadResult([], cursor)
-        now = datetime.now(UTC)
         deliveries = [Delivery(tool="asana", dedup_key=f"asana:task:{t['gid']}:{t['modified_at']}", kind="poll",
                                received_at=now, payload=t, record_id=t["gid"]) for t in fresh]
         last = fresh[-1]["modified_at"]
@@ -212,16 +218,12 @@ class AsanaConnector(Connector):
         if not constant_time_equal(hmac_digest(secret, request.body).hex(), signature.strip().lower()):
             raise WebhookRejected(401, "X-Hook-Signature does not match the body")
 
-    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
+    def parse_webhook(self, request: WebhookRequest, now: datetime) -> list[Delivery]:
         """One delivery per event of ``{"events": [...]}``; an empty list is a heartbeat.
         Asana events have no id: the dedup key hashes the whole event."""
-        try:
-            body = json.loads(request.body)
-        except ValueError:
-            raise WebhookRejected(400, "Asana webhook body is not JSON") from None
-        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        body = json_body(request.body, "Asana webhook")
+        if not isinstance(body.get("events"), list):
             raise WebhookRejected(400, 'Asana webhook body is not an object with an "events" list')
-        now = datetime.now(UTC)
         deliveries = []
         for n, event in enumerate(body["events"]):
             resource = event.get("resource") if isinstance(event, dict) else None
@@ -230,17 +232,20 @@ class AsanaConnector(Connector):
             if not event.get("action") or not event.get("created_at"):
                 raise WebhookRejected(400, f"Asana event {n} has no action or created_at")
             digest = hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()[:32]
-            record = event["parent"]["gid"] if resource.get("resource_type") == "story" and event.get("parent") else resource["gid"]
+            parent = event.get("parent")
+            story = resource.get("resource_type") == "story"
+            on_task = story and isinstance(parent, dict) and parent.get("gid")
+            record = parent["gid"] if on_task else resource["gid"]  # a story is about its task
             deliveries.append(Delivery(tool="asana", dedup_key=f"asana:event:{digest}", kind="webhook",
                                        received_at=now, payload=event, record_id=str(record)))
         return deliveries
 
     # --- notices made whole --------------------------------------------------------------
-    def enrich(self, delivery: Delivery) -> Delivery:
-        """A webhook event carries only gids: a task's ``completed`` change is read once (name,
-        notes with the kickoff key, completed, memberships and sections, custom fields) and
-        becomes the task as read (the event kept under ``event``), which the mapping reads as
-        it reads a polled task. Other events, and a task deleted since, as they came."""
+    def enrich(self, delivery: Delivery, now: datetime) -> Delivery:
+        """A webhook event carries only gids: a task's ``completed`` change is read once (the
+        fields a poll reads) and becomes the task as read (the event kept under ``event``),
+        which the mapping reads as it reads a polled task. Other events, and a task deleted
+        since, as they came."""
         event = delivery.payload if isinstance(delivery.payload, dict) else {}
         resource = event.get("resource") or {}
         change = event.get("change") or {}
@@ -251,7 +256,7 @@ class AsanaConnector(Connector):
         gid = str(resource["gid"])
         tasks_api = asana.TasksApi(self.client)
         try:
-            task = self._invoke(lambda: tasks_api.get_task(gid, {"opt_fields": TASK_FIELDS}))
+            task = self._invoke(lambda: tasks_api.get_task(gid, {"opt_fields": self.task_fields}))
         except VendorError as error:
             if error.status == 404:
                 log.info("task %s is gone: delivery %s left as it came", gid, delivery.dedup_key)
@@ -261,7 +266,7 @@ class AsanaConnector(Connector):
         return delivery.model_copy(update={"payload": {**task, "gid": gid, "event": event}}, deep=True)
 
     # --- writes -----------------------------------------------------------------------
-    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+    def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         results: dict[int, ActionResult] = {}
         plans: list[_Plan] = []
         for index, action in enumerate(actions):
@@ -270,7 +275,7 @@ class AsanaConnector(Connector):
             except VendorError as error:
                 results[index] = result_for(action, error)
         for chunk in _packed(plans, self._batch_limit):
-            results.update(self._send(chunk))
+            results.update(self._send(chunk, now))
         return [results[i] for i in range(len(actions))]
 
     @property
@@ -281,33 +286,31 @@ class AsanaConnector(Connector):
         capacity = bucket_for(limit).capacity if limit else MAX_BATCH_ACTIONS
         return max(1, min(MAX_BATCH_ACTIONS, self.batch_size, capacity))
 
-    def _requests_for(self, action: Action) -> list[dict[str, Any]]:
-        """The batch actions for one Kickoff action (a bad payload is a permanent failure)."""
+    def _requests_for(self, action: VendorAction) -> list[dict[str, Any]]:
+        """The batch actions for one Kickoff action (an unknown column is a permanent failure)."""
         p = action.payload
-        try:
-            if action.kind in CREATIONS:
-                data = {k: p[k] for k in ("name", "assignee", "due_on", "due_at") if p.get(k) is not None}
-                data["notes"] = f"{p.get('notes') or ''}\n\n{key_line(action.idempotency_key)}".lstrip()
-                fields = dict(p.get("custom_fields") or {})
-                if self.config.options.get("key_field"):
-                    fields[str(self.config.options["key_field"])] = action.idempotency_key
-                data["custom_fields"] = fields
-                section = self._section(p["project"], p.get("section"), default=0)
-                data["memberships"] = [{"project": p["project"], "section": section}]
-                return [{"relative_path": "/tasks", "method": "post", "data": data}]
-            task = p["record_id"]
-            if action.kind is ActionKind.COMPLETE_TASK:
-                return [{"relative_path": f"/tasks/{task}", "method": "put", "data": {"completed": True}},
-                        self._move(task, self._section(p["project"], p.get("section"), default=-1))]
-            if action.kind is ActionKind.SET_STAGE:
-                return [self._move(task, self._section(p["project"], p["section"], default=None))]
-            if action.kind is ActionKind.ASSIGN_OWNER:
-                return [{"relative_path": f"/tasks/{task}", "method": "put", "data": {"assignee": p["assignee"]}}]
-            if action.kind is ActionKind.ADD_NOTE:
-                text = f"{p['text']}\n\n{key_line(action.idempotency_key)}"
-                return [{"relative_path": f"/tasks/{task}/stories", "method": "post", "data": {"text": text}}]
-        except KeyError as missing:
-            raise VendorError(ErrorKind.PERMANENT, f"asana: {action.kind} payload has no {missing}") from None
+        if isinstance(p, TaskPayload):
+            data = p.model_dump(mode="json", exclude_none=True,
+                                include={"name", "assignee", "due_on", "due_at"})
+            data["notes"] = f"{p.notes or ''}\n\n{key_line(action.idempotency_key)}".lstrip()
+            fields = dict(p.custom_fields)
+            if self.config.options.get("key_field"):
+                fields[str(self.config.options["key_field"])] = action.idempotency_key
+            data["custom_fields"] = fields
+            section = self._section(p.project, p.section, default=0)
+            data["memberships"] = [{"project": p.project, "section": section}]
+            return [{"relative_path": "/tasks", "method": "post", "data": data}]
+        if isinstance(p, CompleteTaskPayload):
+            return [_put(p.record_id, {"completed": True}),
+                    self._move(p.record_id, self._section(p.project, p.section, default=-1))]
+        if isinstance(p, SetStagePayload):
+            return [self._move(p.record_id, self._section(p.project, p.section, default=None))]
+        if isinstance(p, AssignOwnerPayload):
+            return [_put(p.record_id, {"assignee": p.assignee})]
+        if isinstance(p, AddNotePayload):
+            text = f"{p.text}\n\n{key_line(action.idempotency_key)}"
+            return [{"relative_path": f"/tasks/{p.record_id}/stories", "method": "post",
+                     "data": {"text": text}}]
         raise VendorError(ErrorKind.PERMANENT, f"asana: {action.kind} is not an Asana action")
 
     @staticmethod
@@ -330,12 +333,12 @@ class AsanaConnector(Connector):
                 return gid
         raise VendorError(ErrorKind.PERMANENT, f"asana: project {project} has no column {ref!r}")
 
-    def _send(self, chunk: list[_Plan]) -> dict[int, ActionResult]:
+    def _send(self, chunk: list[_Plan], now: datetime) -> dict[int, ActionResult]:
         """One ``/batch`` call; after an unknown outcome, what landed is looked up, not re-sent."""
         known: dict[int, ActionResult] = {}
         # an earlier attempt (a worker that died, an outcome that stayed unknown) wrote no
         # earlier than the action fell due, however long ago that was
-        since = min([datetime.now(UTC), *(p.action.due_at for p in chunk)]) - LOOKUP_WINDOW
+        since = min([now, *(p.action.due_at for p in chunk)]) - LOOKUP_WINDOW
 
         def send() -> dict[int, ActionResult]:
             pending = [p for p in chunk if p.index not in known]
@@ -355,28 +358,36 @@ class AsanaConnector(Connector):
     def _find_written(self, plans: list[_Plan], since: datetime) -> dict[int, ActionResult]:
         """Creations and notes that carry their key in Asana (updates cannot be told apart)."""
         found: dict[int, ActionResult] = {}
-        creations = [p for p in plans if p.action.kind in CREATIONS]
+        creations = [(p, p.action.payload) for p in plans
+                     if isinstance(p.action.payload, TaskPayload)]
         tasks_api = asana.TasksApi(self.client)
-        for project in {p.action.payload["project"] for p in creations}:
+        for project in {task.project for _, task in creations}:
             opts = {"modified_since": since.isoformat(), "opt_fields": "notes,custom_fields.text_value"}
             tasks = self._pages(lambda o, pr=project: tasks_api.get_tasks_for_project(pr, o, full_payload=True), opts)
-            for plan in creations:
+            for plan, task in creations:
                 key = plan.action.idempotency_key
-                hit = next((t for t in tasks if carries_key(t.get("notes"), key)
+                hit = next((t for t in tasks if key_in(t.get("notes")) == key
                             or any(f.get("text_value") == key for f in t.get("custom_fields") or [])), None)
-                if hit and plan.action.payload["project"] == project:
+                if hit and task.project == project:
                     found[plan.index] = done(plan.action, hit["gid"])
         stories_api = asana.StoriesApi(self.client)
-        for plan in (p for p in plans if p.action.kind is ActionKind.ADD_NOTE):
-            task = plan.action.payload["record_id"]
-            stories = self._pages(lambda o, t=task: stories_api.get_stories_for_task(t, o, full_payload=True),
-                                  {"opt_fields": "text"})
-            hit = next((s for s in stories if carries_key(s.get("text"), plan.action.idempotency_key)), None)
+        for plan in plans:
+            note = plan.action.payload
+            if not isinstance(note, AddNotePayload):
+                continue
+            stories = self._pages(
+                lambda o, t=note.record_id: stories_api.get_stories_for_task(t, o, full_payload=True),
+                {"opt_fields": "text"})
+            hit = next((s for s in stories if key_in(s.get("text")) == plan.action.idempotency_key), None)
             if hit:
                 found[plan.index] = done(plan.action, hit["gid"])
         if found:
             log.info("asana: %d write(s) found by idempotency key after an unknown outcome", len(found))
         return found
+
+
+def _put(task: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"relative_path": f"/tasks/{task}", "method": "put", "data": data}
 
 
 def _packed(plans: list[_Plan], size: int) -> list[list[_Plan]]:
@@ -407,6 +418,8 @@ def _results_of(plans: list[_Plan], answers: list[dict[str, Any]]) -> dict[int, 
             results[plan.index] = result_for(plan.action, error)
         else:
             first = (mine[0].get("body") or {}).get("data") or {}
-            created = plan.action.kind in CREATIONS or plan.action.kind is ActionKind.ADD_NOTE
-            results[plan.index] = done(plan.action, first.get("gid") if created else plan.action.payload["record_id"])
+            results[plan.index] = done(plan.action, plan.result_id(first))
     return results
+
+
+CONNECTOR = AsanaConnector

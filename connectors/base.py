@@ -1,8 +1,8 @@
-"""The one shape of every connector.
+"""The base every connector builds on (the contract is ``kickoff.contracts.connector``).
 
 Read the changes since a cursor and return deliveries plus the next cursor; verify a
 webhook and parse it into deliveries (one per vendor event, with a dedup key); apply a list
-of actions and return one result per action. What differs between tools (paths, batch
+of vendor actions and return one result per action. What differs between tools (paths, batch
 sizes, cursor fields, signatures) lives in each tool's module; retries, the rate limiter,
 credentials and result bookkeeping live here, once.
 """
@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from connectors.errors import ErrorKind, VendorError
+from connectors.credentials import resolve_secret
 from connectors.ratelimit import RateLimiter, TokenBucketLimiter, configured_limits
-from connectors.retry import RetryPolicy
-from connectors.webhooks import WebhookRejected, WebhookRequest
-from kickoff.model import Action, ActionResult, Delivery, ResultStatus
-from kickoff.settings import ToolConfig, resolve_secret
-
-if TYPE_CHECKING:
-    from kickoff.settings import Config
+from kickoff.contracts.connector import ReadResult
+from kickoff.contracts.errors import ErrorKind, VendorError
+from kickoff.contracts.vendor import VendorAction
+from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
+from kickoff.model import ActionResult, Delivery, ResultStatus
+from kickoff.retry import RetryPolicy
+from kickoff.settings import ToolConfig
 
 T = TypeVar("T")
 
@@ -35,21 +34,13 @@ _MAYBE_APPLIED: ContextVar[bool] = ContextVar("kickoff_maybe_applied", default=F
 log = logging.getLogger("kickoff.connectors")
 
 
-@dataclass
-class ReadResult:
-    """One incremental read: what changed, and where the next read starts."""
-
-    deliveries: list[Delivery] = field(default_factory=list)
-    next_cursor: str | None = None
-
-
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items: the vendor's batch size."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def result_for(action: Action, error: VendorError) -> ActionResult:
+def result_for(action: VendorAction, error: VendorError) -> ActionResult:
     """An action's failed result from a classified vendor error."""
     status = {
         ErrorKind.RETRYABLE: ResultStatus.RETRYABLE,
@@ -60,26 +51,27 @@ def result_for(action: Action, error: VendorError) -> ActionResult:
                         retry_after=error.retry_after)
 
 
-def done(action: Action, external_id: str | None = None) -> ActionResult:
+def done(action: VendorAction, external_id: str | None = None) -> ActionResult:
     return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.DONE, external_id=external_id)
 
 
 class Connector(ABC):
-    """Base of every connector. Subclasses set ``tool`` and implement the four operations."""
+    """Base of every connector. Subclasses set ``tool`` and implement the four operations.
+
+    ``reads``: what the tool's mapping needs read (object -> fields, or ids such as Asana's
+    projects), from ``Mapping.reads``; the factory (``connectors.build_connector``) passes it.
+    """
 
     tool: ClassVar[str]
 
     def __init__(self, tool_config: ToolConfig, *, limiter: RateLimiter | None = None,
-                 retry: RetryPolicy | None = None, credential_key: str = "default") -> None:
+                 retry: RetryPolicy | None = None, credential_key: str = "default",
+                 reads: Mapping[str, Sequence[str]] | None = None) -> None:
         self.config = tool_config
         self.limiter = limiter or TokenBucketLimiter(configured_limits({self.tool: tool_config}))
         self.retry = retry or RetryPolicy()
         self.credential_key = credential_key
-
-    @classmethod
-    def from_config(cls, config: Config, **kwargs: Any) -> Connector:
-        """The connector for this tool as configured (base URL, credentials, limits)."""
-        return cls(config.tools[cls.tool], **kwargs)
+        self.reads: dict[str, list[str]] = {k: list(v) for k, v in (reads or {}).items()}
 
     @property
     def base_url(self) -> str | None:
@@ -109,7 +101,8 @@ class Connector(ABC):
 
         return self.retry.call(limited, lookup=lookup, look_up_first=_MAYBE_APPLIED.get())
 
-    def apply_each(self, actions: Sequence[Action], write: Callable[[Action], ActionResult]) -> list[ActionResult]:
+    def apply_each(self, actions: Sequence[VendorAction],
+                   write: Callable[[VendorAction], ActionResult]) -> list[ActionResult]:
         """For tools without batches: one write per action, failures kept per action."""
         results = []
         for action in actions:
@@ -121,7 +114,7 @@ class Connector(ABC):
 
     # --- the four operations ----------------------------------------------------------
     @abstractmethod
-    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+    def read_changes(self, cursor: str | None, *, now: datetime, limit: int | None = None) -> ReadResult:
         """Deliveries (kind "poll") for records changed since ``cursor``, and the next cursor."""
 
     @abstractmethod
@@ -129,20 +122,20 @@ class Connector(ABC):
         """Raise WebhookRejected(401, reason) unless the request is authentic and fresh."""
 
     @abstractmethod
-    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
-        """One delivery per vendor event; WebhookRejected(400, reason) for a malformed body."""
+    def parse_webhook(self, request: WebhookRequest, now: datetime) -> list[Delivery]:
+        """One delivery per vendor event, received at ``now``; WebhookRejected(400) for a bad body."""
 
     @abstractmethod
-    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+    def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         """Carry out actions in the fewest calls; one result per action, in order."""
 
-    def apply_again(self, actions: Sequence[Action]) -> list[ActionResult]:
+    def apply_again(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         """Actions an earlier attempt may have carried out already (its worker died before
         recording the result, or the outcome stayed unknown): ``apply``, with every write
         that has a ``lookup`` treated as after an unknown outcome, so the tool is asked first."""
         token = _MAYBE_APPLIED.set(True)
         try:
-            return self.apply(actions)
+            return self.apply(actions, now)
         finally:
             _MAYBE_APPLIED.reset(token)
 
@@ -151,7 +144,7 @@ class Connector(ABC):
         state). Tools that cannot read records in bulk say so; reconcile then skips them."""
         raise NotImplementedError(f"{self.tool}: reading records for reconcile is not supported")
 
-    def enrich(self, delivery: Delivery) -> Delivery:
+    def enrich(self, delivery: Delivery, now: datetime) -> Delivery:
         """A webhook that is only a notice (no associations, no custom fields, just an id)
         made whole by reading the record; the process flow calls this before mapping.
         Default: the delivery already says everything."""
@@ -161,7 +154,7 @@ class Connector(ABC):
 class NoReads:
     """Mixin for tools Kickoff only writes to or only hears from by webhook."""
 
-    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+    def read_changes(self, cursor: str | None, *, now: datetime, limit: int | None = None) -> ReadResult:
         return ReadResult(next_cursor=cursor)
 
 
@@ -171,5 +164,5 @@ class NoWebhooks:
     def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
         raise WebhookRejected(404, f"{getattr(self, 'tool', 'this tool')} sends no webhooks")
 
-    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
+    def parse_webhook(self, request: WebhookRequest, now: datetime) -> list[Delivery]:
         raise WebhookRejected(404, f"{getattr(self, 'tool', 'this tool')} sends no webhooks")

@@ -1,7 +1,7 @@
 """E-mail: notifications over SMTP, one message per action.
 
-Payload of a ``notify`` action with channel e-mail (already resolved to addresses):
-``{"to": [address, ...], "subject": str, "body": str, "cc": [address]?}``.
+A ``notify`` action's payload is ``kickoff.tools.email.EmailNotify`` (addresses already
+resolved: ``to``, ``cc``, ``subject``, ``body``); the ``Date`` header is the push's ``now``.
 
 Server: ``KICKOFF_EMAIL_SMTP`` ("host:port", set by the sandbox) or ``options.host`` and
 ``options.port``; sender ``options.sender``. The ``password`` credential (user
@@ -18,13 +18,16 @@ from __future__ import annotations
 import os
 import smtplib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import format_datetime
 from typing import Any
 
 from connectors.base import Connector, NoReads, NoWebhooks, done
-from connectors.errors import ErrorKind, UnknownOutcome, VendorError
-from kickoff.model import Action, ActionKind, ActionResult
+from kickoff.contracts.errors import ErrorKind, UnknownOutcome, VendorError
+from kickoff.contracts.vendor import VendorAction
+from kickoff.model import ActionResult
+from kickoff.tools.email import EmailNotify
 
 AUTH_CODES = {530, 534, 535, 538}
 TIMEOUT_SECONDS = 30.0
@@ -47,7 +50,8 @@ def translate(exc: Exception, *, sending: bool) -> VendorError:
         code = min(codes) if any(400 <= c < 500 for c in codes) else max(codes)
         return smtp_error(code, f"all recipients refused: {', '.join(sorted(exc.recipients))}")
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        raw = exc.smtp_error
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
         return smtp_error(exc.smtp_code, text)
     if sending and isinstance(exc, smtplib.SMTPServerDisconnected | TimeoutError | ConnectionError):
         return UnknownOutcome(f"smtp: connection lost while sending ({type(exc).__name__})")
@@ -63,8 +67,8 @@ def message_id(key: str, sender: str) -> str:
 class EmailConnector(NoReads, NoWebhooks, Connector):
     tool = "email"
 
-    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
-        return self.apply_each(actions, self._send)
+    def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
+        return self.apply_each(actions, lambda action: self._send(action, now))
 
     @property
     def server(self) -> tuple[str, int]:
@@ -72,25 +76,26 @@ class EmailConnector(NoReads, NoWebhooks, Connector):
         if override:
             host, _, port = override.rpartition(":")
             return host, int(port)
-        return str(self.config.options.get("host", "localhost")), int(self.config.options.get("port", 25))
+        options = self.config.options
+        return str(options.get("host", "localhost")), int(options.get("port", 25))
 
     @property
     def sender(self) -> str:
         return str(self.config.options.get("sender", "kickoff@example.com"))
 
-    def _message(self, action: Action) -> EmailMessage:
+    def _message(self, action: VendorAction, now: datetime) -> EmailMessage:
         payload = action.payload
-        if not payload.get("to"):
-            raise VendorError(ErrorKind.PERMANENT, "email: notify payload has no recipients ('to')")
+        if not isinstance(payload, EmailNotify):
+            raise VendorError(ErrorKind.PERMANENT, f"email: {action.kind} is not an e-mail action")
         msg = EmailMessage()
         msg["From"] = self.sender
-        msg["To"] = ", ".join(payload["to"])
-        if payload.get("cc"):
-            msg["Cc"] = ", ".join(payload["cc"])
-        msg["Subject"] = payload.get("subject") or "(no subject)"
-        msg["Date"] = formatdate(localtime=False)
+        msg["To"] = ", ".join(payload.to)
+        if payload.cc:
+            msg["Cc"] = ", ".join(payload.cc)
+        msg["Subject"] = payload.subject or "(no subject)"
+        msg["Date"] = format_datetime(now.astimezone(UTC))
         msg["Message-ID"] = message_id(action.idempotency_key, self.sender)
-        msg.set_content(payload.get("body") or "")
+        msg.set_content(payload.body)
         return msg
 
     def _password(self) -> str | None:
@@ -101,10 +106,8 @@ class EmailConnector(NoReads, NoWebhooks, Connector):
         except VendorError:
             return None  # no password in this environment: send unauthenticated
 
-    def _send(self, action: Action) -> ActionResult:
-        if action.kind is not ActionKind.NOTIFY:
-            raise VendorError(ErrorKind.PERMANENT, f"email: {action.kind} is not an e-mail action")
-        msg = self._message(action)
+    def _send(self, action: VendorAction, now: datetime) -> ActionResult:
+        msg = self._message(action, now)
 
         def deliver() -> ActionResult:
             sending = False
@@ -131,3 +134,6 @@ class EmailConnector(NoReads, NoWebhooks, Connector):
             smtp.ehlo()
         if password and smtp.has_extn("auth"):
             smtp.login(str(self.config.options.get("username", self.sender)), password)
+
+
+CONNECTOR = EmailConnector

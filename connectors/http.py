@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from connectors.errors import UnknownOutcome, VendorError, classify
+from kickoff.contracts.errors import UnknownOutcome, VendorError, classify
 
 DEFAULT_TIMEOUT = (5.0, 30.0)
 

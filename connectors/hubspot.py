@@ -1,21 +1,13 @@
 """HubSpot through the official ``hubspot-api-client`` (CRM objects: batch and search APIs).
 
-Payloads this connector accepts (already in HubSpot's terms, from ``mappings/``):
-
-- ``set_stage``:     ``{"record_id": ticket id, "stage": stage id, "pipeline"?: pipeline id}``, or another
-  object's enumeration: ``{"record_id", "object": "meetings", "property": "hs_meeting_outcome", "stage"}``
-- ``assign_owner``:  ``{"record_id": ticket id, "owner": owner id, or "" for no owner, "object"?: "companies"
-  (default "tickets")}``
-- ``create_task``:   ``{"record_id": ticket id, "subject", "due_at": ISO 8601, "body"?, "owner"?: owner id,
-  "task_type"?: CALL|EMAIL|TODO, "priority"?: LOW|MEDIUM|HIGH, "company_id"?}``
-- ``add_note``:      ``{"record_id": ticket id, "body", "timestamp"?: ISO 8601 (default: due_at), "company_id"?}``
-- ``complete_task``: ``{"record_id": task id}``
-- ``create_record``: ``{"object": "ticket", "fields": {HubSpot ticket properties}, "company_id"?}``
+Payloads are the models declared in ``kickoff.tools.hubspot`` (one per action kind: a
+ticket's stage or another object's enumeration, an owner, a task, a completion, a note, a
+ticket), already in HubSpot's terms and validated where the mapping made them.
 
 Writes go out as batch calls of at most 100 inputs: updates go out per object type (tickets,
 meetings, companies, ...) and are merged per record (stage and owner of one ticket in one
-input); tasks, notes and tickets are batch-created with
-their associations inline and the action's idempotency key in the ``kickoff_key`` property.
+input); tasks, notes and tickets are batch-created with their associations inline and the
+action's idempotency key in the ``kickoff_key`` property.
 
 HubSpot refuses a whole batch when one input is invalid (400 VALIDATION_ERROR, without saying
 which input). The connector then splits the batch in halves and sends each again, down to the
@@ -29,6 +21,11 @@ mid-push, or tried before), before their first send. Reads page the CRM search o
 ``hs_lastmodifieddate`` (ascending, 200 a page), each page restarting from the last timestamp
 seen, so no query comes near the 10,000-result cap; changes at that millisecond already
 delivered are recognised by their ids in the cursor.
+
+What is read of a record is what the mapping reads (``reads``, from ``Mapping.reads``) plus
+the connector's own modification time and key: no property list is hard-coded here. Time is
+passed in: deliveries are received at ``now``, and a 429 of the daily budget waits until the
+midnight after it.
 
 Webhooks of meetings and calls are notices: no associations, one property at a time.
 ``enrich`` reads the record once (its ticket and company associations and the properties the
@@ -57,56 +54,58 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
 from urllib3.util.retry import Retry
 
 from connectors.base import Connector, ReadResult, chunked, done, result_for
-from connectors.errors import (
+from kickoff.contracts.errors import (
     ErrorKind,
     UnknownOutcome,
     VendorError,
     classify,
     retry_after_from_headers,
 )
-from connectors.webhooks import (
+from kickoff.contracts.vendor import VendorAction
+from kickoff.contracts.webhooks import (
     WebhookRejected,
     WebhookRequest,
     check_freshness,
     constant_time_equal,
     hmac_digest,
+    json_body,
     require,
 )
-from kickoff.model import Action, ActionKind, ActionResult, Delivery, ResultStatus
+from kickoff.model import ActionResult, Delivery, ResultStatus
+from kickoff.tools.hubspot import (
+    ASSOCIATION_TYPES,
+    KEY_PROPERTY,
+    MODIFIED,
+    NOTICE_ASSOCIATIONS,
+    NOTICES,
+    OWNER,
+    TASK_STATUS,
+    AddNotePayload,
+    AssignOwnerPayload,
+    CompleteTaskPayload,
+    CreateRecordPayload,
+    CreateTaskPayload,
+    SetStagePayload,
+    object_type,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("kickoff.connectors.hubspot")
 
-KEY_PROPERTY = "kickoff_key"
-MODIFIED = "hs_lastmodifieddate"
 BATCH_MAX = 100
 SEARCH_PAGE = 200
 SEARCH_RESULT_CAP = 10_000
 SIGNATURE_TOLERANCE_SECONDS = 300
-TICKET_PROPERTIES = ["subject", "hs_pipeline", "hs_pipeline_stage", "hubspot_owner_id", MODIFIED, "createdate",
-                     KEY_PROPERTY]
-ASSOCIATION_TYPES = {("tasks", "tickets"): 230, ("notes", "tickets"): 228, ("tasks", "companies"): 192,
-                     ("notes", "companies"): 190, ("tickets", "companies"): 339}
-# Webhook notices read in full by ``enrich``: the object types, the property changes worth a
-# read (a creation always is), the properties the mapping reads and the associations it follows.
-NOTICE_TYPES = {"meeting": "meetings", "call": "calls", "0-47": "meetings", "0-48": "calls"}
-NOTICE_CHANGES = {"meetings": ("hs_meeting_outcome",), "calls": ("hs_call_disposition",)}
-NOTICE_PROPERTIES = {
-    "meetings": ["hs_meeting_outcome", "hs_meeting_title", "hs_meeting_start_time", "hs_timestamp",
-                 "restart_onboarding", MODIFIED],
-    "calls": ["hs_call_disposition", "hs_call_body", "hs_timestamp", MODIFIED],
-}
-NOTICE_ASSOCIATIONS = ["tickets", "companies"]
-# Objects Kickoff updates (beyond tickets): a meeting's outcome, a company's owner.
-UPDATABLE = {"ticket": "tickets", "tickets": "tickets", "meeting": "meetings", "meetings": "meetings",
-             "company": "companies", "companies": "companies", "contact": "contacts", "contacts": "contacts",
-             "call": "calls", "calls": "calls", "task": "tasks", "tasks": "tasks"}
+OWN_READS = [MODIFIED, KEY_PROPERTY]
+"""What the connector itself reads of any record (its cursor, its idempotency keys); what the
+mapping reads comes in ``reads``."""
 V3_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
               "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
 
 
-def vendor_error(exc: Exception) -> VendorError:
-    """The client's exception as a classified VendorError (the one place this is done)."""
+def vendor_error(exc: Exception, now: datetime | None = None) -> VendorError:
+    """The client's exception as a classified VendorError (the one place this is done);
+    ``now`` dates a 429 of the daily budget."""
     if isinstance(exc, ApiException):
         body = _json_object(exc.body)
         category = body.get("category") or body.get("errorType")
@@ -116,7 +115,7 @@ def vendor_error(exc: Exception) -> VendorError:
             return VendorError(ErrorKind.RETRYABLE, reason)
         error = classify(exc.status, exc.headers, reason)
         if exc.status == 429:
-            error.retry_after = _rate_limit_wait(body.get("policyName"), exc.headers)
+            error.retry_after = _rate_limit_wait(body.get("policyName"), exc.headers, now)
         return error
     cause = exc.reason if isinstance(exc, MaxRetryError) else exc
     if isinstance(cause, ConnectTimeoutError):  # includes NewConnectionError: nothing was sent
@@ -126,11 +125,12 @@ def vendor_error(exc: Exception) -> VendorError:
     raise exc
 
 
-def _rate_limit_wait(policy: str | None, headers: Any) -> float | None:
-    """How long a 429 asks us to wait: the daily budget until midnight (UTC, as the account's
-    zone is unknown here), the search limit a second, the ten-secondly one its interval."""
-    if policy == "DAILY":
-        now = datetime.now(UTC)
+def _rate_limit_wait(policy: str | None, headers: Any, now: datetime | None) -> float | None:
+    """How long a 429 asks us to wait: the daily budget until midnight after ``now`` (UTC, as
+    the account's zone is unknown here; without ``now``, what the headers say), the search
+    limit a second, the ten-secondly one its interval."""
+    if policy == "DAILY" and now is not None:
+        now = now.astimezone(UTC)
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return (midnight - now).total_seconds()
     if policy == "SECONDLY":
@@ -187,10 +187,6 @@ class Cursor:
             self.ids.add(record_id)
 
 
-class PayloadError(ValueError):
-    """An action whose payload this connector cannot turn into a HubSpot write."""
-
-
 class HubSpotConnector(Connector):
     """Tickets, tasks and notes in HubSpot; reads ticket changes; verifies v3 webhooks."""
 
@@ -224,36 +220,42 @@ class HubSpotConnector(Connector):
     def _chunk(self) -> int:
         return min(self.batch_size, BATCH_MAX)
 
-    def _invoke(self, fn: Callable[[], T]) -> T:
+    def _invoke(self, fn: Callable[[], T], now: datetime | None = None) -> T:
         try:
             return fn()
         except (ApiException, MaxRetryError, ConnectTimeoutError, ProtocolError, ReadTimeoutError) as exc:
-            raise vendor_error(exc) from None
+            raise vendor_error(exc, now) from None
 
-    def _search(self, object_type: str, request: dict[str, Any]) -> Any:
+    def _search(self, object_type: str, request: dict[str, Any], now: datetime | None) -> Any:
         """One search call, under the search endpoint's own limit (``endpoint_limits.search`` in
         tools.yaml: 5 a second per account), shared by every worker like the tool's (no retry here)."""
         self.limiter.acquire(f"{self.tool}.search", self.credential_key)
-        return self._invoke(lambda: self._search_api.do_search(object_type, PublicObjectSearchRequest(**request)))
+        search = PublicObjectSearchRequest(**request)
+        return self._invoke(lambda: self._search_api.do_search(object_type, search), now)
+
+    def _properties(self, object_type: str) -> list[str]:
+        """What is read of ``object_type``: what the mapping reads (``reads``), and the
+        connector's own (modification time, idempotency key)."""
+        return list(dict.fromkeys([*self.reads.get(object_type, []), *OWN_READS]))
 
     # --- reads -------------------------------------------------------------------------
     def read_records(self, object_kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Records by id through batch read, 100 a call: ``{id: {"id", "properties"}}``."""
         from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
-        object_type = {"ticket": "tickets", "meeting": "meetings", "company": "companies"}.get(object_kind, object_kind)
-        properties = list(self.config.options.get("ticket_properties", TICKET_PROPERTIES))
+        plural = object_type(object_kind)
+        properties = self._properties(plural)
         found: dict[str, dict[str, Any]] = {}
         for chunk in chunked(list(ids), self._chunk):
             body = BatchReadInputSimplePublicObjectId(
                 inputs=[SimplePublicObjectId(id=str(i)) for i in chunk], properties=properties)
             page = self.call(lambda body=body: self._invoke(
-                lambda: self._batch.read(object_type, batch_read_input_simple_public_object_id=body)))
+                lambda: self._batch.read(plural, batch_read_input_simple_public_object_id=body)))
             for record in page.results or []:
                 found[str(record.id)] = {"id": str(record.id), "properties": dict(record.properties or {})}
         return found
 
-    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+    def read_changes(self, cursor: str | None, *, now: datetime, limit: int | None = None) -> ReadResult:
         """Tickets changed since the cursor, oldest first, one delivery per (id, modification time)."""
         position = Cursor.parse(cursor)
         deliveries: list[Delivery] = []
@@ -267,15 +269,15 @@ class HubSpotConnector(Connector):
             request = {"filter_groups": [{"filters": [{"propertyName": MODIFIED, "operator": "GTE",
                                                        "value": str(since)}]}],
                        "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
-                       "properties": self.config.options.get("ticket_properties", TICKET_PROPERTIES),
+                       "properties": self._properties("tickets"),
                        "limit": page_size, "after": str(after) if after else None}
-            page = self.call(lambda request=request: self._search("tickets", request))
+            page = self.call(lambda request=request: self._search("tickets", request, now))
             for record in page.results:
                 ms = _epoch_ms(record.properties.get(MODIFIED))
                 if position.seen(record.id, ms) or (limit is not None and len(deliveries) >= limit):
                     continue
                 position.advance(record.id, ms)
-                deliveries.append(self._poll_delivery(record, ms))
+                deliveries.append(self._poll_delivery(record, ms, now))
             if not (page.paging and page.paging.next) or not page.results:
                 break
             stamps = {_epoch_ms(r.properties.get(MODIFIED)) for r in page.results}
@@ -285,10 +287,10 @@ class HubSpotConnector(Connector):
                 since, after = position.ms, 0
         return ReadResult(deliveries=deliveries, next_cursor=str(position) if position.ms else cursor)
 
-    def _poll_delivery(self, record: Any, ms: int) -> Delivery:
+    def _poll_delivery(self, record: Any, ms: int, now: datetime) -> Delivery:
         payload = self._search_api.api_client.sanitize_for_serialization(record)
         return Delivery(tool="hubspot", dedup_key=f"tickets:{record.id}:{ms}", kind="poll",
-                        received_at=datetime.now(UTC), payload={"objectType": "tickets", **payload},
+                        received_at=now, payload={"objectType": "tickets", **payload},
                         record_id=record.id)
 
     # --- webhooks ----------------------------------------------------------------------
@@ -304,15 +306,10 @@ class HubSpotConnector(Connector):
         if not constant_time_equal(expected, signature):
             raise WebhookRejected(401, "X-HubSpot-Signature-v3 does not match")
 
-    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
-        """One delivery per event of HubSpot's array; ``eventType`` (old docs) is read as ``subscriptionType``."""
-        try:
-            events = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise WebhookRejected(400, f"body is not JSON: {exc}") from None
-        if not isinstance(events, list):
-            raise WebhookRejected(400, "body is not a JSON array of events")
-        received = datetime.now(UTC)
+    def parse_webhook(self, request: WebhookRequest, now: datetime) -> list[Delivery]:
+        """One delivery per event of HubSpot's array, received at ``now``; ``eventType`` (old
+        docs) is read as ``subscriptionType``."""
+        events = json_body(request.body, "HubSpot webhook", expect=list)
         deliveries = []
         for index, event in enumerate(events):
             if not isinstance(event, dict):
@@ -325,33 +322,33 @@ class HubSpotConnector(Connector):
                     raise WebhookRejected(400, f"event {index}: {field} is missing or not a number")
             deliveries.append(Delivery(
                 tool="hubspot", dedup_key=f"{event['portalId']}:{event['eventId']}", kind="webhook",
-                received_at=received, payload={**event, "subscriptionType": kind}, record_id=str(event["objectId"])))
+                received_at=now, payload={**event, "subscriptionType": kind}, record_id=str(event["objectId"])))
         return deliveries
 
     # --- notices made whole --------------------------------------------------------------
-    def enrich(self, delivery: Delivery) -> Delivery:
+    def enrich(self, delivery: Delivery, now: datetime) -> Delivery:
         """A meeting or call webhook event read as the record it is about: one read (under the
         limiter and retry policy) with the ticket and company associations and the properties
         the mapping reads, merged into the event (its ``subscriptionType``, ``propertyName``,
         ``portalId`` and ``occurredAt`` kept). Other events, and a record deleted since, as they are."""
         event = delivery.payload if isinstance(delivery.payload, dict) else {}
-        object_type = self._notice_type(event)
-        if delivery.kind != "webhook" or object_type is None or "associations" in event:
+        notice = self._notice_type(event)
+        if delivery.kind != "webhook" or notice is None or "associations" in event:
             return delivery
-        options = self.config.options.get("notice_properties", {})
-        properties = list(options.get(object_type, NOTICE_PROPERTIES[object_type]))
+        properties = self._properties(notice)
         record_id = str(event["objectId"])
         try:
             record = self.call(lambda: self._invoke(lambda: self._basic.get_by_id(
-                object_type, record_id, properties=properties, associations=NOTICE_ASSOCIATIONS, archived=False)))
+                notice, record_id, properties=properties, associations=list(NOTICE_ASSOCIATIONS),
+                archived=False), now))
         except VendorError as error:
             if error.status == 404:
-                log.info("%s %s is gone: delivery %s left as it came", object_type, record_id, delivery.dedup_key)
+                log.info("%s %s is gone: delivery %s left as it came", notice, record_id, delivery.dedup_key)
                 return delivery
             raise
         read = self._basic.api_client.sanitize_for_serialization(record)
         links = read.get("associations") or {}
-        payload = {**event, "objectType": object_type, "id": read.get("id", record_id),
+        payload = {**event, "objectType": notice, "id": read.get("id", record_id),
                    "properties": read.get("properties") or {},
                    "associations": {name: {"results": (links.get(name) or {}).get("results") or []}
                                     for name in NOTICE_ASSOCIATIONS},
@@ -365,92 +362,56 @@ class HubSpotConnector(Connector):
         if "." not in kind or not isinstance(event.get("objectId"), int):
             return None
         singular, _, action = kind.partition(".")
-        object_type = NOTICE_TYPES.get(str(event.get("objectTypeId") or singular))
-        if object_type is None:
+        notice = object_type(event.get("objectTypeId") or singular)
+        if notice not in NOTICES:
             return None
-        if action == "creation":
-            return object_type
-        if action == "propertyChange" and event.get("propertyName") in NOTICE_CHANGES[object_type]:
-            return object_type
+        changed = action == "propertyChange" and event.get("propertyName") == NOTICES[notice]
+        if action == "creation" or changed:
+            return notice
         return None
 
     # --- writes ------------------------------------------------------------------------
-    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+    def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         results: dict[int, ActionResult] = {}
         updates: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
         creates: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         for index, action in enumerate(actions):
-            try:
-                kind, object_type, body = self._write_for(action)
-            except PayloadError as exc:
-                results[index] = ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT,
-                                              reason=f"payload: {exc}")
-                continue
-            if kind == "update":
-                updates.setdefault(object_type, []).append((index, body["id"], body["properties"]))
+            write = _write_for(action)
+            if write is None:
+                results[index] = ActionResult(
+                    idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT,
+                    reason=f"payload: {action.kind.value} is not a HubSpot write")
+            elif write[0] == "update":
+                _, object_type_, body = write
+                updates.setdefault(object_type_, []).append((index, body["id"], body["properties"]))
             else:
-                creates.setdefault(object_type, []).append((index, body))
-        for object_type, items in updates.items():
+                _, object_type_, body = write
+                creates.setdefault(object_type_, []).append((index, body))
+        for object_type_, items in updates.items():
             merged: dict[str, tuple[list[int], dict[str, Any]]] = {}
             for index, record_id, props in items:
                 indexes, values = merged.setdefault(record_id, ([], {}))
                 indexes.append(index)
                 values.update(props)
             for chunk in chunked(list(merged.items()), self._chunk):
-                self._update(object_type, list(chunk), actions, results)
-        for object_type, items in creates.items():
+                self._update(object_type_, list(chunk), actions, results, now)
+        for object_type_, items in creates.items():
             for chunk in chunked(items, self._chunk):
-                self._create(object_type, list(chunk), actions, results, {})
+                self._create(object_type_, list(chunk), actions, results, {}, now)
         return [results[i] for i in range(len(actions))]
 
-    def _write_for(self, action: Action) -> tuple[str, str, dict[str, Any]]:
-        """("update" | "create", object type, batch input) for one action."""
-        p = action.payload
-        key = {KEY_PROPERTY: action.idempotency_key}
-        if action.kind is ActionKind.SET_STAGE:
-            object_type = _object_type(p)
-            if object_type != "tickets" and not p.get("property"):
-                raise PayloadError(f"a stage of {object_type} names no 'property' (e.g. hs_meeting_outcome)")
-            props = {str(p.get("property") or "hs_pipeline_stage"): _need(p, "stage")}
-            if p.get("pipeline") and object_type == "tickets":
-                props["hs_pipeline"] = p["pipeline"]
-            return "update", object_type, {"id": _need(p, "record_id"), "properties": props}
-        if action.kind is ActionKind.ASSIGN_OWNER:
-            if "owner" not in p:
-                raise PayloadError("missing 'owner'")
-            return "update", _object_type(p), {"id": _need(p, "record_id"),
-                                               "properties": {"hubspot_owner_id": p["owner"] or ""}}
-        if action.kind is ActionKind.COMPLETE_TASK:
-            return "update", "tasks", {"id": _need(p, "record_id"), "properties": {"hs_task_status": "COMPLETED"}}
-        if action.kind is ActionKind.CREATE_TASK:
-            props = {"hs_task_subject": _need(p, "subject"), "hs_timestamp": p.get("due_at") or action.due_at.isoformat(),
-                     "hs_task_status": "NOT_STARTED", "hs_task_type": p.get("task_type", "TODO"),
-                     "hs_task_priority": p.get("priority", "MEDIUM"), **key}
-            props.update({k: v for k, v in (("hs_task_body", p.get("body")), ("hubspot_owner_id", p.get("owner"))) if v})
-            return "create", "tasks", {"properties": props, "associations": _associations("tasks", p)}
-        if action.kind is ActionKind.ADD_NOTE:
-            props = {"hs_note_body": _need(p, "body"), "hs_timestamp": p.get("timestamp") or action.due_at.isoformat(),
-                     **key}
-            return "create", "notes", {"properties": props, "associations": _associations("notes", p)}
-        if action.kind is ActionKind.CREATE_RECORD:
-            if p.get("object") not in ("ticket", "tickets"):
-                raise PayloadError(f"HubSpot records of kind {p.get('object')!r} are not created by Kickoff")
-            links = [_link(p["company_id"], ASSOCIATION_TYPES[("tickets", "companies")])] if p.get("company_id") else []
-            return "create", "tickets", {"properties": {**(p.get("fields") or {}), **key}, "associations": links}
-        raise PayloadError(f"{action.kind.value} is not a HubSpot write")
-
     def _update(self, object_type: str, items: list[tuple[str, tuple[list[int], dict[str, Any]]]],
-                actions: Sequence[Action], results: dict[int, ActionResult]) -> None:
+                actions: Sequence[VendorAction], results: dict[int, ActionResult], now: datetime) -> None:
         """One batch update; a refused batch is split to find the refused input."""
         batch = BatchInputSimplePublicObjectBatchInput(
             inputs=[{"id": record_id, "properties": props} for record_id, (_, props) in items])
         try:
-            answer = self.call(lambda: self._invoke(lambda: self._batch.update(object_type, batch)))
+            answer = self.call(lambda: self._invoke(lambda: self._batch.update(object_type, batch), now))
         except VendorError as error:
             if self._splittable(error, items):
                 half = len(items) // 2
-                self._update(object_type, items[:half], actions, results)
-                self._update(object_type, items[half:], actions, results)
+                self._update(object_type, items[:half], actions, results, now)
+                self._update(object_type, items[half:], actions, results, now)
                 return
             for _, (indexes, _) in items:
                 for index in indexes:
@@ -466,8 +427,8 @@ class HubSpotConnector(Connector):
                 else:
                     results[index] = done(actions[index], record_id)
 
-    def _create(self, object_type: str, items: list[tuple[int, dict[str, Any]]], actions: Sequence[Action],
-                results: dict[int, ActionResult], known: dict[str, str]) -> None:
+    def _create(self, object_type: str, items: list[tuple[int, dict[str, Any]]], actions: Sequence[VendorAction],
+                results: dict[int, ActionResult], known: dict[str, str], now: datetime) -> None:
         """One batch create of the keys not yet known to exist; after a lost answer (or a 5xx),
         the keys are looked up first and only the missing ones are sent again."""
         keys = [actions[index].idempotency_key for index, _ in items]
@@ -477,7 +438,7 @@ class HubSpotConnector(Connector):
             if pending:
                 batch = BatchInputSimplePublicObjectBatchInputForCreate(inputs=pending)
                 try:
-                    answer = self._invoke(lambda: self._batch.create(object_type, batch))
+                    answer = self._invoke(lambda: self._batch.create(object_type, batch), now)
                 except VendorError as error:
                     if error.status is not None and error.status >= 500:
                         raise UnknownOutcome(f"{error.reason} (may have been applied)") from error
@@ -487,7 +448,7 @@ class HubSpotConnector(Connector):
 
         def lookup() -> dict[str, str] | None:
             self.limiter.acquire(self.tool, self.credential_key)
-            known.update(self._find_keys(object_type, [k for k in keys if k not in known]))
+            known.update(self._find_keys(object_type, [k for k in keys if k not in known], now))
             return dict(known) if all(k in known for k in keys) else None
 
         try:
@@ -496,8 +457,8 @@ class HubSpotConnector(Connector):
             pending = [(i, b) for i, b in items if actions[i].idempotency_key not in known]
             if self._splittable(error, pending):
                 half = len(pending) // 2
-                self._create(object_type, pending[:half], actions, results, known)
-                self._create(object_type, pending[half:], actions, results, known)
+                self._create(object_type, pending[:half], actions, results, known, now)
+                self._create(object_type, pending[half:], actions, results, known, now)
             else:
                 for index, _ in pending:
                     results[index] = result_for(actions[index], error)
@@ -509,39 +470,56 @@ class HubSpotConnector(Connector):
         """A 400 on a batch of several inputs: HubSpot refused all for one of them."""
         return error.kind is ErrorKind.PERMANENT and error.status == 400 and len(items) > 1
 
-    def _find_keys(self, object_type: str, keys: list[str]) -> dict[str, str]:
+    def _find_keys(self, object_type: str, keys: list[str], now: datetime | None = None) -> dict[str, str]:
         """Records already carrying these idempotency keys: {key: record id}."""
         found: dict[str, str] = {}
         for chunk in chunked(keys, BATCH_MAX):
             page = self._search(object_type, {
                 "filter_groups": [{"filters": [{"propertyName": KEY_PROPERTY, "operator": "IN", "values": list(chunk)}]}],
-                "properties": [KEY_PROPERTY], "limit": SEARCH_PAGE})
+                "properties": [KEY_PROPERTY], "limit": SEARCH_PAGE}, now)
             found.update({r.properties[KEY_PROPERTY]: r.id for r in page.results})
         return found
 
 
-def _need(payload: dict[str, Any], name: str) -> str:
-    value = payload.get(name)
-    if value in (None, ""):
-        raise PayloadError(f"missing {name!r}")
-    return str(value)
-
-
-def _object_type(payload: dict[str, Any]) -> str:
-    """The object an update writes to: ``object`` (singular or plural), tickets by default."""
-    name = str(payload.get("object") or "tickets")
-    if name not in UPDATABLE:
-        raise PayloadError(f"HubSpot {name!r} records are not updated by Kickoff")
-    return UPDATABLE[name]
+def _write_for(action: VendorAction) -> tuple[str, str, dict[str, Any]] | None:
+    """("update" | "create", object type, batch input) for one action; None when its payload
+    is not a HubSpot write (the models refused anything else where it was made)."""
+    p, key = action.payload, {KEY_PROPERTY: action.idempotency_key}
+    if isinstance(p, SetStagePayload):
+        return "update", p.object, {"id": p.record_id, "properties": p.writes()}
+    if isinstance(p, AssignOwnerPayload):
+        return "update", p.object, {"id": p.record_id, "properties": {OWNER: p.owner}}
+    if isinstance(p, CompleteTaskPayload):
+        return "update", "tasks", {"id": p.record_id, "properties": {TASK_STATUS: "COMPLETED"}}
+    if isinstance(p, CreateTaskPayload):
+        props = {"hs_task_subject": p.subject, "hs_timestamp": (p.due_at or action.due_at).isoformat(),
+                 TASK_STATUS: "NOT_STARTED", "hs_task_type": p.task_type,
+                 "hs_task_priority": p.priority, **key}
+        props.update({k: v for k, v in (("hs_task_body", p.body), (OWNER, p.owner)) if v})
+        links = _associations("tasks", p.record_id, p.company_id)
+        return "create", "tasks", {"properties": props, "associations": links}
+    if isinstance(p, AddNotePayload):
+        props = {"hs_note_body": p.body, "hs_timestamp": (p.timestamp or action.due_at).isoformat(),
+                 **key}
+        links = _associations("notes", p.record_id, p.company_id)
+        return "create", "notes", {"properties": props, "associations": links}
+    if isinstance(p, CreateRecordPayload):
+        company = ASSOCIATION_TYPES[("tickets", "companies")]
+        links = [_link(p.company_id, company)] if p.company_id else []
+        return "create", "tickets", {"properties": {**p.properties, **key}, "associations": links}
+    return None
 
 
 def _link(to_id: str, type_id: int) -> dict[str, Any]:
     return {"to": {"id": str(to_id)}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
 
 
-def _associations(object_type: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def _associations(object_type: str, ticket_id: str, company_id: str | None) -> list[dict[str, Any]]:
     """Inline associations of a task or note: its ticket, and the company when given."""
-    links = [_link(_need(payload, "record_id"), ASSOCIATION_TYPES[(object_type, "tickets")])]
-    if payload.get("company_id"):
-        links.append(_link(payload["company_id"], ASSOCIATION_TYPES[(object_type, "companies")]))
+    links = [_link(ticket_id, ASSOCIATION_TYPES[(object_type, "tickets")])]
+    if company_id:
+        links.append(_link(company_id, ASSOCIATION_TYPES[(object_type, "companies")]))
     return links
+
+
+CONNECTOR = HubSpotConnector

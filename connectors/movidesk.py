@@ -4,9 +4,11 @@ token.
 
 Movidesk allows 10 requests a minute per token and blocks the token for 60 s after three
 failed requests in a row, and has no batch write: so reads ask only for changed tickets and
-only the fields needed, and writes go out as one PATCH per ticket carrying everything.
+only the fields the mapping reads (``reads["ticket"]``), and writes go out as one PATCH per
+ticket carrying everything.
 
-Payloads (already in Movidesk's terms; ``record_id`` is the ticket id)::
+Payloads are the declaration's models (``kickoff/tools/movidesk.py``; ``record_id`` is the
+ticket id)::
 
     set_stage      {"record_id": "42", "status": "Aguardando", "justification": "Aguardando pagamento"?}
     assign_owner   {"record_id": "42", "owner_id": "900000002"?, "owner_team": "Onboarding"?}
@@ -24,8 +26,9 @@ back and re-sends only what is missing: actions whose marker is absent, fields t
 
 Example::
 
-    connector = MovideskConnector.from_config(config)
-    result = connector.read_changes(cursor=None)
+    connector = build_connector("movidesk", config, limiter=limiter,
+                                reads={"ticket": ["status", "owner.id", "customFieldValues"]})
+    result = connector.read_changes(None, now=now)
 """
 
 from __future__ import annotations
@@ -43,20 +46,34 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from connectors.base import Connector, ReadResult, done, result_for
-from connectors.errors import ErrorKind, VendorError, classify
 from connectors.http import make_session, send
-from connectors.webhooks import WebhookRejected, WebhookRequest, constant_time_equal
-from kickoff.model import Action, ActionKind, ActionResult, Delivery, ResultStatus
+from kickoff.contracts.errors import ErrorKind, VendorError, classify
+from kickoff.contracts.vendor import VendorAction
+from kickoff.contracts.webhooks import (
+    WebhookRejected,
+    WebhookRequest,
+    constant_time_equal,
+    json_body,
+)
+from kickoff.model import ActionResult, Delivery, ResultStatus
 from kickoff.settings import ToolConfig
+from kickoff.tools.movidesk import (
+    TICKET,
+    TICKET_NAVIGATIONS,
+    ActionType,
+    AddNote,
+    AssignOwner,
+    CreateRecord,
+    PostAction,
+    SetStage,
+    marker,
+)
 
 API = "https://api.movidesk.com/public/v1"
 PAGE_SIZE = 100
 EPOCH = "2000-01-01T00:00:00.000Z"
-READ_SELECT = ("id,protocol,type,subject,category,urgency,status,baseStatus,justification,ownerTeam,"
-               "createdDate,lastUpdate,actionCount")
-READ_EXPAND = ("owner($select=id,businessName,email),clients($select=id,businessName,personType),"
-               "customFieldValues")
-PATCH_KINDS = (ActionKind.SET_STAGE, ActionKind.ASSIGN_OWNER, ActionKind.POST_ACTION, ActionKind.ADD_NOTE)
+CURSOR_FIELDS = ("id", "lastUpdate")
+"""What reading needs of every ticket, whatever the mapping reads: the cursor moves on them."""
 TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']+")
 
 
@@ -71,10 +88,6 @@ class _RedactTokens(logging.Filter):
 
 
 logging.getLogger("urllib3.connectionpool").addFilter(_RedactTokens())
-
-
-def marker(key: str) -> str:
-    return f"[kickoff:{key}]"
 
 
 def marked(text: str, key: str) -> str:
@@ -96,6 +109,27 @@ def filter_literal(value: str) -> str:
     """``lastUpdate`` floored to the millisecond, as the ``$filter`` literal Movidesk takes."""
     at = parse_time(value).astimezone(UTC)
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def ticket_query(fields: Sequence[str]) -> dict[str, str]:
+    """``$select`` and ``$expand`` reading ``fields`` of a ticket (plus the cursor's):
+    ``status`` is selected, ``owner.id`` expands the owner with only its id,
+    ``customFieldValues`` expands every custom field whole."""
+    select = dict.fromkeys(CURSOR_FIELDS)
+    expand: dict[str, list[str] | None] = {}
+    for name in fields:
+        head, _, sub = name.partition(".")
+        if head not in TICKET_NAVIGATIONS:
+            select[head] = None
+        elif not sub:
+            expand[head] = None
+        elif expand.get(head, []) is not None:
+            expand[head] = list(dict.fromkeys([*(expand.get(head) or []), sub]))
+    query = {"$select": ",".join(select)}
+    if expand:
+        query["$expand"] = ",".join(name if subs is None else f"{name}($select={','.join(subs)})"
+                                    for name, subs in expand.items())
+    return query
 
 
 def vendor_error(response: requests.Response) -> VendorError:
@@ -142,12 +176,14 @@ def _seen_key(ticket: dict[str, Any]) -> str:
 class _TicketWrite:
     """Everything pending for one ticket: field changes and new actions, in action order."""
 
-    actions: list[tuple[int, Action]] = field(default_factory=list)
+    actions: list[tuple[int, VendorAction]] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
     new_actions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class MovideskConnector(Connector):
+    """Kickoff's Movidesk connector (see the module's docstring)."""
+
     tool: ClassVar[str] = "movidesk"
 
     def __init__(self, tool_config: ToolConfig, **kwargs: Any) -> None:
@@ -171,20 +207,22 @@ class MovideskConnector(Connector):
         return self.call(lambda: self._request("GET", path, params).json())
 
     # --- reading --------------------------------------------------------------------------
-    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
-        """Tickets changed since the cursor, oldest first: ``lastUpdate ge`` the cursor's
-        millisecond (Movidesk keeps 100 ns, the literal takes ms), dropping what the cursor
-        already holds. Pages of 100 move the lower bound forward (so a ticket changed while
-        paging cannot shift another out of view), and use ``$skip`` only inside one millisecond."""
+    def read_changes(self, cursor: str | None, *, now: datetime,
+                     limit: int | None = None) -> ReadResult:
+        """Tickets changed since the cursor, oldest first, with the fields ``reads`` names:
+        ``lastUpdate ge`` the cursor's millisecond (Movidesk keeps 100 ns, the literal takes
+        ms), dropping what the cursor already holds. Pages of 100 move the lower bound forward
+        (so a ticket changed while paging cannot shift another out of view), and use ``$skip``
+        only inside one millisecond. Nothing to read (no ``reads``): no call."""
+        if TICKET not in self.reads:
+            return ReadResult(next_cursor=cursor)
         state = _Cursor.load(cursor)
         bound = filter_literal(state.since) if state.since else EPOCH
         seen, skip, fresh = set(state.seen), 0, []
-        options = self.config.options
+        shape = ticket_query(self.reads[TICKET])
         while limit is None or len(fresh) < limit:
             page = self._get("/tickets", {
-                "$select": options.get("read_select", READ_SELECT),
-                "$expand": options.get("read_expand", READ_EXPAND),
-                "$filter": f"lastUpdate ge {bound}", "$orderby": "lastUpdate",
+                **shape, "$filter": f"lastUpdate ge {bound}", "$orderby": "lastUpdate",
                 "$top": str(PAGE_SIZE), "$skip": str(skip)})
             for ticket in page:
                 if _seen_key(ticket) not in seen and (limit is None or len(fresh) < limit):
@@ -199,9 +237,10 @@ class MovideskConnector(Connector):
         newest = max(fresh, key=lambda t: parse_time(t["lastUpdate"]))
         edge = filter_literal(newest["lastUpdate"])
         keep = {k for k in seen if filter_literal(k.split("@", 1)[1]) == edge}
-        now = datetime.now(UTC)
-        deliveries = [Delivery(tool="movidesk", kind="poll", received_at=now, payload=t, record_id=str(t["id"]),
-                               dedup_key=f"movidesk:ticket:{t['id']}:{t['lastUpdate']}") for t in fresh]
+        deliveries = [Delivery(tool="movidesk", kind="poll", received_at=now, payload=t,
+                               record_id=str(t["id"]),
+                               dedup_key=f"movidesk:ticket:{t['id']}:{t['lastUpdate']}")
+                      for t in fresh]
         return ReadResult(deliveries, _Cursor(newest["lastUpdate"], keep).dump())
 
     # --- webhooks -------------------------------------------------------------------------
@@ -213,14 +252,9 @@ class MovideskConnector(Connector):
         if not constant_time_equal(token, self.secret("webhook_token")):
             raise WebhookRejected(401, "movidesk: wrong webhook token")
 
-    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
+    def parse_webhook(self, request: WebhookRequest, now: datetime) -> list[Delivery]:
         """One trigger call is one ticket in PascalCase: a notice to read the ticket again."""
-        try:
-            body = json.loads(request.body)
-        except ValueError:
-            raise WebhookRejected(400, "movidesk: the body is not JSON") from None
-        if not isinstance(body, dict):
-            raise WebhookRejected(400, "movidesk: expected one ticket (a JSON object)")
+        body = json_body(request.body, "movidesk: the trigger's")
         ticket_id = body.get("Id")
         if isinstance(ticket_id, bool) or not str(ticket_id or "").strip().isdigit():
             raise WebhookRejected(400, "movidesk: the ticket has no numeric Id")
@@ -230,44 +264,48 @@ class MovideskConnector(Connector):
         if last_update is not None and not isinstance(last_update, str):
             raise WebhookRejected(400, "movidesk: LastUpdate is not a date")
         version = last_update or "sha256:" + hashlib.sha256(request.body).hexdigest()[:32]
-        return [Delivery(tool="movidesk", kind="webhook", received_at=datetime.now(UTC), payload=body,
+        return [Delivery(tool="movidesk", kind="webhook", received_at=now, payload=body,
                          record_id=str(ticket_id).strip(),
                          dedup_key=f"movidesk:ticket:{str(ticket_id).strip()}:{version}")]
 
     # --- writing --------------------------------------------------------------------------
-    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+    def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         """Creations first (one POST each), then one PATCH per ticket with all its changes."""
         self._auth_failure = None
         results: dict[int, ActionResult] = {}
         created: dict[str, str] = {}
         writes: dict[str, _TicketWrite] = {}
         for index, action in enumerate(actions):
-            if action.kind is not ActionKind.CREATE_RECORD and action.kind not in PATCH_KINDS:
+            if not isinstance(action.payload, CreateRecord | _PATCHES):
                 results[index] = _refused(action, f"movidesk cannot {action.kind.value}")
         for index, action in enumerate(actions):
-            if action.kind is ActionKind.CREATE_RECORD:
-                results[index] = self._guarded(action, lambda a=action: self._create(a))
+            if isinstance(action.payload, CreateRecord):
+                results[index] = self._guarded(
+                    action, lambda k=action.idempotency_key, p=action.payload: self._create(k, p))
                 if results[index].status is ResultStatus.DONE and results[index].external_id:
                     created[action.idempotency_key] = results[index].external_id
         for index, action in enumerate(actions):
-            if action.kind in PATCH_KINDS and index not in results:
-                ticket = str(action.payload.get("record_id") or created.get(action.payload.get("target", "")) or "")
-                if not ticket.isdigit():
-                    results[index] = _refused(action, "movidesk: no ticket id (record_id) to write to")
+            p = action.payload
+            if isinstance(p, _PATCHES) and index not in results:
+                ticket = p.record_id or created.get(p.target or "")
+                if ticket is None:
+                    results[index] = _refused(action, f"movidesk: ticket {p.target} was not created")
                     continue
                 try:
                     self._add(writes.setdefault(ticket, _TicketWrite()), index, action)
-                except (KeyError, TypeError, ValueError) as exc:
-                    results[index] = _refused(action, f"movidesk: bad payload ({exc})")
+                except VendorError as exc:
+                    results[index] = result_for(action, exc)
         for ticket, write in writes.items():
             if not write.actions:
                 continue
-            outcome = self._guarded(write.actions[0][1], lambda t=ticket, w=write: self._patch(t, w))
+            outcome = self._guarded(write.actions[0][1],
+                                    lambda t=ticket, w=write: self._patch(t, w))
             for index, action in write.actions:
-                results[index] = outcome.model_copy(update={"idempotency_key": action.idempotency_key})
+                results[index] = outcome.model_copy(
+                    update={"idempotency_key": action.idempotency_key})
         return [results[i] for i in range(len(actions))]
 
-    def _guarded(self, action: Action, write: Callable[[], str]) -> ActionResult:
+    def _guarded(self, action: VendorAction, write: Callable[[], str]) -> ActionResult:
         """Run one write; once credentials failed, the rest fail the same way without a call
         (each refused call counts toward Movidesk's three-failures block)."""
         if self._auth_failure is not None:
@@ -278,37 +316,37 @@ class MovideskConnector(Connector):
             if error.kind is ErrorKind.AUTH:
                 self._auth_failure = error
             return result_for(action, error)
-        except (KeyError, TypeError, ValueError) as exc:
-            return _refused(action, f"movidesk: bad payload ({exc})")
 
-    def _created_by(self, payload: dict[str, Any]) -> dict[str, str]:
-        person = payload.get("created_by") or self.config.options.get("agent_id")
+    def _created_by(self, person: str | None) -> dict[str, str]:
+        """Who an action is by: the payload's person, else Kickoff's agent
+        (``options.agent_id``)."""
+        person = person or self.config.options.get("agent_id")
         if not person:
-            raise ValueError("no created_by and no options.agent_id")
+            raise VendorError(ErrorKind.PERMANENT,
+                              "movidesk: no created_by and no options.agent_id")
         return {"id": str(person)}
 
-    def _add(self, write: _TicketWrite, index: int, action: Action) -> None:
-        """Fold one action into its ticket's pending PATCH (later changes win)."""
-        payload = action.payload
-        if action.kind in (ActionKind.SET_STAGE, ActionKind.POST_ACTION) and payload.get("status"):
+    def _add(self, write: _TicketWrite, index: int, action: VendorAction) -> None:
+        """Fold one action into its ticket's pending PATCH (later changes win); nothing of it
+        when it cannot be written."""
+        p = action.payload
+        if isinstance(p, PostAction | AddNote):
+            text = p.description if isinstance(p, PostAction) else p.body
+            public = isinstance(p, PostAction) and p.public
+            write.new_actions.append({
+                "type": int(ActionType.PUBLIC if public else ActionType.INTERNAL),
+                "description": marked(text, action.idempotency_key),
+                "createdBy": self._created_by(p.created_by)})
+        if isinstance(p, SetStage | PostAction) and p.status:
             write.fields.pop("justification", None)
-            write.fields["status"] = payload["status"]
-            if payload.get("justification"):
-                write.fields["justification"] = payload["justification"]
-        if action.kind is ActionKind.SET_STAGE and not payload.get("status"):
-            raise ValueError("set_stage needs a status")
-        if action.kind is ActionKind.ASSIGN_OWNER:
-            if not (payload.get("owner_id") or payload.get("owner_team")):
-                raise ValueError("assign_owner needs owner_id or owner_team")
-            if payload.get("owner_id"):
-                write.fields["owner"] = {"id": str(payload["owner_id"])}
-            if payload.get("owner_team"):
-                write.fields["ownerTeam"] = payload["owner_team"]
-        if action.kind in (ActionKind.POST_ACTION, ActionKind.ADD_NOTE):
-            text = payload["description"] if action.kind is ActionKind.POST_ACTION else payload["body"]
-            public = action.kind is ActionKind.POST_ACTION and payload.get("public", True)
-            write.new_actions.append({"type": 2 if public else 1, "description": marked(text, action.idempotency_key),
-                                      "createdBy": self._created_by(payload)})
+            write.fields["status"] = p.status
+            if p.justification:
+                write.fields["justification"] = p.justification
+        if isinstance(p, AssignOwner):
+            if p.owner_id:
+                write.fields["owner"] = {"id": p.owner_id}
+            if p.owner_team:
+                write.fields["ownerTeam"] = p.owner_team
         write.actions.append((index, action))
 
     def _patch(self, ticket: str, write: _TicketWrite) -> str:
@@ -333,15 +371,18 @@ class MovideskConnector(Connector):
 
         return self.call(patch, lookup=lookup)
 
-    def _create(self, action: Action) -> str:
-        """POST a ticket whose first action carries the marker; found by it after an unknown outcome."""
-        body = dict(action.payload["fields"])
-        body.setdefault("createdBy", self._created_by(action.payload))
-        first = dict((body.get("actions") or [{"type": 1, "description": "Aberto pelo Kickoff"}])[0])
+    def _create(self, key: str, payload: CreateRecord) -> str:
+        """POST a ticket whose first action carries the marker; found by it after an unknown
+        outcome."""
+        body = {k: v for k, v in payload.fields.model_dump(mode="json", exclude_none=True).items()
+                if v != []}
+        body.setdefault("createdBy", self._created_by(payload.created_by))
+        opening = {"type": int(ActionType.INTERNAL), "description": "Aberto pelo Kickoff"}
+        first = dict((body.get("actions") or [opening])[0])
         first.setdefault("createdBy", body["createdBy"])
-        first["description"] = marked(first.get("description", ""), action.idempotency_key)
+        first["description"] = marked(first.get("description", ""), key)
         body["actions"] = [first, *list(body.get("actions") or [])[1:]]
-        tag = marker(action.idempotency_key)
+        tag = marker(key)
 
         def lookup() -> str | None:
             self.limiter.acquire(self.tool, self.credential_key)
@@ -375,5 +416,12 @@ def _missing(pending: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]
     return missing
 
 
-def _refused(action: Action, reason: str) -> ActionResult:
-    return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT, reason=reason)
+def _refused(action: VendorAction, reason: str) -> ActionResult:
+    return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT,
+                        reason=reason)
+
+
+_PATCHES = SetStage | AssignOwner | PostAction | AddNote
+"""The payloads written by PATCHing an existing ticket."""
+
+CONNECTOR = MovideskConnector

@@ -1,22 +1,24 @@
 """Salesforce through simple-salesforce: SOQL polling, Outbound Messages, sObject Collections.
 
-Reads: for each configured object (``options.objects``, default Case, Account, Task,
-Opportunity) ``SELECT <fields> FROM <object> WHERE SystemModstamp >= <last seen - overlap>
-ORDER BY SystemModstamp`` on ``queryAll`` (so deletions arrive as ``IsDeleted`` tombstones),
+Reads: for each object the mapping reads (``reads``: object -> fields, from
+``Mapping.reads``) ``SELECT Id, IsDeleted, SystemModstamp, <fields> FROM <object> WHERE
+SystemModstamp >= <last seen - overlap> ORDER BY SystemModstamp`` on ``queryAll`` (so
+deletions arrive as ``IsDeleted`` tombstones),
 paged by ``nextRecordsUrl`` one page per call (the calls ``query_all_iter`` makes, each under
 the retry policy so a failure resumes at its page). The overlap re-reads records stamped at
 the cursor (Airbyte #27146); the cursor remembers the (Id, SystemModstamp) pairs inside the
 overlap and drops them, so nothing is skipped and nothing is delivered twice.
 
 Writes: sObject Collections, 200 records a call, ``allOrNone`` false, per-record results.
-``action.payload`` (already in Salesforce terms) per kind:
+``action.payload`` is the declaration's model of its kind (``kickoff/tools/salesforce.py``),
+validated where the mapping made it:
 
 - ``set_stage``: ``record_id``, ``stage`` (the picklist value), ``field`` (default ``Status``;
   e.g. ``StageName``, ``Onboarding_Stage__c``), ``object`` (default: from the id's prefix)
 - ``assign_owner``: ``record_id``, ``owner`` (a User or Queue id) -> ``OwnerId``
 - ``complete_task``: ``record_id`` (the Task) -> ``Status`` ``Completed``
 - ``create_task``: ``subject``, optional ``record_id`` (-> ``WhatId``), ``who_id``, ``body``
-  (-> ``Description``), ``owner`` (-> ``OwnerId``), ``due_at``/``due_date`` (-> ``ActivityDate``),
+  (-> ``Description``), ``owner`` (-> ``OwnerId``), ``due_date``/``due_at`` (-> ``ActivityDate``),
   ``priority``, ``status``, ``fields`` (more Task fields)
 - ``add_note``: ``record_id`` (-> ``WhatId``), ``body``, optional ``subject`` (default "Note"):
   a completed Task. A Task rather than a ContentNote: it batches in the same collection call
@@ -35,7 +37,8 @@ ledger schedules and alerts on. It is not AUTH: the allocation recovers by itsel
 Auth: ``session_id`` (+ ``options.instance_url``), or ``consumer_key``/``consumer_secret``
 (client credentials, ``options.domain``), or ``username``/``consumer_key``/``private_key``
 (JWT bearer). Webhooks are Outbound Messages: SOAP, unsigned, so ``verify_webhook`` checks
-the ``OrganizationId`` against ``org_id``; the gateway answers with ``soap_ack()``.
+the ``OrganizationId`` against ``org_id``; the gateway answers with the declaration's
+``OUTBOUND_ACK``.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from xml.etree import ElementTree
 
@@ -58,26 +61,33 @@ from simple_salesforce.exceptions import (
 )
 
 from connectors.base import Connector, ReadResult, chunked, done, result_for
-from connectors.errors import ErrorKind, VendorError, classify
 from connectors.http import make_session, transport_error
-from connectors.webhooks import WebhookRejected, WebhookRequest, constant_time_equal
-from kickoff.model import Action, ActionKind, ActionResult, Delivery, ResultStatus
+from kickoff.contracts.errors import ErrorKind, VendorError, classify
+from kickoff.contracts.vendor import VendorAction
+from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest, constant_time_equal
+from kickoff.model import ActionResult, Delivery, ResultStatus
 from kickoff.settings import ToolConfig
+from kickoff.tools.salesforce import (
+    KEY_FIELD,
+    NOTE_SUBTYPE,
+    OUTBOUND_ACK,
+    SYSTEM_FIELDS,
+    TASK,
+    TASK_COMPLETED,
+    TOOL,
+    AddNote,
+    AssignOwner,
+    CompleteTask,
+    CreateRecord,
+    CreateTask,
+    SetStage,
+)
 
 log = logging.getLogger("kickoff.connectors.salesforce")
 
-KEY_FIELD = "Kickoff_Key__c"
-MAX_COLLECTION = 200
+MAX_COLLECTION = TOOL.batch_size  # sObject Collections: 200 records a call
 LIMIT_EXCEEDED_RETRY_SECONDS = 3600.0
 SANDBOX_INSTANCE = "https://sandbox.my.salesforce.com"
-DEFAULT_OBJECTS = ("Case", "Account", "Task", "Opportunity")
-DEFAULT_FIELDS = {
-    "Case": ["Id", "CaseNumber", "Subject", "Status", "OwnerId", "AccountId", "IsDeleted", "SystemModstamp"],
-    "Account": ["Id", "Name", "OwnerId", "Self_Onboarding__c", "IsDeleted", "SystemModstamp"],
-    "Task": ["Id", "Subject", "Status", "OwnerId", "WhatId", "ActivityDate", KEY_FIELD, "IsDeleted", "SystemModstamp"],
-    "Opportunity": ["Id", "Name", "StageName", "AccountId", "OwnerId", "IsDeleted", "SystemModstamp"],
-}
-KEY_PREFIXES = {"001": "Account", "003": "Contact", "500": "Case", "00T": "Task", "006": "Opportunity"}
 RETRYABLE_RECORD_ERRORS = {"UNABLE_TO_LOCK_ROW", "ALL_OR_NONE_OPERATION_ROLLED_BACK", "SERVER_UNAVAILABLE"}
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -87,9 +97,7 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 def soap_ack() -> str:
     """The body that acknowledges an Outbound Message (anything else makes Salesforce retry)."""
-    return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_NS}"><soapenv:Body>'
-            f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true</Ack></notificationsResponse>'
-            "</soapenv:Body></soapenv:Envelope>")
+    return OUTBOUND_ACK
 
 
 def stamp_key(value: str) -> str:
@@ -153,15 +161,16 @@ class _Row:
 
     sobject: str
     values: dict[str, Any]
-    actions: list[Action]
+    actions: list[VendorAction]
 
 
 class SalesforceConnector(Connector):
     """Kickoff's Salesforce connector. Example::
 
-        connector = SalesforceConnector.from_config(load_config())
-        page = connector.read_changes(None, limit=500)
-        results = connector.apply(actions)
+        connector = build_connector("salesforce", config, limiter=limiter,
+                                    reads={"Case": ["Status", "OwnerId"]})
+        page = connector.read_changes(None, now=now, limit=500)
+        results = connector.apply(vendor_actions, now)
     """
 
     tool: ClassVar[str] = "salesforce"
@@ -169,8 +178,6 @@ class SalesforceConnector(Connector):
     def __init__(self, tool_config: ToolConfig, **kwargs: Any) -> None:
         super().__init__(tool_config, **kwargs)
         options = tool_config.options
-        self.objects: list[str] = list(options.get("objects", DEFAULT_OBJECTS))
-        self.fields: dict[str, list[str]] = {**DEFAULT_FIELDS, **options.get("fields", {})}
         self.overlap = timedelta(seconds=float(options.get("overlap_seconds", 5)))
         self.max_batch = min(self.batch_size, MAX_COLLECTION)
         self._sf: Salesforce | None = None
@@ -219,34 +226,38 @@ class SalesforceConnector(Connector):
             raise vendor_error(exc, write=write, headers=headers) from exc
 
     # --- reads ----------------------------------------------------------------------------------
-    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+    def read_changes(self, cursor: str | None, *, now: datetime,
+                     limit: int | None = None) -> ReadResult:
+        """The objects in ``reads``, in its order, each from its own place in the cursor."""
         state = _Cursor.load(cursor)
         deliveries: list[Delivery] = []
-        for sobject in self.objects:
+        for sobject in self.reads:
             budget = None if limit is None else limit - len(deliveries)
             if budget is not None and budget <= 0:
                 break
-            deliveries += self._read_object(sobject, state.objects.setdefault(sobject, {}), budget)
+            place = state.objects.setdefault(sobject, {})
+            deliveries += self._read_object(sobject, place, budget, now)
         return ReadResult(deliveries=deliveries, next_cursor=state.dump())
 
-    def _read_object(self, sobject: str, state: dict[str, Any], budget: int | None) -> list[Delivery]:
-        fields = list(dict.fromkeys(["Id", "SystemModstamp", *self.fields.get(sobject, ["Id"])]))
+    def _read_object(self, sobject: str, state: dict[str, Any], budget: int | None,
+                     now: datetime) -> list[Delivery]:
+        fields = list(dict.fromkeys([*SYSTEM_FIELDS, *self.reads[sobject]]))
         query = f"SELECT {', '.join(fields)} FROM {sobject}"
         if state.get("at"):
             since = datetime.fromisoformat(state["at"]) - self.overlap
             query += f" WHERE SystemModstamp >= {soql_datetime(since)}"
         query += " ORDER BY SystemModstamp ASC, Id ASC"
         seen = {tuple(pair) for pair in state.get("seen", [])}
-        now = datetime.now(UTC)
         out: list[Delivery] = []
         for record in self._rows(query):
             pair = (record["Id"], stamp_key(record["SystemModstamp"]))
             if pair in seen:
                 continue
             seen.add(pair)
+            row = {k: v for k, v in record.items() if k != "attributes"}
             out.append(Delivery(tool="salesforce", kind="poll", received_at=now, record_id=record["Id"],
                                 dedup_key=f"salesforce:{pair[0]}:{pair[1]}",
-                                payload={k: v for k, v in record.items() if k != "attributes"} | {"object": sobject}))
+                                payload=row | {"object": sobject}))
             if budget is not None and len(out) >= budget:
                 break
         if seen:
@@ -268,17 +279,16 @@ class SalesforceConnector(Connector):
                 lambda: self.sf.query_more(url, identifier_is_url=True), write=False))
 
     # --- writes --------------------------------------------------------------------------------
-    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+    def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         results: dict[str, ActionResult] = {}
         updates: dict[str, _Row] = {}
         creates: list[_Row] = []
         for action in actions:
-            try:
-                row = self._row(action)
-            except (KeyError, ValueError, TypeError) as exc:
+            row = self._row(action)
+            if row is None:
                 results[action.idempotency_key] = ActionResult(
                     idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT,
-                    reason=f"bad {action.kind.value} payload: {exc}")
+                    reason=f"salesforce does not take {action.kind.value} actions")
                 continue
             if KEY_FIELD in row.values:
                 creates.append(row)
@@ -309,31 +319,31 @@ class SalesforceConnector(Connector):
     def _batches(self, rows: list[_Row]) -> Any:
         return chunked(rows, self.max_batch)
 
-    def _row(self, action: Action) -> _Row:
-        """The record one action writes, in Salesforce fields (raises on a bad payload)."""
-        p = action.payload
-        kind = action.kind
-        if kind in (ActionKind.SET_STAGE, ActionKind.ASSIGN_OWNER, ActionKind.COMPLETE_TASK):
-            rid = str(p["record_id"])
-            sobject = p.get("object") or KEY_PREFIXES[rid[:3]]
-            value = {ActionKind.SET_STAGE: lambda: {p.get("field", "Status"): p["stage"]},
-                     ActionKind.ASSIGN_OWNER: lambda: {"OwnerId": p["owner"]},
-                     ActionKind.COMPLETE_TASK: lambda: {"Status": "Completed"}}[kind]()
-            return _Row(sobject, {"Id": rid, **value}, [action])
-        if kind is ActionKind.CREATE_TASK:
-            values = {"Subject": p["subject"], "WhatId": p.get("record_id"), "WhoId": p.get("who_id"),
-                      "Description": p.get("body"), "OwnerId": p.get("owner"), "Priority": p.get("priority"),
-                      "Status": p.get("status"), "ActivityDate": _due_date(p), **p.get("fields", {})}
-            return _Row("Task", {k: v for k, v in values.items() if v is not None} | {KEY_FIELD: action.idempotency_key},
-                        [action])
-        if kind is ActionKind.ADD_NOTE:
-            values = {"Subject": p.get("subject", "Note"), "Description": p["body"], "WhatId": p.get("record_id"),
-                      "Status": "Completed", "TaskSubtype": "Task"}
-            return _Row("Task", {k: v for k, v in values.items() if v is not None} | {KEY_FIELD: action.idempotency_key},
-                        [action])
-        if kind is ActionKind.CREATE_RECORD:
-            return _Row(str(p["object"]), {**p.get("fields", {}), KEY_FIELD: action.idempotency_key}, [action])
-        raise ValueError(f"salesforce does not take {kind.value} actions")
+    @staticmethod
+    def _row(action: VendorAction) -> _Row | None:
+        """The record one action writes, in Salesforce fields; None for a payload this
+        connector does not know (the declaration names every one it takes)."""
+        p, key = action.payload, action.idempotency_key
+        if isinstance(p, SetStage):
+            return _Row(p.sobject, {"Id": p.record_id, p.field: p.stage}, [action])
+        if isinstance(p, AssignOwner):
+            return _Row(p.sobject, {"Id": p.record_id, "OwnerId": p.owner}, [action])
+        if isinstance(p, CompleteTask):
+            return _Row(p.sobject, {"Id": p.record_id, "Status": TASK_COMPLETED}, [action])
+        if isinstance(p, CreateTask):
+            due = p.activity_date
+            values = {"Subject": p.subject, "WhatId": p.record_id, "WhoId": p.who_id,
+                      "Description": p.body, "OwnerId": p.owner, "Priority": p.priority,
+                      "Status": p.status, "ActivityDate": due.isoformat() if due else None,
+                      **p.fields}
+            return _Row(TASK, _set(values) | {KEY_FIELD: key}, [action])
+        if isinstance(p, AddNote):
+            values = {"Subject": p.subject, "Description": p.body, "WhatId": p.record_id,
+                      "Status": TASK_COMPLETED, "TaskSubtype": NOTE_SUBTYPE}
+            return _Row(TASK, values | {KEY_FIELD: key}, [action])
+        if isinstance(p, CreateRecord):
+            return _Row(p.object, {**p.fields, KEY_FIELD: key}, [action])
+        return None
 
     def _send(self, batch: Sequence[_Row], results: dict[str, ActionResult],
               write: Callable[[Sequence[_Row]], list[dict[str, Any]]],
@@ -359,7 +369,7 @@ class SalesforceConnector(Connector):
                 results.setdefault(action.idempotency_key, result_for(action, error))
 
     @staticmethod
-    def _record_result(action: Action, answer: dict[str, Any]) -> ActionResult:
+    def _record_result(action: VendorAction, answer: dict[str, Any]) -> ActionResult:
         if answer.get("success"):
             return done(action, answer.get("id"))
         errors = answer.get("errors") or [{}]
@@ -396,14 +406,14 @@ class SalesforceConnector(Connector):
         if not org or not constant_time_equal(org[:15], expected[:15]):
             raise WebhookRejected(401, "OrganizationId is not this org's")
 
-    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
-        """One delivery per Notification; dedup key (record Id, SystemModstamp), else the Notification Id."""
+    def parse_webhook(self, request: WebhookRequest, now: datetime) -> list[Delivery]:
+        """One delivery per Notification, received at ``now``; dedup key (record Id,
+        SystemModstamp), else the Notification Id."""
         envelope = _envelope(request.body)
         notes = envelope.findall(f"{{{OUTBOUND_NS}}}Notification")
         if not notes:
             raise WebhookRejected(400, "no Notification elements in the outbound message")
         action_id = envelope.findtext(f"{{{OUTBOUND_NS}}}ActionId")
-        now = datetime.now(UTC)
         out = []
         for note in notes:
             note_id = note.findtext(f"{{{OUTBOUND_NS}}}Id")
@@ -440,13 +450,9 @@ def _envelope(body: bytes) -> ElementTree.Element:
     return envelope
 
 
-def _due_date(payload: dict[str, Any]) -> str | None:
-    """Task.ActivityDate is a date: from ``due_date`` or the date part of ``due_at``."""
-    value = payload.get("due_date") or payload.get("due_at")
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return datetime.fromisoformat(str(value)).date().isoformat()
+def _set(values: dict[str, Any]) -> dict[str, Any]:
+    """The values given (a None is a field not to write, not one to clear)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+CONNECTOR = SalesforceConnector

@@ -1,34 +1,38 @@
 """Slack: notifications, one ``chat.postMessage`` per action (Slack has no batch).
 
-Payload of a ``notify`` action (already in Slack terms): ``{"channel": channel id, "text":
-str, "blocks": [...]?}``. Incoming-webhook URLs are not used: they carry their secret in
-the path (which HTTP debug logs print) and leave no way to look a message up.
+A ``notify`` action's payload is ``kickoff.tools.slack.SlackNotify`` (channel id, text,
+blocks). Incoming-webhook URLs are not used: they carry their secret in the path (which HTTP
+debug logs print) and leave no way to look a message up.
 
 Idempotency: the key rides in the message's ``metadata`` (``event_type`` "kickoff_action",
-``event_payload.key``). After an unknown outcome the channel's recent history
-(``conversations.history`` with ``include_all_metadata``) is searched for it before posting
-again. Slack answers 200 with ``ok: false`` for most errors: they are classified by name.
+``event_payload.key``). After an unknown outcome the channel's history since shortly
+before ``now`` (``conversations.history`` with ``include_all_metadata``) is searched for it
+before posting again. Slack answers 200 with ``ok: false`` for most errors: they are
+classified by name.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import requests
 
 from connectors.base import Connector, NoReads, NoWebhooks, done
-from connectors.errors import ErrorKind, VendorError
 from connectors.http import make_session, raise_for_vendor, send
-from kickoff.model import Action, ActionKind, ActionResult
+from kickoff.contracts.errors import ErrorKind, VendorError
+from kickoff.contracts.vendor import VendorAction
+from kickoff.model import ActionResult
+from kickoff.tools.slack import SlackNotify
 
 SLACK_HOST = "https://slack.com"
 EVENT_TYPE = "kickoff_action"
 LOOKUP_WINDOW_SECONDS = 15 * 60
 AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
                "no_permission", "missing_scope", "not_allowed_token_type"}
-RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                    "request_timeout"}
 
 
 def slack_error(name: str, retry_after: float | None = None) -> VendorError:
@@ -47,35 +51,36 @@ class SlackConnector(NoReads, NoWebhooks, Connector):
         super().__init__(*args, **kwargs)
         self.session: requests.Session = make_session(self.base_url)
 
-    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
-        return self.apply_each(actions, self._notify)
+    def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
+        return self.apply_each(actions, lambda action: self._notify(action, now))
 
     def _api(self, method: str, http: str = "POST", **kwargs: Any) -> dict[str, Any]:
         """One Web API call: 429 and HTTP errors classified, then ``ok: false`` by name."""
         headers = {"Authorization": f"Bearer {self.secret('token')}"}
-        response = raise_for_vendor(send(self.session, http, f"{SLACK_HOST}/api/{method}", headers=headers, **kwargs))
+        response = raise_for_vendor(send(self.session, http, f"{SLACK_HOST}/api/{method}",
+                                         headers=headers, **kwargs))
         body = response.json()
         if not body.get("ok"):
             raise slack_error(str(body.get("error", "unknown_error")))
         return body
 
-    def _notify(self, action: Action) -> ActionResult:
-        if action.kind is not ActionKind.NOTIFY:
-            raise VendorError(ErrorKind.PERMANENT, f"slack: {action.kind} is not a Slack action")
+    def _notify(self, action: VendorAction, now: datetime) -> ActionResult:
         payload = action.payload
-        if not payload.get("channel"):
-            raise VendorError(ErrorKind.PERMANENT, "slack: notify payload has no channel")
-        message = {"channel": payload["channel"], "text": payload.get("text", ""),
-                   "metadata": {"event_type": EVENT_TYPE, "event_payload": {"key": action.idempotency_key}}}
-        if payload.get("blocks"):
-            message["blocks"] = payload["blocks"]
-        started = time.time()
+        if not isinstance(payload, SlackNotify):
+            raise VendorError(ErrorKind.PERMANENT, f"slack: {action.kind} is not a Slack action")
+        message: dict[str, Any] = {
+            "channel": payload.channel, "text": payload.text,
+            "metadata": {"event_type": EVENT_TYPE,
+                         "event_payload": {"key": action.idempotency_key}}}
+        if payload.blocks:
+            message["blocks"] = payload.blocks
+        oldest = now.timestamp() - LOOKUP_WINDOW_SECONDS
 
         def post() -> ActionResult:
             return done(action, self._api("chat.postMessage", json=message)["ts"])
 
         def lookup() -> ActionResult | None:
-            ts = self._find(payload["channel"], action.idempotency_key, started - LOOKUP_WINDOW_SECONDS)
+            ts = self._find(payload.channel, action.idempotency_key, oldest)
             return done(action, ts) if ts else None
 
         return self.call(post, lookup=lookup)
@@ -84,13 +89,18 @@ class SlackConnector(NoReads, NoWebhooks, Connector):
         """The ``ts`` of our message carrying ``key``, if the channel's recent history has it."""
         try:
             body = self._api("conversations.history", http="GET", params={
-                "channel": channel, "oldest": f"{oldest:.6f}", "limit": 200, "include_all_metadata": "true"})
+                "channel": channel, "oldest": f"{oldest:.6f}", "limit": 200,
+                "include_all_metadata": "true"})
         except VendorError as error:
             if error.kind is ErrorKind.PERMANENT:
                 return None  # history not readable (scope, name instead of id): post again
             raise
         for message in body.get("messages", []):
             metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == EVENT_TYPE and (metadata.get("event_payload") or {}).get("key") == key:
+            carried = (metadata.get("event_payload") or {}).get("key")
+            if metadata.get("event_type") == EVENT_TYPE and carried == key:
                 return str(message["ts"])
         return None
+
+
+CONNECTOR = SlackConnector

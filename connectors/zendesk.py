@@ -8,23 +8,18 @@ are skipped once more at the next read. A ticket in the export with status ``del
 a tombstone delivery (``payload["event"] == "ticket.deleted"``); a ticket that merely stops
 appearing (archived, out of a view) is NOT a deletion and produces nothing.
 
-Writes. ``action.payload`` holds vendor values already (the mapping layer's job):
+Writes. Each action's payload is one of Zendesk's payload models (``kickoff.tools.zendesk``),
+validated where the mapping made it: ``set_stage`` (status, custom fields, tags),
+``assign_owner`` (assignee and/or group), ``add_note`` (an internal note unless ``public``),
+``create_record`` (a ticket whose ``external_id`` is the action's idempotency key; the
+``Idempotency-Key`` header is sent too).
 
-==============  ==========================================================================
-set_stage       ``{"record_id": "123", "status": "open"|..., "custom_fields": [{"id": 360001,
-                "value": "onboarding"}], "add_tags": ["kickoff"]}`` (at least one of the three)
-assign_owner    ``{"record_id": "123", "assignee_id": 901, "group_id": 77, "add_tags": [...]}``
-                (assignee and/or group)
-add_note        ``{"record_id": "123", "body": "...", "public": false, "add_tags": [...]}``
-                (an internal note unless ``public`` is true)
-create_record   ``{"subject": "...", "body": "first comment", "requester_id": 5 | "requester":
-                {"name": "...", "email": "..."}, "status", "priority", "type", "tags",
-                "custom_fields", "assignee_id", "group_id"}``; ``external_id`` is set to the
-                action's idempotency key and the ``Idempotency-Key`` header is sent too
-==============  ==========================================================================
-
+Webhooks. An event-subscription webhook (``type`` ``zen:event-type:...``) is deduplicated by
+Zendesk's event ``id``. A trigger webhook's body is whatever its template says: the connector
+reads nothing of it (the mapping does, by the paths of its table) and deduplicates it by a
+hash of the body, so Zendesk's re-sends of one delivery are stored once.
 A ``ticket.created`` event-subscription webhook lacks custom field values: ``enrich`` reads the
-ticket once and adds them to the event's ``detail``.
+ticket once and adds the ones the mapping reads (``reads["custom_fields"]``) to its ``detail``.
 
 Updates go through ``update_many`` (at most 100 tickets a call; several actions on one ticket
 are merged into one ticket update when their fields do not collide), and each job is followed
@@ -45,40 +40,47 @@ first (with Retry-After), so the one retry policy decides. Proactive rate limiti
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, TypeVar
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
 from connectors.base import Connector, ReadResult, chunked, done, result_for
-from connectors.errors import ErrorKind, VendorError, classify
 from connectors.http import SandboxRedirectAdapter, make_session, transport_error
-from connectors.webhooks import (
+from kickoff.contracts.errors import ErrorKind, VendorError, classify
+from kickoff.contracts.vendor import VendorAction, VendorPayload
+from kickoff.contracts.webhooks import (
     WebhookRejected,
     WebhookRequest,
     check_freshness,
     constant_time_equal,
     hmac_digest,
+    json_body,
     require,
 )
-from kickoff.model import Action, ActionKind, ActionResult, Delivery
+from kickoff.model import ActionResult, Delivery
+from kickoff.tools.zendesk import (
+    AddNotePayload,
+    AssignOwnerPayload,
+    CreateRecordPayload,
+    SetStagePayload,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("kickoff.connectors.zendesk")
 
 MAX_UPDATE_MANY = 100
 EVENT_PREFIX = "zen:event-type:"
-DEFAULT_TRIGGER_SHAPE = {"record_id": "ticket_id", "updated_at": "updated_at", "event_id": None}
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -136,87 +138,23 @@ def _guarded(fn: Callable[[], T], *, write: bool) -> Callable[[], T]:
 
 
 # --- action payloads ----------------------------------------------------------------------
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _TicketChange(_Payload):
-    record_id: str = Field(pattern=r"^\d+$")
-    add_tags: list[str] = Field(default_factory=list)
-
-
-class _CustomField(_Payload):
-    id: int
-    value: Any = None
-
-
-class SetStagePayload(_TicketChange):
-    status: Literal["new", "open", "pending", "hold", "solved", "closed"] | None = None
-    custom_fields: list[_CustomField] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _something(self) -> SetStagePayload:
-        if self.status is None and not self.custom_fields and not self.add_tags:
-            raise ValueError("set_stage needs status, custom_fields or add_tags")
-        return self
-
-
-class AssignOwnerPayload(_TicketChange):
-    assignee_id: int | None = None
-    group_id: int | None = None
-
-    @model_validator(mode="after")
-    def _someone(self) -> AssignOwnerPayload:
-        if self.assignee_id is None and self.group_id is None:
-            raise ValueError("assign_owner needs assignee_id or group_id")
-        return self
-
-
-class AddNotePayload(_TicketChange):
-    body: str = Field(min_length=1)
-    public: bool = False
-
-
-class _Requester(_Payload):
-    name: str | None = None
-    email: str
-
-
-class CreateRecordPayload(_Payload):
-    subject: str = Field(min_length=1)
-    body: str = Field(min_length=1)
-    requester_id: int | None = None
-    requester: _Requester | None = None
-    status: Literal["new", "open", "pending", "hold", "solved"] | None = None
-    priority: Literal["low", "normal", "high", "urgent"] | None = None
-    type: Literal["problem", "incident", "question", "task"] | None = None
-    tags: list[str] = Field(default_factory=list)
-    custom_fields: list[_CustomField] = Field(default_factory=list)
-    assignee_id: int | None = None
-    group_id: int | None = None
-
-
-def update_fields(kind: ActionKind, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """(ticket id, the ticket fields one update action sets); ValueError for a bad payload."""
-    if kind is ActionKind.SET_STAGE:
-        stage = SetStagePayload.model_validate(payload)
-        fields: dict[str, Any] = {"status": stage.status} if stage.status else {}
-        if stage.custom_fields:
-            fields["custom_fields"] = [f.model_dump() for f in stage.custom_fields]
-        change: _TicketChange = stage
-    elif kind is ActionKind.ASSIGN_OWNER:
-        owner = AssignOwnerPayload.model_validate(payload)
-        fields = {k: v for k, v in (("assignee_id", owner.assignee_id), ("group_id", owner.group_id)) if v is not None}
-        change = owner
-    elif kind is ActionKind.ADD_NOTE:
-        note = AddNotePayload.model_validate(payload)
-        fields = {"comment": {"body": note.body, "public": note.public}}
-        change = note
+def update_fields(payload: VendorPayload) -> tuple[int, dict[str, Any]]:
+    """(ticket id, the ticket fields one update action sets); TypeError for a payload that
+    is not a ticket update."""
+    if isinstance(payload, SetStagePayload):
+        fields: dict[str, Any] = {"status": payload.status} if payload.status else {}
+        if payload.custom_fields:
+            fields["custom_fields"] = [f.model_dump() for f in payload.custom_fields]
+    elif isinstance(payload, AssignOwnerPayload):
+        who = (("assignee_id", payload.assignee_id), ("group_id", payload.group_id))
+        fields = {k: v for k, v in who if v is not None}
+    elif isinstance(payload, AddNotePayload):
+        fields = {"comment": {"body": payload.body, "public": payload.public}}
     else:
-        raise ValueError(f"zendesk does not support {kind.value}")
-    if change.add_tags:
-        fields["additional_tags"] = sorted(set(change.add_tags))
-    return int(change.record_id), fields
+        raise TypeError(f"zendesk does not update a ticket with a {type(payload).__name__}")
+    if payload.add_tags:
+        fields["additional_tags"] = sorted(set(payload.add_tags))
+    return payload.ticket_id, fields
 
 
 @dataclass
@@ -283,17 +221,6 @@ class ExportCursor:
         return json.dumps({"after_cursor": self.after_cursor, "boundary": sorted(self.boundary)})
 
 
-def _dig(data: Any, path: str | None) -> Any:
-    """``a.b.c`` inside nested dicts; None when any step is missing."""
-    if not path:
-        return None
-    for part in path.split("."):
-        if not isinstance(data, dict):
-            return None
-        data = data.get(part)
-    return data
-
-
 def _timestamp(value: str) -> float:
     """Zendesk sends ISO 8601 (``2026-03-02T09:00:00Z``); plain Unix seconds are accepted too."""
     if value.isdigit():
@@ -309,13 +236,12 @@ class ZendeskConnector(Connector):
     """Zendesk Support through zenpy. Options (tools.yaml ``options``): ``subdomain``,
     ``start_time`` (Unix seconds of the first read), ``per_page`` (first export page, ≤ 1000),
     ``job_poll_seconds``, ``job_timeout_seconds``, ``max_jobs_in_flight`` (≤ 30),
-    ``webhook_tolerance_seconds``, ``trigger_webhook`` (paths of ``record_id``,
-    ``updated_at``, ``event_id`` in a trigger's JSON body).
+    ``webhook_tolerance_seconds``, ``timeout_seconds``.
 
     Example::
 
-        connector = ZendeskConnector.from_config(load_config())
-        result = connector.read_changes(None, limit=500)
+        connector = build_connector("zendesk", load_config(), limiter=limiter)
+        result = connector.read_changes(None, now=now, limit=500)
     """
 
     tool: ClassVar[str] = "zendesk"
@@ -343,7 +269,8 @@ class ZendeskConnector(Connector):
         return self.call(_guarded(fn, write=write), lookup=_guarded(lookup, write=False) if lookup else None)
 
     # --- reads ----------------------------------------------------------------------------
-    def read_changes(self, cursor: str | None, *, limit: int | None = None) -> ReadResult:
+    def read_changes(self, cursor: str | None, *, now: datetime,
+                     limit: int | None = None) -> ReadResult:
         state = ExportCursor.load(cursor)
         seen: list[dict[str, Any]] = []
         while True:
@@ -355,7 +282,6 @@ class ZendeskConnector(Connector):
         if seen:
             latest = max(str(t["updated_at"]) for t in seen)
             state.boundary = {(str(t["id"]), latest) for t in seen if str(t["updated_at"]) == latest}
-        now = datetime.now(UTC)
         return ReadResult([self._poll_delivery(t, now) for t in seen], state.dump())
 
     def _export_page(self, after_cursor: str | None) -> tuple[list[dict[str, Any]], str | None, bool]:
@@ -382,56 +308,51 @@ class ZendeskConnector(Connector):
         if not constant_time_equal(expected, signature.strip()):
             raise WebhookRejected(401, "X-Zendesk-Webhook-Signature does not match the body")
 
-    def parse_webhook(self, request: WebhookRequest) -> list[Delivery]:
-        try:
-            body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "zendesk webhook body is not JSON") from None
-        if not isinstance(body, dict):
-            raise WebhookRejected(400, "zendesk webhook body is not a JSON object")
+    def parse_webhook(self, request: WebhookRequest, now: datetime) -> list[Delivery]:
+        body = json_body(request.body, "zendesk webhook")
         if isinstance(body.get("type"), str) and body["type"].startswith(EVENT_PREFIX):
-            return [self._event_delivery(body)]
-        return [self._trigger_delivery(body)]
+            return [self._event_delivery(body, now)]
+        return [self._trigger_delivery(body, now)]
 
-    def _event_delivery(self, body: dict[str, Any]) -> Delivery:
+    @staticmethod
+    def _event_delivery(body: dict[str, Any], now: datetime) -> Delivery:
         """An event-subscription webhook: one event, deduplicated by Zendesk's event ``id``."""
         for name in ("id", "subject"):
             if not isinstance(body.get(name), str) or not body[name]:
                 raise WebhookRejected(400, f"zendesk event {body['type']!r} has no {name!r}")
         if not isinstance(body.get("detail", {}), dict) or not isinstance(body.get("event", {}), dict):
             raise WebhookRejected(400, "zendesk event 'detail' and 'event' must be objects")
-        return Delivery(tool="zendesk", kind="webhook", received_at=datetime.now(UTC),
+        return Delivery(tool="zendesk", kind="webhook", received_at=now,
                         dedup_key=f"zendesk:event:{body['id']}", record_id=body["subject"].rsplit(":", 1)[-1],
                         payload=body)
 
-    def _trigger_delivery(self, body: dict[str, Any]) -> Delivery:
-        """A trigger webhook, shaped by its template: read through ``options.trigger_webhook``."""
-        shape = {**DEFAULT_TRIGGER_SHAPE, **self.options.get("trigger_webhook", {})}
-        record_id = _dig(body, shape["record_id"])
-        if record_id in (None, ""):
-            raise WebhookRejected(400, f"neither an event-subscription payload ('type' zen:event-type:...) nor the "
-                                       f"configured trigger shape (no {shape['record_id']!r})")
-        event_id, updated_at = _dig(body, shape["event_id"]), _dig(body, shape["updated_at"])
-        if event_id:
-            key = f"zendesk:trigger:{event_id}"
-        elif updated_at:
-            key = f"zendesk:ticket:{record_id}:{updated_at}"
-        else:
-            raise WebhookRejected(400, f"trigger payload for ticket {record_id} has neither {shape['event_id']!r} "
-                                       f"nor {shape['updated_at']!r}: no way to tell one change from another")
-        return Delivery(tool="zendesk", kind="webhook", received_at=datetime.now(UTC), dedup_key=key,
-                        record_id=str(record_id), payload=body)
+    @staticmethod
+    def _trigger_delivery(body: dict[str, Any], now: datetime) -> Delivery:
+        """A trigger webhook, shaped by its template: stored as it came, deduplicated by a hash
+        of the body (a re-send is the same body; a new change carries its new values). Which
+        ticket it is, and what changed, the mapping reads by the paths of its table."""
+        if not body:
+            raise WebhookRejected(400, "zendesk webhook body is an empty object: neither an "
+                                       "event-subscription payload ('type' zen:event-type:...) "
+                                       "nor a trigger's template")
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        digest = hashlib.sha256(canonical).hexdigest()[:40]
+        return Delivery(tool="zendesk", kind="webhook", received_at=now,
+                        dedup_key=f"zendesk:trigger:{digest}", payload=body)
 
     # --- notices made whole -----------------------------------------------------------------
-    def enrich(self, delivery: Delivery) -> Delivery:
+    def enrich(self, delivery: Delivery, now: datetime) -> Delivery:
         """A ``ticket.created`` event-subscription webhook carries no custom field values (an
-        alert's data, e.g. the red alert's competitor date): one read of the ticket adds them
+        alert's data, e.g. the red alert's competitor date): when the mapping reads custom
+        fields (``reads["custom_fields"]``, their ids), one read of the ticket adds those
         (``detail.custom_fields``, plus ``ticket_form_id``), the event kept as it came. Other
         events say what changed already; a ticket deleted since is left as it came."""
         body = delivery.payload if isinstance(delivery.payload, dict) else {}
         detail = body.get("detail")
-        if (delivery.kind != "webhook" or body.get("type") != f"{EVENT_PREFIX}ticket.created"
-                or not isinstance(detail, dict) or "custom_fields" in detail or not delivery.record_id):
+        wanted = {str(i) for i in self.reads.get("custom_fields", [])}
+        created = delivery.kind == "webhook" and body.get("type") == f"{EVENT_PREFIX}ticket.created"
+        if (not wanted or not created or not isinstance(detail, dict) or "custom_fields" in detail
+                or not delivery.record_id):
             return delivery
         ticket_id = int(delivery.record_id)
         try:
@@ -442,21 +363,21 @@ class ZendeskConnector(Connector):
                 return delivery
             raise
         fields = [{"id": f.get("id"), "value": f.get("value")} for f in ticket.get("custom_fields") or []
-                  if isinstance(f, dict)]
+                  if isinstance(f, dict) and str(f.get("id")) in wanted]
         enriched = {**detail, "custom_fields": fields, "ticket_form_id": ticket.get("ticket_form_id")}
         return delivery.model_copy(update={"payload": {**body, "detail": enriched}}, deep=True)
 
     # --- writes ---------------------------------------------------------------------------
-    def apply(self, actions: Sequence[Action]) -> list[ActionResult]:
+    def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         results: dict[int, ActionResult] = {}
         updates: list[tuple[int, int, dict[str, Any]]] = []
         for index, action in enumerate(actions):
-            if action.kind is ActionKind.CREATE_RECORD:
-                results[index] = self._create(action)
+            if isinstance(action.payload, CreateRecordPayload):
+                results[index] = self._create(action, action.payload)
                 continue
             try:
-                ticket_id, fields = update_fields(action.kind, action.payload)
-            except (ValidationError, ValueError) as exc:
+                ticket_id, fields = update_fields(action.payload)
+            except TypeError as exc:
                 results[index] = result_for(action, VendorError(ErrorKind.PERMANENT, f"bad payload: {exc}"))
                 continue
             updates.append((index, ticket_id, fields))
@@ -464,27 +385,26 @@ class ZendeskConnector(Connector):
             results.update(self._update_round(round_, actions))
         return [results[i] for i in range(len(actions))]
 
-    def apply_again(self, actions: Sequence[Action]) -> list[ActionResult]:
+    def apply_again(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         """As ``Connector.apply_again`` (creations looked up by ``external_id`` first), and an
         internal note an earlier attempt may have added is looked for on the ticket first:
         Zendesk keeps no key on a comment, so the same body and visibility counts as written."""
         results: dict[int, ActionResult] = {}
         rest: list[int] = []
         for index, action in enumerate(actions):
-            if action.kind is ActionKind.ADD_NOTE:
+            note = action.payload
+            if isinstance(note, AddNotePayload):
                 try:
-                    ticket_id, fields = update_fields(action.kind, action.payload)
-                    if self._has_comment(ticket_id, fields["comment"]):
-                        results[index] = done(action, str(ticket_id))
+                    comment = {"body": note.body, "public": note.public}
+                    if self._has_comment(note.ticket_id, comment):
+                        results[index] = done(action, str(note.ticket_id))
                         continue
-                except (ValidationError, ValueError):
-                    pass  # apply refuses it with the reason
                 except VendorError as error:
                     results[index] = result_for(action, error)
                     continue
             rest.append(index)
-        for index, result in zip(rest, super().apply_again([actions[i] for i in rest]), strict=True):
-            results[index] = result
+        again = super().apply_again([actions[i] for i in rest], now)
+        results.update(zip(rest, again, strict=True))
         return [results[i] for i in range(len(actions))]
 
     def _drop_written_notes(self, batch: list[_Update]) -> None:
@@ -500,13 +420,9 @@ class ZendeskConnector(Connector):
         found = self._zd(lambda: list(self.client.tickets.comments(ticket=ticket_id)))
         return any(str(c.body) == str(comment["body"]) and bool(c.public) == bool(comment["public"]) for c in found)
 
-    def _create(self, action: Action) -> ActionResult:
-        try:
-            payload = CreateRecordPayload.model_validate(action.payload)
-        except ValidationError as exc:
-            return result_for(action, VendorError(ErrorKind.PERMANENT, f"bad payload: {exc}"))
+    def _create(self, action: VendorAction, payload: CreateRecordPayload) -> ActionResult:
         key = action.idempotency_key
-        fields = payload.model_dump(exclude_none=True, exclude={"body", "requester"})
+        fields = payload.model_dump(mode="json", exclude_none=True, exclude={"body", "requester"})
         fields.update(external_id=key)
 
         def create() -> str:
@@ -536,7 +452,8 @@ class ZendeskConnector(Connector):
         finally:
             session.headers.pop(name, None)
 
-    def _update_round(self, round_: list[_Update], actions: Sequence[Action]) -> dict[int, ActionResult]:
+    def _update_round(self, round_: list[_Update],
+                      actions: Sequence[VendorAction]) -> dict[int, ActionResult]:
         """Submit a round's update_many calls (never more jobs in flight than allowed), then
         follow the jobs to their per-ticket results."""
         results: dict[int, ActionResult] = {}
@@ -556,7 +473,8 @@ class ZendeskConnector(Connector):
             results.update(self._follow(jobs, actions))
         return results
 
-    def _follow(self, jobs: dict[str, list[_Update]], actions: Sequence[Action]) -> dict[int, ActionResult]:
+    def _follow(self, jobs: dict[str, list[_Update]],
+                actions: Sequence[VendorAction]) -> dict[int, ActionResult]:
         """Poll the jobs together until each is completed or failed; per-ticket outcomes."""
         results: dict[int, ActionResult] = {}
         interval = float(self.options.get("job_poll_seconds", 1.0))
@@ -581,7 +499,8 @@ class ZendeskConnector(Connector):
                 time.sleep(interval)
         return results
 
-    def _job_results(self, status: Any, updates: list[_Update], actions: Sequence[Action]) -> dict[int, ActionResult]:
+    def _job_results(self, status: Any, updates: list[_Update],
+                     actions: Sequence[VendorAction]) -> dict[int, ActionResult]:
         by_ticket = {str(_field(r, "id")): r for r in (status.results or [])} if status.status == "completed" else {}
         results: dict[int, ActionResult] = {}
         for update in updates:
@@ -601,3 +520,6 @@ class ZendeskConnector(Connector):
 def _field(item: Any, name: str) -> Any:
     """A job result's field, whether zenpy gave an object or a plain dict."""
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+CONNECTOR = ZendeskConnector

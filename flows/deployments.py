@@ -1,55 +1,216 @@
-"""Every deployment, for ``serve`` (``kickoff up``) — the same set ``prefect.yaml`` declares
-for a process work pool. Schedules sweep; event triggers react at once."""
+"""Every deployment, described once as data: ``kickoff up`` serves them (``all_deployments``)
+and ``prefect.yaml`` is generated from them (``python -m flows.deployments > prefect.yaml``;
+a test keeps the file equal to the generated text).
+
+The fixed ones (process-inbox, tick, reconcile, replay-dead-letters) plus, from the tools'
+declarations, ``poll-<tool>`` for each tool Kickoff reads and ``push-<tool>`` for each it
+writes to. Schedules sweep; event triggers (always matched on our own resource namespace:
+an omitted ``match`` would fire on every resource) react at once.
+
+Nothing here imports Prefect until a deployment is built for serving.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from flows.flows import (
-    POLL_TOOLS,
-    PUSH_TOOLS,
-    poll_flow,
-    process_inbox_flow,
-    push_flow,
-    reconcile_flow,
-    replay_dead_letters_flow,
-    tick_flow,
-)
-from flows.notify import INBOX_RECEIVED, OUTBOX_READY
+import yaml
+
+from flows.prefect_events import INBOX_RECEIVED, OUTBOX_READY
+from kickoff.tools import declared
+
+FLOWS_MODULE = "flows/flows.py"
+PREFECT_VERSION = "3.8.8"
+WORK_POOL = {"name": "kickoff", "work_queue_name": "default"}
+"""The process work pool every deployment of ``prefect.yaml`` runs on (``*pool`` there)."""
 
 
-def _trigger(event: str, resource: str, name: str) -> Any:
-    from prefect.events import DeploymentEventTrigger
+@dataclass(frozen=True)
+class Trigger:
+    """Start the deployment when ``event`` is emitted about the resource ``resource``."""
 
-    # match is always our own namespace: an omitted match would fire on every resource.
-    return DeploymentEventTrigger(name=name, expect={event}, match={"prefect.resource.id": resource})
+    name: str
+    event: str
+    resource: str
+
+    def as_yaml(self) -> dict[str, Any]:
+        return {"name": self.name, "enabled": True, "match": {"prefect.resource.id": self.resource},
+                "expect": [self.event]}
 
 
-def all_deployments(tools: set[str] | None = None) -> list[Any]:
-    """Deployments for the configured tools (all of them when ``tools`` is None)."""
-    wanted = (lambda t: True) if tools is None else (lambda t: t in tools)
-    deployments = [
-        process_inbox_flow.to_deployment(
-            name="process-inbox", interval=300,
-            triggers=[_trigger(INBOX_RECEIVED, "kickoff.inbox.*", "on-inbox-received")],
-            concurrency_limit=1, description="Inbox -> mapping -> engine -> decision (sweep every 5 min)"),
-        tick_flow.to_deployment(name="tick", cron="* * * * *", concurrency_limit=1,
-                                description="Due timers -> engine, every minute"),
-        reconcile_flow.to_deployment(name="reconcile", interval=3600, concurrency_limit=1,
-                                     description="Re-read every tool and repair drift"),
-        replay_dead_letters_flow.to_deployment(name="replay-dead-letters",
-                                               description="Manual: send dead letters again"),
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment of a flow in ``flows/flows.py``."""
+
+    name: str
+    flow: str
+    description: str
+    tool: str | None = None
+    interval: int | None = None
+    cron: str | None = None
+    concurrency_limit: int | None = None
+    triggers: tuple[Trigger, ...] = ()
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {"tool": self.tool} if self.tool else {}
+
+    def schedules(self) -> list[dict[str, Any]]:
+        if self.interval is not None:
+            return [{"interval": self.interval}]
+        if self.cron is not None:
+            return [{"cron": self.cron}]
+        return []
+
+    def as_yaml(self) -> dict[str, Any]:
+        """The deployment's entry in ``prefect.yaml``, as YAML reads it back."""
+        entry: dict[str, Any] = {"name": self.name, "entrypoint": f"{FLOWS_MODULE}:{self.flow}",
+                                 "description": self.description}
+        if self.parameters:
+            entry["parameters"] = self.parameters
+        entry["work_pool"] = WORK_POOL
+        if self.concurrency_limit is not None:
+            entry["concurrency_limit"] = self.concurrency_limit
+        if self.schedules():
+            entry["schedules"] = self.schedules()
+        if self.triggers:
+            entry["triggers"] = [trigger.as_yaml() for trigger in self.triggers]
+        return entry
+
+    def served(self) -> Any:
+        """The deployment for ``prefect.serve`` (imports Prefect and the flows)."""
+        from prefect.events import DeploymentEventTrigger
+
+        from flows import flows
+
+        triggers = [DeploymentEventTrigger(name=t.name, expect={t.event},
+                                           match={"prefect.resource.id": t.resource})
+                    for t in self.triggers]
+        return getattr(flows, self.flow).to_deployment(
+            name=self.name, parameters=self.parameters or None, interval=self.interval,
+            cron=self.cron, triggers=triggers or None, concurrency_limit=self.concurrency_limit,
+            description=self.description)
+
+
+def deployments() -> list[Deployment]:
+    """Every deployment: the fixed ones, then poll-<tool> and push-<tool> from the declarations."""
+    fixed = [
+        Deployment("process-inbox", "process_inbox_flow", interval=300, concurrency_limit=1,
+                   triggers=(Trigger("on-inbox-received", INBOX_RECEIVED, "kickoff.inbox.*"),),
+                   description="Inbox -> mapping -> playbook -> decision committed; "
+                               "on kickoff.inbox.received, and a sweep every 5 minutes."),
+        Deployment("tick", "tick_flow", cron="* * * * *", concurrency_limit=1,
+                   description="Due timers -> playbook, every minute."),
+        Deployment("reconcile", "reconcile_flow", interval=3600, concurrency_limit=1,
+                   description="Re-reads every polled tool (a missed webhook is found) and "
+                               "repairs stage drift, hourly."),
+        Deployment("replay-dead-letters", "replay_dead_letters_flow",
+                   description="Manual: sends dead letters again."),
     ]
-    deployments += [
-        poll_flow.to_deployment(name=f"poll-{tool}", parameters={"tool": tool}, interval=120,
-                                concurrency_limit=1, description=f"{tool} changes since the cursor -> inbox")
-        for tool in POLL_TOOLS if wanted(tool)
-    ]
-    deployments += [
-        push_flow.to_deployment(
-            name=f"push-{tool}", parameters={"tool": tool}, interval=60, concurrency_limit=1,
-            triggers=[_trigger(OUTBOX_READY, f"kickoff.outbox.{tool}", f"on-outbox-ready-{tool}")],
-            description=f"Outbox -> {tool}, batched and rate-limited")
-        for tool in PUSH_TOOLS if wanted(tool)
-    ]
-    return deployments
+    tools = declared()
+    polls = [Deployment(f"poll-{t.name}", "poll_flow", tool=t.name, interval=120,
+                        concurrency_limit=1,
+                        description=f"{t.title} changes since the cursor -> inbox, every 2 minutes.")
+             for t in tools if t.polls]
+    pushes = [Deployment(f"push-{t.name}", "push_flow", tool=t.name, interval=60, concurrency_limit=1,
+                         triggers=(Trigger(f"on-outbox-ready-{t.name}", OUTBOX_READY,
+                                           f"kickoff.outbox.{t.name}"),),
+                         description=f"Outbox -> {t.title}, batched and rate-limited; on "
+                                     "kickoff.outbox.ready, and a sweep every minute.")
+              for t in tools if t.pushes]
+    return fixed + polls + pushes
+
+
+def all_deployments(tools: Iterable[str] | None = None) -> list[Any]:
+    """The served deployments for the configured ``tools`` (every declared one when None)."""
+    wanted = None if tools is None else set(tools)
+    return [d.served() for d in deployments()
+            if d.tool is None or wanted is None or d.tool in wanted]
+
+
+# --- prefect.yaml -------------------------------------------------------------------------
+HEADER = """\
+# Kickoff's deployments for a Prefect process work pool (`prefect deploy --all`), then
+# `prefect worker start -p kickoff --type process` on as many machines as you like.
+# `kickoff up` serves the same set in one process without a work pool.
+# Generated from flows/deployments.py and the tools' declarations (kickoff/tools/):
+# `python -m flows.deployments > prefect.yaml` (a test fails while the two differ).
+name: kickoff
+prefect-version: {version}
+
+pull:
+  - prefect.deployments.steps.set_working_directory:
+      directory: "{{{{ $KICKOFF_ROOT }}}}"
+
+definitions:
+  work_pool: &pool
+    name: {pool[name]}
+    work_queue_name: {pool[work_queue_name]}
+
+deployments:
+"""
+
+FOOTER = """
+# An example automation (create it in the UI or with `prefect automation create`):
+# alert when an action lands in the dead-letter state.
+#   name: kickoff-dead-letter-alert
+#   trigger: {type: event, posture: Reactive, expect: [kickoff.action.dead],
+#             match: {prefect.resource.id: "kickoff.action.*"}, threshold: 1, within: 0}
+#   actions: [{type: send-notification, block_document_id: <your Slack or e-mail block>,
+#              subject: "Kickoff: dead letter on {{ event.resource['kickoff.tool'] }}",
+#              body: "{{ event.payload.count }} action(s) gave up; `kickoff ledger dead` lists them."}]
+"""
+
+
+def prefect_yaml() -> str:
+    """The text of ``prefect.yaml``: every deployment on the ``kickoff`` process work pool."""
+    lines = [HEADER.format(version=PREFECT_VERSION, pool=WORK_POOL).rstrip("\n")]
+    for deployment in deployments():
+        entry = deployment.as_yaml()
+        lines.append(f"  - name: {_scalar(entry.pop('name'), flow=False)}")
+        for key, value in entry.items():
+            if key == "triggers":
+                lines.append("    triggers:")
+                lines += [f"      - {_flow(trigger)}" for trigger in value]
+                continue
+            if value is WORK_POOL:
+                text = "*pool"
+            elif isinstance(value, dict | list):
+                text = _flow(value)
+            else:
+                text = _scalar(value, flow=False)
+            lines.append(f"    {key}: {text}")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n" + FOOTER
+
+
+def _flow(value: Any) -> str:
+    """``value`` in YAML flow style: ``{k: v}``, ``[a, b]``, scalars as plain as YAML allows."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return _scalar(value)
+
+
+def _scalar(value: Any, *, flow: bool = True) -> str:
+    """A scalar written plain when YAML reads it back unchanged there, else double-quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    probe = f"[{text}]" if flow else f"k: {text}"
+    try:
+        plain = yaml.safe_load(probe) == ([text] if flow else {"k": text})
+    except yaml.YAMLError:
+        plain = False
+    return text if plain else json.dumps(text)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(prefect_yaml())

@@ -14,13 +14,14 @@ from prefect.artifacts import (
 )
 from prefect.runtime import flow_run
 
-from flows.notify import ACTION_DEAD, INBOX_RECEIVED, OUTBOX_READY, emit
+from flows.prefect_events import ACTION_DEAD, INBOX_RECEIVED, OUTBOX_READY, emit
 from flows.runtime import default_runtime, parse_now
 from flows.steps import ingest, process, push, reconcile
 from flows.steps.process import ProcessReport
+from kickoff.tools import declared
 
-PUSH_TOOLS = ("hubspot", "salesforce", "zendesk", "movidesk", "asana", "slack", "email")
-POLL_TOOLS = ("hubspot", "salesforce", "zendesk", "movidesk", "asana")
+PUSH_TOOLS = tuple(tool.name for tool in declared() if tool.pushes)
+POLL_TOOLS = tuple(tool.name for tool in declared() if tool.polls)
 
 
 def _rename(name: str) -> None:
@@ -48,11 +49,11 @@ def _announce_actions(report: ProcessReport) -> None:
 
 
 @flow(name="poll", log_prints=False)
-def poll_flow(tool: str, max_pages: int = 50) -> dict:
+def poll_flow(tool: str, max_pages: int = 50, now: str | None = None) -> dict:
     """poll-<tool>: the tool's changes since the cursor into the inbox."""
     rt = default_runtime()
     progress = create_progress_artifact(0.0, description=f"poll-{tool}: reading changes") if max_pages > 1 else None
-    report = ingest.poll(rt, tool, max_pages=max_pages)
+    report = ingest.poll(rt, tool, parse_now(now), max_pages=max_pages)
     if progress is not None:
         update_progress_artifact(progress, 100.0)
     if report.stored:
@@ -104,7 +105,7 @@ def reconcile_flow(now: str | None = None) -> dict:
     rt = default_runtime()
     moment = parse_now(now)
     tools = [tool for tool in POLL_TOOLS if tool in rt.config.tools]
-    read = {tool: ingest.poll(rt, tool).stored for tool in tools}
+    read = {tool: ingest.poll(rt, tool, moment).stored for tool in tools}
     report = process.process_inbox(rt, moment, worker="reconcile")
     _announce_actions(report)
     drift = reconcile.repair_stage_drift(rt, moment, tools)

@@ -1,5 +1,5 @@
 """Everything a flow needs, built once per process: config, ledger, playbooks, mappings,
-connectors (with the one shared rate limiter)."""
+connectors (one factory, the one shared rate limiter)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,25 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from connectors import build_connector
 from connectors.base import Connector
 from connectors.ratelimit import RateLimiter, limiter_for
-from connectors.retry import RetryPolicy
-from kickoff.engine import Playbook, find_playbook
+from kickoff.contracts.mapping import MappingContext
 from kickoff.ledger import Ledger
+from kickoff.ledger.lookups import LedgerLookups
+from kickoff.playbooks import Playbook, find_playbook
+from kickoff.retry import RetryPolicy
 from kickoff.settings import Config, TenantConfig, load_config
-from mappings.base import MappingContext, ToolMapping, load_tables, mapping_for
+from mappings.base import ToolMapping, load_tables, mapping_for
 
 
-def connector_class(tool: str) -> type[Connector]:
-    """The connector module of a tool (imported on first use: each pulls in its vendor client)."""
-    import importlib
-
-    module = importlib.import_module(f"connectors.{tool}")
-    for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, Connector) and getattr(value, "tool", None) == tool:
-            return value
-    raise LookupError(f"connectors.{tool} defines no connector for {tool}")
+def connector_for(tool: str, config: Config, tables: dict[str, Any], *, limiter: RateLimiter,
+                  retry: RetryPolicy | None = None) -> Connector:
+    """``tool``'s connector reading what its mapping needs for every tenant's table: the one
+    place a connector is built for the flows and the gateway alike."""
+    connector: Connector = build_connector(tool, config, limiter=limiter, retry=retry,
+                                           reads=mapping_for(tool).reads(tables.get(tool, {})))
+    return connector
 
 
 @dataclass
@@ -52,8 +53,10 @@ class Runtime:
         )
 
     def connector(self, tool: str) -> Connector:
+        """The tool's connector, built once, reading what its mapping needs."""
         if tool not in self._connectors:
-            self._connectors[tool] = connector_class(tool).from_config(self.config, limiter=self.limiter, retry=self.retry)
+            self._connectors[tool] = connector_for(tool, self.config, self.tables, limiter=self.limiter,
+                                                   retry=self.retry)
         return self._connectors[tool]
 
     def mapping(self, tool: str) -> ToolMapping:
@@ -69,17 +72,9 @@ class Runtime:
         return self.config.tenant(key)
 
     def mapping_context(self, tool: str, tenant_key: str, now: datetime) -> MappingContext:
-        ledger = self.ledger
-        return MappingContext(
-            tenant_key=tenant_key,
-            tenant=self.tenant(tenant_key),
-            table=self.tables.get(tool, {}).get(tenant_key, {}),
-            now=now,
-            onboarding_for=lambda t, external_id: ledger.canonical_for(t, external_id),
-            record_for=lambda canonical, t, kind=None: ledger.external_for(canonical, t, kind),
-            state_for=ledger.load_state,
-            onboarding_of_action=lambda key: (ledger.outbox_row_by_key(key) or {}).get("onboarding_id"),
-        )
+        return MappingContext(tenant_key=tenant_key, tenant=self.tenant(tenant_key),
+                              table=self.tables.get(tool, {}).get(tenant_key, {}), now=now,
+                              ledger=LedgerLookups(self.ledger))
 
     def tenant_of_tool(self, tool: str) -> str | None:
         """The tenant that uses ``tool`` (for writes whose onboarding state names none)."""
@@ -88,6 +83,7 @@ class Runtime:
 
 
 def utcnow() -> datetime:
+    """The wall clock: read here, at the flows' edge, and passed down as ``now``."""
     return datetime.now(UTC)
 
 

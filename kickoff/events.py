@@ -194,7 +194,7 @@ class PartnerOnline(EventData):
 
 
 class TimerFired(EventData):
-    """A timer set by a playbook is due (``kickoff.engine.timers.timer_event`` builds it)."""
+    """A timer set by a playbook is due (``kickoff.playbooks.timers.timer_event`` builds it)."""
 
     timer: str
     rule: str

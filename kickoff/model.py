@@ -10,15 +10,25 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from kickoff.events import EventType, validate_event_data
+from kickoff.tools import tool_names
 
-Tool = Literal["hubspot", "salesforce", "zendesk", "movidesk", "asana", "dealbuilder", "slack", "email"]
-TOOLS: tuple[str, ...] = ("hubspot", "salesforce", "zendesk", "movidesk", "asana", "dealbuilder", "slack", "email")
+
+def _declared_tool(name: str) -> str:
+    if name not in tool_names():
+        raise ValueError(f"a declared tool ({', '.join(tool_names())}), got {name!r}")
+    return name
+
+
+Tool = Annotated[str, AfterValidator(_declared_tool)]
+"""A tool's name, as declared in ``kickoff/tools/``."""
 RULE_ID_PATTERN = r"^[ETAWM][0-9]{1,2}$"
+CREATED_RECORDS_FACT = "_records"
+"""The engine's own fact: create_record line -> idempotency key (read it with ``created_record``)."""
 
 
 class _Model(BaseModel):
@@ -73,6 +83,11 @@ class Onboarding(_Model):
     refs: dict[str, str] = Field(default_factory=dict, description="tool -> that tool's record id")
     facts: dict[str, Any] = Field(default_factory=dict, description="what the playbook remembers")
     version: int = 0
+
+    def created_record(self, line: str) -> str | None:
+        """The idempotency key of the record the playbook's ``create_record`` line ``line``
+        made for this onboarding (the ledger's crosswalk links it to the tool's id)."""
+        return (self.facts.get(CREATED_RECORDS_FACT) or {}).get(line)
 
 
 class MeetingOutcome(StrEnum):

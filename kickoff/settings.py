@@ -2,7 +2,16 @@
 
 Credentials never appear in YAML by value: a tool's credentials are *references*
 (``env:NAME`` or ``block:NAME``) resolved at the moment a client is built. A config file
-that does not fit fails at load with the file, the field and what was expected.
+that does not fit fails at load with the file, the field, its line and what was expected
+(``kickoff.yamlfile`` reads every YAML file: only ``true``/``false`` are booleans).
+
+Secrets the ledger must keep itself (a vendor's webhook secret, handed over in a handshake)
+are sealed with Fernet under ``KICKOFF_SECRET_KEY`` (a Fernet key: ``python -c "from
+cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"``). When it is
+unset, the first process that needs a key writes one to ``KICKOFF_HOME/secret.key`` (mode
+0600) and every later one reads it; hosts sharing one PostgreSQL ledger must set the same
+``KICKOFF_SECRET_KEY`` instead. Losing the key only loses those secrets: re-create the
+webhooks. See ``kickoff.ledger.sealing``.
 """
 
 from __future__ import annotations
@@ -14,45 +23,34 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kickoff.tools import spec as tool_spec
+from kickoff.tools import tool_names
+from kickoff.tools.spec import RateLimit, ToolSpec
+from kickoff.yamlfile import ConfigError, load_yaml_model
+
 SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_\-]*$")
-
-
-class ConfigError(Exception):
-    """A config file that does not fit: carries the file, the field and what was expected."""
-
-    def __init__(self, file: Path | str, field: str, expected: str) -> None:
-        self.file, self.field, self.expected = str(file), field, expected
-        super().__init__(f"{file}: {field}: {expected}")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RateLimit(_Strict):
-    """A vendor's request budget: ``requests`` per ``per_seconds``, per credential."""
-
-    requests: int = Field(gt=0)
-    per_seconds: float = Field(gt=0)
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.per_seconds
-
-
 class ToolConfig(_Strict):
-    """How to reach one tool and what it allows. Credentials are references, never values."""
+    """How to reach one tool and what it allows. Credentials are references, never values.
+
+    ``rate_limit``, ``endpoint_limits`` and ``batch_size`` default to the tool's declaration
+    (``kickoff.tools``, the vendor's documented values); set them here for another plan.
+    """
 
     base_url: str | None = None
     credentials: dict[str, str] = Field(default_factory=dict)
     rate_limit: RateLimit | None = None
     endpoint_limits: dict[str, RateLimit] = Field(
         default_factory=dict, description="limits of single endpoints on top of rate_limit (HubSpot search)")
-    batch_size: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=0, ge=0, description="0: the declaration's")
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("credentials")
@@ -107,6 +105,8 @@ class KickoffSettings(BaseSettings):
     config_dir: Path = Path("config")
     public_url: str | None = None
     max_attempts: int = Field(default=8, ge=1, description="outbox attempts before dead letter")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key sealing the secrets the ledger keeps (else a key file)")
 
     @property
     def resolved_database_url(self) -> str:
@@ -114,31 +114,6 @@ class KickoffSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'ledger.sqlite3').resolve()}"
-
-
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    return field, err["msg"]
-
-
-def load_yaml_model(path: Path, model: type[BaseModel]) -> Any:
-    """Load ``path`` as YAML into ``model``; every failure becomes a ConfigError naming file and field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(path, "(file)", "the file to exist") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(syntax)"
-        raise ConfigError(path, where, f"valid YAML ({getattr(exc, 'problem', exc)})") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "(top level)", "a mapping")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        field, msg = _first_error(exc)
-        raise ConfigError(path, field, msg) from exc
 
 
 class Config(BaseModel):
@@ -162,6 +137,9 @@ def load_config(config_dir: Path | None = None, settings: KickoffSettings | None
     tenants: TenantsFile = load_yaml_model(folder / "tenants.yaml", TenantsFile)
     tools: ToolsFile = load_yaml_model(folder / "tools.yaml", ToolsFile)
     for name, tool in tools.tools.items():
+        if name not in tool_names():
+            raise ConfigError(folder / "tools.yaml", f"tools.{name}", f"a declared tool ({', '.join(tool_names())})")
+        _declared_defaults(tool, tool_spec(name))
         override = os.environ.get(f"KICKOFF_{name.upper()}_BASE_URL")
         if override:
             tool.base_url = override
@@ -172,22 +150,16 @@ def load_config(config_dir: Path | None = None, settings: KickoffSettings | None
     return Config(settings=settings, tenants=tenants.tenants, tools=tools.tools)
 
 
+def _declared_defaults(tool: ToolConfig, declared: ToolSpec) -> None:
+    """What tools.yaml leaves out comes from the tool's declaration."""
+    if tool.rate_limit is None:
+        tool.rate_limit = declared.rate_limit
+    tool.endpoint_limits = {**declared.endpoint_limits, **tool.endpoint_limits}
+    if not tool.batch_size:
+        tool.batch_size = declared.batch_size
+
+
 @lru_cache(maxsize=1)
 def get_config() -> Config:
     """The process's config, loaded once."""
     return load_config()
-
-
-def resolve_secret(ref: str) -> str:
-    """Turn ``env:NAME`` / ``block:NAME`` into the secret's value. The value is never logged."""
-    if not SECRET_REF.match(ref):
-        raise ValueError("not a secret reference")
-    scheme, name = ref.split(":", 1)
-    if scheme == "env":
-        value = os.environ.get(name)
-        if value is None:
-            raise KeyError(f"environment variable {name} is not set")
-        return value
-    from prefect.blocks.system import Secret  # only when a block is actually asked for
-
-    return str(Secret.load(name).get())

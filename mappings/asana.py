@@ -8,19 +8,32 @@ connector's ``enrich`` read the task (a ``completed`` change): then it is read a
 
 Outbound: canonical columns (``new_request``, ``waiting``, ``resolved``) and owner roles
 become section and user gids; a request's fields become the board's custom fields.
+
+Reads: the connector polls every tenant's board (``project``) for the task fields read here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
+from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
-from kickoff.model import Action, ActionKind, Delivery, Event
+from kickoff.model import Action, Delivery, Event
+from kickoff.tools.asana import (
+    AddNotePayload,
+    AssignOwnerPayload,
+    CompleteTaskPayload,
+    SetStagePayload,
+    TaskChange,
+    key_in,
+)
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import change_fingerprint, parse_datetime
 
-KEY_LINE = "kickoff-key: "
+TASK_FIELDS = ("completed", "completed_at", "memberships.section.name", "modified_at", "notes")
+"""What ``to_events`` reads of a polled (or enriched) task."""
 
 
 class AsanaTable(TableModel):
@@ -30,11 +43,6 @@ class AsanaTable(TableModel):
     done_sections: list[str] = default(["resolved"])
     request_fields: dict[str, str] = default({})
     main_record: str = "request"
-
-
-def task_key(notes: Any) -> str | None:
-    lines = str(notes or "").rstrip().splitlines()
-    return lines[-1].strip()[len(KEY_LINE):] if lines and lines[-1].strip().startswith(KEY_LINE) else None
 
 
 class AsanaMapping(ToolMapping):
@@ -54,13 +62,13 @@ class AsanaMapping(ToolMapping):
                 return []
             gid, key, at = str(resource["gid"]), None, parse_datetime(body.get("created_at"))
         else:
-            gid, key = str(body.get("gid") or delivery.record_id or ""), task_key(body.get("notes"))
+            gid, key = str(body.get("gid") or delivery.record_id or ""), key_in(body.get("notes"))
             sections = {str((m.get("section") or {}).get("gid")) for m in body.get("memberships") or []}
             if not (body.get("completed") or sections & done):
                 return []
             at = parse_datetime(body.get("completed_at") or body.get("modified_at"))
         key = key or ctx.onboarding_for(self.tool, gid)
-        onboarding = ctx.onboarding_of_action(key) if key and ctx.onboarding_of_action else None
+        onboarding = ctx.onboarding_of_action(key) if key else None
         onboarding = onboarding or self.onboarding_of(ctx, gid)
         if onboarding is None or key is None:
             return []  # not a task Kickoff created
@@ -68,8 +76,13 @@ class AsanaMapping(ToolMapping):
                            {"task_key": key, "status": "completed"}, occurred_at=at or delivery.received_at,
                            record_id=gid)]
 
+    def reads(self, tables: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """Every tenant's board, and the task fields ``to_events`` reads."""
+        projects = sorted({self.Table.model_validate(table).project for table in tables.values()})
+        return {"projects": projects, "tasks": list(TASK_FIELDS)} if projects else {}
+
     # --- outbound --------------------------------------------------------------------------
-    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         table = self.table(ctx)
         payload = self.payload(action)
         if isinstance(payload, CreateRecord):
@@ -115,20 +128,21 @@ class AsanaMapping(ToolMapping):
                 "custom_fields": custom or None}
 
     # --- echo suppression ------------------------------------------------------------------
-    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+    def write_fingerprints(self, vendor_action: VendorAction,
+                           external_id: str | None = None) -> list[tuple[str, str]]:
         p = vendor_action.payload
-        rid = str(p.get("record_id") or external_id or "")
         prints: list[tuple[str, Any]] = []
-        if vendor_action.kind is ActionKind.COMPLETE_TASK:
-            prints = [("completed", ""), ("section", p.get("section"))]
-        elif vendor_action.kind is ActionKind.SET_STAGE:
-            prints = [("section", p.get("section"))]
-        elif vendor_action.kind is ActionKind.ASSIGN_OWNER:
+        if isinstance(p, CompleteTaskPayload):
+            prints = [("completed", ""), ("section", p.section)]
+        elif isinstance(p, SetStagePayload):
+            prints = [("section", p.section)]
+        elif isinstance(p, AssignOwnerPayload):
             prints = [("assignee", "")]
-        elif vendor_action.kind is ActionKind.ADD_NOTE:
+        elif isinstance(p, AddNotePayload):
             prints = [("story", "")]
         elif external_id:
             prints = [("created", "")]
+        rid = p.record_id if isinstance(p, TaskChange) else str(external_id or "")
         return [(rid, change_fingerprint(rid, f, v)) for f, v in prints] if rid else []
 
     def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
@@ -149,3 +163,6 @@ class AsanaMapping(ToolMapping):
         else:
             prints = [(str(body["action"]), "")]
         return [(rid, change_fingerprint(rid, f, v)) for f, v in prints]
+
+
+MAPPING = AsanaMapping()

@@ -1,16 +1,14 @@
-"""The contract between the flows and every tool's mapping.
+"""The base every tool's mapping builds on (the contract is ``kickoff.contracts.mapping``).
 
-A mapping is pure: it turns one stored ``Delivery`` into canonical ``Event``s and one
-canonical ``Action`` into the vendor-level payload its connector takes, reading ids from
-the tenant's mapping table (``config/mappings/<tool>.yaml``) and asking the ledger only
-through the callables of ``MappingContext``. No I/O here, so every mapping is tested with
-plain dicts. Example::
+A mapping turns one stored ``Delivery`` into canonical ``Event``s and one canonical
+``Action`` into a ``VendorAction`` (its payload in the connector's terms, validated by the
+tool's payload model), reading ids from the tenant's mapping table
+(``config/mappings/<tool>.yaml``) and the ledger only through ``MappingContext.ledger``. It
+does no I/O of its own, so every mapping is tested with plain dicts. Example::
 
     tables = load_tables(Path("config"))
     ctx = MappingContext(tenant_key="assist", tenant=config.tenant("assist"),
-                         table=tables["hubspot"]["assist"], now=now,
-                         onboarding_for=ledger.canonical_for, record_for=ledger.external_for,
-                         state_for=ledger.load_state)
+                         table=tables["hubspot"]["assist"], now=now, ledger=LedgerLookups(ledger))
     events = mapping_for("hubspot").to_events(delivery, ctx)
     vendor_action = mapping_for("hubspot").to_vendor(action, ctx)
 """
@@ -18,10 +16,8 @@ plain dicts. Example::
 from __future__ import annotations
 
 import copy
-import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,57 +25,18 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from kickoff.actions import PAYLOAD_MODELS, Payload
+from kickoff.contracts.mapping import MappingContext, MappingError
+from kickoff.contracts.vendor import PayloadRefused, VendorAction, VendorPayload
 from kickoff.events import validate_event_data
-from kickoff.model import TOOLS, Action, Delivery, Event, EventSource, Onboarding
+from kickoff.model import Action, Delivery, Event, EventSource
 from kickoff.settings import ConfigError, TenantConfig, load_yaml_model
+from kickoff.tools import plugin, tool_names
 from mappings.common import change_fingerprint, dig, stable_id
 
 __all__ = [
     "MappingContext", "MappingError", "TableModel", "ToolMapping", "change_fingerprint", "load_tables",
     "mapping_for", "tenant_for",
 ]
-
-RECORDS_FACT = "_records"  # the engine's own fact: create_record id -> idempotency key
-
-
-def _nothing(*_: Any) -> None:
-    return None
-
-
-@dataclass
-class MappingContext:
-    """What a mapping may know: the tenant, its table for this tool, the time, and the
-    ledger's answers as callables (so mappings stay free of I/O and easy to test).
-
-    ``onboarding_for(tool, external_id)``: the crosswalk's canonical id of a tool's record
-    (an onboarding id, or the idempotency key of the action that created the record).
-    ``record_for(canonical_id, tool, object_kind)``: the tool's id for a canonical id.
-    ``state_for(onboarding_id)``: the onboarding's stored state.
-    ``onboarding_of_action(idempotency_key)``: the onboarding an action belongs to (optional:
-    lets a change to a record Kickoff created, e.g. a task, find its onboarding).
-    """
-
-    tenant_key: str
-    tenant: TenantConfig
-    table: dict[str, Any]
-    now: datetime
-    onboarding_for: Callable[[str, str], str | None] = _nothing
-    record_for: Callable[..., str | None] = _nothing
-    state_for: Callable[[str], Onboarding | None] = _nothing
-    onboarding_of_action: Callable[[str], str | None] | None = None
-
-
-class MappingError(Exception):
-    """A delivery or action that cannot be mapped.
-
-    ``retry`` True: the data is not ready yet (the record an action writes to is not created
-    yet): try again later. False: bad input: the flow marks it failed and keeps it.
-    """
-
-    def __init__(self, reason: str, field: str | None = None, retry: bool = False) -> None:
-        self.reason, self.field, self.retry = reason, field, retry
-        super().__init__(f"{field}: {reason}" if field else reason)
-
 
 class TableModel(BaseModel):
     """Base of every tool's per-tenant table: unknown keys are typos, and refused.
@@ -105,10 +62,16 @@ class ToolMapping(ABC):
         """Canonical events for one delivery; empty when it means nothing for onboarding."""
 
     @abstractmethod
-    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
-        """A copy of ``action`` whose payload is in the connector's terms."""
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
+        """The action with its payload in the connector's terms (see ``vendor``)."""
 
-    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+    def reads(self, tables: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """What the connector must read for this mapping (object -> fields or ids), from every
+        tenant's table of this tool. Default: nothing beyond the connector's own needs."""
+        return {}
+
+    def write_fingerprints(self, vendor_action: VendorAction,
+                           external_id: str | None = None) -> list[tuple[str, str]]:
         """(record id, fingerprint) of each field change a vendor action writes; a creation's
         record is known only after the push (``external_id``)."""
         return []
@@ -143,10 +106,16 @@ class ToolMapping(ABC):
             err = exc.errors()[0]
             raise MappingError(err["msg"], field="payload." + ".".join(str(p) for p in err["loc"])) from None
 
-    def vendor(self, action: Action, payload: dict[str, Any], **changes: Any) -> Action:
-        """The vendor-level copy of ``action`` (unset values dropped)."""
-        clean = {k: v for k, v in payload.items() if v is not None}
-        return action.model_copy(update={"payload": clean, **changes}, deep=True)
+    def vendor(self, action: Action, payload: dict[str, Any] | VendorPayload) -> VendorAction:
+        """``action`` with ``payload`` in this tool's terms (unset values dropped), validated by
+        the tool's payload model: a payload that does not fit is a MappingError here, not a
+        vendor's 400 later."""
+        if isinstance(payload, dict):
+            payload = {k: v for k, v in payload.items() if v is not None}
+        try:
+            return VendorAction.of(action, payload)
+        except PayloadRefused as exc:
+            raise MappingError(exc.reason, field=f"payload.{exc.field}") from None
 
     def event(self, delivery: Delivery, ctx: MappingContext, event_type: str, subject: str,
               data: dict[str, Any], *, occurred_at: datetime | None = None, record_id: str | None = None,
@@ -218,7 +187,7 @@ class ToolMapping(ABC):
             raise MappingError(f"onboarding {onboarding} is not stored yet", field="onboarding_id", retry=True)
         if state.refs.get(self.tool):
             return str(state.refs[self.tool])
-        key = (state.facts.get(RECORDS_FACT) or {}).get(main_record) if main_record else None
+        key = state.created_record(main_record) if main_record else None
         if key:
             found = ctx.record_for(key, self.tool, None)
             if found is None:
@@ -243,23 +212,14 @@ def role_value(values: Mapping[str, Any], role: str | None, what: str) -> Any:
     return values[role]
 
 
-# --- registry, routing, tables --------------------------------------------------------
-_REGISTRY: dict[str, ToolMapping] = {}
+# --- lookup, routing, tables ----------------------------------------------------------
 _LOADED: dict[str, dict[str, dict[str, Any]]] = {}
 
 
 def mapping_for(tool: str) -> ToolMapping:
-    """The mapping of ``tool`` (``mappings/<tool>.py``), created once."""
-    if tool not in _REGISTRY:
-        if tool not in TOOLS:
-            raise LookupError(f"no mapping for {tool!r}: not a Kickoff tool")
-        module = importlib.import_module(f"mappings.{tool}")
-        found = [v for v in vars(module).values()
-                 if isinstance(v, type) and issubclass(v, ToolMapping) and getattr(v, "tool", None) == tool]
-        if not found:
-            raise LookupError(f"mappings.{tool} defines no ToolMapping for {tool}")
-        _REGISTRY[tool] = found[0]()
-    return _REGISTRY[tool]
+    """The mapping of ``tool``: ``mappings/<tool>.py``'s ``MAPPING``."""
+    mapping: ToolMapping = plugin("mappings", tool, "MAPPING")
+    return mapping
 
 
 def tenant_for(tool: str, delivery: Delivery, tenants: Mapping[str, TenantConfig],
@@ -301,8 +261,8 @@ def load_tables(config_dir: Path | str) -> dict[str, dict[str, dict[str, Any]]]:
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for path in sorted(folder.glob("*.yaml")):
         tool = path.stem
-        if tool not in TOOLS:
-            raise ConfigError(path, "(file name)", f"a tool's name ({', '.join(TOOLS)})")
+        if tool not in tool_names():
+            raise ConfigError(path, "(file name)", f"a tool's name ({', '.join(tool_names())})")
         model = RootModel[dict[str, mapping_for(tool).Table]]  # type: ignore[name-defined]
         loaded = load_yaml_model(path, model)
         for tenant in loaded.root:

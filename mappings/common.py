@@ -1,5 +1,6 @@
-"""Helpers every tool's mapping shares: reading a value at a path in a vendor payload,
-parsing the vendors' many date spellings, and fingerprinting one field change.
+"""Helpers every tool's mapping shares: reading a value at a path in a vendor payload
+(``kickoff.paths``, which connectors use too), parsing the vendors' many date spellings, and
+fingerprinting one field change.
 
 Written once here so each tool's module only says *where* its facts are, not *how* to dig.
 """
@@ -13,57 +14,14 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-_SEGMENT = re.compile(r"^(?P<name>[^\[\]]*)(?P<index>(\[[^\]]*\])*)$")
-_INDEX = re.compile(r"\[([^\]]*)\]")
+from kickoff.paths import dig, first_value
+
+__all__ = ["as_bool", "as_int", "change_fingerprint", "dig", "first_value", "normalised", "parse_date",
+           "parse_datetime", "stable_id"]
+
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2}))?$")
 TRUE_WORDS = {"true", "yes", "ja", "sim", "oui", "1", "y"}
 FALSE_WORDS = {"false", "no", "nej", "não", "nao", "non", "0", "n"}
-
-
-def dig(data: Any, path: str | None) -> Any:
-    """The value at ``path`` in nested dicts and lists, or None.
-
-    Segments are dotted; ``name[2]`` indexes a list; ``name[key=value]`` picks the first
-    item whose ``key`` equals ``value`` (case-blind). ``Parties[role=customer].contacts[0].email``
-    reads a Dealbuilder document, ``customFields[name=Licenser].value`` a custom field.
-    """
-    if not path:
-        return None
-    for segment in path.split("."):
-        match = _SEGMENT.match(segment)
-        if match is None:
-            return None
-        if match["name"]:
-            if not isinstance(data, dict):
-                return None
-            data = data.get(match["name"])
-        for selector in _INDEX.findall(match["index"] or ""):
-            data = _select(data, selector)
-        if data is None:
-            return None
-    return data
-
-
-def _select(items: Any, selector: str) -> Any:
-    if not isinstance(items, list):
-        return None
-    if selector.lstrip("-").isdigit():
-        index = int(selector)
-        return items[index] if -len(items) <= index < len(items) else None
-    key, _, wanted = selector.partition("=")
-    for item in items:
-        if isinstance(item, dict) and str(item.get(key.strip(), "")).lower() == wanted.strip().lower():
-            return item
-    return None
-
-
-def first_value(data: Any, paths: str | list[str] | None) -> Any:
-    """The first non-empty value among alternative paths (a schema that moved keeps working)."""
-    for path in [paths] if isinstance(paths, str) else paths or []:
-        value = dig(data, path)
-        if value not in (None, "", []):
-            return value
-    return None
 
 
 def as_bool(value: Any) -> bool | None:

@@ -1,55 +1,67 @@
 """Dealbuilder (assist-se): a signed contract (``DocumentAccepted``) is ``contract.signed``.
 
-Dealbuilder's document schema is not public, so where each fact sits (the customer in the
-``Parties`` array, licences and delivery start in custom fields) is the table's ``paths``:
-each fact lists alternative paths, the first non-empty wins (the deprecated flat fields can
-stay as a fallback). A document that lacks a required fact is refused with its name.
-Dealbuilder has no write API: no action maps to it.
+The webhook body is flat (``eventType`` beside the document's own fields, see
+``kickoff.tools.dealbuilder``), and the names inside ``Parties`` and the custom fields are not
+public, so where each fact sits is the table's ``paths``: each fact lists alternative paths,
+the first non-empty wins (``Parties`` first, the deprecated flat ``customer*`` fields after).
+A document that lacks a required fact is refused with its name (the connector already
+answers such a webhook 400; ``reads`` tells it which paths). A document with no signing time
+is taken as signed when it arrived. Dealbuilder has no write API: no action maps to it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from pydantic import field_validator
+
+from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
+from kickoff.tools.dealbuilder import PATHS, SIGNED, lacking, required_reads
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default
 from mappings.common import as_int, first_value, parse_date, parse_datetime
 
-REQUIRED = ("document_id", "account_name", "signed_at")
-
 
 class DealbuilderTable(TableModel):
-    event_types: list[str] = default(["DocumentAccepted"])
+    event_types: list[str] = default([SIGNED])
     country: str | None = None
-    paths: dict[str, list[str]] = default({
-        "document_id": ["document.id"],
-        "account_name": ["document.Parties[role=customer].companyName", "document.customerCompanyName"],
-        "org_number": ["document.Parties[role=customer].organizationNumber", "document.customerOrgNumber"],
-        "main_user": ["document.Parties[role=customer].contacts[role=main_user].name"],
-        "main_user_email": ["document.Parties[role=customer].contacts[role=main_user].email",
-                            "document.customerEmail"],
-        "licences": ["document.customFields[name=licences].value"],
-        "start_on": ["document.customFields[name=delivery_start].value"],
-        "signed_at": ["document.acceptedAt", "timestamp"],
-    })
+    paths: dict[str, list[str]] = default(PATHS)
+    """Fact -> alternative paths; a fact the table does not list keeps the documented default."""
+
+    @field_validator("paths", mode="after")
+    @classmethod
+    def _over_the_defaults(cls, paths: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {**PATHS, **paths}
 
 
 class DealbuilderMapping(ToolMapping):
     tool = "dealbuilder"
     Table = DealbuilderTable
 
+    def reads(self, tables: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """The event types that are signatures and the paths of their required facts, over
+        every tenant's table: what the connector checks a body for before accepting it."""
+        needed: dict[str, list[str]] = {}
+        for table in [self.Table.model_validate(t) for t in tables.values()] or [self.Table()]:
+            for key, values in required_reads(table.event_types, table.paths).items():
+                needed[key] = list(dict.fromkeys([*needed.get(key, []), *values]))
+        return needed
+
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
         table = self.table(ctx)
         body = delivery.payload if isinstance(delivery.payload, dict) else {}
         if body.get("eventType") not in table.event_types:
             return []  # e.g. DocumentSent: a proposal, not a contract
+        gaps = lacking(body, table.paths)
+        if gaps:
+            fact, reason = next(iter(gaps.items()))
+            raise MappingError(reason, field=fact)
         facts = {name: first_value(body, paths) for name, paths in table.paths.items()}
-        for name in REQUIRED:
-            if facts.get(name) in (None, ""):
-                raise MappingError(f"no value at {' or '.join(table.paths.get(name, [])) or '(no path)'}", field=name)
         zone = ctx.tenant.zone
-        signed_at = self._parse(parse_datetime, facts["signed_at"], "signed_at", zone)
+        signed_at = (self._parse(parse_datetime, facts.get("signed_at"), "signed_at", zone)
+                     or delivery.received_at)
         licences = as_int(facts.get("licences"))
         if facts.get("licences") not in (None, "") and licences is None:
             raise MappingError(f"{facts['licences']!r} is not a number of licences", field="licences")
@@ -71,5 +83,8 @@ class DealbuilderMapping(ToolMapping):
         except (TypeError, ValueError):
             raise MappingError(f"{value!r} is not a date", field=field) from None
 
-    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         raise MappingError("Dealbuilder has no write API", field="tool")
+
+
+MAPPING = DealbuilderMapping()

@@ -7,30 +7,49 @@ error naming it: a message must never go to nobody.
 
 from __future__ import annotations
 
+from pydantic import field_validator
+
+from kickoff.contracts.vendor import VendorAction
 from kickoff.model import Action
+from kickoff.tools.email import is_address
 from mappings.base import MappingContext, MappingError, TableModel, default
-from mappings.notify import NotifyMapping, text_of
+from mappings.messages import MessageMapping, resolve, text_of
 
 
 class EmailTable(TableModel):
     addresses: dict[str, list[str]] = default({})
     cc: list[str] = default([])
 
+    @field_validator("addresses")
+    @classmethod
+    def _roles(cls, addresses: dict[str, list[str]]) -> dict[str, list[str]]:
+        wrong = sorted(role for role, values in addresses.items()
+                       if not all(map(is_address, values)))
+        if wrong:
+            raise ValueError(f"not e-mail addresses: {', '.join(wrong)}")
+        return addresses
 
-def is_address(text: str) -> bool:
-    local, at, domain = text.partition("@")
-    return bool(local and at and "." in domain and " " not in text)
+    @field_validator("cc")
+    @classmethod
+    def _cc(cls, cc: list[str]) -> list[str]:
+        if not all(map(is_address, cc)):
+            raise ValueError("not e-mail addresses")
+        return cc
 
 
-class EmailMapping(NotifyMapping):
+class EmailMapping(MessageMapping):
     tool = "email"
     Table = EmailTable
 
-    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         table = self.table(ctx)
         payload = self.notify(action)
-        to = self.resolve(payload.to, table.addresses, is_address, "an e-mail address")
+        to = resolve(payload.to, table.addresses, is_address, "an e-mail address")
         if not to:
             raise MappingError("the notification has no recipients", field="to")
         subject, body = text_of(payload)
-        return self.vendor(action, {"to": to, "subject": subject, "body": body, "cc": table.cc or None})
+        return self.vendor(action, {"to": to, "subject": subject, "body": body,
+                                    "cc": table.cc or None})
+
+
+MAPPING = EmailMapping()

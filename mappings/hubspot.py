@@ -11,28 +11,55 @@ Outbound: canonical stages and owner roles become the pipeline's stage ids and o
 the record is the onboarding's ticket (the playbook's ``ticket`` record) unless the action
 names another (a meeting's outcome, the company's owner: ``object`` tells the connector).
 A meeting or call webhook carries no associations: the connector's ``enrich`` reads the record
-and merges its ``properties`` and ``associations`` into the event.
+and merges its ``properties`` and ``associations`` into the event. Which properties it reads
+(per object type, each tenant's restart and resume properties included) is ``reads``; what
+HubSpot itself fixes (object types, property names, enumerations, payload models) is
+``kickoff.tools.hubspot``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any, Literal
 
 from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
+from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
-from kickoff.model import Action, ActionKind, Delivery, Event
+from kickoff.model import Action, Delivery, Event
+from kickoff.tools.hubspot import (
+    CALL_DISPOSITION,
+    CREATED,
+    KEY_PROPERTY,
+    MEETING_OUTCOME,
+    MODIFIED,
+    OBJECT_TYPES,
+    OWNER,
+    PIPELINE,
+    STAGE,
+    SUBJECT,
+    TASK_STATUS,
+    AddNotePayload,
+    AssignOwnerPayload,
+    CompleteTaskPayload,
+    CreateRecordPayload,
+    CreateTaskPayload,
+    MeetingOutcome,
+    SetStagePayload,
+    TaskPriority,
+    TaskType,
+    object_type,
+)
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, change_fingerprint, parse_datetime
 
-OBJECT_TYPES = {"ticket": "tickets", "meeting": "meetings", "call": "calls", "task": "tasks",
-                "contact": "contacts", "company": "companies", "0-5": "tickets", "0-47": "meetings",
-                "0-48": "calls", "0-27": "tasks"}
-STAGE = "hs_pipeline_stage"
-OWNER = "hubspot_owner_id"
-OUTCOME = "hs_meeting_outcome"
-WATCHED = (STAGE, OWNER, OUTCOME, "hs_task_status", "hs_call_disposition", "restart_onboarding")
-CREATED = "(created)"
+WATCHED = (STAGE, OWNER, MEETING_OUTCOME, TASK_STATUS, CALL_DISPOSITION, "restart_onboarding")
+CREATED_FINGERPRINT = "(created)"
+MEETING_READS = [MEETING_OUTCOME, "hs_meeting_start_time", MODIFIED]
+CALL_READS = [CALL_DISPOSITION, "hs_call_body", MODIFIED]
+TICKET_READS = [SUBJECT, PIPELINE, STAGE, OWNER, MODIFIED, CREATED, KEY_PROPERTY]
+"""The ticket's own properties read with every change: the stage the mapping reads, and what
+the push writes (owner, pipeline), so a polled echo is recognised by its fingerprints."""
 
 
 class HubSpotTable(TableModel):
@@ -47,16 +74,16 @@ class HubSpotTable(TableModel):
     stage_events: dict[str, EventType] = default({"manual_follow_up": EventType.ONBOARDING_PAUSED})
     restart_property: str = "restart_onboarding"
     resume_property: str | None = None
-    meeting_outcomes: dict[str, EventType] = default({
+    meeting_outcomes: dict[MeetingOutcome, EventType] = default({
         "SCHEDULED": EventType.MEETING_BOOKED, "COMPLETED": EventType.MEETING_COMPLETED,
         "NO_SHOW": EventType.MEETING_NO_SHOW, "RESCHEDULED": EventType.MEETING_RESCHEDULED,
         "CANCELED": EventType.MEETING_CANCELLED})
-    meeting_stages: dict[str, str] = default({"booked": "SCHEDULED", "completed": "COMPLETED", "no_show": "NO_SHOW",
+    meeting_stages: dict[str, MeetingOutcome] = default({"booked": "SCHEDULED", "completed": "COMPLETED", "no_show": "NO_SHOW",
                                               "rescheduled": "RESCHEDULED", "cancelled": "CANCELED"})
     call_outcomes: dict[str, Literal["answered", "no_answer"]] = default({})
     ticket_fields: dict[str, str] = default({"name": "subject", "org_number": "org_number"})
-    task_types: dict[str, str] = default({"call": "CALL", "email": "EMAIL", "todo": "TODO", "meeting": "TODO"})
-    priorities: dict[str, str] = default({"low": "LOW", "medium": "MEDIUM", "high": "HIGH"})
+    task_types: dict[str, TaskType] = default({"call": "CALL", "email": "EMAIL", "todo": "TODO", "meeting": "TODO"})
+    priorities: dict[str, TaskPriority] = default({"low": "LOW", "medium": "MEDIUM", "high": "HIGH"})
 
 
 class _Change:
@@ -69,15 +96,15 @@ class _Change:
         kind = str(body.get("subscriptionType") or "")
         self.webhook = bool(kind)
         singular, _, self.action = kind.partition(".")
-        type_key = body.get("objectTypeId") or singular or body.get("objectType") or ""
-        self.object_type = OBJECT_TYPES.get(str(type_key), str(type_key))
+        self.object_type = object_type(body.get("objectTypeId") or singular
+                                       or body.get("objectType") or "")
         self.id = str(body.get("objectId") or body.get("id") or delivery.record_id or "")
         self.read = dict(body.get("properties") or {})  # a read record's properties (an enriched event's too)
         if self.action == "propertyChange":
             self.properties = {str(body.get("propertyName")): body.get("propertyValue")}
         else:
             self.properties = dict(self.read)
-        stamp = body.get("occurredAt") or self.properties.get("hs_lastmodifieddate") or body.get("updatedAt")
+        stamp = body.get("occurredAt") or self.properties.get(MODIFIED) or body.get("updatedAt")
         self.at = parse_datetime(stamp) if stamp else delivery.received_at
 
     @property
@@ -132,12 +159,13 @@ class HubSpotMapping(ToolMapping):
     def _meeting(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
         table = self.table(ctx)
         onboarding = self._onboarding_via_ticket(change, ctx)
-        outcome = "SCHEDULED" if change.created else change.properties.get(OUTCOME)
+        outcome = "SCHEDULED" if change.created else change.properties.get(MEETING_OUTCOME)
         if outcome in (None, ""):
             return []
         event_type = table.meeting_outcomes.get(str(outcome))
         if event_type is None:
-            raise MappingError(f"meeting outcome {outcome!r} is not in the table's meeting_outcomes", field=OUTCOME)
+            raise MappingError(f"meeting outcome {outcome!r} is not in the table's meeting_outcomes",
+                               field=MEETING_OUTCOME)
         props = {**change.read, **change.properties}  # the changed property over the record as read
         data = {"meeting_id": change.id, "kind": "kickoff",
                 "start": parse_datetime(props.get("hs_meeting_start_time")) if props.get("hs_meeting_start_time") else None,
@@ -146,23 +174,23 @@ class HubSpotMapping(ToolMapping):
 
     def _call(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
         table = self.table(ctx)
-        disposition = change.properties.get("hs_call_disposition")
+        disposition = change.properties.get(CALL_DISPOSITION)
         if disposition in (None, ""):
             return []
         outcome = table.call_outcomes.get(str(disposition))
         if outcome is None:
             raise MappingError(f"call disposition {disposition!r} is not in the table's call_outcomes",
-                               field="hs_call_disposition")
+                               field=CALL_DISPOSITION)
         onboarding = self._onboarding_via_ticket(change, ctx)
         data = {"outcome": outcome, "note": change.properties.get("hs_call_body", change.read.get("hs_call_body"))}
         return [self.event(delivery, ctx, EventType.CALL_LOGGED, onboarding, data, occurred_at=change.at,
                            record_id=change.id)]
 
     def _task(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
-        status = change.properties.get("hs_task_status")
+        status = change.properties.get(TASK_STATUS)
         if status not in ("COMPLETED", "NOT_STARTED"):
             return []
-        key = change.properties.get("kickoff_key") or ctx.onboarding_for(self.tool, change.id)
+        key = change.properties.get(KEY_PROPERTY) or ctx.onboarding_for(self.tool, change.id)
         onboarding = ctx.onboarding_of_action(key) if key and ctx.onboarding_of_action else None
         onboarding = onboarding or (self._onboarding_via_ticket(change, ctx) if change.associated("tickets") else None)
         if not key or not onboarding:
@@ -195,7 +223,7 @@ class HubSpotMapping(ToolMapping):
         table = self.table(ctx)
         return next((name for name, sid in table.stages.items() if sid == stage_id), None)
 
-    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         table = self.table(ctx)
         payload = self.payload(action)
         if isinstance(payload, SetStage):
@@ -207,7 +235,7 @@ class HubSpotMapping(ToolMapping):
         if isinstance(payload, CreateTask):
             return self.vendor(action, {
                 "record_id": self._record(action, ctx, table, payload), "subject": payload.subject,
-                "body": payload.body, "due_at": payload.due_at.astimezone(UTC).isoformat(),
+                "body": payload.body, "due_at": payload.due_at.astimezone(UTC),
                 "owner": role_value(table.owners, payload.owner, "owner") or None,
                 "task_type": table.task_types.get(payload.task_type, "TODO"),
                 "priority": table.priorities.get(payload.priority, "MEDIUM")})
@@ -221,9 +249,10 @@ class HubSpotMapping(ToolMapping):
             mentions = [f"@{role} ({role_value(table.owners, role, 'owner') or 'no owner'})" for role in payload.mentions]
             body = payload.body + ("\n\n" + " ".join(mentions) if mentions else "")
             return self.vendor(action, {"record_id": self._record(action, ctx, table, payload), "body": body,
-                                        "timestamp": action.due_at.astimezone(UTC).isoformat()})
+                                        "timestamp": action.due_at.astimezone(UTC)})
         if isinstance(payload, CreateRecord):
-            return self.vendor(action, {"object": "ticket", "fields": self._ticket_fields(table, payload)})
+            properties = self._ticket_properties(table, payload)
+            return self.vendor(action, {"object": "tickets", "properties": properties})
         raise MappingError(f"HubSpot takes no {action.kind.value} actions", field="kind")
 
     def _record(self, action: Action, ctx: MappingContext, table: HubSpotTable, payload: Any) -> str:
@@ -239,57 +268,72 @@ class HubSpotMapping(ToolMapping):
             raise MappingError(f"HubSpot has no {record!r} records to write to", field="record")
         return OBJECT_TYPES[record]
 
-    def _set_stage(self, action: Action, ctx: MappingContext, table: HubSpotTable, payload: SetStage) -> Action:
+    def _set_stage(self, action: Action, ctx: MappingContext, table: HubSpotTable,
+                   payload: SetStage) -> VendorAction:
         if payload.record == "meeting":
             outcome = role_value(table.meeting_stages, payload.stage, "stage")
             if not payload.record_id:
                 raise MappingError("a meeting's outcome needs the meeting's id (record_id)", field="record_id")
             return self.vendor(action, {"record_id": payload.record_id, "object": "meetings",
-                                        "property": OUTCOME, "stage": outcome})
+                                        "property": MEETING_OUTCOME, "stage": outcome})
         stage = role_value(table.stages, payload.stage, "stage")
         return self.vendor(action, {"record_id": self._record(action, ctx, table, payload), "stage": stage,
                                     "pipeline": table.pipeline})
 
-    def _ticket_fields(self, table: HubSpotTable, payload: CreateRecord) -> dict[str, Any]:
+    def _ticket_properties(self, table: HubSpotTable, payload: CreateRecord) -> dict[str, Any]:
         if table.objects.get(payload.object) != "ticket":
             raise MappingError(f"HubSpot records of kind {payload.object!r} are not created by Kickoff "
                                "(the table's objects say which canonical objects are tickets)", field="object")
         fields = payload.fields
         props = {prop: fields[name] for name, prop in table.ticket_fields.items()
                  if fields.get(name) not in (None, "", "None")}
-        subject = str(props.get("subject") or "")
+        subject = str(props.get(SUBJECT) or "")
         if table.ticket_prefix and not subject.startswith(table.ticket_prefix):
-            props["subject"] = f"{table.ticket_prefix} - {subject}".strip(" -")
+            props[SUBJECT] = f"{table.ticket_prefix} - {subject}".strip(" -")
         pipeline = fields.get("pipeline")
-        props["hs_pipeline"] = table.pipelines.get(str(pipeline), table.pipeline)
+        props[PIPELINE] = table.pipelines.get(str(pipeline), table.pipeline)
         props[STAGE] = role_value(table.stages, str(fields.get("stage") or table.initial_stage), "stage")
         return props
 
+    # --- what the connector reads ----------------------------------------------------------
+    def reads(self, tables: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """The properties read per object type: the ones this mapping reads (and the ticket's
+        written ones, for echoes), plus every tenant's restart and resume properties."""
+        tickets, meetings = list(TICKET_READS), list(MEETING_READS)
+        for table in tables.values():
+            typed = self.Table.model_validate(table)
+            tickets += [typed.restart_property, typed.resume_property or ""]
+            meetings.append(typed.restart_property)
+        return {"tickets": _unique(tickets), "meetings": _unique(meetings),
+                "calls": list(CALL_READS)}
+
     # --- echo suppression ------------------------------------------------------------------
-    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+    def write_fingerprints(self, vendor_action: VendorAction,
+                           external_id: str | None = None) -> list[tuple[str, str]]:
         p = vendor_action.payload
-        rid = str(p.get("record_id") or "")
-        if vendor_action.kind is ActionKind.SET_STAGE:
-            prop = p.get("property") or STAGE
-            prints = [(rid, change_fingerprint(rid, prop, p["stage"]))]
-            if p.get("pipeline"):
-                prints.append((rid, change_fingerprint(rid, "hs_pipeline", p["pipeline"])))
-            return prints
-        if vendor_action.kind is ActionKind.ASSIGN_OWNER:
-            return [(rid, change_fingerprint(rid, OWNER, p.get("owner")))]
-        if vendor_action.kind is ActionKind.COMPLETE_TASK:
-            return [(rid, change_fingerprint(rid, "hs_task_status", "COMPLETED"))]
-        if external_id and vendor_action.kind in (ActionKind.CREATE_RECORD, ActionKind.CREATE_TASK,
-                                                  ActionKind.ADD_NOTE):
-            return [(external_id, change_fingerprint(external_id, CREATED, ""))]
+        if isinstance(p, SetStagePayload):
+            return [(p.record_id, change_fingerprint(p.record_id, name, value))
+                    for name, value in p.writes().items()]
+        if isinstance(p, AssignOwnerPayload):
+            return [(p.record_id, change_fingerprint(p.record_id, OWNER, p.owner))]
+        if isinstance(p, CompleteTaskPayload):
+            return [(p.record_id, change_fingerprint(p.record_id, TASK_STATUS, "COMPLETED"))]
+        if external_id and isinstance(p, (CreateRecordPayload, CreateTaskPayload, AddNotePayload)):
+            return [(external_id, change_fingerprint(external_id, CREATED_FINGERPRINT, ""))]
         return []
 
     def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
         change = _Change(delivery)
         if change.created:
-            return [(change.id, change_fingerprint(change.id, CREATED, ""))]
+            return [(change.id, change_fingerprint(change.id, CREATED_FINGERPRINT, ""))]
         if change.webhook:
             return [(change.id, change_fingerprint(change.id, name, value)) for name, value in change.properties.items()]
         return [(change.id, change_fingerprint(change.id, name, change.properties.get(name)))
                 for name in WATCHED if name in change.properties]
 
+
+def _unique(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(n for n in names if n))
+
+
+MAPPING = HubSpotMapping()

@@ -18,6 +18,7 @@ owner and due time (and its completion another), on the one ticket (M2).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -30,17 +31,24 @@ from kickoff.actions import (
     PostAction,
     SetStage,
 )
+from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, Delivery, Event
+from kickoff.tools import movidesk as mv
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, first_value, parse_datetime
 
-MARKER = re.compile(r"\[kickoff:[0-9a-f]+\]\s*$")
 LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}):\s*(.+?)\s*$", re.MULTILINE)
 DATETIME_FIELDS = {"start", "next_start"}
 BOOL_FIELDS = {"end_onboarding", "whatsapp_exception", "experienced"}
 INT_FIELDS = {"session", "duration_minutes"}
 ACTION_TOLERANCE = timedelta(milliseconds=1)  # an action of this change: stamped with the ticket's lastUpdate
+TICKET_FIELDS = ("subject", "status", "baseStatus", "ownerTeam", "owner.id", "clients.id",
+                 "customFieldValues")
+"""What ``to_events`` and the echo fingerprints read of every ticket (the connector adds the
+cursor's ``id`` and ``lastUpdate``); the tables' paths add theirs."""
+ACTION_FIELDS = ("actions.id", "actions.description", "actions.createdDate", "actions.isDeleted")
+"""What the table's ``actions`` rules read of each action of a ticket."""
 
 
 class PaymentRule(TableModel):
@@ -78,10 +86,11 @@ class MovideskTable(TableModel):
     stages: dict[str, StageSpec]
     statuses: dict[str, StageSpec] = default({})
     owners: dict[str, OwnerSpec]
-    ticket: dict[str, Any] = default({"type": 2})
+    ticket: dict[str, Any] = default({"type": mv.ActionType.PUBLIC.value})
     ticket_fields: dict[str, str] = default({"subject": "subject", "category": "category"})
     default_client: str | None = None
-    closed_base_statuses: list[str] = default(["Resolved", "Closed"])
+    closed_base_statuses: list[mv.BaseStatus] = default([mv.BaseStatus.RESOLVED,
+                                                         mv.BaseStatus.CLOSED])
 
 
 def camel(value: Any) -> Any:
@@ -147,7 +156,7 @@ class MovideskMapping(ToolMapping):
         for action in ticket.get("actions") or []:
             text = str(action.get("description") or "")
             created = _stamp(action.get("createdDate"))
-            if action.get("isDeleted") or MARKER.search(text) or created is None:
+            if action.get("isDeleted") or mv.MARKER.search(text) or created is None:
                 continue
             if abs(created - at) > ACTION_TOLERANCE:
                 continue
@@ -188,7 +197,7 @@ class MovideskMapping(ToolMapping):
         return str(value).strip()
 
     # --- outbound --------------------------------------------------------------------------
-    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         table = self.table(ctx)
         payload = self.payload(action)
         if isinstance(payload, CreateRecord):
@@ -217,11 +226,12 @@ class MovideskMapping(ToolMapping):
                      f"Responsável: {(owner.label or payload.owner) if owner else '-'}", f"Prazo: {due}"]
             if payload.body:
                 lines.append(payload.body)
-            return self.vendor(action, {"record_id": rid, "description": "\n".join(lines), "public": False,
-                                        "created_by": table.agent_id}, kind=ActionKind.POST_ACTION)
+            return self.vendor(_as_post(action), {"record_id": rid, "description": "\n".join(lines),
+                                                  "public": False, "created_by": table.agent_id})
         if isinstance(payload, CompleteTask):
-            return self.vendor(action, {"record_id": rid, "description": f"Tarefa concluída ({payload.task_key[:12]})",
-                                        "public": False, "created_by": table.agent_id}, kind=ActionKind.POST_ACTION)
+            return self.vendor(_as_post(action), {
+                "record_id": rid, "description": f"Tarefa concluída ({payload.task_key[:12]})",
+                "public": False, "created_by": table.agent_id})
         raise MappingError(f"Movidesk takes no {action.kind.value} actions", field="kind")
 
     def _ticket(self, payload: CreateRecord, table: MovideskTable) -> dict[str, Any]:
@@ -236,22 +246,41 @@ class MovideskMapping(ToolMapping):
         body["clients"] = [{"id": str(client)}]
         details = [f"{k}: {v}" for k, v in fields.items()
                    if k not in table.ticket_fields and k != "client_id" and v not in (None, "None")]
-        body["actions"] = [{"type": 1, "description": "\n".join(["Implementação aberta pelo Kickoff", *details])}]
+        body["actions"] = [{"type": mv.ActionType.INTERNAL.value,
+                            "description": "\n".join(["Implementação aberta pelo Kickoff", *details])}]
         return body
 
+    # --- what the connector reads -----------------------------------------------------------
+    def reads(self, tables: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """The ticket fields ``to_events`` reads: the state every delivery is compared on, the
+        fields the tables' payment rule names, and the actions when a table matches them."""
+        if not tables:
+            return {}
+        fields = list(TICKET_FIELDS)
+        for raw in tables.values():
+            table = MovideskTable.model_validate(raw)
+            data_paths = [p for paths in table.payment.data.values() for p in paths]
+            paths = [table.payment.field_path, *data_paths]
+            fields += [_read_field(p) for p in paths if p]
+            if table.actions:
+                fields += ACTION_FIELDS
+        return {mv.TICKET: list(dict.fromkeys(fields))}
+
     # --- echo suppression ------------------------------------------------------------------
-    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+    def write_fingerprints(self, vendor_action: VendorAction,
+                           external_id: str | None = None) -> list[tuple[str, str]]:
         p = vendor_action.payload
-        rid = str(p.get("record_id") or external_id or "")
+        rid = str(getattr(p, "record_id", None) or external_id or "")
         if not rid:
             return []
-        prints = []
-        if p.get("status"):
-            prints.append(("status", p["status"]))
-        if vendor_action.kind in (ActionKind.POST_ACTION, ActionKind.ADD_NOTE, ActionKind.CREATE_RECORD):
-            prints.append(("action", f"[kickoff:{vendor_action.idempotency_key}]"))
-        if vendor_action.kind is ActionKind.ASSIGN_OWNER:
-            prints += [(k, p[k]) for k in ("owner_id", "owner_team") if p.get(k)]
+        prints: list[tuple[str, Any]] = []
+        if isinstance(p, mv.SetStage | mv.PostAction) and p.status:
+            prints.append(("status", p.status))
+        if isinstance(p, mv.PostAction | mv.AddNote | mv.CreateRecord):
+            prints.append(("action", mv.marker(vendor_action.idempotency_key)))
+        if isinstance(p, mv.AssignOwner):
+            owner = (("owner_id", p.owner_id), ("owner_team", p.owner_team))
+            prints += [(k, v) for k, v in owner if v]
         return [(rid, change_fingerprint(rid, f, v)) for f, v in prints]
 
     def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
@@ -265,7 +294,7 @@ class MovideskMapping(ToolMapping):
             created = _stamp(action.get("createdDate"))
             if at is not None and created is not None and abs(created - at) <= ACTION_TOLERANCE:
                 text = str(action.get("description") or "").strip()
-                marker = MARKER.search(text)
+                marker = mv.MARKER.search(text)
                 prints.append(("action", marker.group(0).strip() if marker else text))
         if not prints:
             prints = [("status", ticket.get("status")), ("owner_id", (ticket.get("owner") or {}).get("id")),
@@ -273,3 +302,23 @@ class MovideskMapping(ToolMapping):
                       *[(f"custom_field:{f.get('customFieldId')}", f.get("value"))
                         for f in ticket.get("customFieldValues") or []]]
         return [(rid, change_fingerprint(rid, f, v)) for f, v in prints]
+
+
+def _as_post(action: Action) -> Action:
+    """Movidesk has no tasks: a task (or its completion) is written as an internal action."""
+    return action.model_copy(update={"kind": ActionKind.POST_ACTION})
+
+
+def _read_field(path: str) -> str:
+    """A table's payload path as a field to read: ``clients[0].businessName`` is the clients'
+    ``businessName``; a path that picks an item by a key (``customFieldValues[customFieldId=201]``)
+    needs the whole property."""
+    head, _, rest = path.partition(".")
+    name, picks = head.partition("[")[0], head.partition("[")[2]
+    sub = rest.partition(".")[0].partition("[")[0]
+    if name in mv.TICKET_NAVIGATIONS and sub and "=" not in picks:
+        return f"{name}.{sub}"
+    return name
+
+
+MAPPING = MovideskMapping()

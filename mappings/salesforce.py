@@ -15,6 +15,7 @@ table's ``records`` describe (a case, the set-up fee line). Onboarding ids are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kickoff.actions import (
@@ -26,13 +27,18 @@ from kickoff.actions import (
     Payload,
     SetStage,
 )
+from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
-from kickoff.model import Action, ActionKind, Delivery, Event
+from kickoff.model import Action, Delivery, Event
+from kickoff.tools import salesforce as sf
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, parse_date, parse_datetime
 
-IDENTITY = {"Id", "SystemModstamp", "LastModifiedDate", "CreatedDate", "IsDeleted", "CaseNumber", "Name",
-            "Subject", "AccountId", "WhatId", "Description", "attributes", "object", "Kickoff_Key__c"}
+IDENTITY = {*sf.SYSTEM_FIELDS, "LastModifiedDate", "CreatedDate", "CaseNumber", "Name", "Subject",
+            "AccountId", "WhatId", "Description", "attributes", "object", sf.KEY_FIELD}
+"""Fields that say which record a row is, not what state it is in (no echo fingerprints)."""
+TASK_FIELDS = ("Status", "WhatId", sf.KEY_FIELD)
+"""What ``_task`` reads of a Task: is it one of Kickoff's, completed, on which record."""
 
 
 class AccountFields(TableModel):
@@ -92,7 +98,7 @@ class SalesforceMapping(ToolMapping):
             raise MappingError("the record has no Id", field="Id")
         if as_bool(fields.get("IsDeleted")):
             return []
-        handler = {"Account": self._account, "Case": self._case, "Task": self._task}.get(sobject)
+        handler = {sf.ACCOUNT: self._account, sf.CASE: self._case, sf.TASK: self._task}.get(sobject)
         return handler(delivery, fields, ctx) if handler else []
 
     def _at(self, fields: dict[str, Any], delivery: Delivery) -> Any:
@@ -134,7 +140,7 @@ class SalesforceMapping(ToolMapping):
         onboarding = self._onboarding(ctx, str(fields["Id"]), fields.get("AccountId"))
         if onboarding is None:
             return []
-        spec = table.records.get("case") or RecordSpec(object="Case")
+        spec = _case_spec(table)
         status = fields.get(spec.stage_field)
         owners: dict[str, str] = {}
         for role, user in table.owners.items():
@@ -147,11 +153,11 @@ class SalesforceMapping(ToolMapping):
                            occurred_at=self._at(fields, delivery))]
 
     def _task(self, delivery: Delivery, fields: dict[str, Any], ctx: MappingContext) -> list[Event]:
-        key = fields.get("Kickoff_Key__c")
-        if not key or fields.get("Status") != "Completed":
+        key = fields.get(sf.KEY_FIELD)
+        if not key or fields.get("Status") != sf.TASK_COMPLETED:
             return []
-        onboarding = ctx.onboarding_of_action(key) if ctx.onboarding_of_action else None
-        onboarding = onboarding or self._onboarding(ctx, str(fields["Id"]), fields.get("WhatId"))
+        onboarding = (ctx.onboarding_of_action(key)
+                      or self._onboarding(ctx, str(fields["Id"]), fields.get("WhatId")))
         if onboarding is None:
             return []
         return [self.event(delivery, ctx, EventType.TASK_UPDATED, onboarding,
@@ -172,13 +178,14 @@ class SalesforceMapping(ToolMapping):
             raise MappingError(f"{value!r} is not a date", field=field) from None
 
     # --- outbound --------------------------------------------------------------------------
-    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         table = self.table(ctx)
         payload = self.payload(action)
         if isinstance(payload, SetStage):
             kind, rid = self._where(action, ctx, table, payload)
             if kind is None:
-                return self.vendor(action, {"record_id": rid, "object": "Account", "field": table.account.stage,
+                return self.vendor(action, {"record_id": rid, "object": sf.ACCOUNT,
+                                            "field": table.account.stage,
                                             "stage": role_value(table.stages, payload.stage, "stage")})
             spec = self._spec(table, kind)
             return self.vendor(action, {"record_id": rid, "object": spec.object, "field": spec.stage_field,
@@ -254,20 +261,38 @@ class SalesforceMapping(ToolMapping):
             values[field] = ctx.now.astimezone(ctx.tenant.zone).date().isoformat()
         return {"object": spec.object, "fields": values}
 
+    # --- what the connector reads -----------------------------------------------------------
+    def reads(self, tables: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """Per sObject, the fields ``to_events`` reads (the connector adds Id, IsDeleted and
+        SystemModstamp): the account fields and case fields every tenant's table names, and
+        what tells a completed Task of Kickoff's."""
+        if not tables:
+            return {}
+        account: list[str | None] = []
+        case: list[str | None] = []
+        for raw in tables.values():
+            table = SalesforceTable.model_validate(raw)
+            names, spec = table.account, _case_spec(table)
+            account += ["Name", "OwnerId", names.self_onboarding, names.starting_date,
+                        names.signed_on, names.plan, names.org_number, names.stage, names.online,
+                        *table.usage_fields.values()]
+            case += ["Subject", "Status", "OwnerId", "AccountId", "Description", spec.stage_field,
+                     spec.link_field, *spec.fields.values()]
+        return {sf.CASE: _names(case), sf.ACCOUNT: _names(account), sf.TASK: list(TASK_FIELDS)}
+
     # --- echo suppression ------------------------------------------------------------------
-    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+    def write_fingerprints(self, vendor_action: VendorAction,
+                           external_id: str | None = None) -> list[tuple[str, str]]:
         p = vendor_action.payload
-        rid = str(p.get("record_id") or "")
-        kind = vendor_action.kind
-        if kind is ActionKind.SET_STAGE:
-            return [(rid, change_fingerprint(rid, p.get("field", "Status"), p["stage"]))]
-        if kind is ActionKind.ASSIGN_OWNER:
-            return [(rid, change_fingerprint(rid, "OwnerId", p["owner"]))]
-        if kind is ActionKind.COMPLETE_TASK:
-            return [(rid, change_fingerprint(rid, "Status", "Completed"))]
-        if kind is ActionKind.CREATE_RECORD and external_id:
+        if isinstance(p, sf.SetStage):
+            return [(p.record_id, change_fingerprint(p.record_id, p.field, p.stage))]
+        if isinstance(p, sf.AssignOwner):
+            return [(p.record_id, change_fingerprint(p.record_id, "OwnerId", p.owner))]
+        if isinstance(p, sf.CompleteTask):
+            return [(p.record_id, change_fingerprint(p.record_id, "Status", sf.TASK_COMPLETED))]
+        if isinstance(p, sf.CreateRecord) and external_id:
             return [(external_id, change_fingerprint(external_id, f, v))
-                    for f, v in (p.get("fields") or {}).items() if f not in IDENTITY]
+                    for f, v in p.fields.items() if f not in IDENTITY]
         return []
 
     def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
@@ -276,3 +301,16 @@ class SalesforceMapping(ToolMapping):
         rid = str(fields.get("Id") or delivery.record_id or "")
         return [(rid, change_fingerprint(rid, name, value)) for name, value in fields.items()
                 if name not in IDENTITY]
+
+
+def _case_spec(table: SalesforceTable) -> RecordSpec:
+    """How the table writes a case; a Case with the defaults when it names none."""
+    return table.records.get("case") or RecordSpec(object=sf.CASE)
+
+
+def _names(fields: list[str | None]) -> list[str]:
+    """Field names once each, in order, without the unset ones."""
+    return [f for f in dict.fromkeys(fields) if f]
+
+
+MAPPING = SalesforceMapping()

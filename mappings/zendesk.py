@@ -11,22 +11,40 @@ The onboarding is the account (``retention:requester-<id>`` or ``organization-<i
 Event-subscription webhooks carry no custom field values: the connector's ``enrich`` reads the
 ticket of a ``ticket.created`` event into its ``detail.custom_fields``; an alert whose data
 needs a custom field and comes without them is left to the incremental export (the poll).
+A trigger webhook's body is whatever the trigger's template says: the table's ``trigger``
+names the path (or alternative paths) of each ticket field in it; a field it does not name
+is read at the top level under its own name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from kickoff.actions import AddNote, AssignOwner, CreateRecord, SetStage
+from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType, validate_event_data
-from kickoff.model import Action, ActionKind, Delivery, Event
+from kickoff.model import Action, Delivery, Event
+from kickoff.tools.zendesk import (
+    AddNotePayload,
+    AssignOwnerPayload,
+    CreateRecordPayload,
+    Priority,
+    SetStagePayload,
+    Status,
+    TicketChange,
+    TicketType,
+)
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
-from mappings.common import change_fingerprint, dig, parse_datetime
+from mappings.common import change_fingerprint, dig, first_value, parse_datetime
 
 EVENT_PREFIX = "zen:event-type:ticket."
 LINKED_EVENTS = (EventType.UPSELL_REQUESTED, EventType.HARDWARE_REQUESTED, EventType.REQUEST_SUBMITTED)
+TRIGGER_PATHS: dict[str, str | list[str]] = {"id": ["ticket_id", "id"],
+                                             "form_id": ["form_id", "ticket_form_id"]}
+"""Where a trigger body has a ticket's fields when the table says nothing else."""
 
 
 class ValueSpec(TableModel):
@@ -48,14 +66,14 @@ class AlertRule(TableModel):
 
 
 class StageSpec(TableModel):
-    status: Literal["new", "open", "pending", "hold", "solved"] | None = None
+    status: Status | None = None
     value: str | None = None
 
 
 class RecordSpec(TableModel):
     subject: str
-    type: Literal["problem", "incident", "question", "task"] | None = "task"
-    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    type: TicketType | None = "task"
+    priority: Priority | None = None
     tags: list[str] = default([])
     stage: str | None = "new"
 
@@ -74,16 +92,18 @@ class ZendeskTable(TableModel):
     main_record: str = "opportunity"
     main_kind: str | None = "ticket"
     records: dict[str, RecordSpec] = default({})
+    trigger: dict[str, str | list[str]] = default(TRIGGER_PATHS)
 
 
 class _Ticket:
-    """A ticket as one shape: from the export (poll), an event webhook or a trigger body."""
+    """A ticket as one shape: from the export (poll), an event webhook or a trigger body
+    (its fields at the ``trigger`` paths)."""
 
-    def __init__(self, delivery: Delivery) -> None:
+    def __init__(self, delivery: Delivery, trigger: Mapping[str, str | list[str]]) -> None:
         body = delivery.payload if isinstance(delivery.payload, dict) else {}
         self.kind = "poll"
         self.change: dict[str, Any] = {}
-        if isinstance(body.get("ticket"), dict):
+        if delivery.kind == "poll" and isinstance(body.get("ticket"), dict):  # the export
             raw = body["ticket"]
             self.kind = "deleted" if body.get("event") == "ticket.deleted" else "poll"
             self.form_id = raw.get("ticket_form_id")
@@ -93,9 +113,10 @@ class _Ticket:
             self.change = body.get("event") or {}
             self.form_id = raw.get("form_id")
         else:
-            raw = {**body, "id": body.get("ticket_id") or body.get("id")}
+            found = {name: first_value(body, paths) for name, paths in trigger.items()}
+            raw = {**body, **{name: value for name, value in found.items() if value is not None}}
             self.kind = "trigger"
-            self.form_id = raw.get("form_id") or raw.get("ticket_form_id")
+            self.form_id = raw.get("form_id")
         self.raw = raw
         self.id = str(raw.get("id") or delivery.record_id or "")
         self.status = str(raw.get("status") or "").lower()
@@ -125,7 +146,7 @@ class ZendeskMapping(ToolMapping):
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
         table = self.table(ctx)
-        ticket = _Ticket(delivery)
+        ticket = _Ticket(delivery, table.trigger)
         if not ticket.id:
             raise MappingError("the delivery names no ticket", field="id")
         if ticket.kind in ("deleted", "soft_deleted"):
@@ -212,8 +233,20 @@ class ZendeskMapping(ToolMapping):
                                          occurred_at=ticket.at, n=n))
         return events
 
+    def reads(self, tables: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """The ids of the custom fields every tenant's table reads (alerts, case stage): what
+        the connector's ``enrich`` reads into a bare ``ticket.created`` webhook."""
+        ids: set[int] = set()
+        for raw in tables.values():
+            table = self.Table.model_validate(raw)
+            ids |= {rule.field for rule in table.alerts if rule.field is not None}
+            ids |= {spec.field for rule in table.alerts for spec in rule.data.values()
+                    if spec.field is not None}
+            ids |= {table.case_field} if table.case_field is not None else set()
+        return {"custom_fields": [str(i) for i in sorted(ids)]} if ids else {}
+
     # --- outbound --------------------------------------------------------------------------
-    def to_vendor(self, action: Action, ctx: MappingContext) -> Action:
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         table = self.table(ctx)
         payload = self.payload(action)
         if isinstance(payload, CreateRecord):
@@ -227,7 +260,8 @@ class ZendeskMapping(ToolMapping):
             return self.vendor(action, {"record_id": rid, "status": spec.status, "custom_fields": fields or None,
                                         "add_tags": [f"kickoff_{payload.stage}"]})
         if isinstance(payload, AssignOwner):
-            return self.vendor(action, {"record_id": rid, "assignee_id": role_value(table.owners, payload.owner, "owner"),
+            owner = role_value(table.owners, payload.owner, "owner")
+            return self.vendor(action, {"record_id": rid, "assignee_id": owner,
                                         "group_id": table.groups.get(payload.owner)})
         if isinstance(payload, AddNote):
             return self.vendor(action, {"record_id": rid, "body": payload.body, "public": False})
@@ -252,25 +286,31 @@ class ZendeskMapping(ToolMapping):
         return values
 
     # --- echo suppression ------------------------------------------------------------------
-    def write_fingerprints(self, vendor_action: Action, external_id: str | None = None) -> list[tuple[str, str]]:
+    def write_fingerprints(self, vendor_action: VendorAction,
+                           external_id: str | None = None) -> list[tuple[str, str]]:
         p = vendor_action.payload
-        rid = str(p.get("record_id") or external_id or "")
-        kind = vendor_action.kind
-        prints = []
-        if kind is ActionKind.SET_STAGE:
-            prints += [("status", p["status"])] if p.get("status") else []
-            prints += [(f"custom_field:{item['id']}", item.get("value")) for item in p.get("custom_fields") or []]
-        prints += [("tag", t) for t in p.get("add_tags") or []]
-        if kind is ActionKind.ASSIGN_OWNER:
-            prints += [(f, p[f]) for f in ("assignee_id", "group_id") if p.get(f) is not None]
-        if kind is ActionKind.ADD_NOTE:
-            prints.append(("comment", p["body"]))
-        if kind is ActionKind.CREATE_RECORD:
-            prints = [("created", "")] if external_id else []
+        prints: list[tuple[str, Any]] = []
+        if isinstance(p, SetStagePayload):
+            prints += [("status", p.status)] if p.status else []
+            prints += [(f"custom_field:{item.id}", item.value) for item in p.custom_fields]
+        elif isinstance(p, AssignOwnerPayload):
+            who = (("assignee_id", p.assignee_id), ("group_id", p.group_id))
+            prints += [(f, v) for f, v in who if v is not None]
+        elif isinstance(p, AddNotePayload):
+            prints.append(("comment", p.body))
+        if isinstance(p, TicketChange):
+            rid = p.record_id
+            prints += [("tag", t) for t in p.add_tags]
+        else:  # a creation: its ticket is known once it is made
+            rid = str(external_id or "")
+            prints = [("created", "")] if isinstance(p, CreateRecordPayload) and external_id else []
         return [(rid, change_fingerprint(rid, f, v)) for f, v in prints] if rid else []
 
     def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
-        t = _Ticket(delivery)
+        # no tenant here: a trigger whose template the default paths do not read names no ticket
+        t = _Ticket(delivery, TRIGGER_PATHS)
+        if not t.id:
+            return []
         c = t.change
         if t.kind == "created":
             prints = [("created", "")]
@@ -294,3 +334,6 @@ class ZendeskMapping(ToolMapping):
         else:
             prints = [(t.kind, "")]
         return [(t.id, change_fingerprint(t.id, f, v)) for f, v in prints]
+
+
+MAPPING = ZendeskMapping()

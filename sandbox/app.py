@@ -14,7 +14,8 @@ from sandbox.webhooks import WebhookTarget
 
 
 def admin_router(sb: Sandbox) -> APIRouter:
-    """Control of the sandbox itself: reset, seed, faults, limits, clock, log, webhooks, mail."""
+    """Control of the sandbox itself: reset, seed, faults, limits, clock, log, webhooks (each
+    vendor adds its own under ``/_sandbox/<name>/``: the e-mail vendor serves the mailbox)."""
     admin = APIRouter(prefix="/_sandbox", tags=["sandbox"])
 
     @admin.get("/")
@@ -127,10 +128,6 @@ def admin_router(sb: Sandbox) -> APIRouter:
     @admin.get("/webhooks/deliveries")
     async def deliveries(vendor: str | None = None) -> list[dict]:
         return [d.__dict__ for d in sb.webhooks.deliveries if vendor is None or d.vendor == vendor]
-
-    @admin.get("/email")
-    async def mail() -> list[dict]:
-        return list(sb.mail.messages)
 
     return admin
 

@@ -86,7 +86,8 @@ class SandboxServer:
         """The settings that point Kickoff at this sandbox (base URLs and credentials)."""
         env = {"KICKOFF_SANDBOX_URL": self.url, "KICKOFF_EMAIL_SMTP": f"{self.smtp.host}:{self.smtp.port}"}
         for name, vendor in self.sandbox.vendors.items():
-            env[f"KICKOFF_{name.upper()}_BASE_URL"] = self.url
+            if vendor.prefixes:  # a vendor with an HTTP API (not e-mail's SMTP, not Dealbuilder)
+                env[f"KICKOFF_{name.upper()}_BASE_URL"] = self.url
             for key, value in vendor.credentials.items():
                 env[key] = value
         return env

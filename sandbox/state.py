@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from kickoff.tools import plugin, tool_names
 from sandbox.clock import SandboxClock
 from sandbox.faults import Faults
 from sandbox.limits import Block, Clock, Counter, LimitSettings, SlidingWindow
@@ -15,16 +16,13 @@ from sandbox.webhooks import WebhookDispatcher
 
 
 def vendor_classes() -> list[type[Vendor]]:
-    """Every vendor the sandbox serves (imported here so a missing one fails loudly)."""
-    from sandbox.vendors.asana import Asana
-    from sandbox.vendors.dealbuilder import Dealbuilder
-    from sandbox.vendors.hubspot import HubSpot
-    from sandbox.vendors.movidesk import Movidesk
-    from sandbox.vendors.salesforce import Salesforce
-    from sandbox.vendors.slack import Slack
-    from sandbox.vendors.zendesk import Zendesk
-
-    return [HubSpot, Salesforce, Zendesk, Movidesk, Asana, Dealbuilder, Slack]
+    """Every declared tool's stand-in (``sandbox/vendors/<tool>.py`` exports ``VENDOR``); a
+    missing one fails loudly here."""
+    classes = [plugin("sandbox.vendors", tool, "VENDOR") for tool in tool_names()]
+    for tool, cls in zip(tool_names(), classes, strict=True):
+        if cls.name != tool:
+            raise LookupError(f"sandbox/vendors/{tool}.py's VENDOR is named {cls.name!r}")
+    return classes
 
 
 class Sandbox:
@@ -41,7 +39,7 @@ class Sandbox:
         self.faults = Faults(seed=fault_seed)
         self.log = RequestLog()
         self.webhooks = WebhookDispatcher()
-        self.mail = MailStore()
+        self.mail = MailStore()  # fed by the SMTP server; the e-mail vendor reads and clears it
         self.limits_enabled_default = limits_enabled
         self.limits: dict[str, LimitSettings] = {}
         classes = vendor_classes()
@@ -73,7 +71,6 @@ class Sandbox:
         self.faults.clear()
         self.log.clear()
         self.webhooks.reset()
-        self.mail.clear()
         self.clock.reset()
 
     def seed(self, fixture: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ state, no secret in any captured log.
 ``python -m soak --runs 200`` (``make soak``); ``python -m soak --seed N`` replays one run.
 """
 
-from soak.run import RunResult, SoakHarness, run_seeds
+from soak.record import RunResult
+from soak.run import SoakHarness, run_seeds
 
 __all__ = ["RunResult", "SoakHarness", "run_seeds"]

@@ -14,7 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from soak.run import RunResult, run_seeds
+from soak.record import RunResult
+from soak.run import run_seeds
 
 
 def main(argv: list[str] | None = None) -> int:

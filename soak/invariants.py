@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from sqlalchemy import select
 
-if TYPE_CHECKING:
-    from soak.run import _Run
+from kickoff.ledger.schema import inbox, outbox, timers
+from kickoff.ledger.types import as_utc
+from soak.record import RunRecord
 
 KEY = re.compile(r"[0-9a-f]{32}")
 # the action kinds that make something new in the tool: found exactly once when done
@@ -76,15 +77,13 @@ def _key_counts(found: list[tuple[str, str, str]]) -> dict[str, Counter[str]]:
     return counts
 
 
-def _rows(run: _Run, table: Any) -> list[dict[str, Any]]:
-    with run.rt.ledger.engine.connect() as conn:
+def _rows(run: RunRecord, table: Any) -> list[dict[str, Any]]:
+    with run.rt.ledger.database.connect() as conn:
         return [dict(r) for r in conn.execute(select(table)).mappings()]
 
 
-def check_run(run: _Run) -> list[str]:
-    from kickoff.ledger.schema import inbox, outbox, timers
-    from kickoff.ledger.types import as_utc
-
+def check_run(run: RunRecord) -> list[str]:
+    """Every violation of the run, one line each (empty: the run kept every invariant)."""
     violations: list[str] = list(run.act_errors)
     control, end = run.control, run.final_now
     armed = requests.get(f"{control.base_url}/_sandbox/faults", timeout=30).json()

@@ -17,19 +17,24 @@ import socket
 import threading
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import requests
 import yaml
 from sqlalchemy import func, select
 
-from soak.faults import FaultPlan, plan_for
+from kickoff.settings import Config, load_config
+from soak.faults import FaultPlan, fault_targets, plan_for
+from soak.invariants import check_run
+from soak.record import RunResult
 from soak.worker import OUR_LOGGERS, build_runtime, push_child
+
+if TYPE_CHECKING:
+    from sandbox.state import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "sandbox" / "fixtures" / "default.yaml"
@@ -39,20 +44,6 @@ POSTPONE_DAYS = 2          # an act waits at most this long for the record it ne
 FLUSH_TIMEOUT = 45.0       # webhook retries (up to 10, backoff capped at 2 s) must be heard
 SECRET_NAMES = ("TOKEN", "SECRET", "PASSWORD", "SESSION", "CONSUMER_KEY", "WEBHOOK_KEY", "WEBHOOK_URL")
 log = logging.getLogger("soak")
-
-
-@dataclass
-class RunResult:
-    seed: int
-    plan: str
-    faults: Counter[str] = field(default_factory=Counter)
-    violations: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    stats: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
 
 
 class LogCapture(logging.Handler):
@@ -78,11 +69,21 @@ class LogCapture(logging.Handler):
         return lines
 
 
-def _procedure_factories() -> dict[str, Callable[..., Any]]:
+def procedure_factories() -> dict[str, Callable[..., Any]]:
     from flows.demo import procedures
 
     return {"assist": procedures.assist, "marketplace": procedures.marketplace, "retention": procedures.retention,
             "core": procedures.core, "network": procedures.network}
+
+
+def plan_of(seed: int, config: Config, sandbox: Sandbox) -> FaultPlan:
+    """Seed ``seed``'s faults over the five procedures, each armed on its tenant's tools that
+    the sandbox serves over HTTP (where its fault rules apply)."""
+    procedures = {name: make() for name, make in procedure_factories().items()}
+    served = {name for name, vendor in sandbox.vendors.items() if vendor.prefixes}
+    targets = fault_targets({key: tenant.tools for key, tenant in config.tenants.items()}, served)
+    return plan_for(seed, list(procedures), {name: len(p.acts) for name, p in procedures.items()},
+                    {name: targets.get(p.key, ()) for name, p in procedures.items()})
 
 
 class SoakHarness:
@@ -108,6 +109,7 @@ class SoakHarness:
         os.environ.update(env)
         for key in ("KICKOFF_DATABASE_URL", "PREFECT_API_URL"):
             os.environ.pop(key, None)
+        self.config = load_config(REPO / "config")
         self.capture = LogCapture()
         self._loggers = [logging.getLogger(), *(logging.getLogger(n) for n in ("uvicorn", "uvicorn.error",
                                                                              "uvicorn.access"))]
@@ -138,12 +140,11 @@ class SoakHarness:
 
     def run(self, seed: int) -> RunResult:
         started = time.monotonic()
-        factories = _procedure_factories()
-        counts = {name: len(make().acts) for name, make in factories.items()}
-        plan = plan_for(seed, list(factories), counts)
+        factories = procedure_factories()
+        plan = plan_of(seed, self.config, self.server.sandbox)
         result = RunResult(seed, plan.describe())
         self.capture.take()
-        run = _Run(self, plan, result, factories)
+        run = Run(self, plan, result, factories)
         try:
             run.play()
         except Exception as exc:  # noqa: BLE001 - a crash of the run is a violation, with its trace
@@ -151,8 +152,6 @@ class SoakHarness:
         finally:
             try:
                 if not any(v.startswith("run crashed") for v in result.violations):
-                    from soak.invariants import check_run
-
                     result.violations.extend(check_run(run))
             except Exception as exc:  # noqa: BLE001
                 result.violations.append(f"invariant check crashed: {type(exc).__name__}: {exc}\n"
@@ -164,8 +163,8 @@ class SoakHarness:
         return result
 
 
-class _Run:
-    """The state of one run: runtime, gateway, clock, fault counters."""
+class Run:
+    """The state of one run: runtime, gateway, clock, fault counters (a ``RunRecord``)."""
 
     def __init__(self, harness: SoakHarness, plan: FaultPlan, result: RunResult,
                  factories: dict[str, Callable[..., Any]]) -> None:
@@ -224,11 +223,12 @@ class _Run:
                 self.result.faults["webhook delay"] += 1
 
     def _create_asana_webhook(self) -> None:
-        from kickoff.gateway import expect_asana_handshake
+        from gateway import expect_webhook_handshake
 
-        tool = self.rt.config.tools.get("asana")
-        for project in ((tool.options.get("projects") or [])[:1] if tool else []):
-            expect_asana_handshake(self.rt.ledger, "default", self.h.server.sandbox.clock.now())
+        rt = self.rt
+        boards = rt.connector("asana").reads.get("projects", []) if "asana" in rt.config.tools else []
+        for project in boards[:1]:
+            expect_webhook_handshake(self.rt.ledger, "asana", "default", self.h.server.sandbox.clock.now())
             created = requests.post(f"{self.h.env['KICKOFF_ASANA_BASE_URL']}/api/1.0/webhooks", timeout=30,
                                     headers={"Authorization": f"Bearer {self.h.env['ASANA_ACCESS_TOKEN']}"},
                                     json={"data": {"resource": str(project),
@@ -243,10 +243,10 @@ class _Run:
         self.result.stats["notifications"] += 1
 
     def _start_gateway(self) -> None:
-        from kickoff.gateway import create_app
-        from kickoff.gateway.server import GatewayServer
+        from gateway import create_app
+        from gateway.server import GatewayServer
 
-        app = create_app(self.rt.ledger, config=self.rt.config, notify=self._notify,
+        app = create_app(self.rt.ledger, config=self.rt.config, announce=self._notify,
                          clock=self.h.server.sandbox.clock.now, public_url=f"http://127.0.0.1:{self.gateway_port}")
         self.gateway = GatewayServer(app, port=self.gateway_port).start()
         self.gateway_port = self.gateway.port
@@ -300,7 +300,7 @@ class _Run:
                     pending.sort(key=lambda item: item[1].at)
                     continue
                 for tool in act.poll:
-                    ingest.poll(self.rt, tool, max_pages=1)
+                    ingest.poll(self.rt, tool, now, max_pages=1)
             self.settle(now)
         self.final_settle(max(now, until))
 
@@ -404,7 +404,7 @@ class _Run:
         if not finished_before:
             os.kill(child.pid, signal.SIGKILL)
         child.join(timeout=30)
-        with self.rt.ledger.engine.connect() as conn:
+        with self.rt.ledger.database.connect() as conn:
             orphaned = conn.execute(select(func.count()).select_from(outbox).where(
                 outbox.c.claimed_by == worker, outbox.c.status == "claimed")).scalar_one()
         if finished_before:
@@ -437,7 +437,7 @@ class _Run:
         from kickoff.ledger.schema import outbox
         from kickoff.ledger.types import as_utc
 
-        with self.rt.ledger.engine.connect() as conn:
+        with self.rt.ledger.database.connect() as conn:
             moment = conn.execute(select(func.min(outbox.c.next_try_at)).where(
                 outbox.c.status == "pending", outbox.c.due_at <= until, outbox.c.next_try_at > now)).scalar_one()
         return as_utc(moment) if moment is not None else None
@@ -464,7 +464,7 @@ def next_lease(ledger, now: datetime) -> datetime | None:
     from kickoff.ledger.types import as_utc
 
     moments = []
-    with ledger.engine.connect() as conn:
+    with ledger.database.connect() as conn:
         for table in (inbox, outbox, timers):
             moment = conn.execute(select(func.min(table.c.lease_until)).where(
                 table.c.status == "claimed", table.c.lease_until > now)).scalar_one()

@@ -25,7 +25,7 @@ class NoLimiter:
 def soak_retry_policy():
     """The one retry policy with its decisions intact but no real sleeping (the virtual
     clock, not the wall clock, is what the soak plays)."""
-    from connectors.retry import RetryPolicy
+    from kickoff.retry import RetryPolicy
 
     return RetryPolicy(base_seconds=0.01, max_backoff_seconds=0.02, sleep=lambda seconds: None)
 
@@ -56,9 +56,9 @@ def push_child(env: dict[str, str], tool: str, now_iso: str, worker: str, starte
     connector = rt.connector(tool)  # import the vendor client before telling the parent
     apply = connector.apply
 
-    def slow_apply(actions):  # type: ignore[no-untyped-def]
+    def slow_apply(actions, now):  # type: ignore[no-untyped-def]
         time.sleep(PAUSE_BEFORE_SEND)
-        results = apply(actions)
+        results = apply(actions, now)
         time.sleep(PAUSE_AFTER_SEND)
         return results
 

@@ -17,6 +17,14 @@ from sandbox.server import SandboxServer
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kickoff_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Nothing a test runs writes under the checkout's ``.kickoff/`` (ledger, secret key)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KICKOFF_HOME", str(tmp_path_factory.mktemp("kickoff-home")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
     """The sandbox, started once per test session on free loopback ports."""

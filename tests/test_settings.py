@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kickoff.cli import app
+from cli import app
 from kickoff.settings import ConfigError, KickoffSettings, load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,3 +105,49 @@ def test_schema_commands_print_json_schema() -> None:
     assert "contract.signed" in events["x-event-data"] and events["title"] == "Event"
     assert set(actions["$defs"]["ActionKind"]["enum"]) >= {"set_stage", "create_task", "post_action", "notify"}
     assert actions["properties"]["rule"]["pattern"].startswith("^[ETAWM]")
+
+
+def test_only_true_and_false_are_booleans_in_every_config_file(config_dir: Path) -> None:
+    tools = config_dir / "tools.yaml"
+    tools.write_text(tools.read_text().replace(
+        "  hubspot:\n",
+        "  hubspot:\n    options: {region: no, verbose: yes, on: off, strict: true}\n",
+        1,
+    ))
+    options = load_config(config_dir).tools["hubspot"].options
+    assert options == {"region": "no", "verbose": "yes", "on": "off", "strict": True}
+
+
+def test_a_wrong_field_names_its_line(config_dir: Path) -> None:
+    tenants = config_dir / "tenants.yaml"
+    text = tenants.read_text()
+    tenants.write_text(text.replace("timezone: Europe/Stockholm", "timezone: Mars/Olympus"))
+    with pytest.raises(ConfigError) as info:
+        load_config(config_dir)
+    lines = text.splitlines()
+    assert info.value.line == lines.index("    timezone: Europe/Stockholm") + 1
+    assert f"tenants.assist.timezone (line {info.value.line})" in str(info.value)
+
+
+def test_broken_yaml_carries_its_line(config_dir: Path) -> None:
+    (config_dir / "tenants.yaml").write_text("tenants:\n  core: {name: x\n  other: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(config_dir)
+    assert info.value.line == 3 and info.value.field == "line 3"
+
+
+def test_one_yaml_loader_reads_every_config_file() -> None:
+    """Only kickoff/yamlfile.py parses YAML in the core and the mappings."""
+    import ast
+
+    readers = []
+    for folder in ("kickoff", "mappings"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+            names |= {node.module for node in ast.walk(tree)
+                      if isinstance(node, ast.ImportFrom) and node.module}
+            if "yaml" in names:
+                readers.append(str(path.relative_to(REPO)))
+    assert readers == ["kickoff/yamlfile.py"]

@@ -34,7 +34,7 @@ class FlowCalls:
     process: Callable[[datetime], object]
     tick: Callable[[datetime], object]
     push: Callable[[str, datetime], object]
-    poll: Callable[[str], object] | None = None
+    poll: Callable[[str, datetime], object] | None = None
     runs: int = 0
 
 
@@ -45,7 +45,7 @@ def prefect_calls() -> FlowCalls:
         process=lambda now: process_inbox_flow(now=now.isoformat()),
         tick=lambda now: tick_flow(now=now.isoformat()),
         push=lambda tool, now: push_flow(tool=tool, now=now.isoformat()),
-        poll=lambda tool: poll_flow(tool=tool, max_pages=1),
+        poll=lambda tool, now: poll_flow(tool=tool, max_pages=1, now=now.isoformat()),
     )
 
 
@@ -56,7 +56,7 @@ def direct_calls(rt: Runtime) -> FlowCalls:
         process=lambda now: process.process_inbox(rt, now),
         tick=lambda now: process.tick(rt, now),
         push=lambda tool, now: push.push(rt, tool, now),
-        poll=lambda tool: ingest.poll(rt, tool, max_pages=1),
+        poll=lambda tool, now: ingest.poll(rt, tool, now, max_pages=1),
     )
 
 
@@ -108,6 +108,6 @@ class VirtualClock:
                 self.acts_done.append((now, act))
                 for tool in act.poll:
                     if self.calls.poll is not None:
-                        self.calls.poll(tool)
+                        self.calls.poll(tool, now)
                         self.calls.runs += 1
             self.settle(now)

@@ -15,12 +15,17 @@ from typing import Any
 import yaml
 
 from flows.local.prefect_server import PrefectServer
-from kickoff.gateway.server import GatewayServer
+from gateway.server import GatewayServer
+from kickoff.tools import ToolSpec, declared, plugin
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 
 DEFAULT_FIXTURE = Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "default.yaml"
-WEBHOOK_VENDORS = ("hubspot", "salesforce", "zendesk", "movidesk", "asana", "dealbuilder")
+
+
+def webhook_tools() -> list[ToolSpec]:
+    """The declared tools that call Kickoff (each gets ``/webhooks/<tool>``)."""
+    return [tool for tool in declared() if tool.webhooks is not None]
 
 
 @dataclass
@@ -39,18 +44,23 @@ def _set_env(values: dict[str, str], saved: dict[str, str | None]) -> None:
         os.environ[key] = value
 
 
-def _webhook_secret(vendor: str, env: dict[str, str]) -> str | None:
-    return {
-        "hubspot": env.get("HUBSPOT_CLIENT_SECRET"),
-        "zendesk": env.get("ZENDESK_WEBHOOK_SECRET"),
-        "movidesk": env.get("MOVIDESK_WEBHOOK_TOKEN"),
-    }.get(vendor)
+def _sandbox_vendor(tool: str) -> Any:
+    return plugin("sandbox.vendors", tool, "VENDOR")
 
 
-def _webhook_url(gateway_url: str, vendor: str, env: dict[str, str]) -> str:
-    url = f"{gateway_url}/webhooks/{vendor}"
-    if vendor == "movidesk":  # Movidesk signs nothing: the secret token rides in the URL
-        url += f"?token={env.get('MOVIDESK_WEBHOOK_TOKEN', '')}"
+def _webhook_secret(tool: str, env: dict[str, str]) -> str | None:
+    """The secret the sandbox's ``tool`` signs its webhooks with (the variable its stand-in
+    names; Kickoff's tools.yaml references the same one)."""
+    variable = _sandbox_vendor(tool).webhook_secret
+    return env.get(variable) if variable else None
+
+
+def _webhook_url(gateway_url: str, tool: str, env: dict[str, str]) -> str:
+    """``/webhooks/<tool>``; a tool that signs nothing carries the secret in the URL instead."""
+    url = f"{gateway_url}/webhooks/{tool}"
+    vendor = _sandbox_vendor(tool)
+    if vendor.webhook_secret_param:
+        url += f"?{vendor.webhook_secret_param}={env.get(vendor.webhook_secret or '', '')}"
     return url
 
 
@@ -58,29 +68,44 @@ def build_gateway(host: str = "127.0.0.1", port: int = 0, clock: Callable[[], da
     """The gateway app on the process's ledger and connectors; ``clock`` is the world's time
     (the sandbox's virtual clock in the demo, which also stamps the vendors' signatures)."""
     from flows.runtime import default_runtime
-    from kickoff.gateway import create_app
+    from gateway import create_app
 
     rt = default_runtime()
     options = {"clock": clock} if clock else {}
     return GatewayServer(create_app(rt.ledger, config=rt.config, **options), host, port)
 
 
-def _create_asana_webhook(stack: Stack) -> None:
-    """Asana's webhooks are created through its API, with a handshake to the gateway (which
-    keeps the secret that signs every later delivery) while the call is open."""
+def _create_handshake_webhook(stack: Stack, tool: str) -> None:
+    """A tool whose webhooks are created through its API with a handshake to the gateway (which
+    keeps the secret that signs every later delivery) while the call is open. Only Asana's
+    create call is written: another handshake tool needs its own here."""
     import requests
 
     from flows.runtime import default_runtime
-    from kickoff.gateway import expect_asana_handshake
+    from gateway import expect_webhook_handshake
 
+    if tool != "asana":
+        raise NotImplementedError(f"no webhook creation written for handshake tool {tool}")
     rt = default_runtime()
-    tool = rt.config.tools.get("asana")
-    for project in (tool.options.get("projects") or [])[:1] if tool else []:  # one target per vendor
-        expect_asana_handshake(rt.ledger, "default", stack.sandbox.sandbox.clock.now())
+    boards = rt.connector(tool).reads.get("projects", []) if tool in rt.config.tools else []
+    for project in boards[:1]:  # one target per vendor
+        expect_webhook_handshake(rt.ledger, tool, "default", stack.sandbox.sandbox.clock.now())
         created = requests.post(f"{os.environ['KICKOFF_ASANA_BASE_URL']}/api/1.0/webhooks", timeout=30,
                                 headers={"Authorization": f"Bearer {os.environ['ASANA_ACCESS_TOKEN']}"},
                                 json={"data": {"resource": str(project), "target": f"{stack.gateway.url}/webhooks/asana"}})
         created.raise_for_status()
+
+
+def connect_webhooks(stack: Stack) -> None:
+    """Point every declared webhook tool of the sandbox at the gateway."""
+    assert stack.control is not None and stack.gateway is not None
+    env = dict(os.environ)
+    for tool in webhook_tools():
+        if tool.webhooks is not None and tool.webhooks.handshake:
+            _create_handshake_webhook(stack, tool.name)
+            continue
+        stack.control.set_webhook(tool.name, _webhook_url(stack.gateway.url, tool.name, env),
+                                  _webhook_secret(tool.name, env))
 
 
 @contextlib.contextmanager
@@ -107,12 +132,7 @@ def local_stack(home: Path, *, with_prefect: bool = True, with_sandbox: bool = T
         stack.gateway = build_gateway(port=gateway_port, clock=world_clock).start()
         _set_env({"KICKOFF_PUBLIC_URL": stack.gateway.url}, saved)
         if stack.control is not None:
-            for vendor in WEBHOOK_VENDORS:
-                if vendor == "asana":
-                    _create_asana_webhook(stack)
-                    continue
-                stack.control.set_webhook(vendor, _webhook_url(stack.gateway.url, vendor, dict(os.environ)),
-                                          _webhook_secret(vendor, dict(os.environ)))
+            connect_webhooks(stack)
         stack.env = {k: os.environ[k] for k in saved if k in os.environ}
         yield stack
     finally:

@@ -1,5 +1,6 @@
 """process-inbox and tick: inbox rows and due timers become canonical events, the playbook
-decides, and state + actions + timers + "done" are committed in one transaction."""
+decides, and state + actions + timers + links + "done" are committed in one transaction
+(one per delivery, however many events it maps to; one per due timer)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.errors import ErrorKind, VendorError
-from kickoff.engine import decide, timer_event
+from flows.runtime import Runtime
+from kickoff.contracts.errors import ErrorKind, VendorError
+from kickoff.contracts.mapping import MappingError
+from kickoff.ledger import Decided, SourceLink, state_after
 from kickoff.ledger.errors import LedgerError
 from kickoff.ledger.records import DueTimer, InboxItem
-from kickoff.model import Decision, Event
-from mappings.base import MappingError, tenant_for
+from kickoff.model import Decision, Event, Onboarding
+from kickoff.playbooks import decide, timer_event
+from mappings.base import tenant_for
 
 log = logging.getLogger("kickoff.flows.process")
-CANONICAL = "kickoff"  # the tool name of canonical events (kickoff.gateway.canonical)
+CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
 ECHO_REASON = "echo: only reports Kickoff's own write"
 
 
@@ -38,38 +42,52 @@ class ProcessReport:
         return sorted(self.actions)
 
 
-def _decide_and_commit(rt, event: Event, now: datetime, *, inbox_id: int | None = None,
-                       timer: DueTimer | None = None) -> Decision | None:
-    state = rt.ledger.load_state(event.subject)
+def _decide(rt: Runtime, event: Event, state: Onboarding | None, now: datetime) -> Decision | None:
+    """The playbook's decision on ``event`` given the onboarding's ``state`` (None: not started)."""
     tenant_key = state.tenant if state else event.tenant
     if tenant_key is None:
-        raise MappingError("event names no tenant and no onboarding exists", field="tenant", retry=False)
+        raise MappingError("event names no tenant and no onboarding exists", field="tenant",
+                           retry=False)
     tenant = rt.tenant(tenant_key)
     playbook = rt.playbook(state.playbook if state else tenant.playbook)
-    decision = decide(state, event, now, playbook, tz=tenant.zone, tenant=tenant_key)
-    if decision is None:
-        return None
-    rt.ledger.commit_decision(decision, inbox_id=inbox_id, timer=timer, event_id=event.id, now=now)
-    return decision
+    return decide(state, event, now, playbook, tz=tenant.zone, tenant=tenant_key)
 
 
-def _link_source_record(rt, event: Event, table: dict, now: datetime) -> None:
+def _source_link(event: Event, table: dict) -> SourceLink | None:
     """The record a fact came from becomes the onboarding's record in that tool when it has
     none yet (the Zendesk alert ticket that opened a case), so later writes find it."""
     source = event.source
-    if source is None or not source.record_id or source.tool == "kickoff":
-        return
-    if rt.ledger.external_for(event.subject, source.tool) is not None:
-        return
-    if rt.ledger.canonical_for(source.tool, source.record_id) is not None:
-        return
-    try:
-        rt.ledger.link(event.subject, source.tool, source.record_id, str(table.get("main_kind", "record")), now=now)
-    except LedgerError as exc:
-        log.info("could not link %s %s to %s: %s", source.tool, source.record_id, event.subject, exc)
+    if source is None or not source.record_id or source.tool == CANONICAL:
+        return None
+    kind = str(table.get("main_kind", "record"))
+    return SourceLink(event.subject, source.tool, source.record_id, kind)
 
 
-def _canonical_event(rt, delivery) -> Event:
+def _decide_all(rt: Runtime, events: list[Event], table: dict, now: datetime) -> list[Decided]:
+    """Each event decided in turn; a later event about the same onboarding is decided on the
+    state the earlier decision leaves, as if it had been committed already."""
+    states: dict[str, Onboarding | None] = {}
+    decided: list[Decided] = []
+    for event in events:
+        if event.subject not in states:
+            states[event.subject] = rt.ledger.load_state(event.subject)
+        decision = _decide(rt, event, states[event.subject], now)
+        if decision is not None:
+            states[event.subject] = state_after(decision)
+            decided.append(Decided(decision, event.id, _source_link(event, table)))
+    return decided
+
+
+def _fire(rt: Runtime, timer: DueTimer, now: datetime) -> Decision | None:
+    """A due timer's ``timer.fired`` event decided and committed with the timer marked fired."""
+    event = timer_event(timer.timer)
+    decision = _decide(rt, event, rt.ledger.load_state(event.subject), now)
+    if decision is not None:
+        rt.ledger.commit_decision(decision, timer=timer, event_id=event.id, now=now)
+    return decision
+
+
+def _canonical_event(rt: Runtime, delivery) -> Event:
     """A canonical event from our own platforms, as the gateway checked and stored it."""
     event = Event.model_validate(delivery.payload)
     if event.tenant not in rt.config.tenants:
@@ -77,12 +95,13 @@ def _canonical_event(rt, delivery) -> Event:
     return event
 
 
-def _is_echo(rt, item: InboxItem, now: datetime) -> bool:
+def _is_echo(rt: Runtime, item: InboxItem, now: datetime) -> bool:
     prints = rt.mapping(item.delivery.tool).delivery_fingerprints(item.delivery)
-    return bool(prints) and all(rt.ledger.is_echo(item.delivery.tool, rid, fp, now=now) for rid, fp in prints)
+    return bool(prints) and all(
+        rt.ledger.is_echo(item.delivery.tool, rid, fp, now=now) for rid, fp in prints)
 
 
-def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> None:
+def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessReport) -> None:
     """One inbox row: echo? -> events -> decisions. Bad input is kept as failed, never raised."""
     delivery = item.delivery
     try:
@@ -94,7 +113,7 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
             events, table = [_canonical_event(rt, delivery)], {}
         else:
             if delivery.kind == "webhook" and delivery.tool in rt.config.tools:
-                delivery = rt.connector(delivery.tool).enrich(delivery)
+                delivery = rt.connector(delivery.tool).enrich(delivery, now)
             tenant_key = tenant_for(delivery.tool, delivery, rt.config.tenants, rt.tables)
             ctx = rt.mapping_context(delivery.tool, tenant_key, now)
             events, table = rt.mapping(delivery.tool).to_events(delivery, ctx), ctx.table
@@ -102,16 +121,11 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
             rt.ledger.ignore_inbox(item.id, "no onboarding fact in this change", now=now)
             report.ignored += 1
             return
-        decided = False
-        for index, event in enumerate(events):
-            last = index == len(events) - 1
-            decision = _decide_and_commit(rt, event, now, inbox_id=item.id if last else None)
-            if decision is not None:
-                decided = True
-                report.add_actions(decision)
-                _link_source_record(rt, event, table, now)
-            elif last:
-                rt.ledger.ignore_inbox(item.id, f"{event.type} starts or changes nothing", now=now)
+        decided = _decide_all(rt, events, table, now)
+        nothing = f"{events[-1].type} starts or changes nothing"
+        rt.ledger.commit_delivery(item.id, decided, ignored_because=nothing, now=now)  # all at once
+        for one in decided:
+            report.add_actions(one.decision)
         report.processed += 1 if decided else 0
         report.ignored += 0 if decided else 1
     except MappingError as exc:
@@ -135,7 +149,8 @@ def process_item(rt, item: InboxItem, now: datetime, report: ProcessReport) -> N
         report.failed += 1
 
 
-def process_inbox(rt, now: datetime, *, worker: str = "process", limit: int = 200) -> ProcessReport:
+def process_inbox(rt: Runtime, now: datetime, *, worker: str = "process",
+                  limit: int = 200) -> ProcessReport:
     """Drain what is pending in the inbox (one claim of up to ``limit`` rows at a time)."""
     report = ProcessReport()
     while True:
@@ -148,7 +163,7 @@ def process_inbox(rt, now: datetime, *, worker: str = "process", limit: int = 20
             return report
 
 
-def tick(rt, now: datetime, *, worker: str = "tick", limit: int = 500) -> ProcessReport:
+def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) -> ProcessReport:
     """Every due timer becomes a ``timer.fired`` event through the same decision."""
     report = ProcessReport()
     while True:
@@ -157,7 +172,7 @@ def tick(rt, now: datetime, *, worker: str = "tick", limit: int = 500) -> Proces
             return report
         for timer in due:
             try:
-                decision = _decide_and_commit(rt, timer_event(timer.timer), now, timer=timer)
+                decision = _fire(rt, timer, now)
             except LedgerError as exc:
                 log.info("timer %s deferred: %s", timer.key, exc)
                 report.deferred += 1

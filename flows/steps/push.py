@@ -12,9 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from connectors.base import Connector
+from flows.runtime import Runtime
+from kickoff.contracts.mapping import MappingError
+from kickoff.contracts.vendor import VendorAction
 from kickoff.ledger.records import OutboxItem
 from kickoff.model import Action, ActionResult, ResultStatus
-from mappings.base import MappingError
 
 log = logging.getLogger("kickoff.flows.push")
 NOT_READY_RETRY_SECONDS = 30.0
@@ -55,7 +58,7 @@ class PushReport:
         return f"push-{self.tool}: " + ", ".join(parts)
 
 
-def _tenant_key(rt, action: Action) -> str:
+def _tenant_key(rt: Runtime, action: Action) -> str:
     state = rt.ledger.load_state(action.onboarding_id)
     key = state.tenant if state else rt.tenant_of_tool(action.tool)
     if key is None:
@@ -70,7 +73,7 @@ def _not_mapped(action: Action, exc: MappingError) -> ActionResult:
                         retry_after=NOT_READY_RETRY_SECONDS if exc.retry else None)
 
 
-def _after_done(rt, tool: str, original: Action, vendor: Action, result: ActionResult, now: datetime) -> None:
+def _after_done(rt: Runtime, tool: str, vendor: VendorAction, result: ActionResult, now: datetime) -> None:
     """Remember the fingerprints of what was written, so its echo is recognised. (The record
     a creation made is linked by the ledger's ``record_result``, under the action's key: a
     tool's record belongs to one canonical id, and mappings find the onboarding from the key.)"""
@@ -78,7 +81,7 @@ def _after_done(rt, tool: str, original: Action, vendor: Action, result: ActionR
         rt.ledger.journal_write(tool, record_id, fingerprint, now=now)
 
 
-def _apply(connector, ready: list[tuple[OutboxItem, Action]]) -> list[ActionResult]:
+def _apply(connector: Connector, ready: list[tuple[OutboxItem, VendorAction]], now: datetime) -> list[ActionResult]:
     """One result per row, in order. A row taken over from a dead worker, or tried before
     without a known outcome, may already be in the tool: it goes through ``apply_again``."""
     again = [i for i, (item, _) in enumerate(ready) if item.reclaimed or item.attempts > 0]
@@ -86,12 +89,12 @@ def _apply(connector, ready: list[tuple[OutboxItem, Action]]) -> list[ActionResu
     results: list[ActionResult | None] = [None] * len(ready)
     for indexes, apply in ((fresh, connector.apply), (again, connector.apply_again)):
         if indexes:
-            for i, result in zip(indexes, apply([ready[i][1] for i in indexes]), strict=True):
+            for i, result in zip(indexes, apply([ready[i][1] for i in indexes], now), strict=True):
                 results[i] = result
     return results  # type: ignore[return-value]
 
 
-def push(rt, tool: str, now: datetime, *, worker: str = "push", limit: int | None = None) -> PushReport:
+def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: int | None = None) -> PushReport:
     """Push what is due for ``tool`` in rounds of the connector's batch size x 10 rows."""
     report = PushReport(tool)
     connector = rt.connector(tool)
@@ -101,7 +104,7 @@ def push(rt, tool: str, now: datetime, *, worker: str = "push", limit: int | Non
         items: list[OutboxItem] = rt.ledger.claim_outbox(tool, worker, limit=round_size, now=now)
         if not items:
             return report
-        ready: list[tuple[OutboxItem, Action]] = []
+        ready: list[tuple[OutboxItem, VendorAction]] = []
         for item in items:
             try:
                 ctx = rt.mapping_context(tool, _tenant_key(rt, item.action), now)
@@ -109,10 +112,10 @@ def push(rt, tool: str, now: datetime, *, worker: str = "push", limit: int | Non
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
                 report.rows.append(PushedRow(item.id, item.action, result, rt.ledger.record_result(item.id, result, now=now)))
-        results = _apply(connector, ready)
+        results = _apply(connector, ready, now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
-                _after_done(rt, tool, item.action, vendor, result, now)
+                _after_done(rt, tool, vendor, result, now)
             new_status = rt.ledger.record_result(item.id, result, now=now)
             report.rows.append(PushedRow(item.id, item.action, result, new_status))
             if result.status is ResultStatus.AUTH:
@@ -121,7 +124,7 @@ def push(rt, tool: str, now: datetime, *, worker: str = "push", limit: int | Non
             return report
 
 
-def replay_dead_letters(rt, now: datetime, ids: list[int] | None = None, tool: str | None = None) -> list[int]:
+def replay_dead_letters(rt: Runtime, now: datetime, ids: list[int] | None = None, tool: str | None = None) -> list[int]:
     """Send dead letters again (all of a tool's, or the ids given)."""
     chosen = ids if ids is not None else [d.id for d in rt.ledger.dead_letters(tool)]
     return rt.ledger.replay_dead(chosen, now=now) if chosen else []

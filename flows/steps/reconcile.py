@@ -15,8 +15,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flows.runtime import Runtime
+from kickoff.contracts.mapping import MappingError
 from kickoff.model import Action, ActionKind, Decision, Onboarding, idempotency_key
-from mappings.base import MappingError
 
 log = logging.getLogger("kickoff.flows.reconcile")
 
@@ -28,7 +29,7 @@ class DriftReport:
     unsupported: list[str] = field(default_factory=list)
 
 
-def _last_written_stages(rt, tool: str) -> dict[str, dict]:
+def _last_written_stages(rt: Runtime, tool: str) -> dict[str, dict]:
     """Per onboarding, the last set_stage Kickoff carried out in ``tool`` (its row)."""
     last: dict[str, dict] = {}
     for row in rt.ledger.outbox_rows():
@@ -47,7 +48,7 @@ def _repair_action(tool: str, state: Onboarding, row: dict, now: datetime, recor
                   idempotency_key=idempotency_key(state.id, "reconcile", tool, state.stage, seen))
 
 
-def repair_stage_drift(rt, now: datetime, tools: list[str]) -> DriftReport:
+def repair_stage_drift(rt: Runtime, now: datetime, tools: list[str]) -> DriftReport:
     report = DriftReport()
     for tool in tools:
         mapping = rt.mapping(tool)
@@ -60,8 +61,9 @@ def repair_stage_drift(rt, now: datetime, tools: list[str]) -> DriftReport:
                 vendor = mapping.to_vendor(_repair_action(tool, state, row, now), rt.mapping_context(tool, state.tenant, now))
             except MappingError:
                 continue
-            if vendor.payload.get("record_id"):
-                candidates[str(vendor.payload["record_id"])] = (state, row, state.tenant)
+            record_id = getattr(vendor.payload, "record_id", None)
+            if record_id:
+                candidates[str(record_id)] = (state, row, state.tenant)
         if not candidates:
             continue
         try:

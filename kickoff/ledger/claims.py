@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, select, update
 
-from kickoff.ledger.engine import is_postgres
+from kickoff.ledger.database import is_postgres
 from kickoff.ledger.errors import LedgerError
 
 

@@ -1,19 +1,23 @@
-"""Committing one decision: state, actions, timers, the finished inbox row or timer, and audit.
+"""Committing decisions: state, actions, timers, the finished inbox row or timer, and audit.
 
-All of it runs on the one connection/transaction it is given, so it is all or nothing:
-a version conflict, a lost claim or any failure part-way leaves the ledger as it was.
-The state is written first, so a concurrent decision on the same onboarding fails fast.
+``commit_decision`` writes one decision; ``commit_delivery`` writes every decision one
+delivery led to (a delivery may map to several events), their source-record links and the
+inbox row's done/ignored. Either runs on the one connection/transaction it is given, so it
+is all or nothing: a version conflict, a lost claim or any failure part-way leaves the
+ledger as it was. The state is written first, so a concurrent decision on the same
+onboarding fails fast.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
 
-from kickoff.ledger import audit, inbox, outbox, state, timers
-from kickoff.ledger.records import CommitResult, DueTimer
-from kickoff.model import Decision
+from kickoff.ledger import audit, crosswalk, inbox, outbox, state, timers
+from kickoff.ledger.records import CommitResult, Decided, DueTimer
+from kickoff.model import Decision, Onboarding
 
 
 def commit_decision(
@@ -50,3 +54,36 @@ def commit_decision(
 
     audit.write(conn, onboarding_id, decision.audit, now, event_id=event_id, timer_key=timer_key)
     return CommitResult(version=version, outbox_ids=added, skipped_keys=skipped)
+
+
+def commit_delivery(
+    conn: Connection,
+    inbox_id: int,
+    decided: Sequence[Decided],
+    now: datetime,
+    *,
+    ignored_because: str,
+) -> list[CommitResult]:
+    """Every decision of one claimed inbox row, in order, then the row: done if anything was
+    decided, else ignored with ``ignored_because``. A later decision on the same onboarding
+    must be based on the state an earlier one leaves (``state_after``): versions are checked
+    as for separate commits, so a stale one raises ``StateConflict`` and nothing is kept."""
+    results = []
+    for one in decided:
+        results.append(commit_decision(conn, one.decision, now, event_id=one.event_id))
+        if one.source is not None:
+            source = one.source
+            crosswalk.link_if_unlinked(
+                conn, source.canonical_id, source.tool, source.external_id, source.object_kind, now
+            )
+    if decided:
+        inbox.finish(conn, inbox_id, "done", now)
+    else:
+        inbox.finish(conn, inbox_id, "ignored", now, ignored_because)
+    return results
+
+
+def state_after(decision: Decision) -> Onboarding:
+    """The onboarding as the ledger holds it once ``decision`` is committed (the next version):
+    what the next event of the same delivery is decided on."""
+    return decision.state.model_copy(update={"version": decision.state.version + 1}, deep=True)

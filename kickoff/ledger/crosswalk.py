@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Column, ColumnElement, Connection, select
 
-from kickoff.ledger.engine import insert_for
+from kickoff.ledger.database import insert_for
 from kickoff.ledger.errors import CrosswalkConflict
 from kickoff.ledger.schema import crosswalk
 
@@ -47,37 +47,56 @@ def link(
     )
 
 
+def link_if_unlinked(
+    conn: Connection, canonical_id: str, tool: str, external_id: str, object_kind: str, at: datetime
+) -> bool:
+    """``link`` unless the canonical id already has a ``tool`` record or the record already
+    belongs to someone; True if linked. A conflict links nothing and is not an error."""
+    try:
+        if external_for(conn, canonical_id, tool) is not None:
+            return False
+        if canonical_for(conn, tool, external_id) is not None:
+            return False
+        return link(conn, canonical_id, tool, external_id, object_kind, at)
+    except CrosswalkConflict:
+        return False
+
+
 def canonical_for(
     conn: Connection, tool: str, external_id: str, object_kind: str | None = None
 ) -> str | None:
     """The canonical id of a tool's record; ambiguous without ``object_kind`` is an error."""
-    query = select(cw.canonical_id, cw.object_kind).where(
-        cw.tool == tool, cw.external_id == external_id
+    return _lookup(
+        conn, tool, object_kind, cw.external_id == external_id, cw.canonical_id,
+        f"{tool} id {external_id!r} is linked as several kinds",
     )
-    if object_kind is not None:
-        query = query.where(cw.object_kind == object_kind)
-    rows = conn.execute(query.limit(2)).all()
-    if len(rows) > 1:
-        kinds = ", ".join(sorted(r.object_kind for r in rows))
-        raise CrosswalkConflict(
-            f"{tool} id {external_id!r} is linked as several kinds ({kinds}): name the object kind"
-        )
-    return rows[0].canonical_id if rows else None
 
 
 def external_for(
     conn: Connection, canonical_id: str, tool: str, object_kind: str | None = None
 ) -> str | None:
     """The tool's id for a canonical id (of ``object_kind``, or of any kind if it is unique)."""
-    query = select(cw.external_id, cw.object_kind).where(
-        cw.canonical_id == canonical_id, cw.tool == tool
+    return _lookup(
+        conn, tool, object_kind, cw.canonical_id == canonical_id, cw.external_id,
+        f"{canonical_id!r} has several {tool} records",
     )
+
+
+def _lookup(
+    conn: Connection,
+    tool: str,
+    object_kind: str | None,
+    known: ColumnElement[bool],
+    wanted: Column[str],
+    ambiguous: str,
+) -> str | None:
+    """One side of a link given the other (``known``): at most one row, or CrosswalkConflict
+    saying ``ambiguous`` when several kinds match and no ``object_kind`` narrows them."""
+    query = select(wanted, cw.object_kind).where(known, cw.tool == tool)
     if object_kind is not None:
         query = query.where(cw.object_kind == object_kind)
     rows = conn.execute(query.limit(2)).all()
     if len(rows) > 1:
-        kinds = ", ".join(sorted(r.object_kind for r in rows))
-        raise CrosswalkConflict(
-            f"{canonical_id!r} has several {tool} records ({kinds}): name the object kind"
-        )
-    return rows[0].external_id if rows else None
+        kinds = ", ".join(sorted(row.object_kind for row in rows))
+        raise CrosswalkConflict(f"{ambiguous} ({kinds}): name the object kind")
+    return rows[0][0] if rows else None

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from kickoff.ledger.engine import insert_for
+from kickoff.ledger.database import insert_for
 from kickoff.ledger.schema import cursors
 
 

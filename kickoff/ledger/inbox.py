@@ -13,7 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, and_, or_, select, update
 
 from kickoff.ledger.claims import claim_rows
-from kickoff.ledger.engine import insert_for
+from kickoff.ledger.database import insert_for
 from kickoff.ledger.errors import ClaimLost, NotFound
 from kickoff.ledger.records import InboxItem
 from kickoff.ledger.schema import inbox

@@ -10,7 +10,7 @@ Example::
     ledger = Ledger.open("sqlite:///.kickoff/ledger.sqlite3")  # migrates to head
     inbox_id, created = ledger.store_delivery(delivery)
     for item in ledger.claim_inbox("worker-1", limit=50):
-        ...  # map, decide, then ledger.commit_decision(decision, inbox_id=item.id)
+        ...  # map, decide each event, then ledger.commit_delivery(item.id, decided)
 """
 
 from __future__ import annotations
@@ -34,22 +34,26 @@ from kickoff.ledger import (
     results,
     state,
     timers,
+    webhook_secrets,
 )
 from kickoff.ledger import status as status_mod
-from kickoff.ledger.backoff import Backoff
 from kickoff.ledger.commit import commit_decision as _commit_decision
-from kickoff.ledger.engine import READ_ONLY, make_engine
+from kickoff.ledger.commit import commit_delivery as _commit_delivery
+from kickoff.ledger.database import READ_ONLY, open_database
 from kickoff.ledger.records import (
     CommitResult,
     DeadLetter,
+    Decided,
     DueTimer,
     InboxItem,
     LedgerStatus,
     OutboxItem,
     PausedTool,
 )
+from kickoff.ledger.sealing import Sealer, sealer_for
 from kickoff.ledger.types import as_utc
 from kickoff.model import ActionResult, Decision, Delivery, Onboarding
+from kickoff.retry import Backoff
 from kickoff.settings import KickoffSettings
 
 DEFAULT_LEASE_SECONDS = 300.0
@@ -62,21 +66,25 @@ def _now(now: datetime | None) -> datetime:
 
 
 class Ledger:
-    """Inbox, outbox, timers, crosswalk, cursors, state, audit and the writes journal.
+    """Inbox, outbox, timers, crosswalk, cursors, state, audit, the writes journal and the
+    webhook secrets.
 
     Safe to share between threads; several processes may open the same database.
     """
 
     def __init__(
         self,
-        engine: Engine,
+        database: Engine,
         *,
         max_attempts: int = 8,
         backoff: Backoff | None = None,
+        settings: KickoffSettings | None = None,
     ) -> None:
-        self.engine = engine
+        self.database = database
         self.max_attempts = max_attempts
         self.backoff = backoff or Backoff()
+        self._settings = settings  # whose key seals webhook secrets (default: the environment's)
+        self._sealer: Sealer | None = None
 
     @classmethod
     def open(
@@ -91,13 +99,18 @@ class Ledger:
     ) -> Ledger:
         """Connect (default: the settings' URL) and migrate to head unless ``upgrade=False``."""
         settings = settings or KickoffSettings()
-        engine = make_engine(url or settings.resolved_database_url, schema=schema)
+        database = open_database(url or settings.resolved_database_url, schema=schema)
         if upgrade:
-            migrate.upgrade(engine, schema=schema)
-        return cls(engine, max_attempts=max_attempts or settings.max_attempts, backoff=backoff)
+            migrate.upgrade(database, schema=schema, settings=settings)
+        return cls(
+            database,
+            max_attempts=max_attempts or settings.max_attempts,
+            backoff=backoff,
+            settings=settings,
+        )
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.database.dispose()
 
     def __enter__(self) -> Self:
         return self
@@ -108,12 +121,12 @@ class Ledger:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One write transaction (SQLite: BEGIN IMMEDIATE). Commits on success, else rolls back."""
-        with self.engine.begin() as conn:
+        with self.database.begin() as conn:
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             conn = conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
                 yield conn
@@ -178,6 +191,27 @@ class Ledger:
         with self.transaction() as conn:
             return _commit_decision(
                 conn, decision, _now(now), inbox_id=inbox_id, timer=timer, event_id=event_id
+            )
+
+    def commit_delivery(
+        self,
+        inbox_id: int,
+        decided: Sequence[Decided],
+        *,
+        ignored_because: str = "nothing decided",
+        now: datetime | None = None,
+    ) -> list[CommitResult]:
+        """Everything one claimed delivery decided, in ONE transaction: each decision (state
+        version-checked, actions, timers, audit), each source-record link, and the inbox row
+        done (or ignored with ``ignored_because`` when ``decided`` is empty).
+
+        A delivery that maps to several events about one onboarding decides each on the state
+        the one before leaves (``kickoff.ledger.commit.state_after``). ``StateConflict`` or
+        ``ClaimLost``: nothing is written and the row stays claimed, to be tried again.
+        """
+        with self.transaction() as conn:
+            return _commit_delivery(
+                conn, inbox_id, decided, _now(now), ignored_because=ignored_because
             )
 
     def load_state(self, onboarding_id: str) -> Onboarding | None:
@@ -261,6 +295,37 @@ class Ledger:
     ) -> None:
         with self.transaction() as conn:
             cursors.advance(conn, tool, stream, value, _now(now))
+
+    # -- webhook secrets (sealed: kickoff.ledger.sealing) -------------------------------
+    def arm_webhook_handshake(self, tool: str, name: str, until: datetime, now: datetime) -> None:
+        """Accept one handshake for ``tool``'s webhook ``name`` until ``until`` (call it just
+        before asking the vendor to create the webhook)."""
+        with self.transaction() as conn:
+            webhook_secrets.arm(conn, tool, name, as_utc(until), as_utc(now))
+
+    def accept_webhook_secret(self, tool: str, name: str, secret: str, now: datetime) -> bool:
+        """Keep ``secret`` (sealed) if a handshake is armed for (tool, name) and not expired;
+        disarms it, so a second handshake is refused. False: not armed, nothing kept."""
+        at = as_utc(now)
+        sealed = self._secrets().seal(secret, at)
+        with self.transaction() as conn:
+            return webhook_secrets.accept(conn, tool, name, sealed, at)
+
+    def webhook_secret(self, tool: str, name: str) -> str | None:
+        """The secret kept for (tool, name), opened; None if there is none."""
+        with self._read() as conn:
+            sealed = webhook_secrets.sealed(conn, tool, name)
+        return self._secrets().open(sealed) if sealed else None
+
+    def forget_webhook_secret(self, tool: str, name: str, now: datetime) -> None:
+        """After deleting the webhook: its path accepts no signed deliveries any more."""
+        with self.transaction() as conn:
+            webhook_secrets.forget(conn, tool, name, as_utc(now))
+
+    def _secrets(self) -> Sealer:
+        if self._sealer is None:
+            self._sealer = sealer_for(self._settings)
+        return self._sealer
 
     # -- crosswalk ---------------------------------------------------------------------
     def link(

@@ -15,7 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-from kickoff.ledger.engine import is_postgres
+from kickoff.ledger.database import is_postgres
+from kickoff.settings import KickoffSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 #: Kickoff's own version table, so a database shared with Prefect keeps both histories apart.
@@ -24,11 +25,15 @@ VERSION_TABLE = "kickoff_alembic_version"
 _MIGRATION_LOCK = 0x6B69636B6F6666  # "kickoff"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic config pointing at the migrations shipped inside the package."""
+def alembic_config(
+    connection: Connection | None = None, settings: KickoffSettings | None = None
+) -> Config:
+    """An Alembic config pointing at the migrations shipped inside the package; ``settings``
+    name the key a migration seals secrets with (default: the environment's)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    config.attributes["settings"] = settings
     return config
 
 
@@ -44,7 +49,9 @@ def current_revision(conn: Connection) -> str | None:
     return context.get_current_revision()
 
 
-def upgrade(engine: Engine, *, schema: str | None = None) -> str:
+def upgrade(
+    engine: Engine, *, schema: str | None = None, settings: KickoffSettings | None = None
+) -> str:
     """Migrate to head in one transaction and return the head revision."""
     head = head_revision()
     with engine.begin() as conn:
@@ -53,5 +60,5 @@ def upgrade(engine: Engine, *, schema: str | None = None) -> str:
             if schema:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         if current_revision(conn) != head:
-            command.upgrade(alembic_config(conn), "head")
+            command.upgrade(alembic_config(conn, settings), "head")
     return head

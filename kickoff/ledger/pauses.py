@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
-from kickoff.ledger.engine import insert_for
+from kickoff.ledger.database import insert_for
 from kickoff.ledger.records import PausedTool
 from kickoff.ledger.schema import paused_tools
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kickoff.model import Action, Delivery, Timer
+from kickoff.model import Action, Decision, Delivery, Timer
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,26 @@ class PausedTool:
     tool: str
     since: datetime
     reason: str | None
+
+
+@dataclass(frozen=True)
+class SourceLink:
+    """The record a fact came from, to become the onboarding's record in that tool when
+    neither side is linked yet (the Zendesk alert ticket that opened a case)."""
+
+    canonical_id: str
+    tool: str
+    external_id: str
+    object_kind: str
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One event's decision within a delivery: what ``commit_delivery`` writes for it."""
+
+    decision: Decision
+    event_id: str | None = None
+    source: SourceLink | None = None
 
 
 @dataclass(frozen=True)

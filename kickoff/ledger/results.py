@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from kickoff.ledger import crosswalk, journal, pauses
-from kickoff.ledger.backoff import Backoff
 from kickoff.ledger.errors import CrosswalkConflict, NotFound
 from kickoff.ledger.outbox import ob, outbox
 from kickoff.ledger.schema import crosswalk as crosswalk_table
 from kickoff.ledger.schema import onboardings
 from kickoff.model import ActionKind, ActionResult, ResultStatus
+from kickoff.retry import Backoff
 
 
 def created_object_kind(kind: str, payload: dict[str, Any]) -> str | None:

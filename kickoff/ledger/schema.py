@@ -176,3 +176,15 @@ paused_tools = Table(
     Column("since", UTCDateTime, nullable=False),
     Column("reason", Text),
 )
+
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tool", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("secret", Text),  # sealed (kickoff.ledger.sealing); NULL: none kept
+    Column("armed_until", UTCDateTime),  # a handshake is accepted until then; NULL: none
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tool", "name"),
+)

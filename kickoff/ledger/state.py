@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from kickoff.ledger.engine import insert_for
+from kickoff.ledger.database import insert_for
 from kickoff.ledger.errors import StateConflict
 from kickoff.ledger.schema import onboardings
 from kickoff.model import Onboarding

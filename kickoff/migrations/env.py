@@ -37,7 +37,7 @@ def _main() -> None:
     if connection is not None:
         _run(connection)
         return
-    from kickoff.ledger.engine import make_engine
+    from kickoff.ledger.database import open_database
     from kickoff.settings import KickoffSettings
 
     url = config.get_main_option("sqlalchemy.url") or KickoffSettings().resolved_database_url
@@ -46,7 +46,7 @@ def _main() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(url)
+    engine = open_database(url)
     try:
         with engine.connect() as conn:
             _run(conn)

@@ -842,3 +842,6 @@ def _match(template: str, path: str) -> dict[str, str] | None:
     pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "/?$"
     found = re.match(pattern, path)
     return found.groupdict() if found else None
+
+
+VENDOR = Asana

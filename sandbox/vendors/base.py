@@ -4,32 +4,52 @@ A vendor module subclasses ``Vendor`` and fills in ``routes`` (the API, on ``sel
 ``admin_routes`` (person-in-the-tool changes under ``/_sandbox/<name>/``, which emit
 webhooks), ``reset``/``seed`` (state), ``check_auth`` (the vendor's 401), ``check_limits``
 (the vendor's 429 or 403 with its own body and headers), and ``sign`` (its webhook scheme).
+A module ends with ``VENDOR = <its class>``; the sandbox finds it by the tool's name
+(``kickoff.tools.plugin``). Vendors see the sandbox only as ``Services`` (what they use of
+it), so no vendor imports ``sandbox.state``.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.limits import LimitSettings
-from sandbox.webhooks import Outgoing, WebhookTarget
+from sandbox.clock import SandboxClock
+from sandbox.limits import Block, Counter, LimitSettings, SlidingWindow
+from sandbox.smtp import MailStore
+from sandbox.webhooks import Outgoing, WebhookDispatcher, WebhookTarget
 
-if TYPE_CHECKING:
-    from sandbox.state import Sandbox
+
+class Services(Protocol):
+    """What a vendor uses of the sandbox it lives in (``sandbox.state.Sandbox`` is one)."""
+
+    clock: SandboxClock
+    limits: dict[str, LimitSettings]
+    windows: SlidingWindow
+    blocks: Block
+    counters: Counter
+    webhooks: WebhookDispatcher
+    mail: MailStore
 
 
 class Vendor:
     name: ClassVar[str]
     prefixes: ClassVar[tuple[str, ...]]
+    """Path prefixes of the vendor's API on the sandbox; () for a vendor without an HTTP API."""
     default_limits: ClassVar[LimitSettings] = LimitSettings(enabled=False)
     default_credentials: ClassVar[dict[str, str]] = {}
+    webhook_secret: ClassVar[str | None] = None
+    """The credential (of ``default_credentials``) the vendor signs its webhooks with, or (with
+    ``webhook_secret_param``) that the subscriber puts in the target URL."""
+    webhook_secret_param: ClassVar[str | None] = None
+    """A vendor that signs nothing: the target URL's query parameter carrying the secret."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Services) -> None:
         self.sb = sandbox
         self.router = APIRouter()
         self.admin = APIRouter(prefix=f"/_sandbox/{self.name}")

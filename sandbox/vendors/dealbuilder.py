@@ -1,16 +1,44 @@
 """Dealbuilder has no write API: it only POSTs one JSON object per event to a configured URL,
-authenticated by the ``webhookKey`` in the body. ``/_sandbox/dealbuilder/documents`` plays
-the seller sending a proposal and the customer signing it."""
+authenticated by the ``webhookKey`` in the body. The body is flat, as its webhook reference
+lists it: ``eventType`` and ``webhookKey`` beside the document's own fields (its ``Parties``,
+custom fields, ...), and the deprecated flat ``customer*``/``seller*`` fields, filled from the
+parties (null when unknown). ``/_sandbox/dealbuilder/documents`` plays the seller sending a
+proposal and the customer signing it."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, ClassVar
 
 from fastapi import Body, HTTPException
 
+from kickoff.tools.dealbuilder import DEPRECATED_FIELDS
 from sandbox.vendors.base import Vendor
 from sandbox.webhooks import WebhookTarget
+
+
+def _party(document: dict[str, Any], role: str) -> dict[str, Any]:
+    parties = [p for p in document.get("Parties") or [] if isinstance(p, dict)]
+    return next((p for p in parties if str(p.get("role", "")).lower() == role), {})
+
+
+def _contact(party: dict[str, Any], role: str) -> dict[str, Any]:
+    contacts = [c for c in party.get("contacts") or [] if isinstance(c, dict)]
+    first = contacts[0] if contacts else {}
+    return next((c for c in contacts if str(c.get("role", "")).lower() == role), first)
+
+
+def deprecated_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """The flat fields older integrations read, from the customer and seller parties."""
+    customer, seller = _party(document, "customer"), _party(document, "seller")
+    person, sales = _contact(customer, "main_user"), _contact(seller, "seller")
+    first, _, last = str(person.get("name") or "").partition(" ")
+    known = {"customerCompanyName": customer.get("companyName"), "customerId": customer.get("id"),
+             "customerOrgNumber": customer.get("organizationNumber"),
+             "customerName": person.get("name"),
+             "customerFirstName": first or None, "customerLastName": last or None,
+             "customerEmail": person.get("email"), "customerPhoneNumber": person.get("phone"),
+             "sellerName": sales.get("name"), "sellerEmail": sales.get("email")}
+    return {name: known.get(name) for name in DEPRECATED_FIELDS}
 
 
 class Dealbuilder(Vendor):
@@ -30,14 +58,10 @@ class Dealbuilder(Vendor):
         return {}  # the key travels in the body, not in a header
 
     def document_event(self, event_type: str, document: dict[str, Any]) -> dict[str, Any]:
-        """The payload Dealbuilder posts: event type, webhook key, the document with its parties."""
-        return {
-            "eventType": event_type,
-            "webhookKey": self.credentials["DEALBUILDER_WEBHOOK_KEY"],
-            "eventId": str(uuid.uuid4()),
-            "timestamp": self.sb.clock.now().isoformat(),
-            "document": document,
-        }
+        """The flat body Dealbuilder posts: event type and webhook key beside the document's
+        fields; the deprecated flat fields from its parties unless the document sets them."""
+        return {"eventType": event_type, "webhookKey": self.credentials["DEALBUILDER_WEBHOOK_KEY"],
+                **deprecated_fields(document), **document}
 
     def admin_routes(self) -> None:
         @self.admin.post("/documents")
@@ -63,3 +87,6 @@ class Dealbuilder(Vendor):
         @self.admin.get("/documents")
         async def documents() -> list[dict[str, Any]]:
             return list(self.documents.values())
+
+
+VENDOR = Dealbuilder

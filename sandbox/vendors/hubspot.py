@@ -186,6 +186,7 @@ class HubSpot(Vendor):
         "HUBSPOT_ACCESS_TOKEN": "hs-sandbox-token",
         "HUBSPOT_CLIENT_SECRET": "hs-sandbox-client-secret",
     }
+    webhook_secret = "HUBSPOT_CLIENT_SECRET"  # the app's client secret signs its webhooks
 
     # --- state -------------------------------------------------------------------------
     def reset(self) -> None:
@@ -926,3 +927,6 @@ def _compare(op: str, have: Any, want: Any) -> bool:
     except TypeError:
         return {"GT": str(have) > str(want), "GTE": str(have) >= str(want), "LT": str(have) < str(want),
                 "LTE": str(have) <= str(want)}[op]
+
+
+VENDOR = HubSpot

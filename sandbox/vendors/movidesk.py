@@ -101,6 +101,7 @@ class Movidesk(Vendor):
         "MOVIDESK_TOKEN": "movidesk-sandbox-token",
         "MOVIDESK_WEBHOOK_TOKEN": "movidesk-sandbox-webhook-token",
     }
+    webhook_secret, webhook_secret_param = "MOVIDESK_WEBHOOK_TOKEN", "token"  # unsigned: in the URL
 
     # --- state --------------------------------------------------------------------------
     def reset(self) -> None:
@@ -481,3 +482,6 @@ async def _json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise MovideskError(400, "The request body must be a JSON object.")
     return body
+
+
+VENDOR = Movidesk

@@ -1024,3 +1024,6 @@ def _soap_fault(code: str, message: str) -> Response:
             f"<sf:exceptionMessage>{escape(message)}</sf:exceptionMessage></sf:LoginFault></detail>"
             "</soapenv:Fault></soapenv:Body></soapenv:Envelope>")
     return Response(body, status_code=500, media_type="text/xml")
+
+
+VENDOR = Salesforce

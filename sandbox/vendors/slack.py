@@ -3,7 +3,6 @@ readable at ``GET /_sandbox/slack/messages``."""
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -25,9 +24,16 @@ class Slack(Vendor):
         "SLACK_WEBHOOK_URL": WEBHOOK_PATH,
     }
 
+    def _ts(self) -> str:
+        """A message timestamp on the sandbox's clock (virtual in the demo and soak), unique per
+        message as Slack's are: seconds, then a counter in the microseconds."""
+        self._seq += 1
+        return f"{int(self.sb.clock.now().timestamp())}.{self._seq % 1_000_000:06d}"
+
     def reset(self) -> None:
         super().reset()
         self.messages: list[dict[str, Any]] = []
+        self._seq = 0
 
     def check_auth(self, request: Request) -> Response | None:
         if request.url.path.startswith("/services/"):
@@ -54,7 +60,7 @@ class Slack(Vendor):
                 return JSONResponse({"ok": False, "error": "channel_not_found"})
             if not (body.get("text") or body.get("blocks")):
                 return JSONResponse({"ok": False, "error": "no_text"})
-            ts = f"{time.time():.6f}"
+            ts = self._ts()
             self.messages.append({"channel": body["channel"], "text": body.get("text"), "blocks": body.get("blocks"),
                                   "ts": ts, "via": "api", "metadata": body.get("metadata")})
             return JSONResponse({"ok": True, "channel": body["channel"], "ts": ts,
@@ -86,7 +92,7 @@ class Slack(Vendor):
             if not (body.get("text") or body.get("blocks")):
                 return PlainTextResponse("no_text", status_code=400)
             self.messages.append({"channel": body.get("channel", "#webhook"), "text": body.get("text"),
-                                  "blocks": body.get("blocks"), "ts": f"{time.time():.6f}", "via": "webhook"})
+                                  "blocks": body.get("blocks"), "ts": self._ts(), "via": "webhook"})
             return PlainTextResponse("ok")
 
     def admin_routes(self) -> None:
@@ -101,3 +107,6 @@ async def _body(request: Request) -> dict[str, Any]:
         data = await request.json()
         return data if isinstance(data, dict) else {}
     return dict(await request.form())
+
+
+VENDOR = Slack

@@ -104,6 +104,7 @@ class Zendesk(Vendor):
         "ZENDESK_OAUTH_TOKEN": "zd-sandbox-oauth-token",
         "ZENDESK_WEBHOOK_SECRET": "zd-sandbox-webhook-secret",
     }
+    webhook_secret = "ZENDESK_WEBHOOK_SECRET"
 
     def reset(self) -> None:
         super().reset()
@@ -676,3 +677,6 @@ async def _json(request: Request) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+VENDOR = Zendesk

@@ -21,6 +21,7 @@ import yaml
 from sqlalchemy import text
 
 from kickoff.ledger.migrate import VERSION_TABLE
+from soak.faults import webhook_vendors
 from soak.run import FLUSH_TIMEOUT, HORIZON_DAYS, next_lease, next_moment
 from soak.scaleout.load import LOADED_TOOLS, commit_load, load_moment, window_peaks
 from soak.scaleout.stack import FIXTURE, ScaleoutStack
@@ -60,7 +61,7 @@ class ScaleoutRun:
     """What soak.invariants.check_run reads, plus the flow-run driver."""
 
     def __init__(self, st: ScaleoutStack, seed: int, procedures: list[str], offsets: dict[str, int]) -> None:
-        from soak.run import _procedure_factories
+        from soak.run import procedure_factories
 
         self.st, self.control, self.rt = st, st.control, st.rt
         self.plan, self.result = _Plan(seed), _Result()
@@ -72,7 +73,7 @@ class ScaleoutRun:
         self.act_errors: list[str] = []
         self.final_now: datetime | None = None
         self.flow_runs: list[tuple[str, str, str]] = []  # (deployment, id, final state)
-        factories = _procedure_factories()
+        factories = procedure_factories()
         self.procs = [factories[n](self.start_of(n, offsets)) for n in procedures]
         self.acts = sorted(a for p in self.procs for a in p.acts)
         self._deployments: dict[str, UUID] = {}
@@ -91,20 +92,21 @@ class ScaleoutRun:
     # -- per-run reset (the stack is shared by all runs) ------------------------------------------
     def reset(self) -> None:
         from flows.local.stack import _webhook_secret, _webhook_url
-        from kickoff.gateway import expect_asana_handshake
+        from gateway import expect_webhook_handshake
 
-        with self.rt.ledger.engine.begin() as conn:
+        with self.rt.ledger.database.begin() as conn:
             names = [r[0] for r in conn.execute(text(
                 "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> :vt"), {"vt": VERSION_TABLE})]
             conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
         self.control.reset()
         self.control.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")) or {})
         st = self.st
-        for vendor in ("hubspot", "salesforce", "zendesk", "movidesk", "dealbuilder"):
+        for vendor in webhook_vendors():
             self.control.set_webhook(vendor, _webhook_url(st.gateway.url, vendor, st.env), _webhook_secret(vendor, st.env))
-        tool = self.rt.config.tools.get("asana")
-        for project in ((tool.options.get("projects") or [])[:1] if tool else []):
-            expect_asana_handshake(self.rt.ledger, "default", st.sandbox.sandbox.clock.now())
+        rt = self.rt
+        boards = rt.connector("asana").reads.get("projects", []) if "asana" in rt.config.tools else []
+        for project in boards[:1]:
+            expect_webhook_handshake(self.rt.ledger, "asana", "default", st.sandbox.sandbox.clock.now())
             requests.post(f"{st.env['KICKOFF_ASANA_BASE_URL']}/api/1.0/webhooks", timeout=30,
                           headers={"Authorization": f"Bearer {st.env['ASANA_ACCESS_TOKEN']}"},
                           json={"data": {"resource": str(project), "target": f"{st.gateway.url}/webhooks/asana"}}
@@ -166,7 +168,7 @@ class ScaleoutRun:
         self.killed.add(str(run_id))
         self.result.faults["flow run SIGKILL mid-run"] += 1
         time.sleep(0.5)  # the process is gone; let its last commit settle before counting its claims
-        with self.rt.ledger.engine.connect() as conn:
+        with self.rt.ledger.database.connect() as conn:
             orphaned = conn.execute(text("SELECT count(*) FROM outbox WHERE status = 'claimed' AND claimed_by LIKE :w"),
                                     {"w": f"%{run_id}"}).scalar_one()
         self.result.stats["outbox rows orphaned by a killed run"] += orphaned
@@ -222,7 +224,7 @@ class ScaleoutRun:
                 except Exception as exc:  # noqa: BLE001
                     self.act_errors.append(f"act {act.label!r}: {type(exc).__name__}: {exc}")
                 if act.poll:
-                    self._run([(f"poll/poll-{t}", {"tool": t, "max_pages": 1}) for t in act.poll])
+                    self._run([(f"poll/poll-{t}", {"tool": t, "max_pages": 1, "now": now.isoformat()}) for t in act.poll])
             self.settle(now)
         self.settle(now)
         now = self.load(load_moment(now))
@@ -255,7 +257,7 @@ class ScaleoutRun:
     def extra_violations(self) -> list[str]:
         v = [f"flow run {name} {rid} ended {state}" for name, rid, state in self.flow_runs
              if state != "COMPLETED" and not (rid in self.killed and state == "CRASHED")]
-        with self.rt.ledger.engine.connect() as conn:
+        with self.rt.ledger.database.connect() as conn:
             audit = conn.execute(text("SELECT outbox_id, old_status, new_status, old_claimed_by, new_claimed_by, pid "
                                       "FROM soak_outbox_audit ORDER BY seq")).all()
         done = Counter(r[0] for r in audit if r[2] == "done")
@@ -310,13 +312,11 @@ def _run_id(worker: str | None) -> str:
 def run_one(st: ScaleoutStack, seed: int, variant: type[ScaleoutRun] = ScaleoutRun
             ) -> tuple[list[str], Counter, Counter, float]:
     """Play seed ``seed``'s procedures as ``variant`` plays them; check everything after."""
-    from soak.faults import plan_for
     from soak.invariants import check_run
-    from soak.run import _procedure_factories
+    from soak.run import plan_of
 
     t = time.monotonic()
-    factories = _procedure_factories()
-    plan = plan_for(seed, list(factories), {n: len(m().acts) for n, m in factories.items()})
+    plan = plan_of(seed, st.rt.config, st.sandbox.sandbox)
     run = variant(st, seed, plan.procedures, plan.offsets_days)
     violations: list[str] = []
     try:
@@ -324,7 +324,7 @@ def run_one(st: ScaleoutStack, seed: int, variant: type[ScaleoutRun] = ScaleoutR
     except Exception as exc:  # noqa: BLE001
         violations.append(f"run crashed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     try:
-        violations += check_run(run)  # type: ignore[arg-type]
+        violations += check_run(run)
         violations += run.extra_violations()
     except Exception as exc:  # noqa: BLE001
         violations.append(f"check crashed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from flows.local.processes import stop_process_group
+from soak.faults import webhook_vendors
 from soak.scaleout import pg
 from soak.scaleout.server import PostgresPrefectServer
 
@@ -119,21 +120,21 @@ def scaleout_stack(home: Path, *, workers: int = 3, virtual_clock: bool = True, 
                        "PREFECT_LOGGING_LEVEL": "WARNING"})
         os.environ.update(st.env)
         from flows.runtime import Runtime
-        from kickoff.gateway import create_app
-        from kickoff.gateway.server import GatewayServer
+        from gateway import create_app
+        from gateway.server import GatewayServer
 
         st.rt = Runtime.build()  # migrates the PG ledger to head
-        with st.rt.ledger.engine.begin() as conn:
+        with st.rt.ledger.database.begin() as conn:
             conn.exec_driver_sql(AUDIT_SQL)
-        notify = (lambda tool, ids: None) if virtual_clock else None  # virtual clock: the driver runs flows
+        announce = (lambda tool, ids: None) if virtual_clock else None  # virtual clock: the driver runs flows
         app = create_app(st.rt.ledger, config=st.rt.config, clock=st.sandbox.sandbox.clock.now,
-                         **({"notify": notify} if notify else {}))
+                         **({"announce": announce} if announce else {}))
         st.gateway = GatewayServer(app).start()
         st.env["KICKOFF_PUBLIC_URL"] = st.gateway.url
         os.environ["KICKOFF_PUBLIC_URL"] = st.gateway.url
         from flows.local.stack import _webhook_secret, _webhook_url
 
-        for vendor in ("hubspot", "salesforce", "zendesk", "movidesk", "dealbuilder"):
+        for vendor in webhook_vendors():
             st.control.set_webhook(vendor, _webhook_url(st.gateway.url, vendor, st.env), _webhook_secret(vendor, st.env))
         out(f"step 2: ledger on PG {st.ledger_db}, sandbox {st.sandbox.url} (limits on), gateway {st.gateway.url}")
 

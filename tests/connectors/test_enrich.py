@@ -14,12 +14,12 @@ import yaml
 from connectors.asana import AsanaConnector
 from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
-from connectors.retry import FAST_POLICY
 from connectors.zendesk import ZendeskConnector
 from kickoff.events import EventType
 from kickoff.model import ActionKind, Delivery, ResultStatus
+from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, load_tables, mapping_for
-from tests.mappings.conftest import FIXTURE, REPO, FakeLedger, Receiver, action, state
+from tests.mappings.conftest import FIXTURE, NOW, REPO, FakeLedger, Receiver, action, state
 
 HS_SECRET, HS_TOKEN = "hs-sandbox-client-secret", "hs-sandbox-token"
 PIPELINE, STAGE_ONBOARDING = "28734901", "84561202"
@@ -57,20 +57,23 @@ def tenants(kickoff_config) -> dict[str, Any]:
 
 
 @pytest.fixture
-def hubspot(kickoff_config, seeded) -> HubSpotConnector:
-    return HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY)
+def hubspot(kickoff_config, seeded, tables) -> HubSpotConnector:
+    return HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY,
+                            reads=mapping_for("hubspot").reads(tables["hubspot"]))
 
 
 @pytest.fixture
-def zendesk(kickoff_config, seeded) -> ZendeskConnector:
+def zendesk(kickoff_config, seeded, tables) -> ZendeskConnector:
     config = kickoff_config.tools["zendesk"]
-    return ZendeskConnector(config.model_copy(update={"options": {"job_poll_seconds": 0.0}}), retry=FAST_POLICY)
+    return ZendeskConnector(config.model_copy(update={"options": {"job_poll_seconds": 0.0}}), retry=FAST_POLICY,
+                            reads=mapping_for("zendesk").reads(tables["zendesk"]))
 
 
 def hooks(connector: Connector, sandbox, receiver: Receiver, start: int) -> list[Delivery]:
     """What the sandbox sent since ``start``, parsed as the gateway parses it."""
     assert sandbox.flush_webhooks()
-    return [d for i in range(start, len(receiver.received)) for d in connector.parse_webhook(receiver.request(i))]
+    return [d for i in range(start, len(receiver.received))
+            for d in connector.parse_webhook(receiver.request(i), NOW)]
 
 
 def log_since(sandbox, vendor: str, seq: int) -> list[tuple[str, str]]:
@@ -110,7 +113,7 @@ def test_A13_given_a_meeting_booked_on_the_ticket_when_enriched_then_one_read_an
     assert bare.value.field == "associations"
 
     seq = seeded.last_seq()
-    whole = hubspot.enrich(notice)
+    whole = hubspot.enrich(notice, NOW)
 
     assert log_since(seeded, "hubspot", seq) == [("GET", f"/crm/v3/objects/meetings/{meeting['id']}")]
     assert (whole.tool, whole.dedup_key, whole.kind, whole.record_id) == (
@@ -127,7 +130,7 @@ def test_A13_given_a_meeting_booked_on_the_ticket_when_enriched_then_one_read_an
     seeded.act("hubspot", f"meetings/{meeting['id']}", method="PATCH", properties={"hs_meeting_outcome": "COMPLETED"})
     [outcome] = hooks(hubspot, seeded, receiver, start)
     seq = seeded.last_seq()
-    [completed] = mapping.to_events(hubspot.enrich(outcome), ctx)
+    [completed] = mapping.to_events(hubspot.enrich(outcome, NOW), ctx)
     assert len(log_since(seeded, "hubspot", seq)) == 1
     assert completed.type == EventType.MEETING_COMPLETED and completed.subject == ONBOARDING
     assert completed.data["start"].startswith("2026-03-05T09:00:00")  # read, not in the one-property event
@@ -145,7 +148,7 @@ def test_given_notices_the_mapping_does_not_need_then_enrich_reads_nothing(hubsp
     assert {d.payload["subscriptionType"] for d in notices} == {"meeting.propertyChange", "ticket.propertyChange"}
 
     seq = seeded.last_seq()
-    assert [hubspot.enrich(d) for d in notices] == notices
+    assert [hubspot.enrich(d, NOW) for d in notices] == notices
     assert log_since(seeded, "hubspot", seq) == []
 
 
@@ -162,7 +165,7 @@ def test_given_a_meeting_deleted_before_processing_then_the_delivery_comes_back_
     assert gone.status_code == 204
 
     seq = seeded.last_seq()
-    assert hubspot.enrich(notice) == notice
+    assert hubspot.enrich(notice, NOW) == notice
     assert [(m, p) for m, p in log_since(seeded, "hubspot", seq)] == [("GET", f"/crm/v3/objects/meetings/{meeting['id']}")]
     with pytest.raises(MappingError) as failed:  # the mapping fails it with its reason
         mapping_for("hubspot").to_events(notice, ledger.context("assist", "hubspot", tables, tenants))
@@ -182,12 +185,13 @@ def test_A14_given_the_meeting_outcome_and_the_company_owner_then_one_batch_upda
                action("hubspot", ActionKind.SET_STAGE, {"stage": "no_show", "record": "meeting", "record_id": meetings[1]},
                       n=2, rule="A15")]
     vendor = [mapping.to_vendor(a, ctx) for a in actions]
-    assert vendor[1].payload == {"record_id": company, "owner": SAM_ADVISOR, "object": "companies"}
-    assert vendor[0].payload == {"record_id": meetings[0], "object": "meetings", "property": "hs_meeting_outcome",
-                                 "stage": "COMPLETED"}
+    assert vendor[1].payload.model_dump(exclude_unset=True) == {"record_id": company, "owner": SAM_ADVISOR,
+                                                                "object": "companies"}
+    assert vendor[0].payload.model_dump(exclude_unset=True) == {
+        "record_id": meetings[0], "object": "meetings", "property": "hs_meeting_outcome", "stage": "COMPLETED"}
 
     seq = seeded.last_seq()
-    results = hubspot.apply(vendor)
+    results = hubspot.apply(vendor, NOW)
 
     assert [r.status for r in results] == [ResultStatus.DONE] * 3, [r.reason for r in results]
     assert [r.external_id for r in results] == [meetings[0], company, meetings[1]]
@@ -222,7 +226,7 @@ def test_W3_given_a_red_alert_webhook_when_enriched_then_one_read_and_red_alert_
     assert mapping.to_events(created, ctx) == []  # the bare event has no custom field values
 
     seq = seeded.last_seq()
-    whole = zendesk.enrich(created)
+    whole = zendesk.enrich(created, NOW)
 
     assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json")]
     assert (whole.dedup_key, whole.kind, whole.record_id) == (created.dedup_key, "webhook", created.record_id)
@@ -241,20 +245,39 @@ def test_given_zendesk_changes_or_a_deleted_ticket_then_enrich_leaves_the_delive
     seeded.act("zendesk", f"tickets/{ticket['id']}", method="PUT", status="open")
     changes = hooks(zendesk, seeded, receiver, start)
     seq = seeded.last_seq()
-    assert [zendesk.enrich(d) for d in changes] == changes
+    assert [zendesk.enrich(d, NOW) for d in changes] == changes
     assert log_since(seeded, "zendesk", seq) == []
 
     seeded.act("zendesk", f"tickets/{ticket['id']}", method="DELETE")
     seq = seeded.last_seq()
-    assert zendesk.enrich(created) == created
+    assert zendesk.enrich(created, NOW) == created
     assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json")]
+
+
+def test_given_the_zendesk_custom_fields_the_mapping_reads_then_enrich_reads_those_or_nothing(
+        zendesk, kickoff_config, seeded, receiver, tables):
+    ticket, created = new_ticket(seeded, receiver, zendesk, subject="Alerte rouge", tags=["red_alert"],
+                                 comment={"body": "x"}, custom_fields=[{"id": 360000103, "value": "2026-03-20"},
+                                                                       {"id": 360000999, "value": "not read"}])
+    assert mapping_for("zendesk").reads(tables["zendesk"]) == {"custom_fields": ["360000101", "360000102",
+                                                                                 "360000103"]}
+    seq = seeded.last_seq()
+    whole = zendesk.enrich(created, NOW)
+    assert whole.payload["detail"]["custom_fields"] == [{"id": 360000103, "value": "2026-03-20"}]  # only what is read
+
+    tags_only = {"retention": {**tables["zendesk"]["retention"], "case_field": None,
+                               "alerts": [{"event": "upsell.requested", "tags_any": ["upsell"]}]}}
+    bare = ZendeskConnector(kickoff_config.tools["zendesk"], retry=FAST_POLICY,
+                            reads=mapping_for("zendesk").reads(tags_only))
+    assert bare.enrich(created, NOW) == created
+    assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json")]  # the first only
 
 
 # --- Asana ----------------------------------------------------------------------------------
 @pytest.fixture
-def asana(kickoff_config, seeded) -> AsanaConnector:
-    base = kickoff_config.tools["asana"]
-    return AsanaConnector(base.model_copy(update={"options": {"projects": [ASANA_PROJECT]}}), retry=FAST_POLICY)
+def asana(kickoff_config, seeded, tables) -> AsanaConnector:
+    return AsanaConnector(kickoff_config.tools["asana"], retry=FAST_POLICY,
+                          reads=mapping_for("asana").reads(tables["asana"]))
 
 
 def test_W1_given_a_person_completes_a_kickoff_task_when_enriched_then_one_read_and_task_updated(
@@ -276,7 +299,7 @@ def test_W1_given_a_person_completes_a_kickoff_task_when_enriched_then_one_read_
     assert mapping.to_events(notice, ctx) == []  # gids only
 
     seq = seeded.last_seq()
-    whole = asana.enrich(notice)
+    whole = asana.enrich(notice, NOW)
 
     assert log_since(seeded, "asana", seq) == [("GET", f"/api/1.0/tasks/{task['gid']}")]
     assert (whole.dedup_key, whole.kind, whole.record_id) == (notice.dedup_key, "webhook", notice.record_id)

@@ -11,11 +11,13 @@ from xml.etree import ElementTree
 
 import pytest
 
-from connectors.retry import FAST_POLICY, RetryPolicy
 from connectors.salesforce import SalesforceConnector, soap_ack
-from connectors.webhooks import WebhookRejected, WebhookRequest
+from kickoff.contracts.vendor import PayloadRefused, VendorAction
+from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionKind, ResultStatus
+from kickoff.retry import FAST_POLICY, RetryPolicy
 from kickoff.settings import Config
+from kickoff.tools import spec
 from sandbox.control import SandboxControl
 from sandbox.vendors.salesforce import id18
 
@@ -24,20 +26,23 @@ UPSERT = "PATCH composite/sobjects/Task/Kickoff_Key__c"
 QUERY_ALL = "GET queryAll/"
 QUERY_MORE = "GET queryAll/<locator>"
 DUE = datetime(2026, 6, 1, 9, tzinfo=UTC)
+NOW = datetime(2026, 5, 4, 10, tzinfo=UTC)
+CASES = {"Case": ["Subject", "Status", "OwnerId", "AccountId"]}
+"""Standard fields only: the tenant's custom fields exist only in an org seeded with
+sandbox/fixtures/default.yaml, which these tests do not load."""
 
 
-def _connector(config: Config, *, retry: RetryPolicy = FAST_POLICY, **options: Any) -> SalesforceConnector:
-    """The connector on its default fields: the tenant's extra fields (tools.yaml) exist only
-    in an org seeded with sandbox/fixtures/default.yaml, which these tests do not load."""
+def _connector(config: Config, *, retry: RetryPolicy = FAST_POLICY,
+               reads: dict[str, list[str]] | None = None, **options: Any) -> SalesforceConnector:
+    """The connector reading ``reads`` (what the mapping would ask for; default: cases)."""
     tool = config.tools["salesforce"]
-    base = {k: v for k, v in tool.options.items() if k != "fields"}
-    tool = tool.model_copy(update={"options": {**base, **options}})
-    return SalesforceConnector(tool, retry=retry)
+    tool = tool.model_copy(update={"options": {**tool.options, **options}})
+    return SalesforceConnector(tool, retry=retry, reads=CASES if reads is None else reads)
 
 
-def _action(kind: ActionKind, key: str, **payload: Any) -> Action:
-    return Action(kind=kind, tool="salesforce", onboarding_id="onb-1", payload=payload,
-                  idempotency_key=key, rule="T1", due_at=DUE)
+def _action(kind: ActionKind, key: str, **payload: Any) -> VendorAction:
+    return VendorAction.of(Action(kind=kind, tool="salesforce", onboarding_id="onb-1", payload={},
+                                  idempotency_key=key, rule="T1", due_at=DUE), payload)
 
 
 def _calls(sandbox: SandboxControl) -> dict[str, int]:
@@ -57,7 +62,7 @@ def _seed_cases(sandbox: SandboxControl, n: int) -> list[str]:
     return [c["Id"] for c in sandbox.get("salesforce", "records/Case")]
 
 
-def _tasks(n: int, prefix: str = "task", **payload: Any) -> list[Action]:
+def _tasks(n: int, prefix: str = "task", **payload: Any) -> list[VendorAction]:
     return [_action(ActionKind.CREATE_TASK, f"{prefix}-key-{i:04d}", subject=f"Call {i}", due_at=DUE.isoformat(),
                      **payload) for i in range(n)]
 
@@ -69,7 +74,7 @@ def test_given_450_case_stage_changes_when_applied_then_three_collection_calls(
     ids = _seed_cases(sandbox, 450)
     actions = [_action(ActionKind.SET_STAGE, f"stage-key-{i:04d}", record_id=rid, stage="Working")
                for i, rid in enumerate(ids)]
-    results = _connector(kickoff_config).apply(actions)
+    results = _connector(kickoff_config).apply(actions, NOW)
     assert [r.status for r in results] == [ResultStatus.DONE] * 450
     assert [r.external_id for r in results] == ids
     assert _calls(sandbox) == {COLLECTION: 3}
@@ -83,7 +88,7 @@ def test_given_stage_and_owner_for_one_case_when_applied_then_one_row_answers_bo
     sandbox.seed({"salesforce": {"users": [{"Id": owner, "Name": "Alex Example"}]}})
     actions = [_action(ActionKind.SET_STAGE, "stage-key-1", record_id=case, stage="Escalated"),
                _action(ActionKind.ASSIGN_OWNER, "owner-key-1", record_id=case, owner=owner)]
-    assert [r.status for r in _connector(kickoff_config).apply(actions)] == [ResultStatus.DONE] * 2
+    assert [r.status for r in _connector(kickoff_config).apply(actions, NOW)] == [ResultStatus.DONE] * 2
     assert _calls(sandbox) == {COLLECTION: 1}
     changed = sandbox.get("salesforce", f"records/Case/{case}")
     assert (changed["Status"], changed["OwnerId"]) == ("Escalated", owner)
@@ -95,7 +100,7 @@ def test_given_some_records_refused_when_applied_then_they_fail_with_vendor_reas
     actions = [_action(ActionKind.SET_STAGE, f"stage-key-{i}", record_id=rid, stage=stage)
                for i, (rid, stage) in enumerate(zip(ids, ["Working", "Someday", "Closed"], strict=True))]
     actions += _tasks(2) + [_action(ActionKind.CREATE_TASK, "task-key-bad", subject="x", status="Maybe")]
-    results = _connector(kickoff_config).apply(actions)
+    results = _connector(kickoff_config).apply(actions, NOW)
     assert [r.status for r in results] == [ResultStatus.DONE, ResultStatus.PERMANENT, ResultStatus.DONE,
                                            ResultStatus.DONE, ResultStatus.DONE, ResultStatus.PERMANENT]
     assert results[1].reason == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: bad value for restricted picklist field: Someday"
@@ -112,8 +117,8 @@ def test_given_creations_when_applied_then_keyed_by_idempotency_key_and_repeats_
                _action(ActionKind.ADD_NOTE, "note-key-0001", record_id=case, body="Customer prefers mornings"),
                _action(ActionKind.CREATE_RECORD, "case-key-0001", object="Case", fields={"Subject": "Go-live"})]
     connector = _connector(kickoff_config)
-    first = connector.apply(actions)
-    again = connector.apply(actions)
+    first = connector.apply(actions, NOW)
+    again = connector.apply(actions, NOW)
     assert [r.status for r in first] == [ResultStatus.DONE] * 4
     assert [r.external_id for r in again] == [r.external_id for r in first]
     tasks = sandbox.get("salesforce", "records/Task")
@@ -127,7 +132,7 @@ def test_given_creations_when_applied_then_keyed_by_idempotency_key_and_repeats_
 def test_given_creation_applied_but_answer_lost_when_retried_then_found_by_key_and_not_duplicated(
         kickoff_config: Config, sandbox: SandboxControl) -> None:
     sandbox.add_fault(vendor="salesforce", method="PATCH", path="composite/sobjects/Task", kind="no_answer", times=1)
-    results = _connector(kickoff_config).apply(_tasks(3))
+    results = _connector(kickoff_config).apply(_tasks(3), NOW)
     assert [r.status for r in results] == [ResultStatus.DONE] * 3
     tasks = sandbox.get("salesforce", "records/Task")
     assert len(tasks) == 3
@@ -142,7 +147,8 @@ def test_given_429_storm_when_updating_cases_then_waits_out_retry_after_and_fini
     sandbox.add_fault(vendor="salesforce", path="composite/sobjects", kind="error", status=429, times=2)
     started = time.monotonic()
     results = _connector(kickoff_config).apply(
-        [_action(ActionKind.SET_STAGE, f"stage-key-{i}", record_id=rid, stage="Working") for i, rid in enumerate(ids)])
+        [_action(ActionKind.SET_STAGE, f"stage-key-{i}", record_id=rid, stage="Working") for i, rid in enumerate(ids)],
+        NOW)
     assert time.monotonic() - started >= 2.0  # Retry-After: 1, twice
     assert [r.status for r in results] == [ResultStatus.DONE] * 5
     assert [(r["method"], r["status"]) for r in sandbox.requests("salesforce")] == [
@@ -156,7 +162,7 @@ def test_given_daily_allocation_spent_when_pushing_then_stops_and_reports_retry_
     actions = [_action(ActionKind.SET_STAGE, f"stage-key-{i:04d}", record_id=rid, stage="Working")
                for i, rid in enumerate(ids)] + _tasks(2)
     with caplog.at_level(logging.WARNING, logger="kickoff.connectors.salesforce"):
-        results = _connector(kickoff_config).apply(actions)
+        results = _connector(kickoff_config).apply(actions, NOW)
     assert [r.status for r in results[:200]] == [ResultStatus.DONE] * 200
     rest = results[200:]
     assert {r.status for r in rest} == {ResultStatus.RETRYABLE}
@@ -172,64 +178,86 @@ def test_given_wrong_session_when_pushing_then_auth_result_and_no_retry(
     ids = _seed_cases(sandbox, 2)
     results = _connector(kickoff_config).apply(
         [_action(ActionKind.SET_STAGE, f"stage-key-{i}", record_id=rid, stage="Working") for i, rid in enumerate(ids)]
-        + _tasks(1))
+        + _tasks(1), NOW)
     assert {r.status for r in results} == {ResultStatus.AUTH}
     assert results[0].reason == "INVALID_SESSION_ID: Session expired or invalid"
     assert _calls(sandbox) == {COLLECTION: 1}
 
 
-def test_given_bad_payloads_when_applied_then_permanent_without_a_call(
-        kickoff_config: Config, sandbox: SandboxControl) -> None:
-    results = _connector(kickoff_config).apply([
-        _action(ActionKind.SET_STAGE, "stage-key-x", stage="Working"),
-        _action(ActionKind.NOTIFY, "notify-key-x", body="hi"),
-    ])
-    assert [r.status for r in results] == [ResultStatus.PERMANENT] * 2
-    assert "record_id" in results[0].reason and "notify" in results[1].reason
-    assert _calls(sandbox) == {}
+@pytest.mark.parametrize(("kind", "payload", "field"), [
+    (ActionKind.SET_STAGE, {"stage": "Working"}, "record_id"),
+    (ActionKind.SET_STAGE, {"record_id": "a0B5g000000001AAAA", "stage": "Working"}, "payload"),
+    (ActionKind.ASSIGN_OWNER, {"record_id": "5005g000000001AAAA", "owner": "am"}, "owner"),
+    (ActionKind.CREATE_RECORD, {"object": "Case", "fields": {"Kickoff_Key__c": "x"}}, "payload"),
+    (ActionKind.CREATE_TASK, {"subject": "x", "colour": "red"}, "colour"),
+    (ActionKind.NOTIFY, {"body": "hi"}, "kind"),
+])
+def test_given_bad_payloads_then_refused_where_they_are_made_and_never_sent(
+        kind: ActionKind, payload: dict[str, Any], field: str) -> None:
+    """The declaration's models refuse a payload the connector could not write, or would
+    write wrong, before it exists: no vendor call can follow."""
+    with pytest.raises(PayloadRefused) as refused:
+        _action(kind, "bad-key-0001", **payload)
+    assert refused.value.field == field
+
+
+def test_the_ack_is_the_declared_one() -> None:
+    assert soap_ack() == spec("salesforce").webhooks.ack_body
 
 
 # --- reads ---------------------------------------------------------------------------------------
 
 def test_given_changes_when_polling_then_one_delivery_per_change_and_cursor_advances(
         kickoff_config: Config, sandbox: SandboxControl) -> None:
-    connector = _connector(kickoff_config, objects=["Case", "Account"])
+    connector = _connector(kickoff_config, reads={**CASES, "Account": ["Name", "Self_Onboarding__c"]})
     case = sandbox.act("salesforce", "records/Case", Subject="Kickoff")
     sandbox.act("salesforce", "records/Account", Name="Acme AS", Self_Onboarding__c=True)
-    first = connector.read_changes(None)
+    first = connector.read_changes(None, now=NOW)
     assert [d.payload["object"] for d in first.deliveries] == ["Case", "Account"]
     assert first.deliveries[0].dedup_key == f"salesforce:{case['Id']}:{case['SystemModstamp'][:23]}Z"
     assert {d.kind for d in first.deliveries} == {"poll"}
-    assert connector.read_changes(first.next_cursor).deliveries == []
+    assert connector.read_changes(first.next_cursor, now=NOW).deliveries == []
     sandbox.set_clock(advance_seconds=60)
     sandbox.act("salesforce", f"records/Case/{case['Id']}", method="PATCH", Status="Working")
-    later = connector.read_changes(first.next_cursor)
+    later = connector.read_changes(first.next_cursor, now=NOW)
     assert [(d.record_id, d.payload["Status"]) for d in later.deliveries] == [(case["Id"], "Working")]
     queries = [r["path"] for r in sandbox.requests("salesforce")]
     assert all(p.endswith("/queryAll/") for p in queries)  # deletions come along as IsDeleted
+    assert {d.received_at for d in first.deliveries + later.deliveries} == {NOW}
+
+
+def test_given_reads_when_polling_then_only_those_objects_and_fields_are_read(
+        kickoff_config: Config, sandbox: SandboxControl) -> None:
+    """What a row carries is what the mapping asked for, plus what the cursor and tombstones need."""
+    sandbox.act("salesforce", "records/Case", Subject="Kickoff")
+    sandbox.act("salesforce", "records/Account", Name="Acme AS")
+    (row,) = _connector(kickoff_config, reads={"Case": ["Status"]}).read_changes(None, now=NOW).deliveries
+    assert set(row.payload) == {"Id", "IsDeleted", "SystemModstamp", "Status", "object"}
+    assert _calls(sandbox) == {QUERY_ALL: 1}
+    assert _connector(kickoff_config, reads={}).read_changes(None, now=NOW).deliveries == []
 
 
 def test_given_records_stamped_at_the_cursor_when_polled_again_then_none_skipped_none_repeated(
         kickoff_config: Config, sandbox: SandboxControl) -> None:
     """Airbyte #27146: a record committed with the same SystemModstamp as the cursor after the read."""
-    connector = _connector(kickoff_config, objects=["Case"])
+    connector = _connector(kickoff_config)
     sandbox.set_clock(at="2026-05-04T10:00:00.250000+00:00", frozen=True)
     first_case = sandbox.act("salesforce", "records/Case", Subject="first")
-    first = connector.read_changes(None)
+    first = connector.read_changes(None, now=NOW)
     same_stamp = sandbox.act("salesforce", "records/Case", Subject="same stamp")
     sandbox.set_clock(at="2026-05-04T09:59:58+00:00", frozen=True)  # a slow transaction, stamped earlier
     late = sandbox.act("salesforce", "records/Case", Subject="late commit")
     assert same_stamp["SystemModstamp"] == first_case["SystemModstamp"]
-    second = connector.read_changes(first.next_cursor)
+    second = connector.read_changes(first.next_cursor, now=NOW)
     assert sorted(d.record_id for d in second.deliveries) == sorted([same_stamp["Id"], late["Id"]])
-    assert connector.read_changes(second.next_cursor).deliveries == []
+    assert connector.read_changes(second.next_cursor, now=NOW).deliveries == []
 
 
 def test_given_more_rows_than_a_page_when_polling_then_pages_by_next_records_url(
         kickoff_config: Config, sandbox: SandboxControl) -> None:
     sandbox.set_limits("salesforce", extra={"query_page_size": 3})
     _seed_cases(sandbox, 7)
-    result = _connector(kickoff_config, objects=["Case"]).read_changes(None)
+    result = _connector(kickoff_config).read_changes(None, now=NOW)
     assert len({d.record_id for d in result.deliveries}) == 7
     assert _calls(sandbox) == {QUERY_ALL: 1, QUERY_MORE: 2}
 
@@ -238,9 +266,9 @@ def test_given_a_limit_when_polling_then_the_rest_comes_next_time(
         kickoff_config: Config, sandbox: SandboxControl) -> None:
     sandbox.set_clock(at="2026-05-04T10:00:00+00:00", frozen=True)
     ids = _seed_cases(sandbox, 5)  # all five share one SystemModstamp
-    connector = _connector(kickoff_config, objects=["Case"])
-    first = connector.read_changes(None, limit=2)
-    second = connector.read_changes(first.next_cursor, limit=10)
+    connector = _connector(kickoff_config)
+    first = connector.read_changes(None, now=NOW, limit=2)
+    second = connector.read_changes(first.next_cursor, now=NOW, limit=10)
     assert len(first.deliveries) == 2
     assert sorted(d.record_id for d in first.deliveries + second.deliveries) == sorted(ids)
 
@@ -248,11 +276,11 @@ def test_given_a_limit_when_polling_then_the_rest_comes_next_time(
 def test_given_a_deleted_record_when_polling_then_a_tombstone_arrives(
         kickoff_config: Config, sandbox: SandboxControl) -> None:
     (case,) = _seed_cases(sandbox, 1)
-    connector = _connector(kickoff_config, objects=["Case"])
-    cursor = connector.read_changes(None).next_cursor
+    connector = _connector(kickoff_config)
+    cursor = connector.read_changes(None, now=NOW).next_cursor
     sandbox.set_clock(advance_seconds=30)
     sandbox.act("salesforce", f"records/Case/{case}", method="DELETE")
-    (tombstone,) = connector.read_changes(cursor).deliveries
+    (tombstone,) = connector.read_changes(cursor, now=NOW).deliveries
     assert tombstone.record_id == case and tombstone.payload["IsDeleted"] is True
 
 
@@ -276,14 +304,15 @@ def test_given_outbound_message_when_parsed_then_one_delivery_per_notification_k
     ids = _seed_cases(sandbox, 3)
     (body,) = _outbound(sandbox, lambda: sandbox.act("salesforce", "changes", changes=[
         {"sobject": "Case", "id": rid, "fields": {"Status": "Working"}} for rid in ids]))
-    connector = _connector(kickoff_config, objects=["Case"])
+    connector = _connector(kickoff_config)
     connector.verify_webhook(_request(body), datetime.now(UTC))
-    deliveries = connector.parse_webhook(_request(body))
+    deliveries = connector.parse_webhook(_request(body), NOW)
     assert [d.record_id for d in deliveries] == ids
+    assert {d.received_at for d in deliveries} == {NOW}
     assert {d.payload["object"] for d in deliveries} == {"Case"}
     assert deliveries[0].payload["fields"]["Status"] == "Working"
     assert len({d.payload["notification_id"] for d in deliveries}) == 3
-    polled = {d.dedup_key for d in connector.read_changes(None).deliveries}
+    polled = {d.dedup_key for d in connector.read_changes(None, now=NOW).deliveries}
     assert {d.dedup_key for d in deliveries} == polled  # the same change heard twice is one inbox row
 
 
@@ -298,7 +327,7 @@ def test_given_the_same_record_changed_twice_when_parsed_then_two_dedup_keys(
 
     bodies = _outbound(sandbox, two_changes)
     connector = _connector(kickoff_config)
-    keys = [d.dedup_key for body in bodies for d in connector.parse_webhook(_request(body))]
+    keys = [d.dedup_key for body in bodies for d in connector.parse_webhook(_request(body), NOW)]
     assert len(keys) == 2 and len(set(keys)) == 2 and all(case in k for k in keys)  # n8n #21028
 
 
@@ -327,8 +356,8 @@ def test_given_an_old_replayed_message_when_verified_then_accepted_and_dedup_cat
                                                      Status="Working"))
     connector = _connector(kickoff_config)
     connector.verify_webhook(_request(body), datetime.now(UTC) + timedelta(days=2))
-    assert [d.dedup_key for d in connector.parse_webhook(_request(body))] == [
-        d.dedup_key for d in connector.parse_webhook(_request(body))]
+    assert [d.dedup_key for d in connector.parse_webhook(_request(body), NOW)] == [
+        d.dedup_key for d in connector.parse_webhook(_request(body), NOW)]
 
 
 def _soap(inner: bytes) -> bytes:
@@ -348,7 +377,7 @@ def _soap(inner: bytes) -> bytes:
 def test_given_malformed_outbound_message_when_parsed_then_400_with_reason(
         kickoff_config: Config, body: bytes, reason: str) -> None:
     with pytest.raises(WebhookRejected) as info:
-        _connector(kickoff_config).parse_webhook(_request(body))
+        _connector(kickoff_config).parse_webhook(_request(body), NOW)
     assert info.value.status == 400 and reason in info.value.reason
 
 
@@ -367,9 +396,10 @@ def test_given_client_credentials_when_reading_then_logs_in_through_oauth(
     tool = kickoff_config.tools["salesforce"].model_copy(update={
         "credentials": {"consumer_key": "env:SALESFORCE_CONSUMER_KEY", "consumer_secret": "env:SALESFORCE_CONSUMER_SECRET",
                         "org_id": "env:SALESFORCE_ORG_ID"},
-        "options": {"domain": "sandbox.my", "objects": ["Case"]}})
+        "options": {"domain": "sandbox.my"}})
     _seed_cases(sandbox, 2)
-    assert len(SalesforceConnector(tool, retry=FAST_POLICY).read_changes(None).deliveries) == 2
+    connector = SalesforceConnector(tool, retry=FAST_POLICY, reads=CASES)
+    assert len(connector.read_changes(None, now=NOW).deliveries) == 2
     assert _calls(sandbox)["POST /services/oauth2/token"] == 1
 
 
@@ -380,11 +410,11 @@ def test_given_a_run_when_logging_at_debug_then_no_secret_appears(
     sandbox.add_fault(vendor="salesforce", kind="error", status=503, times=1)
     with caplog.at_level(logging.DEBUG):
         connector = _connector(kickoff_config)
-        connector.read_changes(None)
+        connector.read_changes(None, now=NOW)
         results = connector.apply([_action(ActionKind.SET_STAGE, f"stage-key-{i}", record_id=rid, stage="Working")
-                                   for i, rid in enumerate(ids)] + _tasks(1))
+                                   for i, rid in enumerate(ids)] + _tasks(1), NOW)
         monkeypatch.setenv("SALESFORCE_SESSION_ID", "00Dwrong!session-value")
-        failed = _connector(kickoff_config).apply(_tasks(1, prefix="again"))
+        failed = _connector(kickoff_config).apply(_tasks(1, prefix="again"), NOW)
     secrets = [sandbox_env["SALESFORCE_SESSION_ID"], sandbox_env["SALESFORCE_CONSUMER_SECRET"],
                sandbox_env["SALESFORCE_PASSWORD"], "00Dwrong!session-value"]
     assert "retrying" in caplog.text  # the run did log

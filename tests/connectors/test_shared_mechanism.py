@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import inspect
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 import requests
 
-from connectors.errors import (
+from connectors import connector_class
+from connectors.base import Connector
+from connectors.http import make_session, raise_for_vendor, send
+from connectors.ratelimit import TokenBucketLimiter, bucket_for
+from kickoff.contracts.connector import Connector as Contract
+from kickoff.contracts.errors import (
     ErrorKind,
     UnknownOutcome,
     VendorError,
     classify,
     retry_after_from_headers,
 )
-from connectors.http import make_session, raise_for_vendor, send
-from connectors.ratelimit import TokenBucketLimiter, bucket_for
-from connectors.retry import GiveUp, RetryPolicy
-from kickoff.settings import RateLimit
+from kickoff.contracts.vendor import VendorAction
+from kickoff.model import Action, ActionKind
+from kickoff.retry import GiveUp, RetryPolicy
+from kickoff.settings import RateLimit, ToolConfig
+from kickoff.tools import tool_names
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _fails(times: int, error: VendorError):
@@ -130,30 +143,25 @@ def test_injected_503_is_retryable(sandbox, sandbox_server) -> None:
 def test_apply_again_asks_the_tool_first_only_in_its_own_thread() -> None:
     """A row taken over from a dead worker is looked up before it is written again; another
     thread using the same connector object at that moment writes without the look-up."""
-    import threading
-    from datetime import UTC, datetime
-
-    from connectors.base import Connector
-    from kickoff.model import Action, ActionKind
-    from kickoff.settings import ToolConfig
-
     inside_again, other_done = threading.Event(), threading.Event()
     looked_up: dict[str, bool] = {}
 
     class Probe(Connector):
         tool = "slack"
 
-        def read_changes(self, cursor, *, limit=None): ...
+        def read_changes(self, cursor, *, now, limit=None): ...
         def verify_webhook(self, request, now): ...
-        def parse_webhook(self, request): ...
+        def parse_webhook(self, request, now): ...
 
-        def apply(self, actions):
+        def apply(self, actions, now):
+            who = actions[0].payload.text
+
             def lookup():
-                looked_up[actions[0].payload["who"]] = True
+                looked_up[who] = True
 
             def write():
-                looked_up.setdefault(actions[0].payload["who"], False)
-                if actions[0].payload["who"] == "again":
+                looked_up.setdefault(who, False)
+                if who == "again":
                     inside_again.set()
                     other_done.wait(5)
                 return []
@@ -162,14 +170,34 @@ def test_apply_again_asks_the_tool_first_only_in_its_own_thread() -> None:
 
     probe = Probe(ToolConfig(), retry=RetryPolicy(sleep=lambda s: None))
 
-    def action(who: str) -> Action:
-        return Action(kind=ActionKind.NOTIFY, tool="slack", onboarding_id="o-1", payload={"who": who},
-                      idempotency_key=f"key-{who}-0001", rule="W2", due_at=datetime.now(UTC))
+    def action(who: str) -> VendorAction:
+        canonical = Action(kind=ActionKind.NOTIFY, tool="slack", onboarding_id="o-1",
+                           idempotency_key=f"key-{who}-0001", rule="W2", due_at=NOW)
+        return VendorAction.of(canonical, {"channel": "C0PROBE01", "text": who})
 
-    again = threading.Thread(target=probe.apply_again, args=([action("again")],))
+    again = threading.Thread(target=probe.apply_again, args=([action("again")], NOW))
     again.start()
     assert inside_again.wait(5)
-    probe.apply([action("fresh")])
+    probe.apply([action("fresh")], NOW)
     other_done.set()
     again.join(5)
     assert looked_up == {"again": True, "fresh": False}
+
+
+CONTRACT = ("read_changes", "verify_webhook", "parse_webhook", "enrich", "apply", "apply_again",
+            "read_records")
+
+
+def _parameters(function: Any) -> list[tuple[str, Any]]:
+    return [(p.name, p.kind) for p in inspect.signature(function).parameters.values()]
+
+
+@pytest.mark.parametrize("tool", tool_names())
+def test_every_connector_takes_the_contracts_arguments(tool: str) -> None:
+    """Each operation of each tool's connector has the parameters of the contract (``now``
+    passed in everywhere, ``apply`` given vendor actions), so the flows can call any tool."""
+    connector = connector_class(tool)
+    assert issubclass(connector, Connector) and connector.tool == tool
+    wrong = [name for name in CONTRACT
+             if _parameters(getattr(connector, name)) != _parameters(getattr(Contract, name))]
+    assert wrong == []

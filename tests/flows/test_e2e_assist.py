@@ -21,8 +21,8 @@ import yaml
 from flows.demo.clock import Act, VirtualClock, prefect_calls
 from flows.runtime import Runtime, default_runtime
 from flows.steps.process import ECHO_REASON
-from kickoff.gateway import create_app
-from kickoff.gateway.server import GatewayServer
+from gateway import create_app
+from gateway.server import GatewayServer
 from sandbox.control import SandboxControl
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -57,7 +57,7 @@ def world(prefect_server, sandbox_server, sandbox: SandboxControl, sandbox_env: 
     sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
     default_runtime.cache_clear()
     rt = default_runtime()
-    app = create_app(rt.ledger, config=rt.config, notify=lambda tool, ids: None, clock=sandbox_server.sandbox.clock.now)
+    app = create_app(rt.ledger, config=rt.config, announce=lambda tool, ids: None, clock=sandbox_server.sandbox.clock.now)
     gateway = GatewayServer(app).start()
     sandbox.set_webhook("dealbuilder", f"{gateway.url}/webhooks/dealbuilder")
     sandbox.set_webhook("hubspot", f"{gateway.url}/webhooks/hubspot", sandbox_env["HUBSPOT_CLIENT_SECRET"])

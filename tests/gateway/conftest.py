@@ -1,6 +1,6 @@
 """Gateway fixtures: a real ledger (SQLite in tmp_path; PostgreSQL too when
 KICKOFF_TEST_DATABASE_URL is set), the gateway served by uvicorn on a free loopback port in a
-thread, and a notifier that records what Prefect would have been told."""
+thread, and a announcer that records what Prefect would have been told."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, select, text
 
-from kickoff.gateway import create_app
-from kickoff.gateway.notify import BackgroundNotifier
-from kickoff.gateway.server import GatewayServer
+from gateway import create_app
+from gateway.announce import BackgroundAnnouncer
+from gateway.server import GatewayServer
 from kickoff.ledger import Ledger
 from kickoff.ledger.schema import inbox
 from tests.gateway.signing import Post
@@ -52,7 +52,7 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
 
 @dataclass
 class Recorder:
-    """A notifier standing in for Prefect: remembers (tool, inbox ids)."""
+    """A announcer standing in for Prefect: remembers (tool, inbox ids)."""
 
     calls: list[tuple[str, list[int]]] = field(default_factory=list)
     called: threading.Event = field(default_factory=threading.Event)
@@ -64,13 +64,13 @@ class Recorder:
 
 @dataclass
 class Gateway:
-    """A running gateway and what tests look at: its URL, its ledger, its notifications."""
+    """A running gateway and what tests look at: its URL, its ledger, its announcements."""
 
     url: str
     ledger: Ledger
     notes: Recorder
     server: GatewayServer
-    notifier: BackgroundNotifier
+    announcer: BackgroundAnnouncer
     session: requests.Session = field(default_factory=requests.Session)
 
     def post(self, post: Post, **kwargs: Any) -> requests.Response:
@@ -82,11 +82,11 @@ class Gateway:
         query = select(inbox).order_by(inbox.c.id)
         if tool is not None:
             query = query.where(inbox.c.tool == tool)
-        with self.ledger.engine.connect() as conn:
+        with self.ledger.database.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
-    def notified_ids(self) -> list[int]:
-        self.notifier.wait_idle(5)
+    def announced_ids(self) -> list[int]:
+        self.announcer.wait_idle(5)
         return [i for _, ids in self.notes.calls for i in ids]
 
 
@@ -105,12 +105,12 @@ def start_gateway(ledger: Ledger, kickoff_config: Any, gateway_env: dict[str, st
     started: list[Gateway] = []
 
     def start(**options: Any) -> Gateway:
-        notes = options.pop("notify", None) or Recorder()
+        notes = options.pop("announce", None) or Recorder()
         options.setdefault("config", kickoff_config)
-        app = create_app(options.pop("ledger", ledger), notify=notes, **options)
+        app = create_app(options.pop("ledger", ledger), announce=notes, **options)
         server = GatewayServer(app).start()
         recorder = notes if isinstance(notes, Recorder) else Recorder()
-        gateway = Gateway(server.url, app.state.ledger, recorder, server, app.state.notifier)
+        gateway = Gateway(server.url, app.state.ledger, recorder, server, app.state.announcer)
         started.append(gateway)
         return gateway
 
@@ -122,5 +122,5 @@ def start_gateway(ledger: Ledger, kickoff_config: Any, gateway_env: dict[str, st
 
 @pytest.fixture
 def gateway(start_gateway: Callable[..., Gateway]) -> Gateway:
-    """The gateway with the project's config, the sandbox's secrets and a recording notifier."""
+    """The gateway with the project's config, the sandbox's secrets and a recording announcer."""
     return start_gateway()

@@ -68,8 +68,9 @@ def zendesk_event(event_id: str = "01HZENDESKEVENT0001") -> bytes:
 
 
 def dealbuilder(key: str, event_type: str = "DocumentAccepted", event_id: str = "evt-1") -> Post:
-    body = {"eventType": event_type, "eventId": event_id, "webhookKey": key,
-            "document": {"id": "D-100", "Parties": [{"companyName": "Example Salon AS"}]}}
+    """Flat, as Dealbuilder posts it: the document's own fields beside eventType and webhookKey."""
+    body = {"eventType": event_type, "eventId": event_id, "webhookKey": key, "id": "D-100",
+            "Parties": [{"role": "customer", "companyName": "Example Salon AS"}]}
     return Post("/webhooks/dealbuilder", json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 

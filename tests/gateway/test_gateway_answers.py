@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kickoff.gateway import expect_asana_handshake
+from gateway import expect_webhook_handshake, forget_webhook_secret
 from tests.gateway import signing
 from tests.gateway.cases import (
     ASANA_SECRET,
@@ -28,7 +28,7 @@ from tests.gateway.conftest import EVENTS_TOKEN, Gateway
 @pytest.fixture
 def asana_ready(gateway: Gateway) -> Gateway:
     """Asana's handshake done on /webhooks/asana/board, as when our create_webhook call runs."""
-    expect_asana_handshake(gateway.ledger, "board", datetime.now(UTC))
+    expect_webhook_handshake(gateway.ledger, "asana", "board", datetime.now(UTC))
     answer = gateway.session.post(f"{gateway.url}/webhooks/asana/board", headers={"X-Hook-Secret": ASANA_SECRET})
     assert answer.status_code == 200 and answer.headers["X-Hook-Secret"] == ASANA_SECRET
     return gateway
@@ -49,7 +49,7 @@ def test_given_valid_delivery_then_2xx_after_storing_and_prefect_told(ready: Gat
     rows = ready.rows(case.tool)
     assert len(rows) == case.stored_per_valid
     assert {r["status"] for r in rows} == {"pending"} and {r["kind"] for r in rows} == {"webhook"}
-    assert ready.notified_ids() == [r["id"] for r in rows]
+    assert ready.announced_ids() == [r["id"] for r in rows]
     assert ready.notes.calls[0][0] == case.tool
     if case.tool == "salesforce":  # Outbound Messages are retried until this exact Ack
         assert answer.headers["content-type"].startswith("text/xml")
@@ -64,7 +64,7 @@ def test_given_forged_signature_then_401_and_nothing_stored(ready: Gateway, case
 
     assert answer.status_code == 401, answer.text
     assert answer.json()["error"]
-    assert ready.rows() == [] and ready.notified_ids() == []
+    assert ready.rows() == [] and ready.announced_ids() == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -93,7 +93,7 @@ def test_given_redelivery_then_2xx_each_time_and_stored_once(ready: Gateway, cas
     assert len(ready.rows(case.tool)) == case.stored_per_valid
     if case.tool != "salesforce":
         assert again.json() == {"stored": case.stored_per_valid, "new": 0}
-    assert len(ready.notified_ids()) == case.stored_per_valid  # only new rows are announced
+    assert len(ready.announced_ids()) == case.stored_per_valid  # only new rows are announced
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -108,7 +108,7 @@ def test_given_authentic_but_malformed_body_then_400_with_reason_and_kept_as_fai
     [row] = ready.rows()  # kept once, for inspection; never handed to processing
     assert row["tool"] == case.tool and row["status"] == "failed" and row["error"] == reason
     assert row["payload"]["invalid"] is True and row["payload"]["reason"] == reason
-    assert ready.notified_ids() == []
+    assert ready.announced_ids() == []
     assert DEALBUILDER_KEY not in json.dumps(row["payload"])  # a key in the body is not kept
 
 
@@ -183,6 +183,19 @@ def test_given_second_handshake_without_expecting_it_then_refused_and_old_secret
     again = asana_ready.session.post(f"{asana_ready.url}/webhooks/asana/board", headers={"X-Hook-Secret": "new"})
     assert again.status_code == 403
     assert asana_ready.post(signing.asana(ASANA_SECRET, signing.asana_events())).status_code == 200
+
+
+def test_given_asana_webhook_deleted_and_its_secret_forgotten_then_its_deliveries_refused(
+        asana_ready: Gateway) -> None:
+    forget_webhook_secret(asana_ready.ledger, "asana", "board", datetime.now(UTC))
+    answer = asana_ready.post(signing.asana(ASANA_SECRET, signing.asana_events()))
+    assert answer.status_code == 401 and asana_ready.rows() == []
+
+
+def test_given_a_webhook_name_that_is_no_path_segment_we_make_then_404(gateway: Gateway) -> None:
+    expect_webhook_handshake(gateway.ledger, "asana", "a.b", datetime.now(UTC))
+    answer = gateway.session.post(f"{gateway.url}/webhooks/asana/a.b", headers={"X-Hook-Secret": "x"})
+    assert answer.status_code == 404 and "X-Hook-Secret" not in answer.headers
 
 
 def test_given_asana_heartbeat_with_no_events_then_200_and_nothing_stored(asana_ready: Gateway) -> None:

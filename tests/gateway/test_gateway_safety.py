@@ -19,8 +19,9 @@ import pytest
 import requests
 from sqlalchemy.exc import OperationalError
 
-from kickoff.gateway import expect_asana_handshake
-from kickoff.gateway.notify import EVENT_NAME, BackgroundNotifier, prefect_notify
+from flows.prefect_events import INBOX_RECEIVED as EVENT_NAME
+from gateway import expect_webhook_handshake
+from gateway.announce import BackgroundAnnouncer, announce_to_prefect
 from kickoff.ledger import Ledger
 from tests.gateway import signing
 from tests.gateway.cases import (
@@ -40,7 +41,7 @@ class FlakyLedger(Ledger):
     """A ledger whose first ``failures`` commits of deliveries fail (disk full, database down)."""
 
     def __init__(self, real: Ledger, failures: int) -> None:
-        super().__init__(real.engine)
+        super().__init__(real.database)
         self.failures = failures
 
     def store_deliveries(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -57,7 +58,7 @@ def test_given_storing_fails_then_503_no_2xx_nothing_stored_and_prefect_not_told
     answer = gateway.post(signing.hubspot(gateway.url, HUBSPOT_SECRET, signing.hubspot_events(1)))
 
     assert answer.status_code == 503
-    assert gateway.rows() == [] and gateway.notified_ids() == []
+    assert gateway.rows() == [] and gateway.announced_ids() == []
 
 
 def test_given_storing_fails_once_then_the_vendors_retry_is_stored_and_acknowledged(
@@ -72,17 +73,17 @@ def test_given_storing_fails_once_then_the_vendors_retry_is_stored_and_acknowled
     assert len(gateway.rows("hubspot")) == 1
 
 
-def test_given_notifier_raises_then_still_2xx_and_row_pending_for_the_sweep(start_gateway, caplog) -> None:
+def test_given_announcer_raises_then_still_2xx_and_row_pending_for_the_sweep(start_gateway, caplog) -> None:
     def broken(tool: str, ids: Sequence[int]) -> None:
         raise ConnectionError("Prefect API unreachable")
 
-    gateway = start_gateway(notify=broken)
+    gateway = start_gateway(announce=broken)
     answer = gateway.post(signing.zendesk(ZENDESK_SECRET, signing.zendesk_event()))
-    gateway.notifier.wait_idle(5)
+    gateway.announcer.wait_idle(5)
 
     assert answer.status_code == 200
     assert [r["status"] for r in gateway.rows()] == ["pending"]
-    assert "notifier failed" in caplog.text and "ConnectionError" in caplog.text
+    assert "announcer failed" in caplog.text and "ConnectionError" in caplog.text
 
 
 @pytest.fixture
@@ -92,8 +93,8 @@ def hung() -> Iterator[threading.Event]:
     release.set()
 
 
-def test_given_notifier_hangs_then_every_answer_is_still_quick_and_rows_pending(start_gateway, hung) -> None:
-    gateway = start_gateway(notify=lambda tool, ids: hung.wait(30))
+def test_given_announcer_hangs_then_every_answer_is_still_quick_and_rows_pending(start_gateway, hung) -> None:
+    gateway = start_gateway(announce=lambda tool, ids: hung.wait(30))
     timings = []
     for n in range(5):
         started = time.perf_counter()
@@ -105,15 +106,15 @@ def test_given_notifier_hangs_then_every_answer_is_still_quick_and_rows_pending(
     assert [r["status"] for r in gateway.rows()] == ["pending"] * 5
 
 
-def test_given_notifications_pile_up_then_extra_ones_are_dropped_not_blocking(hung, caplog) -> None:
-    notifier = BackgroundNotifier(lambda tool, ids: hung.wait(30), max_pending=2)
-    results = [notifier.submit("hubspot", [n]) for n in range(5)]
+def test_given_announcements_pile_up_then_extra_ones_are_dropped_not_blocking(hung, caplog) -> None:
+    announcer = BackgroundAnnouncer(lambda tool, ids: hung.wait(30), max_pending=2)
+    results = [announcer.submit("hubspot", [n]) for n in range(5)]
 
     assert results[:2] == [True, True] and results[-1] is False
     assert "left for the sweep" in caplog.text
 
 
-def test_given_prefect_api_url_then_default_notifier_emits_kickoff_inbox_received_for_the_tool(
+def test_given_prefect_api_url_then_default_announcer_emits_kickoff_inbox_received_for_the_tool(
         monkeypatch) -> None:
     from prefect.events import Event
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -121,7 +122,7 @@ def test_given_prefect_api_url_then_default_notifier_emits_kickoff_inbox_receive
     sent: list[dict] = []
     monkeypatch.setattr("prefect.events.emit_event", lambda **kwargs: sent.append(kwargs))
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
-        prefect_notify("hubspot", [7, 8])
+        announce_to_prefect("hubspot", [7, 8])
 
     [kwargs] = sent
     event = Event(**kwargs)  # what emit_event builds: a valid Prefect event
@@ -130,19 +131,19 @@ def test_given_prefect_api_url_then_default_notifier_emits_kickoff_inbox_receive
     assert event.payload == {"inbox_ids": [7, 8], "count": 2, "source": "webhook"}
 
 
-def test_given_no_prefect_api_url_then_default_notifier_sends_nothing_and_says_so_once(monkeypatch, caplog) -> None:
+def test_given_no_prefect_api_url_then_default_announcer_sends_nothing_and_says_so_once(monkeypatch, caplog) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     sent = []
     monkeypatch.setattr("prefect.events.emit_event", lambda **kwargs: sent.append(kwargs))
-    monkeypatch.setattr("kickoff.gateway.notify._warned_no_api", False)
+    monkeypatch.setattr("flows.prefect_events._warned_no_api", False)
     with temporary_settings({PREFECT_API_URL: None}):
-        prefect_notify("zendesk", [1])
-        prefect_notify("zendesk", [2])
+        announce_to_prefect("zendesk", [1])
+        announce_to_prefect("zendesk", [2])
     assert sent == [] and caplog.text.count("PREFECT_API_URL is not set") == 1
 
 
-def test_given_emit_event_fails_then_default_notifier_logs_and_swallows(monkeypatch, caplog) -> None:
+def test_given_emit_event_fails_then_default_announcer_logs_and_swallows(monkeypatch, caplog) -> None:
     def unreachable(**kwargs: object) -> None:
         raise OSError("connection refused")
 
@@ -150,7 +151,7 @@ def test_given_emit_event_fails_then_default_notifier_logs_and_swallows(monkeypa
 
     monkeypatch.setattr("prefect.events.emit_event", unreachable)
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        prefect_notify("zendesk", [1])
+        announce_to_prefect("zendesk", [1])
     assert "could not tell Prefect" in caplog.text and "OSError" in caplog.text
 
 
@@ -209,7 +210,7 @@ def test_given_ledger_unreachable_then_health_is_503(start_gateway, ledger) -> N
         def get_cursor(self, tool: str, stream: str) -> str | None:
             raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    gateway = start_gateway(ledger=Down(ledger.engine))
+    gateway = start_gateway(ledger=Down(ledger.database))
     assert gateway.session.get(gateway.url + "/", timeout=5).status_code == 503
 
 
@@ -227,7 +228,7 @@ def test_given_unknown_tool_then_404(gateway: Gateway) -> None:
 def test_given_a_run_of_every_kind_of_delivery_then_no_log_line_holds_a_secret_or_signature(
         gateway: Gateway, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    expect_asana_handshake(gateway.ledger, "board", datetime.now(UTC))
+    expect_webhook_handshake(gateway.ledger, "asana", "board", datetime.now(UTC))
     gateway.session.post(f"{gateway.url}/webhooks/asana/board", headers={"X-Hook-Secret": ASANA_SECRET})
     gateway.session.post(f"{gateway.url}/webhooks/asana/other", headers={"X-Hook-Secret": ASANA_SECRET})
     posts = [p for case in CASES for p in (case.valid(gateway), case.valid(gateway), case.forged(gateway),
@@ -236,7 +237,7 @@ def test_given_a_run_of_every_kind_of_delivery_then_no_log_line_holds_a_secret_o
               signing.zendesk(ZENDESK_SECRET, signing.zendesk_event("late"), age=STALE)]
     for post in posts:
         gateway.post(post)
-    gateway.notifier.wait_idle(5)
+    gateway.announcer.wait_idle(5)
 
     # Lines from the test's own HTTP client libraries (they print the URLs the test calls) are
     # not the gateway's; everything else -- kickoff, uvicorn, starlette, asyncio -- is checked.
@@ -252,18 +253,22 @@ def test_given_a_run_of_every_kind_of_delivery_then_no_log_line_holds_a_secret_o
     assert any("/webhooks/movidesk " in line for line in lines)  # the access line, without ?token=
 
 
-# --- the core stays light ------------------------------------------------------------------
-def test_importing_the_gateway_loads_no_prefect_connector_or_vendor_client() -> None:
-    code = ("import sys, kickoff.gateway, kickoff.gateway.server, kickoff.cli.gateway_cmd; "
-            "heavy = ('prefect', 'connectors', 'hubspot', 'simple_salesforce', 'zenpy', 'asana'); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
+# --- the gateway stays light ----------------------------------------------------------------
+def test_importing_the_gateway_loads_no_prefect_no_tool_connector_and_no_vendor_client() -> None:
+    """The connector factory and the shared limiter are loaded; a tool's connector (and its
+    vendor client) only when that tool's first webhook arrives."""
+    code = ("import sys, gateway, gateway.server, cli.gateway_cmd; "
+            "from kickoff.tools import tool_names; "
+            "heavy = {'prefect', 'hubspot', 'simple_salesforce', 'zenpy', 'asana', 'slack_sdk'}; "
+            "tools = {f'connectors.{t}' for t in tool_names()}; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in tools))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     assert json.loads(out.stdout.replace("'", '"')) == []
 
 
 def test_cli_serves_on_a_free_port_prints_its_url_and_stops_on_sigint(tmp_path: Path, gateway_env) -> None:
     env = {**os.environ, "KICKOFF_HOME": str(tmp_path / "home"), "KICKOFF_CONFIG_DIR": str(REPO_ROOT / "config")}
-    process = subprocess.Popen([sys.executable, "-c", "from kickoff.cli import main; main()", "gateway",
+    process = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", "gateway",
                                 "--port", "0", "--log-level", "warning"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:

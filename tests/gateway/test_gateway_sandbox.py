@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from kickoff.gateway import expect_asana_handshake
+from gateway import expect_webhook_handshake
 from tests.gateway.cases import PIPELINE_STAGE
 from tests.gateway.conftest import Gateway
 
@@ -39,7 +39,7 @@ def test_given_hubspot_ticket_changes_then_signed_v3_deliveries_answered_2xx_and
     rows = gateway.rows("hubspot")
     assert [r["payload"]["subscriptionType"] for r in rows] == ["ticket.creation", "ticket.propertyChange"]
     assert {r["record_id"] for r in rows} == {ticket["id"]}
-    assert sorted(gateway.notified_ids()) == [r["id"] for r in rows]
+    assert sorted(gateway.announced_ids()) == [r["id"] for r in rows]
 
 
 def test_given_zendesk_ticket_changes_then_signed_events_answered_2xx_and_stored_once(gateway: Gateway, sandbox) -> None:
@@ -59,7 +59,8 @@ def test_given_zendesk_ticket_changes_then_signed_events_answered_2xx_and_stored
 def test_given_dealbuilder_document_accepted_then_answered_2xx_stored_once_and_key_not_kept(
         gateway: Gateway, sandbox) -> None:
     sandbox.set_webhook("dealbuilder", f"{gateway.url}/webhooks/dealbuilder", duplicate=True)
-    doc = sandbox.act("dealbuilder", "documents", id="D-100", Parties=[{"companyName": "Example Salon AS"}])
+    doc = sandbox.act("dealbuilder", "documents", id="D-100",
+                      Parties=[{"role": "customer", "companyName": "Example Salon AS"}])
     sandbox.act("dealbuilder", f"documents/{doc['id']}/accept")
     assert sandbox.flush_webhooks()
 
@@ -111,7 +112,7 @@ def test_given_salesforce_posts_then_the_answer_body_is_the_soap_ack(gateway: Ga
 def test_given_asana_webhook_created_then_handshake_kept_and_signed_events_stored_once(
         gateway: Gateway, sandbox, sandbox_server) -> None:
     sandbox.seed(ASANA_BOARD)
-    expect_asana_handshake(gateway.ledger, "retention", datetime.now(UTC))
+    expect_webhook_handshake(gateway.ledger, "asana", "retention", datetime.now(UTC))
     created = requests.post(f"{sandbox_server.url}/api/1.0/webhooks", timeout=10,
                             headers={"Authorization": "Bearer asana-sandbox-token"},
                             json={"data": {"resource": ASANA_PROJECT,

@@ -9,7 +9,7 @@ import pytest
 from ledger_builders import T0, action, decision, delivery, state, timer
 from typer.testing import CliRunner
 
-from kickoff.cli import app
+from cli import app
 from kickoff.ledger import Ledger
 from kickoff.model import ActionResult, ResultStatus
 from kickoff.settings import KickoffSettings

@@ -22,12 +22,13 @@ TABLES = {
     "audit",
     "writes",
     "paused_tools",
+    "webhook_secrets",
 }
 
 
 def test_migrations_create_every_table_on_a_fresh_database(ledger_backend: LedgerBackend) -> None:
     ledger = ledger_backend.open()
-    with ledger.engine.connect() as conn:
+    with ledger.database.connect() as conn:
         assert current_revision(conn) == head_revision()
         assert TABLES | {VERSION_TABLE} <= set(inspect(conn).get_table_names())
     ledger.close()
@@ -42,7 +43,7 @@ def test_reopening_a_migrated_ledger_is_idempotent_and_keeps_data(
 
     for _ in range(2):
         again = ledger_backend.open()
-        with again.engine.connect() as conn:
+        with again.database.connect() as conn:
             assert current_revision(conn) == head_revision()
         assert again.store_delivery(delivery(1)) == (inbox_id, False)
         assert again.status(T0).pending_inbox == 1
@@ -51,7 +52,7 @@ def test_reopening_a_migrated_ledger_is_idempotent_and_keeps_data(
 
 def test_migrated_schema_matches_the_tables_the_code_uses(ledger_backend: LedgerBackend) -> None:
     ledger = ledger_backend.open()
-    with ledger.engine.connect() as conn:
+    with ledger.database.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = [d for d in compare_metadata(context, metadata) if not _is_version_table(d)]
     ledger.close()
@@ -60,7 +61,7 @@ def test_migrated_schema_matches_the_tables_the_code_uses(ledger_backend: Ledger
 
 def test_migrations_downgrade_to_nothing_and_up_again(ledger_backend: LedgerBackend) -> None:
     ledger = ledger_backend.open()
-    with ledger.engine.begin() as conn:
+    with ledger.database.begin() as conn:
         command.downgrade(alembic_config(conn), "base")
         assert not TABLES & set(inspect(conn).get_table_names())
     ledger.close()

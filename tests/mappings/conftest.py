@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from connectors.webhooks import WebhookRequest
+from kickoff.contracts.webhooks import WebhookRequest
 from kickoff.model import Action, ActionKind, Delivery, Onboarding, idempotency_key
 from kickoff.settings import load_config
 from mappings.base import MappingContext, load_tables
@@ -35,7 +35,7 @@ def tenants() -> dict[str, Any]:
 
 
 class FakeLedger:
-    """The crosswalk, the onboarding states and the outbox's owners, in dicts."""
+    """A ``LedgerView``: the crosswalk, the onboarding states and the outbox's owners, in dicts."""
 
     def __init__(self) -> None:
         self.links: dict[tuple[str, str], tuple[str, str]] = {}  # (tool, external id) -> (canonical, kind)
@@ -60,12 +60,16 @@ class FakeLedger:
                 return external
         return None
 
+    def state_for(self, onboarding_id: str) -> Onboarding | None:
+        return self.states.get(onboarding_id)
+
+    def onboarding_of_action(self, idempotency_key: str) -> str | None:
+        return self.action_owner.get(idempotency_key)
+
     def context(self, tenant_key: str, tool: str, tables: dict[str, Any], tenants: dict[str, Any],
                 now: datetime = NOW) -> MappingContext:
         return MappingContext(tenant_key=tenant_key, tenant=tenants[tenant_key],
-                              table=tables[tool][tenant_key], now=now, onboarding_for=self.onboarding_for,
-                              record_for=self.record_for, state_for=self.states.get,
-                              onboarding_of_action=self.action_owner.get)
+                              table=tables[tool][tenant_key], now=now, ledger=self)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from connectors.asana import AsanaConnector
-from connectors.retry import FAST_POLICY
 from kickoff.events import EventType
 from kickoff.model import ActionKind, ResultStatus
+from kickoff.retry import FAST_POLICY
 from kickoff.settings import RateLimit
 from mappings.base import MappingError, mapping_for
 from tests.mappings.conftest import NOW, action
@@ -19,11 +19,10 @@ SUBJECT = "retention:requester-42"
 
 
 @pytest.fixture
-def asana(kickoff_config, seeded) -> AsanaConnector:
+def asana(kickoff_config, seeded, tables) -> AsanaConnector:
     base = kickoff_config.tools["asana"]
-    return AsanaConnector(base.model_copy(update={"options": {"projects": [PROJECT]},
-                                                  "rate_limit": RateLimit(requests=1500, per_seconds=60)}),
-                          retry=FAST_POLICY)
+    return AsanaConnector(base.model_copy(update={"rate_limit": RateLimit(requests=1500, per_seconds=60)}),
+                          retry=FAST_POLICY, reads=mapping_for("asana").reads(tables["asana"]))
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def ctx(ledger, tables, tenants):
 
 
 def create(asana, ledger, ctx, a):
-    [result] = asana.apply([mapping_for("asana").to_vendor(a, ctx)])
+    [result] = asana.apply([mapping_for("asana").to_vendor(a, ctx)], NOW)
     assert result.status is ResultStatus.DONE, result.reason
     ledger.created(a, result.external_id, "request" if a.kind is ActionKind.CREATE_RECORD else "task")
     return result.external_id
@@ -74,15 +73,16 @@ def test_W1_given_the_task_completed_then_task_updated_by_poll_and_our_completio
     done = action("asana", ActionKind.COMPLETE_TASK, {"task_key": task.idempotency_key}, onboarding=SUBJECT, n=2,
                   rule="W1")
     vendor = mapping.to_vendor(done, ctx)
-    assert vendor.payload == {"record_id": task_gid, "project": PROJECT, "section": RESOLVED}
-    assert asana.apply([vendor])[0].status is ResultStatus.DONE
+    assert vendor.payload.model_dump(exclude_unset=True) == {"record_id": task_gid, "project": PROJECT,
+                                                             "section": RESOLVED}
+    assert asana.apply([vendor], NOW)[0].status is ResultStatus.DONE
 
-    [polled] = [d for d in asana.read_changes(None).deliveries if d.record_id == task_gid]
+    [polled] = [d for d in asana.read_changes(None, now=NOW).deliveries if d.record_id == task_gid]
     [event] = mapping.to_events(polled, ctx)
     assert (event.type, event.subject, event.data) == (EventType.TASK_UPDATED, SUBJECT,
                                                        {"task_key": task.idempotency_key, "status": "completed"})
     assert seeded.flush_webhooks()
-    hooks = [d for i in range(len(receiver.received)) for d in asana.parse_webhook(receiver.request(i))]
+    hooks = [d for i in range(len(receiver.received)) for d in asana.parse_webhook(receiver.request(i), NOW)]
     written = set(mapping.write_fingerprints(vendor))
     ours = [d for d in hooks if d.payload.get("action") != "removed"]
     assert ours and all(set(mapping.delivery_fingerprints(d)) <= written for d in ours)
@@ -94,7 +94,7 @@ def test_W7_given_a_person_drags_the_request_to_the_done_column_then_task_update
     seeded.set_webhook("asana", receiver.url, secret="hook-secret")
     seeded.act("asana", f"tasks/{request_gid}/move", section="meeting set or resolved")
     assert seeded.flush_webhooks()
-    hooks = [d for i in range(len(receiver.received)) for d in asana.parse_webhook(receiver.request(i))]
+    hooks = [d for i in range(len(receiver.received)) for d in asana.parse_webhook(receiver.request(i), NOW)]
     events = [e for d in hooks for e in mapping_for("asana").to_events(d, ctx)]
     assert [(e.type, e.subject, e.data["status"]) for e in events] == [(EventType.TASK_UPDATED, SUBJECT, "completed")]
 
@@ -105,3 +105,13 @@ def test_given_an_unknown_column_then_mapping_error_names_it(ctx, ledger):
     with pytest.raises(MappingError) as caught:
         mapping_for("asana").to_vendor(move, ctx)
     assert caught.value.field == "section" and not caught.value.retry
+
+
+def test_given_the_tenants_tables_then_the_connector_reads_their_boards_and_nothing_is_configured_twice(
+        tables, kickoff_config):
+    reads = mapping_for("asana").reads(tables["asana"])
+    assert reads["projects"] == [PROJECT] and {"completed", "notes", "modified_at"} <= set(reads["tasks"])
+    assert "projects" not in kickoff_config.tools["asana"].options
+    other = {"retention": tables["asana"]["retention"], "second": {**tables["asana"]["retention"], "project": "42"}}
+    assert mapping_for("asana").reads(other)["projects"] == ["1209500000000100", "42"]
+    assert mapping_for("asana").reads({}) == {}

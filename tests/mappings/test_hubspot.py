@@ -8,27 +8,36 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.hubspot import HubSpotConnector
-from connectors.retry import FAST_POLICY
-from kickoff.engine import decide, find_playbook
+from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, ResultStatus
+from kickoff.playbooks import decide, find_playbook
+from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
+from mappings.common import change_fingerprint
 from tests.mappings.conftest import NOW, action, delivery, state
 
 CLIENT_SECRET = "hs-sandbox-client-secret"
 STAGES = {"new": "84561201", "onboarding_in_progress": "84561202", "manual_follow_up": "84561204"}
-CONTRACT = {"eventType": "DocumentAccepted", "document": {
-    "id": "D-1", "acceptedAt": "2026-02-27T10:00:00+01:00",
+CONTRACT = {  # Dealbuilder's flat body: the document's fields beside eventType
+    "eventType": "DocumentAccepted", "id": "D-1", "acceptedAt": "2026-02-27T10:00:00+01:00",
     "Parties": [{"role": "customer", "companyName": "Exempel Bygg AB", "organizationNumber": "556000-0001",
                  "contacts": [{"role": "main_user", "name": "Maja Exempel", "email": "maja@kund.example.com"}]}],
-    "customFields": [{"name": "licences", "value": "12"}, {"name": "delivery_start", "value": "2026-03-02"}]}}
+    "customFields": [{"name": "licences", "value": "12"}, {"name": "delivery_start", "value": "2026-03-02"}]}
 
 
 @pytest.fixture
-def hubspot(kickoff_config, seeded) -> HubSpotConnector:
-    return HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY)
+def hubspot(kickoff_config, seeded, tables) -> HubSpotConnector:
+    return HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY,
+                            reads=mapping_for("hubspot").reads(tables["hubspot"]))
+
+
+def written(vendor: VendorAction) -> dict[str, Any]:
+    """A vendor action's payload as the mapping set it."""
+    return vendor.payload.model_dump(exclude_unset=True)
 
 
 @pytest.fixture
@@ -49,7 +58,7 @@ def push(hubspot: HubSpotConnector, ledger, ctx, actions: list[Action]) -> list[
     """What the push flow does: map, apply, and link what was created."""
     mapping = mapping_for("hubspot")
     vendor = [mapping.to_vendor(a, ctx) for a in actions]
-    results = hubspot.apply(vendor)
+    results = hubspot.apply(vendor, NOW)
     assert [r.status for r in results] == [ResultStatus.DONE] * len(actions), [r.reason for r in results]
     for a, r in zip(actions, results, strict=True):
         if a.kind in (ActionKind.CREATE_RECORD, ActionKind.CREATE_TASK):
@@ -59,7 +68,7 @@ def push(hubspot: HubSpotConnector, ledger, ctx, actions: list[Action]) -> list[
 
 def hooks(hubspot: HubSpotConnector, sandbox, receiver, start: int = 0) -> list[Any]:
     assert sandbox.flush_webhooks()
-    return [d for i in range(start, len(receiver.received)) for d in hubspot.parse_webhook(receiver.request(i))]
+    return [d for i in range(start, len(receiver.received)) for d in hubspot.parse_webhook(receiver.request(i), NOW)]
 
 
 def test_A1_A3_A5_A6_given_a_signed_contract_then_the_actions_land_in_the_seeded_pipeline(
@@ -98,15 +107,15 @@ def test_A2_given_the_stage_write_then_its_webhook_is_recognised_as_our_echo(
     move = action("hubspot", ActionKind.SET_STAGE, {"stage": "onboarding_in_progress"}, rule="A2")
     mapping = mapping_for("hubspot")
     vendor = mapping.to_vendor(move, ctx)
-    assert vendor.payload == {"record_id": created.external_id, "stage": STAGES["onboarding_in_progress"],
-                              "pipeline": "28734901"}
+    assert written(vendor) == {"record_id": created.external_id, "stage": STAGES["onboarding_in_progress"],
+                               "pipeline": "28734901"}
     push(hubspot, ledger, ctx, [move])
 
     [echo] = hooks(hubspot, seeded, receiver, start)
 
-    written = set(mapping.write_fingerprints(vendor))
+    ours = set(mapping.write_fingerprints(vendor))
     assert echo.payload["changeSource"] == "INTEGRATION"
-    assert set(mapping.delivery_fingerprints(echo)) <= written
+    assert set(mapping.delivery_fingerprints(echo)) <= ours
 
 
 def test_A11_A15_given_a_person_pauses_then_restarts_in_hubspot_then_paused_and_restarted(
@@ -122,8 +131,8 @@ def test_A11_A15_given_a_person_pauses_then_restarts_in_hubspot_then_paused_and_
     [moved] = hooks(hubspot, seeded, receiver, start)
     [paused] = mapping.to_events(moved, ctx)
     assert (paused.type, paused.subject, paused.source.record_id) == (EventType.ONBOARDING_PAUSED, started.id, ticket)
-    assert not set(mapping.delivery_fingerprints(moved)) & {fp for a in actions
-                                                             for fp in mapping.write_fingerprints(a)}
+    ours = {fp for a in actions for fp in mapping.write_fingerprints(mapping.to_vendor(a, ctx), "1")}
+    assert not set(mapping.delivery_fingerprints(moved)) & ours
 
     seeded.act("hubspot", f"tickets/{ticket}", method="PATCH", properties={"restart_onboarding": "Yes"})
     [restart] = hooks(hubspot, seeded, receiver, start + 1)
@@ -159,8 +168,8 @@ def test_A13_A15_given_a_meeting_booked_then_missed_then_booked_and_no_show_and_
 
     write_back = action("hubspot", ActionKind.SET_STAGE, {"stage": "no_show", "record": "meeting",
                                                           "record_id": meeting["id"]}, rule="A15")
-    assert mapping.to_vendor(write_back, ctx).payload == {"record_id": meeting["id"], "object": "meetings",
-                                                          "property": "hs_meeting_outcome", "stage": "NO_SHOW"}
+    assert written(mapping.to_vendor(write_back, ctx)) == {"record_id": meeting["id"], "object": "meetings",
+                                                           "property": "hs_meeting_outcome", "stage": "NO_SHOW"}
 
 
 def test_A7_A8_given_calls_and_tasks_read_with_their_ticket_then_call_logged_and_task_updated(ledger, ctx):
@@ -211,11 +220,44 @@ def test_E1_E4_given_a_network_onboarding_then_its_contact_is_a_ticket_of_the_ne
     contact = action("hubspot", ActionKind.CREATE_RECORD, {"object": "contact", "fields": {
         "name": "Gîte Exemple", "email": "gite@pro.example.com", "network": "Réseau Sud", "origin": "diy"}},
         onboarding="network:S-1", rule="E1")
-    assert mapping.to_vendor(contact, ctx).payload == {"object": "ticket", "fields": {
+    assert written(mapping.to_vendor(contact, ctx)) == {"object": "tickets", "properties": {
         "subject": "Gîte Exemple", "network_contact_email": "gite@pro.example.com", "hs_pipeline": "28734902",
         "hs_pipeline_stage": "84562201"}}
     ledger.link("network:S-1", "hubspot", "9100", "contact")  # how the push flow links the first record
     booked = action("hubspot", ActionKind.SET_STAGE, {"stage": "appointment_booked"}, onboarding="network:S-1",
                     rule="E4")
-    assert mapping.to_vendor(booked, ctx).payload == {"record_id": "9100", "stage": "84562202",
-                                                      "pipeline": "28734902"}
+    assert written(mapping.to_vendor(booked, ctx)) == {"record_id": "9100", "stage": "84562202",
+                                                       "pipeline": "28734902"}
+
+
+def test_reads_are_the_properties_the_mapping_reads_with_every_tenants_own(tables):
+    custom = {**tables["hubspot"], "other": {**tables["hubspot"]["assist"], "restart_property": "starta_om",
+                                              "resume_property": "pause_until"}}
+    reads = mapping_for("hubspot").reads(custom)
+    assert {"hs_pipeline_stage", "hubspot_owner_id", "hs_pipeline", "hs_lastmodifieddate", "kickoff_key",
+            "restart_onboarding", "starta_om", "pause_until"} <= set(reads["tickets"])
+    assert {"hs_meeting_outcome", "hs_meeting_start_time", "restart_onboarding", "starta_om"} <= set(reads["meetings"])
+    assert {"hs_call_disposition", "hs_call_body"} <= set(reads["calls"])
+    assert all(len(names) == len(set(names)) for names in reads.values())
+
+
+def test_given_a_table_value_hubspot_does_not_have_then_the_table_is_refused(tables):
+    table = {**tables["hubspot"]["assist"], "priorities": {"high": "URGENT"}}
+    with pytest.raises(ValidationError) as refused:
+        mapping_for("hubspot").Table.model_validate(table)
+    assert refused.value.errors()[0]["loc"] == ("priorities", "high")
+
+
+def test_given_typed_payloads_then_fingerprints_are_those_of_the_written_properties(ledger, ctx):
+    ledger.link("assist:D-1", "hubspot", "9001", "ticket")
+    mapping = mapping_for("hubspot")
+    stage = mapping.to_vendor(action("hubspot", ActionKind.SET_STAGE, {"stage": "onboarding_in_progress"}), ctx)
+    owner = mapping.to_vendor(action("hubspot", ActionKind.ASSIGN_OWNER, {"owner": "no_owner"}, n=1), ctx)
+    assert written(owner) == {"record_id": "9001", "owner": ""}
+    assert mapping.write_fingerprints(stage) == [
+        ("9001", change_fingerprint("9001", "hs_pipeline_stage", STAGES["onboarding_in_progress"])),
+        ("9001", change_fingerprint("9001", "hs_pipeline", "28734901"))]
+    assert mapping.write_fingerprints(owner) == [("9001", change_fingerprint("9001", "hubspot_owner_id", ""))]
+    note = mapping.to_vendor(action("hubspot", ActionKind.ADD_NOTE, {"body": "Hej"}, n=2), ctx)
+    assert mapping.write_fingerprints(note) == []  # a creation is known by its id only after the push
+    assert mapping.write_fingerprints(note, "77") == [("77", change_fingerprint("77", "(created)", ""))]

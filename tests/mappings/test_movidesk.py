@@ -9,10 +9,10 @@ import pytest
 
 from connectors.movidesk import MovideskConnector
 from connectors.ratelimit import TokenBucketLimiter
-from connectors.retry import FAST_POLICY
-from kickoff.engine import decide, find_playbook
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, ResultStatus
+from kickoff.playbooks import decide, find_playbook
+from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
 from tests.mappings.conftest import NOW, delivery, state
 
@@ -21,9 +21,11 @@ HOOK_URL_TOKEN = "?token=movidesk-sandbox-webhook-token"
 
 
 @pytest.fixture
-def movidesk(kickoff_config, seeded) -> MovideskConnector:
+def movidesk(kickoff_config, seeded, tables) -> MovideskConnector:
+    """The connector reading what the mapping reads, as the runtime builds it."""
     seeded.set_limits("movidesk", enabled=False)  # a few writes per test, not a rate-limit test
-    return MovideskConnector(kickoff_config.tools["movidesk"], limiter=TokenBucketLimiter({}), retry=FAST_POLICY)
+    return MovideskConnector(kickoff_config.tools["movidesk"], limiter=TokenBucketLimiter({}), retry=FAST_POLICY,
+                             reads=mapping_for("movidesk").reads(tables["movidesk"]))
 
 
 @pytest.fixture
@@ -33,7 +35,8 @@ def ctx(ledger, tables, tenants):
 
 def hooks(seeded, receiver, movidesk, start: int) -> list[Any]:
     assert seeded.flush_webhooks()
-    return [d for i in range(start, len(receiver.received)) for d in movidesk.parse_webhook(receiver.request(i))]
+    return [d for i in range(start, len(receiver.received))
+            for d in movidesk.parse_webhook(receiver.request(i), NOW)]
 
 
 def paid(seeded, receiver, movidesk) -> tuple[dict[str, Any], Any]:
@@ -57,7 +60,7 @@ def opened(seeded, receiver, movidesk, ledger, ctx, tenants) -> tuple[Any, list[
     [create] = [a for a in actions if a.kind is ActionKind.CREATE_RECORD]
     start = len(hooks(seeded, receiver, movidesk, 0))
     vendor = mapping_for("movidesk").to_vendor(create, ctx)
-    [result] = movidesk.apply([vendor])
+    [result] = movidesk.apply([vendor], NOW)
     assert result.status is ResultStatus.DONE, result.reason
     ledger.created(create, result.external_id, "ticket")
     [creation] = hooks(seeded, receiver, movidesk, start)  # the trigger fires for our own creation too
@@ -86,7 +89,7 @@ def test_M1_M4_given_the_decision_then_one_patch_sets_the_status_and_posts_the_t
     assert {v.kind for v in vendor} == {ActionKind.SET_STAGE, ActionKind.POST_ACTION}
     start = len(receiver.received)
 
-    assert [r.status for r in movidesk.apply(vendor)] == [ResultStatus.DONE] * 2
+    assert [r.status for r in movidesk.apply(vendor, NOW)] == [ResultStatus.DONE] * 2
 
     stored = seeded.get("movidesk", f"tickets/{ticket_id}")
     assert (stored["status"], stored["justification"]) == ("Aguardando", "Aguardando cliente")
@@ -111,6 +114,9 @@ def test_M3_M9_given_gr_books_and_io_ends_a_session_then_meeting_booked_and_comp
     assert booked.type == EventType.MEETING_BOOKED and booked.subject == started.id
     assert {k: booked.data[k] for k in ("start", "channel", "phone_type", "booked_by")} == {
         "start": "2026-05-04T14:00:00-03:00", "channel": "video", "phone_type": "landline", "booked_by": "gr"}
+    [polled] = [d for d in movidesk.read_changes(None, now=NOW).deliveries if d.record_id == ticket_id]
+    assert polled.dedup_key == booking.dedup_key  # the same change, heard twice, is one inbox row
+    assert [e.model_dump() for e in mapping.to_events(polled, ctx)] == [booked.model_dump()]  # ... and one fact
 
     seeded.act("movidesk", f"tickets/{ticket_id}/actions", type=1, createdBy="900000202", description=(
         "IO - CORE realizado\nPróximo: 11/05/2026 14:00\nTópicos: agenda e caixa\nEncerrar onboarding: não"))
@@ -138,3 +144,18 @@ def test_given_webhook_bodies_configured_as_notices_then_only_read_tickets_map(l
     assert mapping_for("movidesk").to_events(delivery("movidesk", body, record_id="7"), ctx) == []
     [event] = mapping_for("movidesk").to_events(delivery("movidesk", body, record_id="7", kind="poll"), ctx)
     assert event.type == EventType.PAYMENT_CONFIRMED and event.data["account_name"] == "Padaria"
+
+
+def test_the_ticket_fields_read_are_the_ones_the_tables_need(tables):
+    """The payment rule's paths and, when a table matches actions, the actions' text and time."""
+    mapping = mapping_for("movidesk")
+    [fields] = mapping.reads(tables["movidesk"]).values()
+    assert {"status", "customFieldValues", "clients.businessName", "actions.description",
+            "actions.createdDate"} <= set(fields)
+    quiet = {**tables["movidesk"]["core"], "actions": [],
+             "payment": {"field_path": "customFieldValues[customFieldId=201].value",
+                         "data": {"account_name": ["clients[0].businessName"], "org": ["organization.id"]}}}
+    [fields] = mapping.reads({"core": quiet}).values()
+    assert not [f for f in fields if f.startswith("actions")]
+    assert {"clients.businessName", "organization"} <= set(fields)
+    assert mapping.reads({}) == {}

@@ -8,25 +8,22 @@ from typing import Any
 
 import pytest
 
-from connectors.retry import FAST_POLICY
 from connectors.salesforce import SalesforceConnector
-from kickoff.engine import decide, event_occasion, find_playbook
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, ResultStatus
+from kickoff.playbooks import decide, event_occasion, find_playbook
+from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
 from tests.mappings.conftest import NOW, delivery, state
 
 AM, TEAM_LEADER = "0055g00000001oxAAA", "0055g00000001owAAA"
-ACCOUNT_FIELDS = ["Id", "Name", "OwnerId", "Self_Onboarding__c", "Org_Number__c", "Starting_Date__c",
-                  "Signature_Date__c", "Plan__c", "Onboarding_Stage__c", "Venue_Online__c", "IsDeleted",
-                  "SystemModstamp"]
 
 
 @pytest.fixture
-def salesforce(kickoff_config, seeded) -> SalesforceConnector:
-    tool = kickoff_config.tools["salesforce"]
-    options = {**tool.options, "objects": ["Account", "Case"], "fields": {"Account": ACCOUNT_FIELDS}}
-    return SalesforceConnector(tool.model_copy(update={"options": options}), retry=FAST_POLICY)
+def salesforce(kickoff_config, seeded, tables) -> SalesforceConnector:
+    """The connector reading what the mapping says it reads, as the runtime builds it."""
+    return SalesforceConnector(kickoff_config.tools["salesforce"], retry=FAST_POLICY,
+                               reads=mapping_for("salesforce").reads(tables["salesforce"]))
 
 
 @pytest.fixture
@@ -41,7 +38,7 @@ def sign(seeded, receiver, salesforce) -> tuple[dict[str, Any], Any]:
                          Starting_Date__c="2026-03-12", Signature_Date__c="2026-03-02", Plan__c="Advanced",
                          Org_Number__c="FR-000-001")
     assert seeded.flush_webhooks()
-    [hook] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1))
+    [hook] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1), NOW)
     return account, hook
 
 
@@ -57,7 +54,7 @@ def push(salesforce: SalesforceConnector, ledger, ctx, actions: list[Action]) ->
                 assert exc.retry, exc
                 later.append(a)
         assert ready, "nothing could be mapped"
-        results = salesforce.apply([v for _, v in ready])
+        results = salesforce.apply([v for _, v in ready], NOW)
         assert [r.status for r in results] == [ResultStatus.DONE] * len(ready), [r.reason for r in results]
         for (a, _), r in zip(ready, results, strict=True):
             ids[a.idempotency_key] = r.external_id
@@ -73,7 +70,7 @@ def test_T2_given_self_onboarding_unticked_then_contract_signed_alike_by_outboun
     mapping = mapping_for("salesforce")
 
     [by_hook] = mapping.to_events(hook, ctx)
-    [by_poll] = [e for d in salesforce.read_changes(None).deliveries if d.record_id == account["Id"]
+    [by_poll] = [e for d in salesforce.read_changes(None, now=NOW).deliveries if d.record_id == account["Id"]
                  for e in mapping.to_events(d, ctx)]
 
     assert by_hook.type == EventType.CONTRACT_SIGNED and by_hook.subject == f"marketplace:{account['Id']}"
@@ -121,7 +118,7 @@ def test_T9_T11_given_a_case_sent_for_validation_then_case_updated_and_our_close
     seeded.act("salesforce", f"records/Case/{case_id}", method="PATCH", Status="Validation Requested",
                Description="1. ok\n2. ok")
     assert seeded.flush_webhooks()
-    [changed] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1))
+    [changed] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1), NOW)
     [updated] = mapping.to_events(changed, ctx)
     assert updated.type == EventType.CASE_UPDATED and updated.subject == decision.state.id
     assert {k: updated.data[k] for k in ("case", "status", "owner")} == {
@@ -131,10 +128,11 @@ def test_T9_T11_given_a_case_sent_for_validation_then_case_updated_and_our_close
                    payload={"stage": "completed", "target": create_case.idempotency_key},
                    idempotency_key="close-to-train-0001", rule="T7", due_at=NOW)
     vendor_close = mapping.to_vendor(close, ctx)
-    assert vendor_close.payload == {"record_id": case_id, "object": "Case", "field": "Status", "stage": "Closed"}
+    assert vendor_close.payload.model_dump(exclude_unset=True) == {
+        "record_id": case_id, "object": "Case", "field": "Status", "stage": "Closed"}
     push(salesforce, ledger, ctx, [close])
     assert seeded.flush_webhooks()
-    [echo] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1))
+    [echo] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1), NOW)
     written = set(mapping.write_fingerprints(vendor_close)) | set(
         mapping.write_fingerprints(mapping.to_vendor(create_case, ctx), external_id=case_id))
     assert set(mapping.delivery_fingerprints(echo)) <= written
@@ -163,3 +161,34 @@ def test_given_an_account_that_does_not_map_then_mapping_error_names_the_field(c
     with pytest.raises(MappingError) as caught:
         mapping_for("salesforce").to_events(delivery("salesforce", body), ctx)
     assert caught.value.field == field
+
+
+def test_the_fields_read_are_the_ones_the_tables_name(tables):
+    """The connector reads what the tenants' tables name (not a list kept in tools.yaml)."""
+    mapping = mapping_for("salesforce")
+    reads = mapping.reads(tables["salesforce"])
+    assert set(reads) == {"Account", "Case", "Task"}
+    assert {"Self_Onboarding__c", "Starting_Date__c", "Onboarding_Stage__c", "Appointments__c",
+            "Venue_Online__c"} <= set(reads["Account"])
+    assert {"Subject", "Status", "OwnerId", "AccountId"} <= set(reads["Case"])
+    assert "Kickoff_Key__c" in reads["Task"]
+    renamed = {**tables["salesforce"]["marketplace"]}
+    renamed["account"] = {**renamed["account"], "starting_date": "Go_Live__c"}
+    account = mapping.reads({"marketplace": renamed})["Account"]
+    assert "Go_Live__c" in account and "Starting_Date__c" not in account
+    assert mapping.reads({}) == {}
+
+
+def test_given_a_stage_the_table_does_not_know_then_mapping_error_and_no_payload(ctx, ledger):
+    ledger.states["marketplace:0015g00000000AAAAA"] = state(
+        "marketplace:0015g00000000AAAAA", "marketplace", "marketplace-classic", "training")
+    action = Action(kind=ActionKind.SET_STAGE, tool="salesforce", onboarding_id="marketplace:0015g00000000AAAAA",
+                    payload={"stage": "nowhere"}, idempotency_key="stage-nowhere-0001", rule="T7", due_at=NOW)
+    with pytest.raises(MappingError) as caught:
+        mapping_for("salesforce").to_vendor(action, ctx)
+    assert caught.value.field == "stage"
+    owner = action.model_copy(update={"kind": ActionKind.ASSIGN_OWNER, "payload": {"owner": "am",
+                                                                                 "record_id": "not-an-id"}})
+    with pytest.raises(MappingError) as caught:
+        mapping_for("salesforce").to_vendor(owner, ctx)
+    assert caught.value.field == "payload.record_id"

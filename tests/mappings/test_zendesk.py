@@ -4,16 +4,17 @@ land on the account's ticket and come back as echoes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from connectors.retry import FAST_POLICY
 from connectors.zendesk import ZendeskConnector
 from kickoff.events import EventType
 from kickoff.model import ActionKind, ResultStatus
+from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
-from tests.mappings.conftest import action, delivery, state
+from tests.mappings.conftest import NOW, action, delivery, state
 
 AM = 9100001
 RETENTION = "retention-alerts"
@@ -35,7 +36,7 @@ def new_alert(seeded, receiver, zendesk, **fields: Any) -> tuple[dict[str, Any],
     start = len(receiver.received)
     ticket = seeded.act("zendesk", "tickets", requester_email="owner@salon.example.com", **fields)
     assert seeded.flush_webhooks()
-    return ticket, [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i))]
+    return ticket, [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i), NOW)]
 
 
 def test_W4_given_an_nps_answer_in_the_feed_then_nps_received_from_its_webhook(seeded, receiver, zendesk, ctx):
@@ -57,7 +58,7 @@ def test_W3_given_a_red_alert_with_its_date_in_a_field_then_the_export_brings_it
     mapping = mapping_for("zendesk")
     assert mapping.to_events(created, ctx) == []  # the webhook carries no custom field values
     seeded.set_clock(advance_seconds=120)  # the export leaves the last minute out
-    [polled] = [d for d in zendesk.read_changes(None).deliveries if d.record_id == str(ticket["id"])]
+    [polled] = [d for d in zendesk.read_changes(None, now=NOW).deliveries if d.record_id == str(ticket["id"])]
     [event] = mapping.to_events(polled, ctx)
     assert event.type == EventType.RED_ALERT
     assert event.data == {"competitor": "Concurrent SA", "competitor_date": "2026-03-20", "low_nps": False}
@@ -70,7 +71,7 @@ def test_W6_W7_given_the_case_stage_changed_by_the_am_then_case_updated(seeded, 
     start = len(receiver.received)
     seeded.act("zendesk", f"tickets/{ticket['id']}", method="PUT", custom_fields=[{"id": 360000101, "value": "waiting"}])
     assert seeded.flush_webhooks()
-    [changed] = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i))]
+    [changed] = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i), NOW)]
     [event] = mapping_for("zendesk").to_events(changed, ctx)
     assert (event.type, event.subject, event.data["status"]) == (EventType.CASE_UPDATED, subject, "waiting")
 
@@ -85,16 +86,16 @@ def test_W5_W6_given_case_writes_then_they_land_on_the_ticket_and_come_back_as_e
     actions = [action("zendesk", ActionKind.ASSIGN_OWNER, {"owner": "am"}, onboarding=subject, rule="W5"),
                action("zendesk", ActionKind.SET_STAGE, {"stage": "in_progress"}, onboarding=subject, n=1, rule="W5")]
     vendor = [mapping.to_vendor(a, ctx) for a in actions]
-    assert vendor[1].payload == {"record_id": str(ticket["id"]), "status": "open",
+    assert vendor[1].payload.model_dump(exclude_unset=True) == {"record_id": str(ticket["id"]), "status": "open",
                                  "custom_fields": [{"id": 360000101, "value": "in_progress"}],
                                  "add_tags": ["kickoff_in_progress"]}
     start = len(receiver.received)
-    assert [r.status for r in zendesk.apply(vendor)] == [ResultStatus.DONE] * 2
+    assert [r.status for r in zendesk.apply(vendor, NOW)] == [ResultStatus.DONE] * 2
     stored = next(t for t in seeded.get("zendesk", "records/tickets") if t["id"] == ticket["id"])
     assert (stored["assignee_id"], stored["status"]) == (AM, "open")
 
     assert seeded.flush_webhooks()
-    echoes = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i))]
+    echoes = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i), NOW)]
     written = {fp for v in vendor for fp in mapping.write_fingerprints(v)}
     assert len(echoes) >= 3 and all(set(mapping.delivery_fingerprints(d)) <= written for d in echoes)
     assert all(mapping.to_events(d, ctx) == [] or d.payload["type"].endswith("custom_field_changed") for d in echoes)
@@ -103,7 +104,7 @@ def test_W5_W6_given_case_writes_then_they_land_on_the_ticket_and_come_back_as_e
 def test_W2_given_an_opportunity_to_create_then_a_task_ticket_for_the_account(ctx):
     create = action("zendesk", ActionKind.CREATE_RECORD, {"object": "opportunity", "fields": {
         "type": "churn_risk", "description": "Risque de départ"}}, onboarding="retention:requester-42", rule="W2")
-    assert mapping_for("zendesk").to_vendor(create, ctx).payload == {
+    assert mapping_for("zendesk").to_vendor(create, ctx).payload.model_dump(exclude_unset=True) == {
         "subject": "Churn risk opportunity: requester-42", "body": "Risque de départ", "type": "task",
         "priority": "high", "tags": ["churn_risk", "churn_risk_opportunity"], "requester_id": 42,
         "custom_fields": [{"id": 360000101, "value": "new"}]}
@@ -120,3 +121,26 @@ def test_given_a_feed_ticket_that_does_not_map_then_mapping_error_names_the_fiel
         mapping_for("zendesk").to_events(delivery("zendesk", {"event": "ticket.changed", "ticket": ticket}, kind="poll"),
                                          ctx)
     assert caught.value.field == field
+
+
+def test_W1_given_a_trigger_webhook_then_the_tables_paths_read_its_ticket(seeded, receiver, zendesk, ctx):
+    seeded.set_webhook("zendesk", receiver.url)
+    ticket = seeded.act("zendesk", "tickets", requester_email="owner@salon.example.com", subject="Upsell",
+                        tags=["upsell"], comment={"body": "Wants the booking module"})
+    assert seeded.flush_webhooks()
+    start = len(receiver.received)
+    seeded.act("zendesk", f"tickets/{ticket['id']}/trigger", template={"ticket": {
+        "id": "{{ticket.id}}", "created": "{{ticket.created_at}}", "updated": "{{ticket.updated_at_with_timestamp}}",
+        "tags": "{{ticket.tags}}", "requester": "{{ticket.requester_id}}", "text": "{{ticket.description}}"}})
+    assert seeded.flush_webhooks()
+    [trigger] = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i), NOW)]
+    mapping = mapping_for("zendesk")
+    with pytest.raises(MappingError) as unread:  # the default paths find no ticket in this template
+        mapping.to_events(trigger, ctx)
+    assert unread.value.field == "id"
+    paths = {"id": "ticket.id", "created_at": "ticket.created", "updated_at": "ticket.updated",
+             "tags": "ticket.tags", "requester_id": "ticket.requester", "description": ["ticket.text", "text"]}
+    [event] = mapping.to_events(trigger, replace(ctx, table={**ctx.table, "trigger": paths}))
+    assert (event.type, event.subject) == (EventType.UPSELL_REQUESTED, f"retention:requester-{ticket['requester_id']}")
+    assert event.data == {"description": "Wants the booking module", "ticket_link": f"zendesk:ticket:{ticket['id']}"}
+    assert event.source.record_id == str(ticket["id"])

@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import requests
@@ -24,6 +24,14 @@ from hubspot.crm.objects import (
 from hubspot.crm.objects.exceptions import ApiException
 from urllib3.util.retry import Retry
 
+from kickoff.tools.hubspot import (
+    ASSOCIATION_TYPES,
+    MEETING_OUTCOMES,
+    NOTE_BODY_MAX,
+    TaskPriority,
+    TaskStatus,
+    TaskType,
+)
 from sandbox.vendors.hubspot import signature_v1, signature_v2, signature_v3
 
 TOKEN = "hs-sandbox-token"
@@ -366,3 +374,33 @@ def test_given_person_books_meeting_when_webhook_sent_then_meeting_event_and_ass
     assert stored["properties"]["hs_meeting_outcome"] == "NO_SHOW"
     assert {(a["toObjectType"], a["typeId"]) for a in stored["associations"]} == {("tickets", 206),
                                                                                   ("companies", 188)}
+
+
+# --- what Kickoff's declaration says of HubSpot ---------------------------------------------
+def test_given_the_declarations_enumerations_and_association_ids_then_hubspot_takes_every_one(client):
+    """The payload models allow only these values, so each must be one HubSpot accepts."""
+    company = client.crm.companies.basic_api.create({"properties": {"name": "Exempel AB"}}).id
+    parent = ticket(client).id
+
+    def linked(kind: str) -> list[dict[str, Any]]:
+        return [{"to": {"id": to_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                  "associationTypeId": ASSOCIATION_TYPES[(kind, to_type)]}]}
+                for to_type, to_id in (("tickets", parent), ("companies", company))]
+
+    tasks = [{"properties": {"hs_timestamp": "2026-03-02T08:00:00Z", "hs_task_subject": f"{kind} {priority}",
+                             "hs_task_type": kind, "hs_task_priority": priority, "hs_task_status": status},
+              "associations": linked("tasks")}
+             for kind in get_args(TaskType) for priority in get_args(TaskPriority) for status in get_args(TaskStatus)]
+    note = {"properties": {"hs_timestamp": "2026-03-02T08:00:00Z", "hs_note_body": "x" * NOTE_BODY_MAX},
+            "associations": linked("notes")}
+    new_ticket = {"properties": {"subject": "SE Exempel AB", "hs_pipeline": PIPELINE, "hs_pipeline_stage": STAGE_NY},
+                  "associations": [{"to": {"id": company}, "types": [{
+                      "associationCategory": "HUBSPOT_DEFINED",
+                      "associationTypeId": ASSOCIATION_TYPES[("tickets", "companies")]}]}]}
+    for kind, inputs in (("tasks", tasks), ("notes", [note]), ("tickets", [new_ticket])):
+        created = client.crm.objects.batch_api.create(
+            kind, BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs))
+        assert len(created.results) == len(inputs)
+    for outcome in MEETING_OUTCOMES:
+        client.crm.objects.basic_api.create("meetings", {"properties": {
+            "hs_timestamp": "2026-03-05T09:00:00Z", "hs_meeting_outcome": outcome}})

@@ -70,7 +70,8 @@ def test_when_a_customer_signs_then_dealbuilder_posts_document_accepted_with_the
     events = [json.loads(b) for b in receiver.bodies]
     assert [e["eventType"] for e in events] == ["DocumentSent", "DocumentAccepted"]
     assert events[1]["webhookKey"] == "db-sandbox-webhook-key"
-    assert events[1]["document"]["id"] == "D-100" and events[1]["document"]["acceptedAt"]
+    assert events[1]["id"] == "D-100" and events[1]["acceptedAt"]  # flat: no "document" wrapper
+    assert "document" not in events[1] and events[1]["customerCompanyName"] is None  # deprecated, nullable
 
 
 def test_when_sending_over_smtp_then_the_sandbox_keeps_the_message(sandbox, sandbox_server):

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.hubspot import HubSpotConnector
-from connectors.retry import FAST_POLICY
 from connectors.zendesk import ZendeskConnector
+from kickoff.contracts.vendor import VendorAction
 from kickoff.ledger import Ledger
 from kickoff.model import Action, ActionKind, ResultStatus
+from kickoff.retry import FAST_POLICY
 from sandbox.control import SandboxControl
 
 DUE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -17,7 +18,15 @@ DUE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def _zendesk(kickoff_config: Any) -> ZendeskConnector:
     config = kickoff_config.tools["zendesk"]
-    return ZendeskConnector(config.model_copy(update={"options": {"job_poll_seconds": 0.0}}), retry=FAST_POLICY)
+    fast = config.model_copy(update={"options": {"job_poll_seconds": 0.0}})
+    return ZendeskConnector(fast, retry=FAST_POLICY)
+
+
+def _vendor(kind: ActionKind, tool: str, rule: str, key: str, payload: dict[str, Any]) -> VendorAction:
+    """An action in ``tool``'s terms, as a mapping would hand it to the connector."""
+    action = Action(kind=kind, tool=tool, onboarding_id=f"onb-{key}", rule=rule, due_at=DUE,
+                    idempotency_key=key)
+    return VendorAction.of(action, payload)
 
 
 def test_given_a_dropped_zendesk_create_when_retried_then_the_ticket_keeps_its_first_comment(
@@ -25,11 +34,10 @@ def test_given_a_dropped_zendesk_create_when_retried_then_the_ticket_keeps_its_f
     """Seed 58: the retry after an unknown outcome re-sent a zenpy Comment already sent once,
     which zenpy serialises empty: 422 "Description: cannot be blank", a dead letter."""
     sandbox.add_fault(vendor="zendesk", method="POST", kind="drop", times=1)
-    action = Action(kind=ActionKind.CREATE_RECORD, tool="zendesk", onboarding_id="onb-1", rule="W2", due_at=DUE,
-                    idempotency_key="zd-create-dropped-0001",
-                    payload={"subject": "Churn risk", "body": "first comment", "requester": {"name": "A",
-                             "email": "a@example.com"}})
-    [result] = _zendesk(kickoff_config).apply([action])
+    action = _vendor(ActionKind.CREATE_RECORD, "zendesk", "W2", "zd-create-dropped-0001",
+                     {"subject": "Churn risk", "body": "first comment",
+                      "requester": {"name": "A", "email": "a@example.com"}})
+    [result] = _zendesk(kickoff_config).apply([action], DUE)
     assert result.status is ResultStatus.DONE, result.reason
     [ticket] = [t for t in sandbox.get("zendesk", "records/tickets") if t.get("external_id") == action.idempotency_key]
     assert ticket["id"] == int(result.external_id)
@@ -41,11 +49,11 @@ def test_given_a_note_already_on_the_ticket_when_applied_again_then_zendesk_gets
     added the internal note again (Zendesk keeps no key on a comment)."""
     sandbox.seed({"zendesk": {"tickets": [{"subject": "NPS", "description": "Welcome"}]}})
     ticket_id = sandbox.get("zendesk", "records/tickets")[-1]["id"]
-    note = Action(kind=ActionKind.ADD_NOTE, tool="zendesk", onboarding_id="onb-2", rule="W4", due_at=DUE,
-                  idempotency_key="zd-note-again-0001", payload={"record_id": str(ticket_id), "body": "NPS 5/10"})
+    note = _vendor(ActionKind.ADD_NOTE, "zendesk", "W4", "zd-note-again-0001",
+                   {"record_id": str(ticket_id), "body": "NPS 5/10"})
     zendesk = _zendesk(kickoff_config)
-    assert [r.status for r in zendesk.apply([note])] == [ResultStatus.DONE]
-    assert [r.status for r in zendesk.apply_again([note])] == [ResultStatus.DONE]
+    assert [r.status for r in zendesk.apply([note], DUE)] == [ResultStatus.DONE]
+    assert [r.status for r in zendesk.apply_again([note], DUE)] == [ResultStatus.DONE]
     comments = sandbox.get("zendesk", "records/comments")
     thread = comments[str(ticket_id)] if str(ticket_id) in comments else comments[ticket_id]
     assert [c["body"] for c in thread].count("NPS 5/10") == 1
@@ -58,12 +66,11 @@ def test_given_a_task_already_created_when_applied_again_then_hubspot_finds_it_b
     sandbox.seed({"hubspot": {"objects": {"tickets": [{"properties": {"subject": "SE x", "hs_pipeline": "0",
                                                                       "hs_pipeline_stage": "1"}}]}}})
     ticket_id = sandbox.get("hubspot", "records/tickets")[-1]["id"]
-    task = Action(kind=ActionKind.CREATE_TASK, tool="hubspot", onboarding_id="onb-3", rule="A7", due_at=DUE,
-                  idempotency_key="hs-task-again-0001",
-                  payload={"record_id": str(ticket_id), "subject": "Call", "task_type": "CALL"})
+    task = _vendor(ActionKind.CREATE_TASK, "hubspot", "A7", "hs-task-again-0001",
+                   {"record_id": str(ticket_id), "subject": "Call", "task_type": "CALL"})
     hubspot = HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY)
-    [first] = hubspot.apply([task])
-    [again] = hubspot.apply_again([task])
+    [first] = hubspot.apply([task], DUE)
+    [again] = hubspot.apply_again([task], DUE)
     assert first.status is again.status is ResultStatus.DONE, (first.reason, again.reason)
     assert again.external_id == first.external_id
     keys = [t["properties"].get("kickoff_key") for t in sandbox.get("hubspot", "records/tasks")]

@@ -1,0 +1,106 @@
+"""``kickoff ledger status|dead|replay|resume``: what is waiting, what is stuck, and un-sticking it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from cli.output import fail
+from kickoff.ledger import Ledger, LedgerError
+from kickoff.settings import KickoffSettings
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
+
+
+def _open() -> Ledger:
+    """The ledger the settings name (``KICKOFF_DATABASE_URL`` or the file under ``KICKOFF_HOME``)."""
+    try:
+        return Ledger.open(settings=KickoffSettings())
+    except (SQLAlchemyError, ValueError, OSError) as exc:  # bad URL, server down: one line
+        fail(f"cannot open the ledger: {exc}")
+
+
+def register(app: typer.Typer) -> None:
+    ledger_app = typer.Typer(
+        help="Inspect the ledger: queues, dead letters, paused tools.", no_args_is_help=True
+    )
+
+    @ledger_app.command("status")
+    def status(as_json: JsonFlag = False) -> None:
+        """Pending inbox, pending and dead outbox rows, due timers, paused tools."""
+        with _open() as ledger:
+            counts = ledger.status(datetime.now(UTC))
+        if as_json:
+            typer.echo(json.dumps(counts.as_dict(), indent=2))
+            return
+        rows = [
+            ("pending inbox", counts.pending_inbox),
+            ("failed inbox", counts.failed_inbox),
+            ("pending outbox", counts.pending_outbox),
+            ("dead outbox", counts.dead_outbox),
+            ("due timers", counts.due_timers),
+            ("paused tools", ", ".join(counts.paused_tools) or "none"),
+        ]
+        for label, value in rows:
+            typer.echo(f"{label + ':':<16} {value}")
+
+    @ledger_app.command("dead")
+    def dead(
+        tool: Annotated[
+            str | None, typer.Option("--tool", help="only this tool's dead letters")
+        ] = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """List dead letters: actions that gave up, with their last error."""
+        with _open() as ledger:
+            letters = ledger.dead_letters(tool)
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    [
+                        {**asdict(letter), "updated_at": letter.updated_at.isoformat()}
+                        for letter in letters
+                    ],
+                    indent=2,
+                )
+            )
+            return
+        if not letters:
+            typer.echo("no dead letters")
+            return
+        for d in letters:
+            typer.echo(
+                f"{d.id}\t{d.tool}\t{d.kind}\t{d.rule}\t{d.onboarding_id}\t"
+                f"attempts={d.attempts}\t{d.updated_at:%Y-%m-%d %H:%M}Z\t{d.last_error or ''}"
+            )
+
+    @ledger_app.command("replay")
+    def replay(
+        ids: Annotated[list[int], typer.Argument(help="outbox ids of dead letters")],
+    ) -> None:
+        """Send dead letters again from scratch (attempts reset, due now)."""
+        with _open() as ledger:
+            try:
+                replayed = ledger.replay_dead(ids, datetime.now(UTC))
+            except LedgerError as exc:
+                fail(str(exc))
+        missing = sorted(set(ids) - set(replayed))
+        typer.echo(f"replayed {len(replayed)}: {' '.join(map(str, replayed)) or '-'}")
+        if missing:
+            fail(f"not dead letters (left alone): {' '.join(map(str, missing))}", code=1)
+
+    @ledger_app.command("resume")
+    def resume(
+        tool: Annotated[str, typer.Argument(help="a tool paused after refused credentials")],
+    ) -> None:
+        """Push to a paused tool again, once its credentials are fixed."""
+        with _open() as ledger:
+            was_paused = ledger.resume_tool(tool)
+        typer.echo(f"{tool} resumed" if was_paused else f"{tool} was not paused")
+
+    app.add_typer(ledger_app, name="ledger")

@@ -1,0 +1,46 @@
+"""``kickoff limits show|sync``: the vendors' rate limits as Prefect global concurrency limits."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.output import fail
+from connectors.ratelimit import bucket_for, configured_limits, limit_name, sync_prefect_limits
+from kickoff.settings import ConfigError, load_config
+
+
+def register(app: typer.Typer) -> None:
+    limits_app = typer.Typer(help="Vendor rate limits shared by every worker.", no_args_is_help=True)
+
+    @limits_app.command("show")
+    def show() -> None:
+        """Each configured limit (tool, or tool.endpoint) and the bucket Kickoff spends it with."""
+        try:
+            config = load_config()
+        except ConfigError as exc:
+            fail(str(exc))
+        limits = configured_limits(config.tools)
+        for name in sorted(set(config.tools) | set(limits)):
+            limit = limits.get(name)
+            if limit is None:
+                typer.echo(f"{name:<16} no limit configured")
+                continue
+            bucket = bucket_for(limit)
+            typer.echo(f"{name:<16} vendor {limit.requests}/{limit.per_seconds:g}s -> "
+                       f"{limit_name(name)}: burst {bucket.capacity}, {bucket.per_second:.3f}/s")
+
+    @limits_app.command("sync")
+    def sync() -> None:
+        """Create or update the global concurrency limits on the configured Prefect server."""
+        try:
+            config = load_config()
+        except ConfigError as exc:
+            fail(str(exc))
+        try:
+            done = sync_prefect_limits(config.tools)
+        except Exception as exc:  # noqa: BLE001 - any Prefect failure is reported in one line
+            fail(f"cannot reach the Prefect API to sync limits: {type(exc).__name__}: {exc}")
+        for name, bucket in done:
+            typer.echo(f"{name}: limit {bucket.capacity}, slot decay {bucket.per_second:.3f}/s")
+
+    app.add_typer(limits_app, name="limits")

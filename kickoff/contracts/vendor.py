@@ -1,0 +1,81 @@
+"""An action in one tool's own terms: the payload a mapping produces and a connector writes.
+
+Each tool declares, in ``kickoff.tools.<tool>``, one ``VendorPayload`` model per action kind
+it takes. ``VendorAction.of`` validates a payload against that model, so a payload that does
+not fit is refused where it is made (the mapping) and never reaches the vendor; connectors
+read typed fields instead of dict keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError
+
+from kickoff.model import Action, ActionKind
+from kickoff.tools import payload_model
+
+
+class VendorPayload(BaseModel):
+    """Base of every tool's payload models: unknown fields are mistakes, and refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PayloadRefused(ValueError):
+    """A payload that does not fit the tool's model for its action kind."""
+
+    def __init__(self, tool: str, kind: str, field: str, reason: str) -> None:
+        self.tool, self.kind, self.field, self.reason = tool, kind, field, reason
+        super().__init__(f"{tool} {kind}: {field}: {reason}")
+
+
+class VendorAction(BaseModel):
+    """A canonical action (its key, rule, onboarding and due time) with its payload in one
+    tool's terms. Built with ``of``, which validates the payload."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    payload: SerializeAsAny[VendorPayload]
+
+    @classmethod
+    def of(cls, action: Action, payload: VendorPayload | Mapping[str, Any]) -> VendorAction:
+        """Validate ``payload`` against the tool's model for the action's kind."""
+        model = payload_model(action.tool, action.kind)
+        if model is None:
+            raise PayloadRefused(action.tool, action.kind.value, "kind", "this tool takes no such action")
+        try:
+            data = payload.model_dump(exclude_unset=True) if isinstance(payload, BaseModel) else dict(payload)
+            typed = model.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "payload"
+            raise PayloadRefused(action.tool, action.kind.value, field, err["msg"]) from None
+        return cls(action=action, payload=typed)
+
+    @property
+    def kind(self) -> ActionKind:
+        return self.action.kind
+
+    @property
+    def tool(self) -> str:
+        return self.action.tool
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.action.idempotency_key
+
+    @property
+    def onboarding_id(self) -> str:
+        return self.action.onboarding_id
+
+    @property
+    def rule(self) -> str:
+        return self.action.rule
+
+    @property
+    def due_at(self) -> datetime:
+        return self.action.due_at

@@ -1,0 +1,98 @@
+"""Moments in the tenant's time zone: 'the day after the start date at 08:00', 'two
+business days later', 'one hour before the meeting'.
+
+Calendar steps (days, business days, a time of day) are taken on the local wall clock, so
+08:00 stays 08:00 across a DST change; hours and minutes are elapsed time, so 'one hour
+before' is one real hour. Nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kickoff.playbooks.functions import as_date, as_datetime
+
+
+class NoAnchor(ValueError):
+    """The date a moment is relative to is empty (e.g. no start date on the contract)."""
+
+
+def localize(value: Any, zone: ZoneInfo) -> datetime:
+    """An aware local datetime: a date is its local midnight; naive means local wall time."""
+    moment = as_datetime(value)
+    if moment is None:
+        day = as_date(value)
+        if day is None:
+            raise NoAnchor(f"no date or time in {value!r}")
+        return wall(day, time(0, 0), zone)
+    if moment.tzinfo is None:
+        return wall(moment.date(), moment.time(), zone)
+    return moment.astimezone(zone)
+
+
+def wall(day: date, at: time, zone: ZoneInfo, fold: int = 0) -> datetime:
+    """``day`` at local ``at``; a time skipped by DST moves forward by the gap."""
+    naive = datetime.combine(day, at).replace(tzinfo=zone, fold=fold)
+    return naive.astimezone(UTC).astimezone(zone)
+
+
+def add_business_days(day: date, count: int) -> date:
+    """Move ``count`` working days (Monday to Friday); negative moves back."""
+    step = 1 if count >= 0 else -1
+    remaining = abs(count)
+    while remaining:
+        day += timedelta(days=step)
+        if day.weekday() < 5:
+            remaining -= 1
+    return day
+
+
+def shift(
+    anchor: datetime,
+    zone: ZoneInfo,
+    *,
+    days: int = 0,
+    business_days: int = 0,
+    at: time | None = None,
+    hours: int = 0,
+    minutes: int = 0,
+) -> datetime:
+    """Apply calendar steps on the local wall clock, then elapsed hours and minutes."""
+    local = anchor.astimezone(zone)
+    if days or business_days or at is not None:
+        day = local.date() + timedelta(days=days)
+        if business_days:
+            day = add_business_days(day, business_days)
+        local = wall(day, at or local.time().replace(tzinfo=None), zone, fold=local.fold)
+    if hours or minutes:
+        local = (local.astimezone(UTC) + timedelta(hours=hours, minutes=minutes)).astimezone(zone)
+    return local
+
+
+def parse_hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def resolve(spec: Any, zone: ZoneInfo, evaluate: Callable[[str], Any]) -> datetime:
+    """The moment a ``TimeSpec`` names; ``evaluate`` reads expressions (``from``, ``days``)."""
+    if spec.latest_of:
+        return max(resolve(s, zone, evaluate) for s in spec.latest_of)
+    if spec.earliest_of:
+        return min(resolve(s, zone, evaluate) for s in spec.earliest_of)
+    anchor_value = evaluate(spec.from_)
+    if anchor_value is None:
+        raise NoAnchor(f"{spec.from_} is empty")
+    days = spec.days if isinstance(spec.days, int) else evaluate(spec.days)
+    return shift(
+        localize(anchor_value, zone),
+        zone,
+        days=int(days or 0),
+        business_days=spec.business_days,
+        at=parse_hhmm(spec.time) if spec.time else None,
+        hours=spec.hours,
+        minutes=spec.minutes,
+    )
