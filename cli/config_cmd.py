@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.output import fail
-from kickoff.settings import ConfigError, load_config
+from cli.output import config_or_fail
 
 
 def register(app: typer.Typer) -> None:
@@ -16,10 +15,7 @@ def register(app: typer.Typer) -> None:
     @config_app.command("check")
     def check(config_dir: Path = typer.Option(None, "--config-dir", help="default: KICKOFF_CONFIG_DIR or ./config")) -> None:
         """Load tenants.yaml and tools.yaml; exit non-zero with file, field and reason if wrong."""
-        try:
-            config = load_config(config_dir)
-        except ConfigError as exc:
-            fail(str(exc))
+        config = config_or_fail(config_dir)
         typer.echo(f"config ok: {len(config.tenants)} tenants, {len(config.tools)} tools")
 
     app.add_typer(config_app, name="config")

@@ -8,7 +8,7 @@ import threading
 
 import typer
 
-from cli.output import fail
+from cli.output import config_or_fail, fail
 from kickoff.tools import declared
 
 
@@ -32,13 +32,9 @@ def register(app: typer.Typer) -> None:
         from gateway.app import create_app
         from gateway.server import GatewayServer
         from kickoff.ledger import Ledger
-        from kickoff.settings import ConfigError, load_config
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        try:
-            config = load_config()
-        except ConfigError as exc:
-            fail(str(exc))
+        config = config_or_fail()
         try:
             ledger = Ledger.open(settings=config.settings)
         except Exception as exc:  # noqa: BLE001 - unreachable or not migrating; the URL may hold a password

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from cli.output import fail
+from cli.output import config_or_fail, fail
 from connectors.ratelimit import bucket_for, configured_limits, limit_name, sync_prefect_limits
-from kickoff.settings import ConfigError, load_config
 
 
 def register(app: typer.Typer) -> None:
@@ -15,10 +14,7 @@ def register(app: typer.Typer) -> None:
     @limits_app.command("show")
     def show() -> None:
         """Each configured limit (tool, or tool.endpoint) and the bucket Kickoff spends it with."""
-        try:
-            config = load_config()
-        except ConfigError as exc:
-            fail(str(exc))
+        config = config_or_fail()
         limits = configured_limits(config.tools)
         for name in sorted(set(config.tools) | set(limits)):
             limit = limits.get(name)
@@ -32,10 +28,7 @@ def register(app: typer.Typer) -> None:
     @limits_app.command("sync")
     def sync() -> None:
         """Create or update the global concurrency limits on the configured Prefect server."""
-        try:
-            config = load_config()
-        except ConfigError as exc:
-            fail(str(exc))
+        config = config_or_fail()
         try:
             done = sync_prefect_limits(config.tools)
         except Exception as exc:  # noqa: BLE001 - any Prefect failure is reported in one line

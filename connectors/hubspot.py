@@ -35,7 +35,6 @@ mapping reads) and returns the same delivery with the read merged in; a record g
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -66,10 +65,8 @@ from kickoff.contracts.webhooks import (
     WebhookRejected,
     WebhookRequest,
     check_freshness,
-    constant_time_equal,
-    hmac_digest,
+    check_signature,
     json_body,
-    require,
 )
 from kickoff.model import ActionResult, Delivery, ResultStatus
 from kickoff.tools.hubspot import (
@@ -81,11 +78,9 @@ from kickoff.tools.hubspot import (
     OWNER,
     TASK_STATUS,
     AddNotePayload,
-    AssignOwnerPayload,
-    CompleteTaskPayload,
     CreateRecordPayload,
     CreateTaskPayload,
-    SetStagePayload,
+    UpdatePayload,
     object_type,
 )
 
@@ -200,18 +195,6 @@ class HubSpotConnector(Connector):
             options["host"] = self.base_url.rstrip("/")
         return HubSpot(**options).crm.objects
 
-    @cached_property
-    def _basic(self) -> Any:
-        return self._objects.basic_api
-
-    @cached_property
-    def _batch(self) -> Any:
-        return self._objects.batch_api
-
-    @cached_property
-    def _search_api(self) -> Any:
-        return self._objects.search_api
-
     @property
     def _cap(self) -> int:
         return int(self.config.options.get("search_result_cap", SEARCH_RESULT_CAP))
@@ -231,7 +214,7 @@ class HubSpotConnector(Connector):
         tools.yaml: 5 a second per account), shared by every worker like the tool's (no retry here)."""
         self.limiter.acquire(f"{self.tool}.search", self.credential_key)
         search = PublicObjectSearchRequest(**request)
-        return self._invoke(lambda: self._search_api.do_search(object_type, search), now)
+        return self._invoke(lambda: self._objects.search_api.do_search(object_type, search), now)
 
     def _properties(self, object_type: str) -> list[str]:
         """What is read of ``object_type``: what the mapping reads (``reads``), and the
@@ -250,7 +233,7 @@ class HubSpotConnector(Connector):
             body = BatchReadInputSimplePublicObjectId(
                 inputs=[SimplePublicObjectId(id=str(i)) for i in chunk], properties=properties)
             page = self.call(lambda body=body: self._invoke(
-                lambda: self._batch.read(plural, batch_read_input_simple_public_object_id=body)))
+                lambda: self._objects.batch_api.read(plural, batch_read_input_simple_public_object_id=body)))
             for record in page.results or []:
                 found[str(record.id)] = {"id": str(record.id), "properties": dict(record.properties or {})}
         return found
@@ -288,7 +271,7 @@ class HubSpotConnector(Connector):
         return ReadResult(deliveries=deliveries, next_cursor=str(position) if position.ms else cursor)
 
     def _poll_delivery(self, record: Any, ms: int, now: datetime) -> Delivery:
-        payload = self._search_api.api_client.sanitize_for_serialization(record)
+        payload = self._objects.search_api.api_client.sanitize_for_serialization(record)
         return Delivery(tool="hubspot", dedup_key=f"tickets:{record.id}:{ms}", kind="poll",
                         received_at=now, payload={"objectType": "tickets", **payload},
                         record_id=record.id)
@@ -296,15 +279,14 @@ class HubSpotConnector(Connector):
     # --- webhooks ----------------------------------------------------------------------
     def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
         """Signature v3: base64 HMAC-SHA256 of method + URI + body + timestamp, at most 5 minutes old."""
-        signature = require(request.header("X-HubSpot-Signature-v3"), "X-HubSpot-Signature-v3 header")
-        timestamp = require(request.header("X-HubSpot-Request-Timestamp"), "X-HubSpot-Request-Timestamp header")
+        signature = request.required("X-HubSpot-Signature-v3", "X-HubSpot-Signature-v3 header")
+        timestamp = request.required("X-HubSpot-Request-Timestamp", "X-HubSpot-Request-Timestamp header")
         if not timestamp.isdigit():
             raise WebhookRejected(401, "X-HubSpot-Request-Timestamp is not epoch milliseconds")
         check_freshness(int(timestamp) / 1000, now, SIGNATURE_TOLERANCE_SECONDS)
         message = request.method.upper().encode() + v3_uri(request.url).encode() + request.body + timestamp.encode()
-        expected = base64.b64encode(hmac_digest(self.secret("client_secret"), message)).decode()
-        if not constant_time_equal(expected, signature):
-            raise WebhookRejected(401, "X-HubSpot-Signature-v3 does not match")
+        check_signature(signature, self.secret("client_secret"), message, encoding="base64",
+                        refused="X-HubSpot-Signature-v3 does not match")
 
     def parse_webhook(self, request: WebhookRequest, now: datetime) -> list[Delivery]:
         """One delivery per event of HubSpot's array, received at ``now``; ``eventType`` (old
@@ -338,7 +320,7 @@ class HubSpotConnector(Connector):
         properties = self._properties(notice)
         record_id = str(event["objectId"])
         try:
-            record = self.call(lambda: self._invoke(lambda: self._basic.get_by_id(
+            record = self.call(lambda: self._invoke(lambda: self._objects.basic_api.get_by_id(
                 notice, record_id, properties=properties, associations=list(NOTICE_ASSOCIATIONS),
                 archived=False), now))
         except VendorError as error:
@@ -346,7 +328,7 @@ class HubSpotConnector(Connector):
                 log.info("%s %s is gone: delivery %s left as it came", notice, record_id, delivery.dedup_key)
                 return delivery
             raise
-        read = self._basic.api_client.sanitize_for_serialization(record)
+        read = self._objects.basic_api.api_client.sanitize_for_serialization(record)
         links = read.get("associations") or {}
         payload = {**event, "objectType": notice, "id": read.get("id", record_id),
                    "properties": read.get("properties") or {},
@@ -406,7 +388,7 @@ class HubSpotConnector(Connector):
         batch = BatchInputSimplePublicObjectBatchInput(
             inputs=[{"id": record_id, "properties": props} for record_id, (_, props) in items])
         try:
-            answer = self.call(lambda: self._invoke(lambda: self._batch.update(object_type, batch), now))
+            answer = self.call(lambda: self._invoke(lambda: self._objects.batch_api.update(object_type, batch), now))
         except VendorError as error:
             if self._splittable(error, items):
                 half = len(items) // 2
@@ -438,7 +420,7 @@ class HubSpotConnector(Connector):
             if pending:
                 batch = BatchInputSimplePublicObjectBatchInputForCreate(inputs=pending)
                 try:
-                    answer = self._invoke(lambda: self._batch.create(object_type, batch), now)
+                    answer = self._invoke(lambda: self._objects.batch_api.create(object_type, batch), now)
                 except VendorError as error:
                     if error.status is not None and error.status >= 500:
                         raise UnknownOutcome(f"{error.reason} (may have been applied)") from error
@@ -485,12 +467,8 @@ def _write_for(action: VendorAction) -> tuple[str, str, dict[str, Any]] | None:
     """("update" | "create", object type, batch input) for one action; None when its payload
     is not a HubSpot write (the models refused anything else where it was made)."""
     p, key = action.payload, {KEY_PROPERTY: action.idempotency_key}
-    if isinstance(p, SetStagePayload):
+    if isinstance(p, UpdatePayload):
         return "update", p.object, {"id": p.record_id, "properties": p.writes()}
-    if isinstance(p, AssignOwnerPayload):
-        return "update", p.object, {"id": p.record_id, "properties": {OWNER: p.owner}}
-    if isinstance(p, CompleteTaskPayload):
-        return "update", "tasks", {"id": p.record_id, "properties": {TASK_STATUS: "COMPLETED"}}
     if isinstance(p, CreateTaskPayload):
         props = {"hs_task_subject": p.subject, "hs_timestamp": (p.due_at or action.due_at).isoformat(),
                  TASK_STATUS: "NOT_STARTED", "hs_task_type": p.task_type,

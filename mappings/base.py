@@ -29,9 +29,10 @@ from kickoff.contracts.mapping import MappingContext, MappingError
 from kickoff.contracts.vendor import PayloadRefused, VendorAction, VendorPayload
 from kickoff.events import validate_event_data
 from kickoff.model import Action, Delivery, Event, EventSource
+from kickoff.paths import dig
 from kickoff.settings import ConfigError, TenantConfig, load_yaml_model
 from kickoff.tools import plugin, tool_names
-from mappings.common import change_fingerprint, dig, stable_id
+from mappings.common import change_fingerprint, stable_id
 
 __all__ = [
     "MappingContext", "MappingError", "TableModel", "ToolMapping", "change_fingerprint", "load_tables",

@@ -1,6 +1,6 @@
-"""Helpers every tool's mapping shares: reading a value at a path in a vendor payload
-(``kickoff.paths``, which connectors use too), parsing the vendors' many date spellings, and
-fingerprinting one field change.
+"""Helpers every tool's mapping shares: parsing the vendors' many date spellings and yes/no
+words, and fingerprinting one field change. Reading a value at a path in a vendor payload is
+``kickoff.paths`` (connectors use it too).
 
 Written once here so each tool's module only says *where* its facts are, not *how* to dig.
 """
@@ -14,10 +14,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from kickoff.paths import dig, first_value
-
-__all__ = ["as_bool", "as_int", "change_fingerprint", "dig", "first_value", "normalised", "parse_date",
-           "parse_datetime", "stable_id"]
+__all__ = ["as_bool", "as_int", "change_fingerprint", "normalised", "parse_date", "parse_datetime",
+           "stable_id"]
 
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2}))?$")
 TRUE_WORDS = {"true", "yes", "ja", "sim", "oui", "1", "y"}

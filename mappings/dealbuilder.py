@@ -19,9 +19,10 @@ from pydantic import field_validator
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
+from kickoff.paths import first_value
 from kickoff.tools.dealbuilder import PATHS, SIGNED, lacking, required_reads
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default
-from mappings.common import as_int, first_value, parse_date, parse_datetime
+from mappings.common import as_int, parse_date, parse_datetime
 
 
 class DealbuilderTable(TableModel):

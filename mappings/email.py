@@ -7,12 +7,13 @@ error naming it: a message must never go to nobody.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import field_validator
 
-from kickoff.contracts.vendor import VendorAction
-from kickoff.model import Action
+from kickoff.actions import Notify
 from kickoff.tools.email import is_address
-from mappings.base import MappingContext, MappingError, TableModel, default
+from mappings.base import MappingError, TableModel, default
 from mappings.messages import MessageMapping, resolve, text_of
 
 
@@ -41,15 +42,12 @@ class EmailMapping(MessageMapping):
     tool = "email"
     Table = EmailTable
 
-    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
-        table = self.table(ctx)
-        payload = self.notify(action)
+    def message(self, payload: Notify, table: EmailTable) -> dict[str, Any]:
         to = resolve(payload.to, table.addresses, is_address, "an e-mail address")
         if not to:
             raise MappingError("the notification has no recipients", field="to")
         subject, body = text_of(payload)
-        return self.vendor(action, {"to": to, "subject": subject, "body": body,
-                                    "cc": table.cc or None})
+        return {"to": to, "subject": subject, "body": body, "cc": table.cc or None}
 
 
 MAPPING = EmailMapping()

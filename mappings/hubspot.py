@@ -30,6 +30,7 @@ from kickoff.model import Action, Delivery, Event
 from kickoff.tools.hubspot import (
     CALL_DISPOSITION,
     CREATED,
+    CREATES,
     KEY_PROPERTY,
     MEETING_OUTCOME,
     MODIFIED,
@@ -39,15 +40,10 @@ from kickoff.tools.hubspot import (
     STAGE,
     SUBJECT,
     TASK_STATUS,
-    AddNotePayload,
-    AssignOwnerPayload,
-    CompleteTaskPayload,
-    CreateRecordPayload,
-    CreateTaskPayload,
     MeetingOutcome,
-    SetStagePayload,
     TaskPriority,
     TaskType,
+    UpdatePayload,
     object_type,
 )
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
@@ -162,10 +158,7 @@ class HubSpotMapping(ToolMapping):
         outcome = "SCHEDULED" if change.created else change.properties.get(MEETING_OUTCOME)
         if outcome in (None, ""):
             return []
-        event_type = table.meeting_outcomes.get(str(outcome))
-        if event_type is None:
-            raise MappingError(f"meeting outcome {outcome!r} is not in the table's meeting_outcomes",
-                               field=MEETING_OUTCOME)
+        event_type = _known(table, "meeting_outcomes", outcome, "meeting outcome", MEETING_OUTCOME)
         props = {**change.read, **change.properties}  # the changed property over the record as read
         data = {"meeting_id": change.id, "kind": "kickoff",
                 "start": parse_datetime(props.get("hs_meeting_start_time")) if props.get("hs_meeting_start_time") else None,
@@ -177,10 +170,8 @@ class HubSpotMapping(ToolMapping):
         disposition = change.properties.get(CALL_DISPOSITION)
         if disposition in (None, ""):
             return []
-        outcome = table.call_outcomes.get(str(disposition))
-        if outcome is None:
-            raise MappingError(f"call disposition {disposition!r} is not in the table's call_outcomes",
-                               field=CALL_DISPOSITION)
+        outcome = _known(table, "call_outcomes", disposition, "call disposition",
+                         CALL_DISPOSITION)
         onboarding = self._onboarding_via_ticket(change, ctx)
         data = {"outcome": outcome, "note": change.properties.get("hs_call_body", change.read.get("hs_call_body"))}
         return [self.event(delivery, ctx, EventType.CALL_LOGGED, onboarding, data, occurred_at=change.at,
@@ -311,14 +302,10 @@ class HubSpotMapping(ToolMapping):
     def write_fingerprints(self, vendor_action: VendorAction,
                            external_id: str | None = None) -> list[tuple[str, str]]:
         p = vendor_action.payload
-        if isinstance(p, SetStagePayload):
+        if isinstance(p, UpdatePayload):
             return [(p.record_id, change_fingerprint(p.record_id, name, value))
                     for name, value in p.writes().items()]
-        if isinstance(p, AssignOwnerPayload):
-            return [(p.record_id, change_fingerprint(p.record_id, OWNER, p.owner))]
-        if isinstance(p, CompleteTaskPayload):
-            return [(p.record_id, change_fingerprint(p.record_id, TASK_STATUS, "COMPLETED"))]
-        if external_id and isinstance(p, (CreateRecordPayload, CreateTaskPayload, AddNotePayload)):
+        if external_id and isinstance(p, CREATES):
             return [(external_id, change_fingerprint(external_id, CREATED_FINGERPRINT, ""))]
         return []
 
@@ -330,6 +317,15 @@ class HubSpotMapping(ToolMapping):
             return [(change.id, change_fingerprint(change.id, name, value)) for name, value in change.properties.items()]
         return [(change.id, change_fingerprint(change.id, name, change.properties.get(name)))
                 for name in WATCHED if name in change.properties]
+
+
+def _known(table: HubSpotTable, column: str, value: Any, what: str, prop: str) -> Any:
+    """The table's ``column`` entry for a value of HubSpot's ``prop`` (a meeting outcome, a
+    call disposition); a value the table does not list is a MappingError naming it."""
+    found = getattr(table, column).get(str(value))
+    if found is None:
+        raise MappingError(f"{what} {value!r} is not in the table's {column}", field=prop)
+    return found
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -4,8 +4,10 @@ addresses; the tenant's table turns roles into the tool's own recipients. Only o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from kickoff.actions import Notify
+from kickoff.contracts.vendor import VendorAction
 from kickoff.model import Action, Delivery, Event
 from mappings.base import MappingContext, MappingError, ToolMapping
 
@@ -41,6 +43,14 @@ class MessageMapping(ToolMapping):
 
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
         return []  # these tools never report facts
+
+    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
+        table = self.table(ctx)
+        return self.vendor(action, self.message(self.notify(action), table))
+
+    def message(self, payload: Notify, table: Any) -> dict[str, Any]:
+        """The tool's message for a ``notify`` payload, its recipients resolved by ``table``."""
+        raise NotImplementedError
 
     def notify(self, action: Action) -> Notify:
         """The canonical payload of a ``notify`` action; any other kind is a MappingError."""

@@ -34,9 +34,10 @@ from kickoff.actions import (
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, Delivery, Event
+from kickoff.paths import first_value
 from kickoff.tools import movidesk as mv
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
-from mappings.common import as_bool, as_int, change_fingerprint, first_value, parse_datetime
+from mappings.common import as_bool, as_int, change_fingerprint, parse_datetime
 
 LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}):\s*(.+?)\s*$", re.MULTILINE)
 DATETIME_FIELDS = {"start", "next_start"}
@@ -93,15 +94,6 @@ class MovideskTable(TableModel):
                                                          mv.BaseStatus.CLOSED])
 
 
-def camel(value: Any) -> Any:
-    """The trigger's PascalCase keys as the API's camelCase (``LastUpdate`` -> ``lastUpdate``)."""
-    if isinstance(value, dict):
-        return {(k[:1].lower() + k[1:]): camel(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [camel(v) for v in value]
-    return value
-
-
 def _stamp(value: Any) -> Any:
     return parse_datetime(value) if value else None
 
@@ -115,7 +107,7 @@ class MovideskMapping(ToolMapping):
         table = self.table(ctx)
         if delivery.kind == "webhook" and table.webhook_body == "notice":
             return []  # only a notice: the read ticket (poll) carries the facts
-        ticket = camel(delivery.payload) if isinstance(delivery.payload, dict) else {}
+        ticket = mv.camel(delivery.payload) if isinstance(delivery.payload, dict) else {}
         ticket_id = str(ticket.get("id") or delivery.record_id or "")
         if not ticket_id:
             raise MappingError("the ticket has no id", field="id")
@@ -286,7 +278,7 @@ class MovideskMapping(ToolMapping):
     def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
         """The actions of this change by their Kickoff marker (or text); without new actions,
         the ticket's state: status, owner, custom fields."""
-        ticket = camel(delivery.payload) if isinstance(delivery.payload, dict) else {}
+        ticket = mv.camel(delivery.payload) if isinstance(delivery.payload, dict) else {}
         rid = str(ticket.get("id") or delivery.record_id or "")
         at = _stamp(ticket.get("lastUpdate"))
         prints = []

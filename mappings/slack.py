@@ -7,14 +7,13 @@ table's ``default_channel`` when there is one (e.g. a submitter's name from a fo
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import field_validator, model_validator
 
-from kickoff.contracts.vendor import VendorAction
-from kickoff.model import Action
+from kickoff.actions import Notify
 from kickoff.tools.slack import is_channel_id
-from mappings.base import MappingContext, MappingError, TableModel, default
+from mappings.base import MappingError, TableModel, default
 from mappings.messages import MessageMapping, resolve, text_of
 
 
@@ -43,9 +42,7 @@ class SlackMapping(MessageMapping):
     tool = "slack"
     Table = SlackTable
 
-    def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
-        table = self.table(ctx)
-        payload = self.notify(action)
+    def message(self, payload: Notify, table: SlackTable) -> dict[str, Any]:
         fallback = table.channels.get(table.default_channel, table.default_channel)
         wanted = payload.to or ([fallback] if fallback else [])
         channels = resolve(wanted, table.channels, is_channel_id, "a channel id", fallback=fallback)
@@ -54,7 +51,7 @@ class SlackMapping(MessageMapping):
                                "default_channel", field="to")
         subject, body = text_of(payload)
         text = f"*{subject}*\n{body}" if subject and subject != body else body
-        return self.vendor(action, {"channel": channels[0], "text": text})
+        return {"channel": channels[0], "text": text}
 
 
 MAPPING = SlackMapping()

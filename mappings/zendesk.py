@@ -27,6 +27,7 @@ from kickoff.actions import AddNote, AssignOwner, CreateRecord, SetStage
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType, validate_event_data
 from kickoff.model import Action, Delivery, Event
+from kickoff.paths import dig, first_value
 from kickoff.tools.zendesk import (
     AddNotePayload,
     AssignOwnerPayload,
@@ -38,7 +39,7 @@ from kickoff.tools.zendesk import (
     TicketType,
 )
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
-from mappings.common import change_fingerprint, dig, first_value, parse_datetime
+from mappings.common import change_fingerprint, parse_datetime
 
 EVENT_PREFIX = "zen:event-type:ticket."
 LINKED_EVENTS = (EventType.UPSELL_REQUESTED, EventType.HARDWARE_REQUESTED, EventType.REQUEST_SUBMITTED)

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -270,20 +270,14 @@ class Run:
         acts = self.acts
         if not acts:
             return
-        start = acts[0].at
-        until = start + timedelta(days=HORIZON_DAYS)
+        clock = VirtualClock(self.rt.ledger, self.control, acts[0].at)
         pending = list(enumerate(acts))
-        now, first = start, True
-        while True:
-            outage = self.prefect_down_until if self.prefect_down_until and self.prefect_down_until > now else None
-            moment = next_moment(self.rt.ledger, now, first=first,
-                                 next_act=pending[0][1].at if pending else None, also=outage)
-            if moment is None:
-                break
-            now, first = moment, False
-            if now > until:
-                break
-            self.control.set_clock(at=now.isoformat(), frozen=True)
+
+        def outage(now: datetime) -> datetime | None:
+            down = self.prefect_down_until
+            return down if down and down > now else None
+
+        for now in clock.stops(lambda: pending[0][1].at if pending else None, also=outage):
             while pending and pending[0][1].at <= now:
                 index, act = pending.pop(0)
                 self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
@@ -302,7 +296,7 @@ class Run:
                 for tool in act.poll:
                     ingest.poll(self.rt, tool, now, max_pages=1)
             self.settle(now)
-        self.final_settle(max(now, until))
+        self.final_settle(max(clock.now, clock.until))
 
     def _do_act(self, act: Any, now: datetime) -> bool:
         """A person's act; the platform behind a canonical event retries a refused call.
@@ -442,6 +436,32 @@ class Run:
                 outbox.c.status == "pending", outbox.c.due_at <= until, outbox.c.next_try_at > now)).scalar_one()
         return as_utc(moment) if moment is not None else None
 
+
+
+class VirtualClock:
+    """The soak's clock: from the first act it stops at each ``next_moment`` and sets the
+    sandbox's clock there (frozen), until nothing is due or ``HORIZON_DAYS`` have passed.
+    ``now`` is the last moment reached (one past the horizon when that ended it)."""
+
+    def __init__(self, ledger: Any, control: Any, start: datetime) -> None:
+        self.ledger, self.control = ledger, control
+        self.now, self.until = start, start + timedelta(days=HORIZON_DAYS)
+
+    def stops(self, next_act: Callable[[], datetime | None],
+              also: Callable[[datetime], datetime | None] = lambda now: None) -> Iterator[datetime]:
+        """Each stop in turn; ``next_act`` and ``also`` (an outage's end) are asked anew at
+        every stop, as acts may be postponed meanwhile."""
+        first = True
+        while True:
+            moment = next_moment(self.ledger, self.now, first=first, next_act=next_act(),
+                                 also=also(self.now))
+            if moment is None:
+                return
+            self.now, first = moment, False
+            if self.now > self.until:
+                return
+            self.control.set_clock(at=self.now.isoformat(), frozen=True)
+            yield self.now
 
 
 def next_moment(ledger, now: datetime, *, first: bool, next_act: datetime | None,

@@ -21,6 +21,15 @@ def config_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def refused(config_dir: Path, name: str, old: str, new: str) -> ConfigError:
+    """The error loading ``config_dir`` raises once ``old`` is ``new`` in its file ``name``."""
+    path = config_dir / name
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(ConfigError) as info:
+        load_config(config_dir)
+    return info.value
+
+
 def test_shipped_config_loads() -> None:
     config = load_config(REPO / "config")
     assert config.tenants["assist"].timezone == "Europe/Stockholm"
@@ -28,13 +37,10 @@ def test_shipped_config_loads() -> None:
 
 
 def test_corrupt_config_names_the_file_and_field(config_dir: Path) -> None:
-    tenants = config_dir / "tenants.yaml"
-    tenants.write_text(tenants.read_text().replace("timezone: Europe/Stockholm", "timezone: Mars/Olympus"))
-    with pytest.raises(ConfigError) as info:
-        load_config(config_dir)
-    assert info.value.file == str(tenants)
-    assert info.value.field == "tenants.assist.timezone"
-    assert "IANA time zone" in info.value.expected
+    error = refused(config_dir, "tenants.yaml", "timezone: Europe/Stockholm", "timezone: Mars/Olympus")
+    assert error.file == str(config_dir / "tenants.yaml")
+    assert error.field == "tenants.assist.timezone"
+    assert "IANA time zone" in error.expected
 
 
 def test_broken_yaml_names_the_line(config_dir: Path) -> None:
@@ -45,29 +51,20 @@ def test_broken_yaml_names_the_line(config_dir: Path) -> None:
 
 
 def test_credentials_by_value_are_refused(config_dir: Path) -> None:
-    tools = config_dir / "tools.yaml"
-    tools.write_text(tools.read_text().replace("token: env:HUBSPOT_ACCESS_TOKEN", "token: pat-na1-secret"))
-    with pytest.raises(ConfigError) as info:
-        load_config(config_dir)
-    assert info.value.field == "tools.hubspot.credentials"
-    assert "reference" in info.value.expected
-    assert "pat-na1-secret" not in str(info.value)
+    error = refused(config_dir, "tools.yaml", "token: env:HUBSPOT_ACCESS_TOKEN", "token: pat-na1-secret")
+    assert error.field == "tools.hubspot.credentials"
+    assert "reference" in error.expected
+    assert "pat-na1-secret" not in str(error)
 
 
 def test_unknown_field_is_refused(config_dir: Path) -> None:
-    tenants = config_dir / "tenants.yaml"
-    tenants.write_text(tenants.read_text().replace("    playbook: assist-se\n", "    playbook: assist-se\n    colour: blue\n"))
-    with pytest.raises(ConfigError) as info:
-        load_config(config_dir)
-    assert info.value.field == "tenants.assist.colour"
+    error = refused(config_dir, "tenants.yaml", "    playbook: assist-se\n", "    playbook: assist-se\n    colour: blue\n")
+    assert error.field == "tenants.assist.colour"
 
 
 def test_tenant_tool_must_be_configured(config_dir: Path) -> None:
-    tenants = config_dir / "tenants.yaml"
-    tenants.write_text(tenants.read_text().replace("tools: [movidesk, slack]", "tools: [movidesk, pipedrive]"))
-    with pytest.raises(ConfigError) as info:
-        load_config(config_dir)
-    assert info.value.field == "tenants.core.tools" and "pipedrive" in info.value.expected
+    error = refused(config_dir, "tenants.yaml", "tools: [movidesk, slack]", "tools: [movidesk, pipedrive]")
+    assert error.field == "tenants.core.tools" and "pipedrive" in error.expected
 
 
 def test_config_check_on_broken_yaml_exits_non_zero_with_one_line(config_dir: Path) -> None:

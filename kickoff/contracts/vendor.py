@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError
 
 from kickoff.model import Action, ActionKind
 from kickoff.tools import payload_model
+
+T = TypeVar("T")
 
 
 class VendorPayload(BaseModel):
@@ -32,14 +34,33 @@ class PayloadRefused(ValueError):
         super().__init__(f"{tool} {kind}: {field}: {reason}")
 
 
+class _OfAction(Generic[T]):
+    """A read-only attribute of a ``VendorAction``'s canonical ``action``, by the same name."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: VendorAction | None, owner: type | None = None) -> T:
+        if obj is None:
+            raise AttributeError(f"{self.name} is read from a VendorAction's action")
+        return getattr(obj.action, self.name)
+
+
 class VendorAction(BaseModel):
     """A canonical action (its key, rule, onboarding and due time) with its payload in one
     tool's terms. Built with ``of``, which validates the payload."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ignored_types=(_OfAction,))
 
     action: Action
     payload: SerializeAsAny[VendorPayload]
+
+    kind = _OfAction[ActionKind]()
+    tool = _OfAction[str]()
+    idempotency_key = _OfAction[str]()
+    onboarding_id = _OfAction[str]()
+    rule = _OfAction[str]()
+    due_at = _OfAction[datetime]()
 
     @classmethod
     def of(cls, action: Action, payload: VendorPayload | Mapping[str, Any]) -> VendorAction:
@@ -55,27 +76,3 @@ class VendorAction(BaseModel):
             field = ".".join(str(p) for p in err["loc"]) or "payload"
             raise PayloadRefused(action.tool, action.kind.value, field, err["msg"]) from None
         return cls(action=action, payload=typed)
-
-    @property
-    def kind(self) -> ActionKind:
-        return self.action.kind
-
-    @property
-    def tool(self) -> str:
-        return self.action.tool
-
-    @property
-    def idempotency_key(self) -> str:
-        return self.action.idempotency_key
-
-    @property
-    def onboarding_id(self) -> str:
-        return self.action.onboarding_id
-
-    @property
-    def rule(self) -> str:
-        return self.action.rule
-
-    @property
-    def due_at(self) -> datetime:
-        return self.action.due_at

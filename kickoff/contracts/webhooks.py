@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -25,6 +26,14 @@ class WebhookRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def required(self, name: str, what: str | None = None) -> str:
+        """A header the signature needs; missing is a 401 naming ``what`` (the header's name
+        by default), not a crash."""
+        value = self.header(name)
+        if not value:
+            raise WebhookRejected(401, f"missing {what or name}")
+        return value
 
 
 class WebhookRejected(Exception):
@@ -46,17 +55,20 @@ def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
     return hmac.compare_digest(a_bytes, b_bytes)
 
 
+def check_signature(given: str, secret: str | bytes, message: bytes, *,
+                    encoding: Literal["base64", "hex"], refused: str) -> None:
+    """Refuse (401 ``refused``) unless ``given`` is the HMAC-SHA256 of ``message`` under
+    ``secret`` in ``encoding``; compared in constant time."""
+    digest = hmac_digest(secret, message)
+    expected = base64.b64encode(digest).decode() if encoding == "base64" else digest.hex()
+    if not constant_time_equal(expected, given):
+        raise WebhookRejected(401, refused)
+
+
 def check_freshness(timestamp_seconds: float, now: datetime, tolerance: float = 300.0) -> None:
     """Refuse a signed timestamp more than ``tolerance`` seconds away from ``now`` (replays)."""
     if abs(now.timestamp() - timestamp_seconds) > tolerance:
         raise WebhookRejected(401, f"stale signature timestamp (more than {int(tolerance)} s old)")
-
-
-def require(value: str | None, what: str) -> str:
-    """A header or field the signature needs; missing is a 401, not a crash."""
-    if not value:
-        raise WebhookRejected(401, f"missing {what}")
-    return value
 
 
 def json_body(body: bytes, what: str, *, expect: type = dict) -> Any:

@@ -5,44 +5,27 @@ One module per job: ``inbox``, ``outbox``, ``results``, ``timers``, ``crosswalk`
 (sealed by ``sealing``); ``claims`` holds the claim every queue uses, ``database`` the
 per-backend locking, ``migrate`` the schema.
 ``Ledger`` is the facade: each of its methods is one transaction. Its reschedule delay is
-``kickoff.retry.Backoff`` (the one retry module).
+``kickoff.retry.Backoff`` (the one retry module). The records the facade hands out are in
+``records``; this package exports what its callers build or catch.
 """
 
 from kickoff.ledger.commit import state_after
 from kickoff.ledger.errors import ClaimLost, CrosswalkConflict, LedgerError, NotFound, StateConflict
-from kickoff.ledger.journal import fingerprint, write_fingerprint
+from kickoff.ledger.journal import write_fingerprint
 from kickoff.ledger.ledger import Ledger
-from kickoff.ledger.records import (
-    CommitResult,
-    DeadLetter,
-    Decided,
-    DueTimer,
-    InboxItem,
-    LedgerStatus,
-    OutboxItem,
-    PausedTool,
-    SourceLink,
-)
+from kickoff.ledger.records import Decided, SourceLink
 from kickoff.ledger.sealing import SecretKeyError
 
 __all__ = [
     "ClaimLost",
-    "CommitResult",
     "CrosswalkConflict",
-    "DeadLetter",
     "Decided",
-    "DueTimer",
-    "InboxItem",
     "Ledger",
     "LedgerError",
-    "LedgerStatus",
     "NotFound",
-    "OutboxItem",
-    "PausedTool",
     "SecretKeyError",
     "SourceLink",
     "StateConflict",
-    "fingerprint",
     "state_after",
     "write_fingerprint",
 ]

@@ -9,9 +9,10 @@ On both, the UPDATE repeats the claimable condition and the count is checked.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, and_, or_, select, update
 
 from kickoff.ledger.database import is_postgres
 from kickoff.ledger.errors import LedgerError
@@ -44,3 +45,18 @@ def claim_rows(
         )
     position = {row_id: i for i, row_id in enumerate(ids)}
     return sorted(rows, key=lambda row: position[row.id])
+
+
+def lease_expired(table: Table, now: datetime) -> ColumnElement[bool]:
+    """A claimed row whose worker's lease has run out (it died or hung): claimable again."""
+    return and_(table.c.status == "claimed", table.c.lease_until <= now)
+
+
+def due_or_expired(table: Table, due: ColumnElement[bool], now: datetime) -> ColumnElement[bool]:
+    """What a queue hands out: its pending rows that are ``due``, and rows whose lease ran out."""
+    return or_(and_(table.c.status == "pending", due), lease_expired(table, now))
+
+
+def claimed(worker: str, until: datetime, **more: Any) -> dict[str, Any]:
+    """The values every claim sets (held by ``worker`` until ``until``), and ``more``."""
+    return {"status": "claimed", "claimed_by": worker, "lease_until": until, **more}

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
-from kickoff.ledger.claims import claim_rows
+from kickoff.ledger.claims import claim_rows, claimed, lease_expired
 from kickoff.ledger.database import insert_for
 from kickoff.ledger.errors import ClaimLost, NotFound
 from kickoff.ledger.records import InboxItem
@@ -59,7 +59,7 @@ def claim(
     A row whose lease has run out ``max_attempts`` times is a poison pill: it is marked
     failed instead of being handed out again.
     """
-    expired = and_(inbox.c.status == "claimed", inbox.c.lease_until <= now)
+    expired = lease_expired(inbox, now)
     conn.execute(
         update(inbox)
         .where(expired, inbox.c.attempts >= max_attempts)
@@ -71,32 +71,14 @@ def claim(
             finished_at=now,
         )
     )
-    rows = claim_rows(
-        conn,
-        inbox,
-        or_(inbox.c.status == "pending", expired),
-        [inbox.c.id],
-        limit,
-        {
-            "status": "claimed",
-            "claimed_by": worker,
-            "lease_until": now + lease,
-            "attempts": inbox.c.attempts + 1,
-        },
-    )
+    claimable = or_(inbox.c.status == "pending", expired)
+    claim = claimed(worker, now + lease, attempts=inbox.c.attempts + 1)
+    rows = claim_rows(conn, inbox, claimable, [inbox.c.id], limit, claim)
     return [_item(row) for row in rows]
 
 
 def _item(row: Any) -> InboxItem:
-    delivery = Delivery(
-        tool=row.tool,
-        dedup_key=row.dedup_key,
-        kind=row.kind,
-        received_at=row.received_at,
-        payload=row.payload,
-        record_id=row.record_id,
-        echo=row.echo,
-    )
+    delivery = Delivery.model_validate(row, from_attributes=True)  # its fields are the columns
     return InboxItem(
         id=row.id, delivery=delivery, attempts=row.attempts, lease_until=row.lease_until
     )

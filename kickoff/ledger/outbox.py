@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, select, text, update
 
 from kickoff.ledger import pauses
-from kickoff.ledger.claims import claim_rows
+from kickoff.ledger.claims import claim_rows, claimed, due_or_expired, lease_expired
 from kickoff.ledger.records import DeadLetter, OutboxItem
 from kickoff.ledger.schema import outbox
 from kickoff.ledger.types import JSONType, UTCDateTime
@@ -70,42 +70,16 @@ def claim(
     """Claim up to ``limit`` due rows of ``tool``, oldest due first; none while it is paused."""
     if pauses.is_paused(conn, tool):
         return []
-    claimable = and_(
-        ob.tool == tool,
-        or_(
-            and_(ob.status == "pending", ob.next_try_at <= now),
-            and_(ob.status == "claimed", ob.lease_until <= now),
-        ),
-    )
-    expired = set(
-        conn.scalars(
-            select(ob.id).where(ob.tool == tool, ob.status == "claimed", ob.lease_until <= now)
-        )
-    )
-    rows = claim_rows(
-        conn,
-        outbox,
-        claimable,
-        [ob.next_try_at, ob.id],
-        limit,
-        {"status": "claimed", "claimed_by": worker, "lease_until": now + lease, "updated_at": now},
-    )
+    claimable = and_(ob.tool == tool, due_or_expired(outbox, ob.next_try_at <= now, now))
+    expired = set(conn.scalars(select(ob.id).where(ob.tool == tool, lease_expired(outbox, now))))
+    claim = claimed(worker, now + lease, updated_at=now)
+    rows = claim_rows(conn, outbox, claimable, [ob.next_try_at, ob.id], limit, claim)
     return [_item(row, reclaimed=row.id in expired) for row in rows]
 
 
 def action_of(row: Any) -> Action:
-    """Rebuild the Action a row was made from."""
-    return Action(
-        kind=row.kind,
-        tool=row.tool,
-        onboarding_id=row.onboarding_id,
-        payload=row.payload,
-        idempotency_key=row.idempotency_key,
-        rule=row.rule,
-        due_at=row.due_at,
-        caused_by_event=row.caused_by_event,
-        caused_by_timer=row.caused_by_timer,
-    )
+    """Rebuild the Action a row was made from (its fields are the row's columns)."""
+    return Action.model_validate(row, from_attributes=True)
 
 
 def _item(row: Any, reclaimed: bool = False) -> OutboxItem:

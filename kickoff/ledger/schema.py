@@ -6,6 +6,8 @@ two cannot drift apart.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -39,25 +41,46 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def _id() -> Column[int]:
+    """The key of a table whose rows are added, never renamed: a number the database hands out."""
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _tool() -> Column[str]:
+    """The tool a row is about."""
+    return Column("tool", String(32), nullable=False)
+
+
+def _status(statuses: tuple[str, ...]) -> tuple[Column[str], CheckConstraint]:
+    """A queue row's status (inbox, outbox, timers): one of ``statuses``, pending at first."""
+    return (
+        Column("status", String(16), nullable=False, default="pending"),
+        CheckConstraint(_one_of("status", statuses), name="status"),
+    )
+
+
+def _lease() -> list[Column[Any]]:
+    """Who holds a claimed queue row, and until when (``kickoff.ledger.claims``)."""
+    return [Column("claimed_by", String(255)), Column("lease_until", UTCDateTime)]
+
+
 inbox = Table(
     "inbox",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("tool", String(32), nullable=False),
+    _id(),
+    _tool(),
     Column("dedup_key", String(255), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("record_id", String(255)),
     Column("echo", Boolean, nullable=False, default=False),
     Column("payload", JSONType),
     Column("received_at", UTCDateTime, nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),
+    *_status(INBOX_STATUSES),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("claimed_by", String(255)),
-    Column("lease_until", UTCDateTime),
+    *_lease(),
     Column("error", Text),
     Column("finished_at", UTCDateTime),
     UniqueConstraint("tool", "dedup_key"),
-    CheckConstraint(_one_of("status", INBOX_STATUSES), name="status"),
     CheckConstraint(_one_of("kind", ("webhook", "poll")), name="kind"),
     Index(None, "status", "lease_until"),
 )
@@ -65,27 +88,25 @@ inbox = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    _id(),
     Column("idempotency_key", String(64), nullable=False, unique=True),
-    Column("tool", String(32), nullable=False),
+    _tool(),
     Column("kind", String(32), nullable=False),
     Column("rule", String(8), nullable=False),
     Column("onboarding_id", String(255), nullable=False),
     Column("payload", JSONType, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),
+    *_status(OUTBOX_STATUSES),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_try_at", UTCDateTime, nullable=False),
     Column("last_error", Text),
     Column("result", JSONType),
     Column("external_id", String(255)),
-    Column("claimed_by", String(255)),
-    Column("lease_until", UTCDateTime),
+    *_lease(),
     Column("caused_by_event", String(255)),
     Column("caused_by_timer", String(255)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
     Index(None, "tool", "status", "next_try_at"),
     Index(None, "onboarding_id"),
 )
@@ -93,27 +114,25 @@ outbox = Table(
 timers = Table(
     "timers",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    _id(),
     Column("onboarding_id", String(255), nullable=False),
     Column("key", String(255), nullable=False),
     Column("fire_at", UTCDateTime, nullable=False),
     Column("rule", String(8), nullable=False),
     Column("data", JSONType, nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),
-    Column("claimed_by", String(255)),
-    Column("lease_until", UTCDateTime),
+    *_status(TIMER_STATUSES),
+    *_lease(),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("onboarding_id", "key"),
-    CheckConstraint(_one_of("status", TIMER_STATUSES), name="status"),
     Index(None, "status", "fire_at"),
 )
 
 crosswalk = Table(
     "crosswalk",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    _id(),
     Column("canonical_id", String(255), nullable=False),
-    Column("tool", String(32), nullable=False),
+    _tool(),
     Column("object_kind", String(64), nullable=False),
     Column("external_id", String(255), nullable=False),
     Column("linked_at", UTCDateTime, nullable=False),
@@ -147,7 +166,7 @@ onboardings = Table(
 audit = Table(
     "audit",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    _id(),
     Column("at", UTCDateTime, nullable=False),
     Column("onboarding_id", String(255), nullable=False),
     Column("event_id", String(255)),
@@ -160,8 +179,8 @@ audit = Table(
 writes = Table(
     "writes",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("tool", String(32), nullable=False),
+    _id(),
+    _tool(),
     Column("record_id", String(255), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("at", UTCDateTime, nullable=False),
@@ -180,8 +199,8 @@ paused_tools = Table(
 webhook_secrets = Table(
     "webhook_secrets",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("tool", String(32), nullable=False),
+    _id(),
+    _tool(),
     Column("name", String(64), nullable=False),
     Column("secret", Text),  # sealed (kickoff.ledger.sealing); NULL: none kept
     Column("armed_until", UTCDateTime),  # a handshake is accepted until then; NULL: none

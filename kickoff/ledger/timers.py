@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 
-from kickoff.ledger.claims import claim_rows
+from kickoff.ledger.claims import claim_rows, claimed, due_or_expired
 from kickoff.ledger.errors import ClaimLost
 from kickoff.ledger.records import DueTimer
 from kickoff.ledger.schema import timers
@@ -87,29 +87,14 @@ def claim_due(
     conn: Connection, now: datetime, limit: int, worker: str, lease: timedelta
 ) -> list[DueTimer]:
     """Claim timers whose time has come (and ones whose claimer died), earliest first."""
-    claimable = or_(
-        and_(tc.status == "pending", tc.fire_at <= now),
-        and_(tc.status == "claimed", tc.lease_until <= now),
-    )
-    rows = claim_rows(
-        conn,
-        timers,
-        claimable,
-        [tc.fire_at, tc.id],
-        limit,
-        {"status": "claimed", "claimed_by": worker, "lease_until": now + lease, "updated_at": now},
-    )
+    claimable = due_or_expired(timers, tc.fire_at <= now, now)
+    claim = claimed(worker, now + lease, updated_at=now)
+    rows = claim_rows(conn, timers, claimable, [tc.fire_at, tc.id], limit, claim)
     return [_due(row) for row in rows]
 
 
 def _due(row: Any) -> DueTimer:
-    timer = Timer(
-        key=row.key,
-        onboarding_id=row.onboarding_id,
-        fire_at=row.fire_at,
-        rule=row.rule,
-        data=row.data,
-    )
+    timer = Timer.model_validate(row, from_attributes=True)  # its fields are the columns
     return DueTimer(id=row.id, timer=timer, lease_until=row.lease_until)
 
 

@@ -283,22 +283,24 @@ class _Run:
                 self.audit.append(f"{rule}: timer {key} cancelled")
 
     def _do_set_stage(self, spec: ActionSpec, rule: str) -> None:
-        stage = str(expr.render(spec.set_stage, self.env()))
-        if not (spec.record or spec.target):
-            if self.state.stage == stage:
-                self.audit.append(f"{rule}: already in stage {stage}")
-                return
-            self.state.stage = stage
-        self._emit(spec, rule, ActionKind.SET_STAGE, {"stage": stage})
+        self._set_own(spec, rule, ActionKind.SET_STAGE, "stage", spec.set_stage,
+                      "already in stage {}")
 
     def _do_assign_owner(self, spec: ActionSpec, rule: str) -> None:
-        owner = str(expr.render(spec.assign_owner, self.env()))
+        self._set_own(spec, rule, ActionKind.ASSIGN_OWNER, "owner", spec.assign_owner,
+                      "owner already {}")
+
+    def _set_own(self, spec: ActionSpec, rule: str, kind: ActionKind, name: str, template: Any,
+                 unchanged: str) -> None:
+        """Set the rendered ``name`` (stage, owner). On the onboarding's own record it is the
+        state's too, and a value it already has is not written again (``unchanged`` is audited)."""
+        value = str(expr.render(template, self.env()))
         if not (spec.record or spec.target):
-            if self.state.owner == owner:
-                self.audit.append(f"{rule}: owner already {owner}")
+            if getattr(self.state, name) == value:
+                self.audit.append(f"{rule}: {unchanged.format(value)}")
                 return
-            self.state.owner = owner
-        self._emit(spec, rule, ActionKind.ASSIGN_OWNER, {"owner": owner})
+            setattr(self.state, name, value)
+        self._emit(spec, rule, kind, {name: value})
 
     def _do_create_task(self, spec: ActionSpec, rule: str) -> None:
         env = self.env()

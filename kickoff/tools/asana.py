@@ -89,7 +89,6 @@ TOOL = ToolSpec(
     name="asana",
     title="Asana",
     polls=True,
-    pushes=True,
     webhooks=Webhooks(verification="X-Hook-Secret handed over in the creation handshake, then hex "
                                    "HMAC-SHA256 of the body with it (X-Hook-Signature)", handshake=True),
     rate_limit=RateLimit(requests=150, per_seconds=60),  # free domain, per token

@@ -41,5 +41,5 @@ class EmailNotify(VendorPayload):
         return value
 
 
-TOOL = ToolSpec(name="email", title="E-mail", pushes=True,
+TOOL = ToolSpec(name="email", title="E-mail",
                 payloads={ActionKind.NOTIFY: EmailNotify})

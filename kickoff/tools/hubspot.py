@@ -8,7 +8,7 @@ associations, the fixed properties and enumerations, and one payload model per a
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, model_validator
 
@@ -80,7 +80,19 @@ OwnerId = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) 
 Object = Annotated[Updatable, BeforeValidator(object_type)]
 
 
-class SetStagePayload(VendorPayload):
+class UpdatePayload(VendorPayload):
+    """A change of properties of a record that exists: ``writes()`` is what the connector
+    sends to the ``object`` ``record_id``, and what the mapping knows again as its own echo."""
+
+    if TYPE_CHECKING:
+        record_id: str
+        object: str
+
+    def writes(self) -> dict[str, str]:
+        raise NotImplementedError
+
+
+class SetStagePayload(UpdatePayload):
     """A ticket's pipeline stage, or another object's enumeration (a meeting's outcome)."""
 
     record_id: Id
@@ -109,12 +121,15 @@ class SetStagePayload(VendorPayload):
         return written
 
 
-class AssignOwnerPayload(VendorPayload):
+class AssignOwnerPayload(UpdatePayload):
     """A record's owner (the ticket's by default, or a company's)."""
 
     record_id: Id
     owner: OwnerId
     object: Object = "tickets"
+
+    def writes(self) -> dict[str, str]:
+        return {OWNER: self.owner}
 
 
 class CreateTaskPayload(VendorPayload):
@@ -130,10 +145,14 @@ class CreateTaskPayload(VendorPayload):
     company_id: Id | None = None
 
 
-class CompleteTaskPayload(VendorPayload):
+class CompleteTaskPayload(UpdatePayload):
     """A task Kickoff created, marked completed."""
 
+    object: ClassVar[str] = "tasks"
     record_id: Id = Field(description="the task's id")
+
+    def writes(self) -> dict[str, str]:
+        return {TASK_STATUS: "COMPLETED"}
 
 
 class AddNotePayload(VendorPayload):
@@ -155,11 +174,14 @@ class CreateRecordPayload(VendorPayload):
     company_id: Id | None = None
 
 
+CREATES = (CreateRecordPayload, CreateTaskPayload, AddNotePayload)
+"""The payloads that create a record (with the action's key, so a lost answer is found again)."""
+
+
 TOOL = ToolSpec(
     name="hubspot",
     title="HubSpot",
     polls=True,
-    pushes=True,
     webhooks=Webhooks(verification="signature v3: base64 HMAC-SHA256 of method, URL, body and "
                                    "timestamp with the app's client secret (X-HubSpot-Signature-v3), "
                                    "at most 5 minutes old"),

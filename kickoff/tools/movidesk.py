@@ -2,13 +2,15 @@
 
 What the connector and the mapping both know of Movidesk lives here: the ticket's
 navigation properties (read through ``$expand``), its fixed enums (action and ticket types,
-base statuses), the marker that makes Kickoff's own actions recognisable, and the payload
-of each action kind in Movidesk's terms.
+base statuses), the marker that makes Kickoff's own actions recognisable, the casing of the
+trigger's body (PascalCase, where the API is camelCase), and the payload of each action kind
+in Movidesk's terms.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any
 
@@ -50,6 +52,24 @@ can be looked up and Kickoff's own actions are never taken for a person's."""
 
 def marker(key: str) -> str:
     return f"[kickoff:{key}]"
+
+
+def camel(value: Any) -> Any:
+    """The trigger's PascalCase keys as the API's camelCase (``LastUpdate`` -> ``lastUpdate``)."""
+    return _recased(value, str.lower)
+
+
+def pascal(value: Any) -> Any:
+    """The API's camelCase keys as the trigger body writes them: first letter upper-cased."""
+    return _recased(value, str.upper)
+
+
+def _recased(value: Any, case: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        return {(case(k[:1]) + k[1:]): _recased(v, case) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_recased(v, case) for v in value]
+    return value
 
 
 TicketId = Annotated[str, StringConstraints(pattern=r"^\d+$")]
@@ -159,7 +179,6 @@ TOOL = ToolSpec(
     name="movidesk",
     title="Movidesk",
     polls=True,
-    pushes=True,
     webhooks=Webhooks(verification="unsigned: a secret token in the URL (?token=); the body is "
                                    "only a notice and the ticket is read through the API"),
     rate_limit=RateLimit(requests=10, per_seconds=60),  # per token, every endpoint together

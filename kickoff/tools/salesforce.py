@@ -119,7 +119,6 @@ TOOL = ToolSpec(
     name="salesforce",
     title="Salesforce",
     polls=True,
-    pushes=True,
     webhooks=Webhooks(verification="Outbound Messages are unsigned SOAP: the OrganizationId "
                                    "must be the configured org's",
                       ack_media_type="text/xml; charset=utf-8", ack_body=OUTBOUND_ACK),

@@ -48,7 +48,6 @@ class SlackNotify(VendorPayload):
 TOOL = ToolSpec(
     name="slack",
     title="Slack",
-    pushes=True,
     rate_limit=RateLimit(requests=60, per_seconds=60),  # chat.postMessage: about 1/s per channel
     payloads={ActionKind.NOTIFY: SlackNotify},
 )

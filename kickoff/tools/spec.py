@@ -51,8 +51,6 @@ class ToolSpec:
     title: str
     polls: bool = False
     """Kickoff reads the tool's changes (``poll-<tool>``, and ``reconcile`` re-reads it)."""
-    pushes: bool = False
-    """Kickoff writes to the tool (``push-<tool>``)."""
     webhooks: Webhooks | None = None
     rate_limit: RateLimit | None = None
     """The vendor's documented limit per credential; ``config/tools.yaml`` may set the plan's."""
@@ -62,3 +60,9 @@ class ToolSpec:
     """The most inputs one write call takes."""
     payloads: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     """Action kind -> the model of its payload in this tool's terms."""
+
+    @property
+    def pushes(self) -> bool:
+        """Kickoff writes to the tool (``push-<tool>``): it takes actions, each kind with its
+        payload model (a tool without one could take none)."""
+        return bool(self.payloads)

@@ -94,7 +94,6 @@ TOOL = ToolSpec(
     name="zendesk",
     title="Zendesk",
     polls=True,
-    pushes=True,
     webhooks=Webhooks(verification="base64 HMAC-SHA256 of timestamp + body with the webhook's signing "
                                    "secret (X-Zendesk-Webhook-Signature), fresh timestamp"),
     rate_limit=RateLimit(requests=200, per_seconds=60),  # Team plan

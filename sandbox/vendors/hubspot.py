@@ -766,9 +766,7 @@ class HubSpot(Vendor):
                                         company_id: OptionalId = None) -> dict[str, Any]:
             """A person creates a ticket (optionally for a company): ``ticket.creation``."""
             associations = [_assoc(company_id, ASSOCIATION_TYPES[("tickets", "companies")])] if company_id else []
-            record = self.person_store("tickets", properties, associations)
-            self.created_events("tickets", [record], "CRM_UI")
-            return record
+            return self.person_create("tickets", properties, associations)
 
         @a.patch("/tickets/{ticket_id}")
         async def person_changes_ticket(ticket_id: str, properties: Props
@@ -787,9 +785,7 @@ class HubSpot(Vendor):
             if company_id:
                 associations.append(_assoc(company_id, ASSOCIATION_TYPES[("meetings", "companies")]))
             props = {"hs_meeting_outcome": "SCHEDULED", **properties}
-            record = self.person_store("meetings", props, associations)
-            self.created_events("meetings", [record], "MEETINGS")
-            return record
+            return self.person_create("meetings", props, associations, source="MEETINGS")
 
         @a.patch("/meetings/{meeting_id}")
         async def person_changes_meeting(meeting_id: str, properties: Props
@@ -800,10 +796,7 @@ class HubSpot(Vendor):
         @a.post("/records/{object_type}")
         async def person_creates(object_type: str, properties: Props
                                  ) -> dict[str, Any]:
-            kind = self.admin_kind(object_type)
-            record = self.person_store(kind, properties, [])
-            self.created_events(kind, [record], "CRM_UI")
-            return record
+            return self.person_create(self.admin_kind(object_type), properties, [])
 
         @a.get("/records/{object_type}")
         async def records(object_type: str) -> list[dict[str, Any]]:
@@ -823,12 +816,15 @@ class HubSpot(Vendor):
             raise HTTPException(404, f"unknown object type {object_type}")
         return kind
 
-    def person_store(self, kind: str, properties: dict[str, Any], associations: list[dict[str, Any]]
-                     ) -> dict[str, Any]:
+    def person_create(self, kind: str, properties: dict[str, Any], associations: list[dict[str, Any]],
+                      source: str = "CRM_UI") -> dict[str, Any]:
+        """A record a person creates, and its ``creation`` webhook events."""
         try:
-            return self.store(kind, properties, associations)
+            record = self.store(kind, properties, associations)
         except InvalidInput as refused:
             raise HTTPException(400, refused.message) from None
+        self.created_events(kind, [record], source)
+        return record
 
     def person_change(self, kind: str, object_id: str, properties: dict[str, Any]) -> dict[str, Any]:
         record = self.objects[kind].get(object_id)

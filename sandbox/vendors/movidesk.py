@@ -24,6 +24,7 @@ from fastapi import Body, HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from kickoff.tools.movidesk import pascal
 from sandbox.limits import LimitSettings
 from sandbox.vendors.base import Vendor
 from sandbox.vendors.odata import (
@@ -77,15 +78,6 @@ class MovideskError(Exception):
 def movidesk_time(at: datetime) -> str:
     """How Movidesk writes dates: UTC, no offset, .NET's seven fractional digits."""
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}0"
-
-
-def pascal(value: Any) -> Any:
-    """The trigger body's casing: every key with its first letter upper-cased."""
-    if isinstance(value, dict):
-        return {(k[:1].upper() + k[1:]): pascal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [pascal(v) for v in value]
-    return value
 
 
 def error(status: int, message: str) -> JSONResponse:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.vendors.compare import compare
+
 Record = dict[str, Any]
 Predicate = Callable[[Record, dict[str, Any]], bool]
 
@@ -106,19 +108,18 @@ class _Parser:
         return predicate
 
     def or_expr(self) -> Predicate:
-        left = self.and_expr()
-        while self.at_word("or"):
-            self.take()
-            right = self.and_expr()
-            left = _either(left, right)
-        return left
+        return self.joined("or", self.and_expr, _either)
 
     def and_expr(self) -> Predicate:
-        left = self.not_expr()
-        while self.at_word("and"):
+        return self.joined("and", self.not_expr, _both)
+
+    def joined(self, word: str, operand: Callable[[], Predicate],
+               join: Callable[[Predicate, Predicate], Predicate]) -> Predicate:
+        """``operand (word operand)*``, joined from the left."""
+        left = operand()
+        while self.at_word(word):
             self.take()
-            right = self.not_expr()
-            left = _both(left, right)
+            left = join(left, operand())
         return left
 
     def not_expr(self) -> Predicate:
@@ -222,6 +223,9 @@ def _value(operand: _Lit | _Path, record: Record, env: dict[str, Any]) -> Any:
     return current
 
 
+_OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
 def _comparison(left: _Lit | _Path, op: str, right: _Lit | _Path) -> Predicate:
     as_datetime = any(isinstance(side, _Lit) and side.is_datetime for side in (left, right))
 
@@ -234,15 +238,9 @@ def _comparison(left: _Lit | _Path, op: str, right: _Lit | _Path) -> Predicate:
             b = int(b)
         elif isinstance(b, (int, float)) and isinstance(a, str) and a.lstrip("-").isdigit():
             a = int(a)
-        if op == "eq":
-            return a == b
-        if op == "ne":
-            return a != b
-        if a is None or b is None:
-            return False
         try:
-            return {"gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
-        except TypeError:
+            return compare(a, _OPERATORS[op], b)
+        except TypeError:  # values of different types: no match, as the vendor answers
             return False
 
     return check

@@ -533,6 +533,16 @@ class Salesforce(Vendor):
         if not (version.startswith("v") and version[1:].replace(".", "", 1).isdigit()):
             raise RequestError("NOT_FOUND", "The requested resource does not exist", 404)
 
+    def _sobject(self, version: str, sobject: str) -> str:
+        """An sObject route's version checked and its object type as the schema spells it."""
+        self._guard(version)
+        return self._type(sobject)
+
+    def _external_id(self, version: str, sobject: str, field: str) -> tuple[str, str]:
+        """``_sobject``, and the external id field the route names."""
+        sobject = self._sobject(version, sobject)
+        return sobject, self._ext_field(sobject, field)
+
     async def _json(self, request: Request) -> Any:
         try:
             return json.loads(await request.body() or b"null")
@@ -693,16 +703,14 @@ class Salesforce(Vendor):
         @r.get(base + "/")
         @self._answer
         async def basic_info(version: str, sobject: str) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
+            sobject = self._sobject(version, sobject)
             return JSONResponse({"objectDescribe": {"name": sobject, "keyPrefix": KEY_PREFIX[sobject],
                                                     "createable": True, "updateable": True}, "recentItems": []})
 
         @r.post(base + "/")
         @self._answer
         async def create(version: str, sobject: str, request: Request) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
+            sobject = self._sobject(version, sobject)
             body = await self._json(request)
             if not isinstance(body, dict):
                 raise RequestError("JSON_PARSER_ERROR", "Expected a JSON object")
@@ -712,8 +720,7 @@ class Salesforce(Vendor):
         @r.get(base + "/{record_id}/")
         @self._answer
         async def special(version: str, sobject: str, record_id: str, request: Request) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
+            sobject = self._sobject(version, sobject)
             if record_id == "describe":
                 return JSONResponse(self._describe(sobject))
             if record_id in ("updated", "deleted"):
@@ -723,8 +730,7 @@ class Salesforce(Vendor):
         @r.get(base + "/{record_id}")
         @self._answer
         async def get(version: str, sobject: str, record_id: str, fields: str | None = None) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
+            sobject = self._sobject(version, sobject)
             if record_id == "describe":
                 return JSONResponse(self._describe(sobject))
             record = self._find(sobject, record_id, deleted=True)
@@ -738,8 +744,7 @@ class Salesforce(Vendor):
         @r.patch(base + "/{record_id}")
         @self._answer
         async def patch(version: str, sobject: str, record_id: str, request: Request) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
+            sobject = self._sobject(version, sobject)
             body = await self._json(request)
             if self._find(sobject, record_id, deleted=True) is None:
                 raise RequestError("NOT_FOUND", "The requested resource does not exist", 404)
@@ -749,8 +754,7 @@ class Salesforce(Vendor):
         @r.delete(base + "/{record_id}")
         @self._answer
         async def delete(version: str, sobject: str, record_id: str) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
+            sobject = self._sobject(version, sobject)
             if self._find(sobject, record_id, deleted=True) is None:
                 raise RequestError("NOT_FOUND", "The requested resource does not exist", 404)
             try:
@@ -762,9 +766,7 @@ class Salesforce(Vendor):
         @r.get(base + "/{field}/{value}")
         @self._answer
         async def get_by_external_id(version: str, sobject: str, field: str, value: str) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
-            field = self._ext_field(sobject, field)
+            sobject, field = self._external_id(version, sobject, field)
             matches = self._find_by(sobject, field, value)
             if not matches:
                 raise RequestError("NOT_FOUND", "The requested resource does not exist", 404)
@@ -775,9 +777,7 @@ class Salesforce(Vendor):
         @r.patch(base + "/{field}/{value}")
         @self._answer
         async def upsert(version: str, sobject: str, field: str, value: str, request: Request) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
-            field = self._ext_field(sobject, field)
+            sobject, field = self._external_id(version, sobject, field)
             body = await self._json(request)
             record, created = self.upsert(sobject, field, value, body or {})
             return JSONResponse({"id": record["Id"], "success": True, "errors": [], "created": created},
@@ -853,9 +853,7 @@ class Salesforce(Vendor):
         @r.patch(base + "/{sobject}/{field}")
         @self._answer
         async def upsert_many(version: str, sobject: str, field: str, request: Request) -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
-            field = self._ext_field(sobject, field)
+            sobject, field = self._external_id(version, sobject, field)
             all_or_none, records = self._collection_body(await self._json(request))
 
             def one(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
@@ -891,8 +889,7 @@ class Salesforce(Vendor):
         @r.get(base + "/{sobject}")
         @self._answer
         async def retrieve_many(version: str, sobject: str, ids: str = "", fields: str = "") -> Response:
-            self._guard(version)
-            sobject = self._type(sobject)
+            sobject = self._sobject(version, sobject)
             names = [self._field_or_fail(sobject, f) for f in fields.split(",") if f]
             out = []
             for rid in (i for i in ids.split(",") if i):

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sandbox.vendors.compare import compare
+
 FieldTypes = dict[str, str]
 """Canonical field name -> "id" | "string" | "boolean" | "double" | "date" | "datetime"."""
 
@@ -344,13 +346,7 @@ def compile_where(node: Any, resolve: Callable[[str], tuple[str, str]]) -> Calla
         want = wanted[0]
         if op == "LIKE":
             return have is not None and want is not None and _like(literals[0].value, str(record.get(name)))
-        if op == "=":
-            return have == want
-        if op == "!=":
-            return have != want
-        if have is None or want is None:
-            return False
-        return {"<": have < want, "<=": have <= want, ">": have > want, ">=": have >= want}[op]
+        return compare(have, op, want)
 
     return test
 

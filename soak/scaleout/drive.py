@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from kickoff.ledger.migrate import VERSION_TABLE
 from soak.faults import webhook_vendors
-from soak.run import FLUSH_TIMEOUT, HORIZON_DAYS, next_lease, next_moment
+from soak.run import FLUSH_TIMEOUT, VirtualClock, next_lease
 from soak.scaleout.load import LOADED_TOOLS, commit_load, load_moment, window_peaks
 from soak.scaleout.stack import FIXTURE, ScaleoutStack
 
@@ -204,18 +204,9 @@ class ScaleoutRun:
         self.reset()
         if not self.acts:
             return
-        start = self.acts[0].at
-        until = start + timedelta(days=HORIZON_DAYS)
+        clock = VirtualClock(self.rt.ledger, self.control, self.acts[0].at)
         pending = list(self.acts)
-        now, first = start, True
-        while True:
-            moment = next_moment(self.rt.ledger, now, first=first, next_act=pending[0].at if pending else None)
-            if moment is None:
-                break
-            now, first = moment, False
-            if now > until:
-                break
-            self.control.set_clock(at=now.isoformat(), frozen=True)
+        for now in clock.stops(lambda: pending[0].at if pending else None):
             while pending and pending[0].at <= now:
                 act = pending.pop(0)
                 self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
@@ -226,6 +217,7 @@ class ScaleoutRun:
                 if act.poll:
                     self._run([(f"poll/poll-{t}", {"tool": t, "max_pages": 1, "now": now.isoformat()}) for t in act.poll])
             self.settle(now)
+        now = clock.now
         self.settle(now)
         now = self.load(load_moment(now))
         self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)

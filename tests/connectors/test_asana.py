@@ -257,9 +257,8 @@ def test_given_a_limit_when_polling_then_the_rest_comes_next_time(board, make_co
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver("/hooks/asana")
-    yield r
-    r.close()
+    with WebhookReceiver("/hooks/asana") as hook:
+        yield hook
 
 
 def webhook(body: bytes, headers: dict[str, str] | None = None) -> WebhookRequest:
@@ -287,8 +286,8 @@ def test_given_sandbox_deliveries_then_signatures_verify_and_events_parse(board,
     assert board.flush_webhooks()
 
     deliveries = []
-    for headers, body in receiver.received:
-        req = webhook(body, headers)
+    for post in receiver.received:
+        req = webhook(post.body, post.headers)
         connector.verify_webhook(req, now())
         deliveries += connector.parse_webhook(req, now())
 

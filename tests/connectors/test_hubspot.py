@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionKind, ResultStatus, idempotency_key
 from kickoff.retry import FAST_POLICY
 from mappings.base import load_tables, mapping_for
+from tests.webhook_receiver import WebhookReceiver
 
 PIPELINE, STAGE_NY, STAGE_ONBOARDING, STAGE_CLOSED = "28734901", "84561201", "84561202", "84561206"
 OWNER = "51200102"
@@ -69,6 +69,16 @@ def calls(sandbox, method: str, path_end: str, status: int | None = None) -> int
     """Requests the sandbox answered for this method and path ending (faulted ones included)."""
     return sum(1 for e in sandbox.requests("hubspot")
                if e["method"] == method and e["path"].endswith(path_end) and (status is None or e["status"] == status))
+
+
+def generated_tickets(kickoff_config, sandbox, subject: str, *, count: int, step_ms: int,
+                      cap: int) -> HubSpotConnector:
+    """``count`` tickets seeded ``step_ms`` apart, a search capped at ``cap`` results (in the
+    sandbox and in the connector), and the connector to read them with."""
+    sandbox.set_limits("hubspot", extra={"search_result_cap": cap})
+    sandbox.seed({"hubspot": {"generate": {"tickets": {"count": count, "step_ms": step_ms, "properties": {
+        "subject": subject, "hs_pipeline": PIPELINE, "hs_pipeline_stage": STAGE_NY}}}}})
+    return connector_for(kickoff_config, search_result_cap=cap)
 
 
 def records(sandbox, object_type: str) -> list[dict[str, Any]]:
@@ -295,10 +305,7 @@ def test_given_two_changes_in_the_same_millisecond_when_read_one_at_a_time_then_
 
 
 def test_given_more_changes_than_the_search_cap_when_reading_then_restarts_and_misses_none(kickoff_config, sandbox):
-    sandbox.set_limits("hubspot", extra={"search_result_cap": 300})
-    sandbox.seed({"hubspot": {"generate": {"tickets": {"count": 1_000, "step_ms": 1, "properties": {
-        "subject": "SE Bulk {n}", "hs_pipeline": PIPELINE, "hs_pipeline_stage": STAGE_NY}}}}})
-    hubspot = connector_for(kickoff_config, search_result_cap=300)
+    hubspot = generated_tickets(kickoff_config, sandbox, "SE Bulk {n}", count=1_000, step_ms=1, cap=300)
 
     result = hubspot.read_changes(None, now=NOW)
 
@@ -308,10 +315,7 @@ def test_given_more_changes_than_the_search_cap_when_reading_then_restarts_and_m
 
 
 def test_given_more_ties_than_a_page_when_reading_then_steps_through_the_millisecond(kickoff_config, sandbox):
-    sandbox.set_limits("hubspot", extra={"search_result_cap": 500})
-    sandbox.seed({"hubspot": {"generate": {"tickets": {"count": 450, "step_ms": 0, "properties": {
-        "subject": "SE Import {n}", "hs_pipeline": PIPELINE, "hs_pipeline_stage": STAGE_NY}}}}})
-    hubspot = connector_for(kickoff_config, search_result_cap=500)
+    hubspot = generated_tickets(kickoff_config, sandbox, "SE Import {n}", count=450, step_ms=0, cap=500)
 
     result = hubspot.read_changes(None, now=NOW)
 
@@ -359,42 +363,14 @@ def test_given_a_429_then_the_wait_is_computed_from_the_time_passed_in(policy, n
 
 
 # --- webhooks -------------------------------------------------------------------------------
-class Receiver:
-    """Keeps HubSpot's webhook POSTs as received (raw body and headers)."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/hubspot?tenant=avonova%3Ase"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def request(self, index: int = 0, **changes: Any) -> WebhookRequest:
-        post = self.received[index]
-        fields = {"method": "POST", "url": self.url, "headers": post["headers"], "body": post["body"], **changes}
-        return WebhookRequest(**fields)
-
-
 @pytest.fixture
-def receiver(sandbox) -> Iterator[Receiver]:
-    hook = Receiver()
-    sandbox.set_webhook("hubspot", hook.url, secret=CLIENT_SECRET)
-    yield hook
-    hook.server.shutdown()
+def receiver(sandbox) -> Iterator[WebhookReceiver]:
+    with WebhookReceiver("/webhooks/hubspot?tenant=avonova%3Ase") as hook:
+        sandbox.set_webhook("hubspot", hook.url, secret=CLIENT_SECRET)
+        yield hook
 
 
-def person_moves_a_ticket(sandbox, receiver: Receiver) -> str:
+def person_moves_a_ticket(sandbox, receiver: WebhookReceiver) -> str:
     ticket_id = new_ticket(sandbox)
     sandbox.act("hubspot", f"tickets/{ticket_id}", method="PATCH", properties={"hs_pipeline_stage": STAGE_CLOSED})
     assert sandbox.flush_webhooks() and len(receiver.received) == 2
@@ -446,7 +422,7 @@ def test_given_signed_delivery_when_verified_then_accepted(hubspot, sandbox, rec
 
 def test_given_forged_body_or_url_when_verified_then_401(hubspot, sandbox, receiver):
     person_moves_a_ticket(sandbox, receiver)
-    forged = receiver.received[1]["body"].replace(STAGE_CLOSED.encode(), STAGE_NY.encode())
+    forged = receiver.received[1].body.replace(STAGE_CLOSED.encode(), STAGE_NY.encode())
     for request in (receiver.request(1, body=forged), receiver.request(1, url=receiver.url + "&x=1"),
                     receiver.request(1, method="PUT")):
         with pytest.raises(WebhookRejected) as caught:
@@ -458,7 +434,7 @@ def test_given_stale_or_unsigned_delivery_when_verified_then_401(hubspot, sandbo
     person_moves_a_ticket(sandbox, receiver)
     with pytest.raises(WebhookRejected, match="stale"):
         hubspot.verify_webhook(receiver.request(1), datetime.now(UTC) + timedelta(minutes=5, seconds=5))
-    unsigned = {k: v for k, v in receiver.received[1]["headers"].items() if k.lower() != "x-hubspot-signature-v3"}
+    unsigned = {k: v for k, v in receiver.received[1].headers.items() if k.lower() != "x-hubspot-signature-v3"}
     with pytest.raises(WebhookRejected, match="X-HubSpot-Signature-v3"):
         hubspot.verify_webhook(receiver.request(1, headers=unsigned), datetime.now(UTC))
 

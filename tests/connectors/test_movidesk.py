@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,6 +20,7 @@ from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionKind, ResultStatus
 from kickoff.retry import FAST_POLICY
 from kickoff.settings import RateLimit
+from tests.webhook_receiver import WebhookReceiver
 
 AGENT = "900000001"
 CLIENT = "300000001"
@@ -292,38 +291,21 @@ def test_given_150_changed_tickets_when_reading_then_two_pages_and_a_limit_resum
 
 # --- webhooks -----------------------------------------------------------------------------
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[WebhookRequest]]]:
-    """A local endpoint keeping each request as the gateway would hand it to the connector."""
-    received: list[WebhookRequest] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            url = f"http://{self.headers['host']}{self.path}"
-            received.append(WebhookRequest("POST", url, dict(self.headers), body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/movidesk", received
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[WebhookReceiver]:
+    """A local endpoint (``requests()``: each as the gateway would hand it to the connector)."""
+    with WebhookReceiver("/hooks/movidesk") as hook:
+        yield hook
 
 
 def test_given_trigger_webhooks_when_verified_and_parsed_then_one_delivery_per_ticket_change(
         connector, seeded, sandbox_env, receiver):
-    url, received = receiver
-    seeded.set_webhook("movidesk", f"{url}?token={sandbox_env['MOVIDESK_WEBHOOK_TOKEN']}")
+    seeded.set_webhook("movidesk", f"{receiver.url}?token={sandbox_env['MOVIDESK_WEBHOOK_TOKEN']}")
     seeded.act("movidesk", "tickets/1/custom-fields", customFieldId=501, value="Sim")
     seeded.set_clock(advance_seconds=1)
     seeded.act("movidesk", "tickets/1/actions", description="Pagamento confirmado")
     assert seeded.flush_webhooks()
     deliveries = []
-    for request in received:
+    for request in receiver.requests():
         connector.verify_webhook(request, NOW)
         deliveries += connector.parse_webhook(request, NOW)
     assert [d.record_id for d in deliveries] == ["1", "1"]

@@ -173,9 +173,8 @@ def test_a_connection_lost_while_sending_is_an_unknown_outcome():
 # --- Dealbuilder ---------------------------------------------------------------------
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver("/hooks/dealbuilder")
-    yield r
-    r.close()
+    with WebhookReceiver("/hooks/dealbuilder") as hook:
+        yield hook
 
 
 def hook(body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> WebhookRequest:
@@ -200,8 +199,9 @@ def test_given_a_signed_contract_from_the_sandbox_then_verified_and_one_flat_del
     sandbox.act("dealbuilder", "documents", id="D-7", Parties=[CUSTOMER])
     sandbox.act("dealbuilder", "documents/D-7/accept")
     assert sandbox.flush_webhooks()
-    headers, body = receiver.received[-1]
-    request = hook(body, headers)
+    post = receiver.received[-1]
+    body = post.body
+    request = hook(body, post.headers)
 
     dealbuilder.verify_webhook(request, NOW)
     [delivery] = dealbuilder.parse_webhook(request, NOW)

@@ -10,8 +10,6 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
 
 import pytest
@@ -22,6 +20,7 @@ from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionKind, ResultStatus
 from kickoff.retry import FAST_POLICY
 from sandbox.control import SandboxControl
+from tests.webhook_receiver import WebhookReceiver
 
 UPDATE_MANY = "zendesk PUT /api/v2/tickets/update_many.json"
 JOB_POLLS = "zendesk GET /api/v2/job_statuses/show_many.json"
@@ -223,25 +222,11 @@ def test_given_keys_at_the_cursor_boundary_when_returned_again_then_skipped(zend
 
 # --- webhooks -------------------------------------------------------------------------
 @pytest.fixture
-def received(sandbox: SandboxControl) -> Iterator[list[WebhookRequest]]:
-    """What the sandbox's Zendesk posts, captured as the gateway would see it."""
-    got: list[WebhookRequest] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            got.append(WebhookRequest("POST", self.path, dict(self.headers), body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
-    sandbox.set_webhook("zendesk", f"http://127.0.0.1:{server.server_port}/hooks/zendesk")
-    yield got
-    server.shutdown()
+def receiver(sandbox: SandboxControl) -> Iterator[WebhookReceiver]:
+    """What the sandbox's Zendesk posts (``requests()``: as the gateway would see it)."""
+    with WebhookReceiver("/hooks/zendesk") as hook:
+        sandbox.set_webhook("zendesk", hook.url)
+        yield hook
 
 
 def _signed(body: bytes, secret: str = "zd-sandbox-webhook-secret", at: datetime | None = None) -> WebhookRequest:
@@ -252,12 +237,12 @@ def _signed(body: bytes, secret: str = "zd-sandbox-webhook-secret", at: datetime
 
 
 def test_given_event_subscription_webhooks_when_verified_and_parsed_then_one_delivery_per_event_id(
-        zendesk: ZendeskConnector, sandbox: SandboxControl, received: list[WebhookRequest]) -> None:
+        zendesk: ZendeskConnector, sandbox: SandboxControl, receiver: WebhookReceiver) -> None:
     ticket = sandbox.act("zendesk", "tickets", subject="Churn risk: Acme AS", comment={"body": "Leaving"})
     sandbox.act("zendesk", f"tickets/{ticket['id']}", method="PUT", status="open", additional_tags=["churn_risk"])
     assert sandbox.flush_webhooks()
     deliveries = []
-    for request in received:
+    for request in receiver.requests():
         zendesk.verify_webhook(request, datetime.now(UTC))
         deliveries += zendesk.parse_webhook(request, DUE)
     types = [d.payload["type"].rsplit(".", 1)[-1] for d in deliveries]
@@ -283,7 +268,7 @@ def test_given_a_forged_or_stale_or_unsigned_webhook_then_rejected_401(zendesk: 
 
 
 def test_given_trigger_webhooks_when_parsed_then_stored_as_they_came_one_delivery_per_change(
-        zendesk: ZendeskConnector, sandbox: SandboxControl, received: list[WebhookRequest]) -> None:
+        zendesk: ZendeskConnector, sandbox: SandboxControl, receiver: WebhookReceiver) -> None:
     ticket = sandbox.act("zendesk", "tickets", subject="Hardware request", comment={"body": "Two scanners"})
     template = {"ticket": {"id": "{{ticket.id}}", "updated": "{{ticket.updated_at_with_timestamp}}",
                            "status": "{{ticket.status}}"}, "kind": "hardware"}
@@ -293,7 +278,7 @@ def test_given_trigger_webhooks_when_parsed_then_stored_as_they_came_one_deliver
     sandbox.act("zendesk", f"tickets/{ticket['id']}", method="PUT", status="pending")
     sandbox.act("zendesk", f"tickets/{ticket['id']}/trigger", template=template)  # a new change
     assert sandbox.flush_webhooks()
-    triggers = [d for r in received for d in zendesk.parse_webhook(r, DUE) if "type" not in d.payload]
+    triggers = [d for r in receiver.requests() for d in zendesk.parse_webhook(r, DUE) if "type" not in d.payload]
 
     assert [d.payload["ticket"]["status"] for d in triggers] == ["new", "new", "pending"]
     assert triggers[0].payload == {"ticket": {"id": str(ticket["id"]), "updated": ticket["updated_at"],

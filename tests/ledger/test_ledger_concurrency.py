@@ -16,8 +16,9 @@ from ledger_backends import LedgerBackend
 from ledger_builders import T0, action, decision, state
 from ledger_workers import NOW, claim_until_empty, process_claimer
 
-from kickoff.ledger import Ledger, OutboxItem
+from kickoff.ledger import Ledger
 from kickoff.ledger import outbox as outbox_rows
+from kickoff.ledger.records import OutboxItem
 
 ROWS = 500
 CLAIMERS = 4

@@ -1,23 +1,21 @@
 """What the mapping tests share: the project's tables and tenants, a fake ledger that answers
-the mapping context's lookups, a webhook receiver for what the sandbox sends, and the
-sandbox seeded with the demo fixture."""
+the mapping context's lookups, a webhook receiver for what the sandbox sends (and ``hooks``,
+what it sent, parsed), and the sandbox seeded with the demo fixture."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from kickoff.contracts.webhooks import WebhookRequest
 from kickoff.model import Action, ActionKind, Delivery, Onboarding, idempotency_key
 from kickoff.settings import load_config
 from mappings.base import MappingContext, load_tables
+from tests.webhook_receiver import WebhookReceiver
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "sandbox" / "fixtures" / "default.yaml"
@@ -77,37 +75,16 @@ def ledger() -> FakeLedger:
     return FakeLedger()
 
 
-class Receiver:
-    """Keeps every webhook POST as received (raw body and headers)."""
-
-    def __init__(self, path: str = "/hooks") -> None:
-        received: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"headers": dict(self.headers), "body": body, "path": self.path})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def request(self, index: int) -> WebhookRequest:
-        post = self.received[index]
-        return WebhookRequest(method="POST", url=self.url, headers=post["headers"], body=post["body"])
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    hook = Receiver()
-    yield hook
-    hook.server.shutdown()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as hook:
+        yield hook
+
+
+def hooks(connector: Any, sandbox: Any, receiver: WebhookReceiver, start: int = 0) -> list[Delivery]:
+    """What the sandbox sent since POST ``start``, parsed as the gateway parses it."""
+    assert sandbox.flush_webhooks()
+    return [d for request in receiver.requests(start) for d in connector.parse_webhook(request, NOW)]
 
 
 @pytest.fixture

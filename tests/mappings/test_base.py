@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kickoff.paths import dig
 from kickoff.settings import ConfigError
 from mappings.base import MappingError, load_tables, mapping_for, tenant_for
-from mappings.common import change_fingerprint, dig, parse_date, parse_datetime
+from mappings.common import change_fingerprint, parse_date, parse_datetime
 from sandbox.state import Sandbox
 from tests.mappings.conftest import FIXTURE, REPO, delivery
 

@@ -40,7 +40,7 @@ def signed_delivery(sandbox, receiver, connector: DealbuilderConnector, document
     sandbox.act("dealbuilder", "documents", **document)
     sandbox.act("dealbuilder", f"documents/{document['id']}/accept")
     assert sandbox.flush_webhooks()
-    bodies = [json.loads(r["body"]) for r in receiver.received]
+    bodies = [json.loads(body) for body in receiver.bodies]
     assert [b["eventType"] for b in bodies] == ["DocumentSent", "DocumentAccepted"]
     return [d for i in range(2) for d in connector.parse_webhook(receiver.request(i), NOW)]
 

@@ -18,7 +18,7 @@ from kickoff.playbooks import decide, find_playbook
 from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
 from mappings.common import change_fingerprint
-from tests.mappings.conftest import NOW, action, delivery, state
+from tests.mappings.conftest import NOW, action, delivery, hooks, state
 
 CLIENT_SECRET = "hs-sandbox-client-secret"
 STAGES = {"new": "84561201", "onboarding_in_progress": "84561202", "manual_follow_up": "84561204"}
@@ -54,6 +54,15 @@ def signed(ledger, tables, tenants) -> tuple[Any, list[Action]]:
     return decision.state, [a for a in decision.actions if a.tool == "hubspot"]
 
 
+def ticket_created(hubspot, seeded, receiver, ledger, ctx, tables, tenants) -> tuple[Any, list[Action], Any, int]:
+    """Webhooks sent to ``receiver``, the contract signed and decided (``signed``), the ticket
+    created (``push``); and how many webhooks had come by then."""
+    seeded.set_webhook("hubspot", receiver.url, secret=CLIENT_SECRET)
+    started, actions = signed(ledger, tables, tenants)
+    [created] = push(hubspot, ledger, ctx, [a for a in actions if a.kind is ActionKind.CREATE_RECORD])
+    return started, actions, created, len(hooks(hubspot, seeded, receiver))
+
+
 def push(hubspot: HubSpotConnector, ledger, ctx, actions: list[Action]) -> list[Any]:
     """What the push flow does: map, apply, and link what was created."""
     mapping = mapping_for("hubspot")
@@ -64,11 +73,6 @@ def push(hubspot: HubSpotConnector, ledger, ctx, actions: list[Action]) -> list[
         if a.kind in (ActionKind.CREATE_RECORD, ActionKind.CREATE_TASK):
             ledger.created(a, r.external_id, "ticket" if a.kind is ActionKind.CREATE_RECORD else "task")
     return results
-
-
-def hooks(hubspot: HubSpotConnector, sandbox, receiver, start: int = 0) -> list[Any]:
-    assert sandbox.flush_webhooks()
-    return [d for i in range(start, len(receiver.received)) for d in hubspot.parse_webhook(receiver.request(i), NOW)]
 
 
 def test_A1_A3_A5_A6_given_a_signed_contract_then_the_actions_land_in_the_seeded_pipeline(
@@ -100,10 +104,7 @@ def test_A1_A3_A5_A6_given_a_signed_contract_then_the_actions_land_in_the_seeded
 
 def test_A2_given_the_stage_write_then_its_webhook_is_recognised_as_our_echo(
         hubspot, seeded, receiver, ledger, ctx, tables, tenants):
-    seeded.set_webhook("hubspot", receiver.url, secret=CLIENT_SECRET)
-    _started, actions = signed(ledger, tables, tenants)
-    [created] = push(hubspot, ledger, ctx, [a for a in actions if a.kind is ActionKind.CREATE_RECORD])
-    start = len(hooks(hubspot, seeded, receiver))
+    _started, _actions, created, start = ticket_created(hubspot, seeded, receiver, ledger, ctx, tables, tenants)
     move = action("hubspot", ActionKind.SET_STAGE, {"stage": "onboarding_in_progress"}, rule="A2")
     mapping = mapping_for("hubspot")
     vendor = mapping.to_vendor(move, ctx)
@@ -120,11 +121,8 @@ def test_A2_given_the_stage_write_then_its_webhook_is_recognised_as_our_echo(
 
 def test_A11_A15_given_a_person_pauses_then_restarts_in_hubspot_then_paused_and_restarted(
         hubspot, seeded, receiver, ledger, ctx, tables, tenants):
-    seeded.set_webhook("hubspot", receiver.url, secret=CLIENT_SECRET)
-    started, actions = signed(ledger, tables, tenants)
-    [created] = push(hubspot, ledger, ctx, [a for a in actions if a.kind is ActionKind.CREATE_RECORD])
+    started, actions, created, start = ticket_created(hubspot, seeded, receiver, ledger, ctx, tables, tenants)
     ticket = created.external_id
-    start = len(hooks(hubspot, seeded, receiver))
     mapping = mapping_for("hubspot")
 
     seeded.act("hubspot", f"tickets/{ticket}", method="PATCH", properties={"hs_pipeline_stage": STAGES["manual_follow_up"]})
@@ -142,10 +140,7 @@ def test_A11_A15_given_a_person_pauses_then_restarts_in_hubspot_then_paused_and_
 
 def test_A13_A15_given_a_meeting_booked_then_missed_then_booked_and_no_show_and_the_outcome_written_back(
         hubspot, seeded, receiver, ledger, ctx, tables, tenants):
-    seeded.set_webhook("hubspot", receiver.url, secret=CLIENT_SECRET)
-    started, actions = signed(ledger, tables, tenants)
-    [created] = push(hubspot, ledger, ctx, [a for a in actions if a.kind is ActionKind.CREATE_RECORD])
-    start = len(hooks(hubspot, seeded, receiver))
+    started, _actions, created, start = ticket_created(hubspot, seeded, receiver, ledger, ctx, tables, tenants)
     mapping = mapping_for("hubspot")
 
     meeting = seeded.act("hubspot", "meetings", ticket_id=created.external_id, properties={

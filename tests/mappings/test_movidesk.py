@@ -14,7 +14,7 @@ from kickoff.model import Action, ActionKind, ResultStatus
 from kickoff.playbooks import decide, find_playbook
 from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
-from tests.mappings.conftest import NOW, delivery, state
+from tests.mappings.conftest import NOW, delivery, hooks, state
 
 AGENT = {"id": "900000001"}
 HOOK_URL_TOKEN = "?token=movidesk-sandbox-webhook-token"
@@ -33,12 +33,6 @@ def ctx(ledger, tables, tenants):
     return ledger.context("core", "movidesk", tables, tenants)
 
 
-def hooks(seeded, receiver, movidesk, start: int) -> list[Any]:
-    assert seeded.flush_webhooks()
-    return [d for i in range(start, len(receiver.received))
-            for d in movidesk.parse_webhook(receiver.request(i), NOW)]
-
-
 def paid(seeded, receiver, movidesk) -> tuple[dict[str, Any], Any]:
     """Sales opens the customer's ticket; finance fills plan, phone and ticks "payment confirmed"."""
     seeded.set_webhook("movidesk", receiver.url + HOOK_URL_TOKEN)
@@ -47,7 +41,7 @@ def paid(seeded, receiver, movidesk) -> tuple[dict[str, Any], Any]:
                         actions=[{"type": 1, "description": "Venda fechada", "createdBy": AGENT}])
     for field, value in ((202, "Basic"), (203, "+55 11 3000-0000"), (204, "Fixo"), (201, "Sim")):
         seeded.act("movidesk", f"tickets/{ticket['id']}/custom-fields", customFieldId=field, value=value)
-    return ticket, hooks(seeded, receiver, movidesk, 0)[-1]
+    return ticket, hooks(movidesk, seeded, receiver, 0)[-1]
 
 
 def opened(seeded, receiver, movidesk, ledger, ctx, tenants) -> tuple[Any, list[Action], str]:
@@ -58,12 +52,12 @@ def opened(seeded, receiver, movidesk, ledger, ctx, tenants) -> tuple[Any, list[
     ledger.states[decision.state.id] = decision.state
     actions = [a for a in decision.actions if a.tool == "movidesk"]
     [create] = [a for a in actions if a.kind is ActionKind.CREATE_RECORD]
-    start = len(hooks(seeded, receiver, movidesk, 0))
+    start = len(hooks(movidesk, seeded, receiver, 0))
     vendor = mapping_for("movidesk").to_vendor(create, ctx)
     [result] = movidesk.apply([vendor], NOW)
     assert result.status is ResultStatus.DONE, result.reason
     ledger.created(create, result.external_id, "ticket")
-    [creation] = hooks(seeded, receiver, movidesk, start)  # the trigger fires for our own creation too
+    [creation] = hooks(movidesk, seeded, receiver, start)  # the trigger fires for our own creation too
     written = mapping_for("movidesk").write_fingerprints(vendor, external_id=result.external_id)
     assert set(mapping_for("movidesk").delivery_fingerprints(creation)) <= set(written)
     return decision.state, [a for a in actions if a is not create], result.external_id
@@ -96,7 +90,7 @@ def test_M1_M4_given_the_decision_then_one_patch_sets_the_status_and_posts_the_t
     assert stored["clients"][0]["id"] == "900000301"
     [task] = [a for a in stored["actions"] if a["description"].startswith("Tarefa: GR: book the 1st CORE")]
     assert task["type"] == 1 and "Responsável: GR" in task["description"]
-    [echo] = hooks(seeded, receiver, movidesk, start)
+    [echo] = hooks(movidesk, seeded, receiver, start)
     written = {fp for v in vendor for fp in mapping.write_fingerprints(v)}
     assert set(mapping.delivery_fingerprints(echo)) <= written
     assert mapping.to_events(echo, ctx) == []  # our own macro is no fact
@@ -109,7 +103,7 @@ def test_M3_M9_given_gr_books_and_io_ends_a_session_then_meeting_booked_and_comp
     start = len(receiver.received)
     seeded.act("movidesk", f"tickets/{ticket_id}/actions", type=2, createdBy="900000201", description=(
         "GR - Agendamento CORE\nData: 04/05/2026 14:00\nCanal: vídeo\nTipo de telefone: fixo"))
-    [booking] = hooks(seeded, receiver, movidesk, start)
+    [booking] = hooks(movidesk, seeded, receiver, start)
     [booked] = mapping.to_events(booking, ctx)
     assert booked.type == EventType.MEETING_BOOKED and booked.subject == started.id
     assert {k: booked.data[k] for k in ("start", "channel", "phone_type", "booked_by")} == {
@@ -120,7 +114,7 @@ def test_M3_M9_given_gr_books_and_io_ends_a_session_then_meeting_booked_and_comp
 
     seeded.act("movidesk", f"tickets/{ticket_id}/actions", type=1, createdBy="900000202", description=(
         "IO - CORE realizado\nPróximo: 11/05/2026 14:00\nTópicos: agenda e caixa\nEncerrar onboarding: não"))
-    [done] = mapping.to_events(hooks(seeded, receiver, movidesk, start + 1)[0], ctx)
+    [done] = mapping.to_events(hooks(movidesk, seeded, receiver, start + 1)[0], ctx)
     assert done.type == EventType.MEETING_COMPLETED
     assert {k: done.data[k] for k in ("next_start", "topics", "end_onboarding")} == {
         "next_start": "2026-05-11T14:00:00-03:00", "topics": "agenda e caixa", "end_onboarding": False}

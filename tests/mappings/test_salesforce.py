@@ -10,7 +10,7 @@ import pytest
 
 from connectors.salesforce import SalesforceConnector
 from kickoff.events import EventType
-from kickoff.model import Action, ActionKind, ResultStatus
+from kickoff.model import Action, ActionKind, Decision, ResultStatus
 from kickoff.playbooks import decide, event_occasion, find_playbook
 from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
@@ -40,6 +40,16 @@ def sign(seeded, receiver, salesforce) -> tuple[dict[str, Any], Any]:
     assert seeded.flush_webhooks()
     [hook] = salesforce.parse_webhook(receiver.request(len(receiver.received) - 1), NOW)
     return account, hook
+
+
+def signed_and_decided(seeded, receiver, salesforce, ledger, ctx, tenants) -> tuple[dict[str, Any], Decision]:
+    """The signed account (``sign``) and the playbook's decision on its event, the new state stored."""
+    account, hook = sign(seeded, receiver, salesforce)
+    [event] = mapping_for("salesforce").to_events(hook, ctx)
+    decision = decide(None, event, NOW, find_playbook("marketplace-classic"), tz=tenants["marketplace"].zone,
+                      tenant="marketplace")
+    ledger.states[decision.state.id] = decision.state
+    return account, decision
 
 
 def push(salesforce: SalesforceConnector, ledger, ctx, actions: list[Action]) -> dict[str, str]:
@@ -82,11 +92,7 @@ def test_T2_given_self_onboarding_unticked_then_contract_signed_alike_by_outboun
 
 def test_T1_T2_T6_T7_given_the_decision_then_account_cases_fee_and_tasks_are_written(
         seeded, receiver, salesforce, ledger, ctx, tenants):
-    account, hook = sign(seeded, receiver, salesforce)
-    [event] = mapping_for("salesforce").to_events(hook, ctx)
-    decision = decide(None, event, NOW, find_playbook("marketplace-classic"), tz=tenants["marketplace"].zone,
-                      tenant="marketplace")
-    ledger.states[decision.state.id] = decision.state
+    account, decision = signed_and_decided(seeded, receiver, salesforce, ledger, ctx, tenants)
     actions = [a for a in decision.actions if a.tool == "salesforce"]
 
     push(salesforce, ledger, ctx, actions)
@@ -105,11 +111,7 @@ def test_T1_T2_T6_T7_given_the_decision_then_account_cases_fee_and_tasks_are_wri
 
 def test_T9_T11_given_a_case_sent_for_validation_then_case_updated_and_our_close_is_an_echo(
         seeded, receiver, salesforce, ledger, ctx, tenants):
-    _account, hook = sign(seeded, receiver, salesforce)
-    [event] = mapping_for("salesforce").to_events(hook, ctx)
-    decision = decide(None, event, NOW, find_playbook("marketplace-classic"), tz=tenants["marketplace"].zone,
-                      tenant="marketplace")
-    ledger.states[decision.state.id] = decision.state
+    _account, decision = signed_and_decided(seeded, receiver, salesforce, ledger, ctx, tenants)
     create_case = next(a for a in decision.actions if a.payload.get("object") == "case")
     ids = push(salesforce, ledger, ctx, [create_case])
     case_id = ids[create_case.idempotency_key]

@@ -14,7 +14,7 @@ from kickoff.events import EventType
 from kickoff.model import ActionKind, ResultStatus
 from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
-from tests.mappings.conftest import NOW, action, delivery, state
+from tests.mappings.conftest import NOW, action, delivery, hooks, state
 
 AM = 9100001
 RETENTION = "retention-alerts"
@@ -35,8 +35,7 @@ def new_alert(seeded, receiver, zendesk, **fields: Any) -> tuple[dict[str, Any],
     seeded.set_webhook("zendesk", receiver.url)
     start = len(receiver.received)
     ticket = seeded.act("zendesk", "tickets", requester_email="owner@salon.example.com", **fields)
-    assert seeded.flush_webhooks()
-    return ticket, [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i), NOW)]
+    return ticket, hooks(zendesk, seeded, receiver, start)
 
 
 def test_W4_given_an_nps_answer_in_the_feed_then_nps_received_from_its_webhook(seeded, receiver, zendesk, ctx):
@@ -70,8 +69,7 @@ def test_W6_W7_given_the_case_stage_changed_by_the_am_then_case_updated(seeded, 
     ledger.states[subject] = state(subject, "retention", RETENTION, "new")
     start = len(receiver.received)
     seeded.act("zendesk", f"tickets/{ticket['id']}", method="PUT", custom_fields=[{"id": 360000101, "value": "waiting"}])
-    assert seeded.flush_webhooks()
-    [changed] = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i), NOW)]
+    [changed] = hooks(zendesk, seeded, receiver, start)
     [event] = mapping_for("zendesk").to_events(changed, ctx)
     assert (event.type, event.subject, event.data["status"]) == (EventType.CASE_UPDATED, subject, "waiting")
 
@@ -94,8 +92,7 @@ def test_W5_W6_given_case_writes_then_they_land_on_the_ticket_and_come_back_as_e
     stored = next(t for t in seeded.get("zendesk", "records/tickets") if t["id"] == ticket["id"])
     assert (stored["assignee_id"], stored["status"]) == (AM, "open")
 
-    assert seeded.flush_webhooks()
-    echoes = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i), NOW)]
+    echoes = hooks(zendesk, seeded, receiver, start)
     written = {fp for v in vendor for fp in mapping.write_fingerprints(v)}
     assert len(echoes) >= 3 and all(set(mapping.delivery_fingerprints(d)) <= written for d in echoes)
     assert all(mapping.to_events(d, ctx) == [] or d.payload["type"].endswith("custom_field_changed") for d in echoes)
@@ -132,8 +129,7 @@ def test_W1_given_a_trigger_webhook_then_the_tables_paths_read_its_ticket(seeded
     seeded.act("zendesk", f"tickets/{ticket['id']}/trigger", template={"ticket": {
         "id": "{{ticket.id}}", "created": "{{ticket.created_at}}", "updated": "{{ticket.updated_at_with_timestamp}}",
         "tags": "{{ticket.tags}}", "requester": "{{ticket.requester_id}}", "text": "{{ticket.description}}"}})
-    assert seeded.flush_webhooks()
-    [trigger] = [d for i in range(start, len(receiver.received)) for d in zendesk.parse_webhook(receiver.request(i), NOW)]
+    [trigger] = hooks(zendesk, seeded, receiver, start)
     mapping = mapping_for("zendesk")
     with pytest.raises(MappingError) as unread:  # the default paths find no ticket in this template
         mapping.to_events(trigger, ctx)

@@ -7,15 +7,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import asana
 import pytest
 from asana.rest import ApiException
 from urllib3.util.retry import Retry
+
+from tests.webhook_receiver import WebhookReceiver
 
 WS, KEY_FIELD, TYPE_FIELD, PRICE = "1000", "2001", "2002", "2101"
 PROJECT, NEW, WAITING, DONE = "3001", "3101", "3102", "3103"
@@ -218,49 +218,17 @@ def test_given_a_free_workspace_when_searching_then_402(board, sandbox_server):
     assert err.value.status == 402
 
 
-class Receiver:
-    """A tiny webhook target: echoes X-Hook-Secret on the handshake and keeps deliveries."""
-
-    def __init__(self, echo: bool = True) -> None:
-        self.echo = echo
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                if receiver.echo and "X-Hook-Secret" in self.headers:
-                    self.send_header("X-Hook-Secret", self.headers["X-Hook-Secret"])
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/asana"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver("/hooks/asana", echo_secret=True) as hook:
+        yield hook
 
 
 def test_given_handshake_echoed_then_webhook_is_created_and_deliveries_carry_a_valid_signature(board, sandbox_server, receiver):
     client = api_client(sandbox_server)
     hook = asana.WebhooksApi(client).create_webhook({"data": {"resource": PROJECT, "target": receiver.url}}, {})
     assert hook["active"] is True and hook["resource"]["gid"] == PROJECT
-    handshake_headers, _ = receiver.received[0]
-    secret = handshake_headers["x-hook-secret"]
+    secret = receiver.received[0].header("x-hook-secret")
 
     task = create(client, "Request from support")
     board.act("asana", f"tasks/{task['gid']}/move", section="Waiting on partner")
@@ -268,20 +236,16 @@ def test_given_handshake_echoed_then_webhook_is_created_and_deliveries_carry_a_v
 
     deliveries = receiver.received[1:]
     assert len(deliveries) == 2
-    for headers, body in deliveries:
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest(headers["x-hook-signature"], expected)
-    moved = json.loads(deliveries[1][1])["events"]
+    for post in deliveries:
+        expected = hmac.new(secret.encode(), post.body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(post.header("x-hook-signature"), expected)
+    moved = json.loads(deliveries[1].body)["events"]
     assert {(e["action"], e["parent"]["gid"]) for e in moved} == {("added", WAITING), ("removed", NEW)}
     assert moved[0]["resource"] == {"gid": task["gid"], "resource_type": "task", "resource_subtype": "default_task"}
 
 
 def test_given_handshake_not_echoed_then_creating_the_webhook_fails(board, sandbox_server):
-    silent = Receiver(echo=False)
-    try:
-        with pytest.raises(ApiException) as err:
-            asana.WebhooksApi(api_client(sandbox_server)).create_webhook(
-                {"data": {"resource": PROJECT, "target": silent.url}}, {})
-    finally:
-        silent.close()
+    with WebhookReceiver("/hooks/asana") as silent, pytest.raises(ApiException) as err:
+        asana.WebhooksApi(api_client(sandbox_server)).create_webhook(
+            {"data": {"resource": PROJECT, "target": silent.url}}, {})
     assert err.value.status == 400 and "handshake" in error_message(err.value)

@@ -8,9 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, get_args
 
 import pytest
@@ -33,6 +31,7 @@ from kickoff.tools.hubspot import (
     TaskType,
 )
 from sandbox.vendors.hubspot import signature_v1, signature_v2, signature_v3
+from tests.webhook_receiver import WebhookReceiver
 
 TOKEN = "hs-sandbox-token"
 SECRET = "hs-sandbox-client-secret"
@@ -46,37 +45,15 @@ def client(sandbox, sandbox_server) -> HubSpot:
     return HubSpot(access_token=TOKEN, host=sandbox_server.url, retry=Retry(0))
 
 
-class Receiver:
-    """A local endpoint that keeps every webhook POST as received."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/hubspot?tenant=avonova%3Ase"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self) -> list[dict[str, Any]]:
-        return [e for r in self.received for e in json.loads(r["body"])]
+def events(receiver: WebhookReceiver) -> list[dict[str, Any]]:
+    return [e for body in receiver.bodies for e in json.loads(body)]
 
 
 @pytest.fixture
-def receiver(sandbox) -> Iterator[Receiver]:
-    hook = Receiver()
-    sandbox.set_webhook("hubspot", hook.url, secret=SECRET)
-    yield hook
-    hook.server.shutdown()
+def receiver(sandbox) -> Iterator[WebhookReceiver]:
+    with WebhookReceiver("/hooks/hubspot?tenant=avonova%3Ase", status=204) as hook:
+        sandbox.set_webhook("hubspot", hook.url, secret=SECRET)
+        yield hook
 
 
 def ticket(client: HubSpot, subject: str = "SE Exempel AB", stage: str = STAGE_NY, **extra: str) -> Any:
@@ -343,18 +320,17 @@ def test_given_person_creates_and_moves_ticket_when_webhooks_sent_then_signed_ev
 
     assert len(receiver.received) == 2
     for post in receiver.received:
-        headers = {k.lower(): v for k, v in post["headers"].items()}
-        assert headers["x-hubspot-signature-v3"] == expected_v3(
-            "POST", receiver.url, post["body"], headers["x-hubspot-request-timestamp"])
-        assert headers["x-hubspot-signature"] == hashlib.sha256(SECRET.encode() + post["body"]).hexdigest()
-    creation, *changes = receiver.events()
+        assert post.header("x-hubspot-signature-v3") == expected_v3(
+            "POST", receiver.url, post.body, post.header("x-hubspot-request-timestamp"))
+        assert post.header("x-hubspot-signature") == hashlib.sha256(SECRET.encode() + post.body).hexdigest()
+    creation, *changes = events(receiver)
     assert creation["subscriptionType"] == "ticket.creation" and creation["objectId"] == int(created["id"])
     assert {k for k in creation} >= {"eventId", "subscriptionId", "portalId", "appId", "occurredAt",
                                      "attemptNumber", "changeSource"}
     assert sorted((e["subscriptionType"], e["propertyName"], e["propertyValue"]) for e in changes) == [
         ("ticket.propertyChange", "hs_pipeline_stage", STAGE_ONBOARDING),
         ("ticket.propertyChange", "hubspot_owner_id", "51200102")]
-    assert len({e["eventId"] for e in receiver.events()}) == 3
+    assert len({e["eventId"] for e in events(receiver)}) == 3
 
 
 def test_given_person_books_meeting_when_webhook_sent_then_meeting_event_and_associations(client, sandbox, receiver):
@@ -366,7 +342,7 @@ def test_given_person_books_meeting_when_webhook_sent_then_meeting_event_and_ass
                 properties={"hs_meeting_outcome": "NO_SHOW"})
     assert sandbox.flush_webhooks()
 
-    kinds = [(e["subscriptionType"], e.get("propertyValue")) for e in receiver.events()]
+    kinds = [(e["subscriptionType"], e.get("propertyValue")) for e in events(receiver)]
     assert ("meeting.creation", None) in kinds and ("meeting.propertyChange", "NO_SHOW") in kinds
     linked = client.crm.associations.v4.basic_api.get_page("tickets", parent.id, "meetings").results
     assert [r.to_object_id for r in linked] == [meeting["id"]]

@@ -5,15 +5,15 @@ three failed requests, OData list options, PATCH semantics and the trigger webho
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+
+from tests.webhook_receiver import WebhookReceiver
 
 TOKEN = "movidesk-sandbox-token"
 WEBHOOK_TOKEN = "movidesk-sandbox-webhook-token"
@@ -237,41 +237,25 @@ def test_given_person_types_when_creating_persons_then_valid_ones_are_kept(api, 
 
 # --- the trigger webhook ------------------------------------------------------------------
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def receiver() -> Iterator[WebhookReceiver]:
     """A local HTTP endpoint recording what it receives."""
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/movidesk", received
-    server.shutdown()
-    server.server_close()
+    with WebhookReceiver("/hooks/movidesk") as hook:
+        yield hook
 
 
 def test_given_agent_changes_when_trigger_fires_then_pascalcase_ticket_is_posted_with_url_token(
         api, sandbox, receiver):
-    url, received = receiver
     ticket_id = new_ticket(api)["id"]
-    sandbox.set_webhook("movidesk", f"{url}?token={WEBHOOK_TOKEN}")
+    sandbox.set_webhook("movidesk", f"{receiver.url}?token={WEBHOOK_TOKEN}")
     sandbox.act("movidesk", f"tickets/{ticket_id}/custom-fields", customFieldId=501, value="Sim")
     sandbox.act("movidesk", f"tickets/{ticket_id}/status", status="Em atendimento")
     sandbox.act("movidesk", f"tickets/{ticket_id}/actions", description="Pagamento confirmado", type=1)
     assert sandbox.flush_webhooks()
-    bodies = [json.loads(r["body"]) for r in received]
+    received = receiver.received
+    bodies = [json.loads(r.body) for r in received]
     assert len(bodies) == 3
-    assert {parse_qs(urlsplit(r["path"]).query)["token"][0] for r in received} == {WEBHOOK_TOKEN}
-    assert not any(k.lower().startswith("x-") and "signature" in k.lower() for r in received for k in r["headers"])
+    assert {parse_qs(urlsplit(r.path).query)["token"][0] for r in received} == {WEBHOOK_TOKEN}
+    assert not any(k.lower().startswith("x-") and "signature" in k.lower() for r in received for k in r.headers)
     first, second, third = bodies
     assert first["Id"] == ticket_id and first["CustomFieldValues"][0]["CustomFieldId"] == 501
     assert second["Status"] == "Em atendimento" and second["BaseStatus"] == "InAttendance"

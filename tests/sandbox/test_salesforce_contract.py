@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
-from typing import Any, ClassVar
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -25,6 +23,7 @@ from simple_salesforce.exceptions import (
 from connectors.http import make_session
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
+from tests.webhook_receiver import WebhookReceiver
 
 INSTANCE = "https://sandbox.my.salesforce.com"
 SESSION = "sf-sandbox-session-token"
@@ -303,33 +302,16 @@ def test_oauth_jwt_bearer_login(sandbox: SandboxControl, sandbox_server: Sandbox
 
 # --- Outbound Messages -------------------------------------------------------------------------
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-        ack = (b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-               b'<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
-               b"</notificationsResponse></soapenv:Body></soapenv:Envelope>")
-        self.send_response(200)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(ack)))
-        self.end_headers()
-        self.wfile.write(ack)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+ACK = (b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+       b'<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
+       b"</notificationsResponse></soapenv:Body></soapenv:Envelope>")
 
 
 @pytest.fixture
-def receiver(sandbox: SandboxControl) -> Iterator[list[tuple[dict[str, str], bytes]]]:
-    _Receiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    Thread(target=server.serve_forever, daemon=True).start()
-    sandbox.set_webhook("salesforce", f"http://127.0.0.1:{server.server_address[1]}/outbound")
-    yield _Receiver.received
-    server.shutdown()
+def receiver(sandbox: SandboxControl) -> Iterator[WebhookReceiver]:
+    with WebhookReceiver("/outbound", reply=ACK, content_type="text/xml") as hook:
+        sandbox.set_webhook("salesforce", hook.url)
+        yield hook
 
 
 def _notifications(body: bytes) -> tuple[ElementTree.Element, list[ElementTree.Element]]:
@@ -340,12 +322,13 @@ def _notifications(body: bytes) -> tuple[ElementTree.Element, list[ElementTree.E
 
 
 def test_unticking_self_onboarding_posts_a_soap_outbound_message(
-        sandbox: SandboxControl, sandbox_server: SandboxServer, receiver: list) -> None:
+        sandbox: SandboxControl, sandbox_server: SandboxServer, receiver: WebhookReceiver) -> None:
     account = sandbox.act("salesforce", "records/Account", Name="Acme AS", Self_Onboarding__c=True)
     sandbox.act("salesforce", f"records/Account/{account['Id']}", method="PATCH", Self_Onboarding__c=False)
     assert sandbox.flush_webhooks()
-    assert len(receiver) == 1  # creation with the box ticked matches no rule
-    headers, body = receiver[0]
+    assert len(receiver.received) == 1  # creation with the box ticked matches no rule
+    post = receiver.request(0)  # its headers as the gateway reads them (lower-cased)
+    headers, body = post.headers, post.body
     assert headers["content-type"].startswith("text/xml") and headers["soapaction"] == '""'
     assert not any("signature" in h for h in headers)  # Outbound Messages are unsigned
     envelope, notes = _notifications(body)
@@ -363,7 +346,7 @@ def test_unticking_self_onboarding_posts_a_soap_outbound_message(
 
 
 def test_opportunity_closed_won_and_case_status_change_fire_their_rules(
-        sandbox: SandboxControl, receiver: list, sf: Salesforce) -> None:
+        sandbox: SandboxControl, receiver: WebhookReceiver, sf: Salesforce) -> None:
     opp = sandbox.act("salesforce", "records/Opportunity", Name="Acme", StageName="Negotiation/Review",
                       CloseDate="2026-05-01")
     sandbox.act("salesforce", f"records/Opportunity/{opp['Id']}", method="PATCH", StageName="Closed Won")
@@ -371,19 +354,19 @@ def test_opportunity_closed_won_and_case_status_change_fire_their_rules(
     sf.Case.update(case, {"Status": "Working"})
     assert sandbox.flush_webhooks()
     kinds = [_notifications(body)[1][0].find("o:sObject", NS).get("{http://www.w3.org/2001/XMLSchema-instance}type")
-             for _, body in receiver]
+             for body in receiver.bodies]
     assert kinds == ["sf:Opportunity", "sf:Case", "sf:Case"]  # Case creation sets Status New
 
 
-def test_mass_edit_sends_at_most_100_notifications_a_message(sandbox: SandboxControl, receiver: list) -> None:
+def test_mass_edit_sends_at_most_100_notifications_a_message(sandbox: SandboxControl, receiver: WebhookReceiver) -> None:
     sandbox.seed({"salesforce": {"records": {"Case": [{"Subject": f"Onboarding {i}"} for i in range(150)]}}})
     ids = [c["Id"] for c in sandbox.get("salesforce", "records/Case")]
     sandbox.act("salesforce", "changes", changes=[{"sobject": "Case", "id": i, "fields": {"Status": "Working"}}
                                                   for i in ids])
     assert sandbox.flush_webhooks()
-    sizes = [len(_notifications(body)[1]) for _, body in receiver]
+    sizes = [len(_notifications(body)[1]) for body in receiver.bodies]
     assert sizes == [100, 50]
-    sent = {n.find("o:sObject", NS).findtext("sf:Id", namespaces=NS) for _, body in receiver
+    sent = {n.find("o:sObject", NS).findtext("sf:Id", namespaces=NS) for body in receiver.bodies
             for n in _notifications(body)[1]}
     assert sent == set(ids)
 

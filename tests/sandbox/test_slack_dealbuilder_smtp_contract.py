@@ -56,9 +56,8 @@ def test_given_metadata_when_reading_history_then_shown_only_with_include_all_me
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver("/hooks/dealbuilder")
-    yield r
-    r.close()
+    with WebhookReceiver("/hooks/dealbuilder") as hook:
+        yield hook
 
 
 def test_when_a_customer_signs_then_dealbuilder_posts_document_accepted_with_the_webhook_key(sandbox, receiver):

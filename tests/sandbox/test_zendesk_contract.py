@@ -6,9 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +19,7 @@ from zenpy.lib.exception import APIException, RatelimitBudgetExceeded
 
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
+from tests.webhook_receiver import WebhookReceiver
 
 EMAIL = "kickoff-agent@example.com"
 TOKEN = "zd-sandbox-api-token"
@@ -178,16 +177,25 @@ def test_given_several_jobs_when_polled_with_show_many_then_each_is_reported(zd:
     assert [s.id for s in statuses] == [j.id for j in jobs] and {s.status for s in statuses} == {"working"}
 
 
-def test_given_30_jobs_in_flight_when_another_update_many_then_429(sandbox: SandboxControl,
-                                                                  sandbox_server: SandboxServer) -> None:
+def _the_31st_refused(sandbox_server: SandboxServer,
+                      update: Callable[[Zenpy, int, str], object]) -> requests.Response:
+    """30 updates of one new ticket (``update(zd, ticket id, subject)``) pass and the 31st is
+    refused (zenpy raises); the last response."""
     seen: list[requests.Response] = []
     zd = _zenpy(sandbox_server, seen=seen)
     ticket = _new_ticket(zd)
-    for _ in range(30):
-        zd.tickets.update([Ticket(id=ticket.id, priority="low")])
+    for n in range(30):
+        update(zd, ticket.id, f"Update {n}")
     with pytest.raises(RatelimitBudgetExceeded):
-        zd.tickets.update([Ticket(id=ticket.id, priority="low")])
-    assert seen[-1].status_code == 429 and seen[-1].json()["error"] == "TooManyJobs"
+        update(zd, ticket.id, "One too many")
+    return seen[-1]
+
+
+def test_given_30_jobs_in_flight_when_another_update_many_then_429(sandbox: SandboxControl,
+                                                                  sandbox_server: SandboxServer) -> None:
+    last = _the_31st_refused(sandbox_server, lambda zd, ticket_id, _: zd.tickets.update(
+        [Ticket(id=ticket_id, priority="low")]))
+    assert last.status_code == 429 and last.json()["error"] == "TooManyJobs"
 
 
 def test_given_changes_when_exporting_incrementally_then_pages_follow_the_cursor_to_end_of_stream(
@@ -282,14 +290,9 @@ def test_given_the_plan_limit_spent_when_calling_then_429_with_rate_limit_header
 
 def test_given_31_updates_of_one_ticket_in_10_minutes_then_the_31st_is_429(sandbox: SandboxControl,
                                                                           sandbox_server: SandboxServer) -> None:
-    seen: list[requests.Response] = []
-    zd = _zenpy(sandbox_server, seen=seen)
-    ticket = _new_ticket(zd)
-    for n in range(30):
-        zd.tickets.update(Ticket(id=ticket.id, subject=f"Update {n}"))
-    with pytest.raises(RatelimitBudgetExceeded):
-        zd.tickets.update(Ticket(id=ticket.id, subject="One too many"))
-    assert seen[-1].status_code == 429
+    last = _the_31st_refused(sandbox_server, lambda zd, ticket_id, subject: zd.tickets.update(
+        Ticket(id=ticket_id, subject=subject)))
+    assert last.status_code == 429
 
 
 def test_given_users_when_searching_by_email_then_the_user_is_found(zd: Zenpy, sandbox: SandboxControl) -> None:
@@ -302,23 +305,10 @@ def test_given_users_when_searching_by_email_then_the_user_is_found(zd: Zenpy, s
 
 # --- webhooks -----------------------------------------------------------------------
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+def receiver() -> Iterator[WebhookReceiver]:
     """A local endpoint that records what Zendesk posts."""
-    got: list[tuple[dict[str, str], bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks/zendesk", got
-    server.shutdown()
+    with WebhookReceiver("/hooks/zendesk") as hook:
+        yield hook
 
 
 def _signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -326,14 +316,13 @@ def _signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def test_given_a_person_changes_status_and_tags_then_signed_event_webhooks_arrive(
-        sandbox: SandboxControl, receiver: tuple[str, list]) -> None:
-    url, got = receiver
-    sandbox.set_webhook("zendesk", url, secret="whsec-test")
+        sandbox: SandboxControl, receiver: WebhookReceiver) -> None:
+    sandbox.set_webhook("zendesk", receiver.url, secret="whsec-test")
     ticket = sandbox.act("zendesk", "tickets", subject="Churn risk: Acme AS", requester_email="ola@example.com",
                          comment={"body": "We are thinking of leaving"}, tags=["churn_risk"])
     sandbox.act("zendesk", f"tickets/{ticket['id']}", method="PUT", status="open", additional_tags=["escalated"])
     assert sandbox.flush_webhooks()
-    events = [json.loads(body) for _, body in got]
+    events = [json.loads(body) for body in receiver.bodies]
     assert [e["type"] for e in events] == ["zen:event-type:ticket.created", "zen:event-type:ticket.status_changed",
                                            "zen:event-type:ticket.tags_changed"]
     status = events[1]
@@ -342,17 +331,16 @@ def test_given_a_person_changes_status_and_tags_then_signed_event_webhooks_arriv
     assert {"id", "time", "zendesk_event_version", "detail"} <= set(status)
     assert events[2]["event"]["tags_added"] == ["escalated"]
     assert len({e["id"] for e in events}) == 3
-    for headers, body in got:
-        stamp = headers["X-Zendesk-Webhook-Signature-Timestamp"]
-        assert headers["X-Zendesk-Webhook-Signature"] == _signature("whsec-test", stamp, body)
+    for post in receiver.received:
+        stamp = post.headers["X-Zendesk-Webhook-Signature-Timestamp"]
+        assert post.headers["X-Zendesk-Webhook-Signature"] == _signature("whsec-test", stamp, post.body)
 
 
 def test_given_a_trigger_template_when_it_fires_then_placeholders_are_filled(
-        sandbox: SandboxControl, receiver: tuple[str, list]) -> None:
-    url, got = receiver
+        sandbox: SandboxControl, receiver: WebhookReceiver) -> None:
     ticket = sandbox.act("zendesk", "tickets", subject="Hardware request", comment={"body": "Two scanners"})
-    sandbox.set_webhook("zendesk", url, secret="whsec-test")
+    sandbox.set_webhook("zendesk", receiver.url, secret="whsec-test")
     sandbox.act("zendesk", f"tickets/{ticket['id']}/trigger",
                 template={"ticket_id": "{{ticket.id}}", "status": "{{ticket.status}}", "kind": "hardware"})
     assert sandbox.flush_webhooks()
-    assert [json.loads(body) for _, body in got] == [{"ticket_id": str(ticket["id"]), "status": "new", "kind": "hardware"}]
+    assert [json.loads(body) for body in receiver.bodies] == [{"ticket_id": str(ticket["id"]), "status": "new", "kind": "hardware"}]

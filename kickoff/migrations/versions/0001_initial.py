@@ -31,11 +31,47 @@ def _one_of(column: str, *values: str) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-def upgrade() -> None:
+def _id() -> sa.Column:
+    return sa.Column("id", ID, primary_key=True, autoincrement=True)
+
+
+def _tool() -> sa.Column:
+    return sa.Column("tool", sa.String(32), nullable=False)
+
+
+def _lease() -> list[sa.Column]:
+    return [sa.Column("claimed_by", sa.String(255)), sa.Column("lease_until", TS())]
+
+
+def _create(
+    name: str,
+    *columns: sa.Column,
+    key: tuple[str, ...] = ("id",),
+    unique: tuple[tuple[str, ...], ...] = (),
+    checks: dict[str, tuple[str, ...]] | None = None,
+    indexes: tuple[tuple[str, ...], ...] = (),
+) -> None:
+    """One table, its key, unique columns, checked values and indexes named as the ledger's
+    naming convention names them (``pk_<table>``, ``uq_<table>_<columns>``, ...)."""
     op.create_table(
+        name,
+        *columns,
+        sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"),
+        *(sa.UniqueConstraint(*names, name=f"uq_{name}_{'_'.join(names)}") for names in unique),
+        *(
+            sa.CheckConstraint(_one_of(column, *values), name=f"ck_{name}_{column}")
+            for column, values in (checks or {}).items()
+        ),
+    )
+    for names in indexes:
+        op.create_index(f"ix_{name}_{'_'.join(names)}", name, list(names))
+
+
+def upgrade() -> None:
+    _create(
         "inbox",
-        sa.Column("id", ID, primary_key=True, autoincrement=True),
-        sa.Column("tool", sa.String(32), nullable=False),
+        _id(),
+        _tool(),
         sa.Column("dedup_key", sa.String(255), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("record_id", sa.String(255)),
@@ -44,25 +80,21 @@ def upgrade() -> None:
         sa.Column("received_at", TS(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("claimed_by", sa.String(255)),
-        sa.Column("lease_until", TS()),
+        *_lease(),
         sa.Column("error", sa.Text()),
         sa.Column("finished_at", TS()),
-        sa.PrimaryKeyConstraint("id", name="pk_inbox"),
-        sa.UniqueConstraint("tool", "dedup_key", name="uq_inbox_tool_dedup_key"),
-        sa.CheckConstraint(
-            _one_of("status", "pending", "claimed", "done", "ignored", "failed"),
-            name="ck_inbox_status",
-        ),
-        sa.CheckConstraint(_one_of("kind", "webhook", "poll"), name="ck_inbox_kind"),
+        unique=(("tool", "dedup_key"),),
+        checks={
+            "status": ("pending", "claimed", "done", "ignored", "failed"),
+            "kind": ("webhook", "poll"),
+        },
+        indexes=(("status", "lease_until"),),
     )
-    op.create_index("ix_inbox_status_lease_until", "inbox", ["status", "lease_until"])
-
-    op.create_table(
+    _create(
         "outbox",
-        sa.Column("id", ID, primary_key=True, autoincrement=True),
+        _id(),
         sa.Column("idempotency_key", sa.String(64), nullable=False),
-        sa.Column("tool", sa.String(32), nullable=False),
+        _tool(),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("rule", sa.String(8), nullable=False),
         sa.Column("onboarding_id", sa.String(255), nullable=False),
@@ -74,71 +106,50 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text()),
         sa.Column("result", JSON),
         sa.Column("external_id", sa.String(255)),
-        sa.Column("claimed_by", sa.String(255)),
-        sa.Column("lease_until", TS()),
+        *_lease(),
         sa.Column("caused_by_event", sa.String(255)),
         sa.Column("caused_by_timer", sa.String(255)),
         sa.Column("created_at", TS(), nullable=False),
         sa.Column("updated_at", TS(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_outbox"),
-        sa.UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"),
-        sa.CheckConstraint(
-            _one_of("status", "pending", "claimed", "done", "dead"), name="ck_outbox_status"
-        ),
+        unique=(("idempotency_key",),),
+        checks={"status": ("pending", "claimed", "done", "dead")},
+        indexes=(("tool", "status", "next_try_at"), ("onboarding_id",)),
     )
-    op.create_index(
-        "ix_outbox_tool_status_next_try_at", "outbox", ["tool", "status", "next_try_at"]
-    )
-    op.create_index("ix_outbox_onboarding_id", "outbox", ["onboarding_id"])
-
-    op.create_table(
+    _create(
         "timers",
-        sa.Column("id", ID, primary_key=True, autoincrement=True),
+        _id(),
         sa.Column("onboarding_id", sa.String(255), nullable=False),
         sa.Column("key", sa.String(255), nullable=False),
         sa.Column("fire_at", TS(), nullable=False),
         sa.Column("rule", sa.String(8), nullable=False),
         sa.Column("data", JSON, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("claimed_by", sa.String(255)),
-        sa.Column("lease_until", TS()),
+        *_lease(),
         sa.Column("updated_at", TS(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_timers"),
-        sa.UniqueConstraint("onboarding_id", "key", name="uq_timers_onboarding_id_key"),
-        sa.CheckConstraint(
-            _one_of("status", "pending", "claimed", "fired", "cancelled"), name="ck_timers_status"
-        ),
+        unique=(("onboarding_id", "key"),),
+        checks={"status": ("pending", "claimed", "fired", "cancelled")},
+        indexes=(("status", "fire_at"),),
     )
-    op.create_index("ix_timers_status_fire_at", "timers", ["status", "fire_at"])
-
-    op.create_table(
+    _create(
         "crosswalk",
-        sa.Column("id", ID, primary_key=True, autoincrement=True),
+        _id(),
         sa.Column("canonical_id", sa.String(255), nullable=False),
-        sa.Column("tool", sa.String(32), nullable=False),
+        _tool(),
         sa.Column("object_kind", sa.String(64), nullable=False),
         sa.Column("external_id", sa.String(255), nullable=False),
         sa.Column("linked_at", TS(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_crosswalk"),
-        sa.UniqueConstraint(
-            "canonical_id", "tool", "object_kind", name="uq_crosswalk_canonical_id_tool_object_kind"
-        ),
-        sa.UniqueConstraint(
-            "tool", "object_kind", "external_id", name="uq_crosswalk_tool_object_kind_external_id"
-        ),
+        unique=(("canonical_id", "tool", "object_kind"), ("tool", "object_kind", "external_id")),
+        indexes=(("tool", "external_id"),),
     )
-    op.create_index("ix_crosswalk_tool_external_id", "crosswalk", ["tool", "external_id"])
-
-    op.create_table(
+    _create(
         "cursors",
-        sa.Column("tool", sa.String(32), nullable=False),
+        _tool(),
         sa.Column("stream", sa.String(64), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("updated_at", TS(), nullable=False),
-        sa.PrimaryKeyConstraint("tool", "stream", name="pk_cursors"),
+        key=("tool", "stream"),
     )
-
-    op.create_table(
+    _create(
         "onboardings",
         sa.Column("id", sa.String(255), nullable=False),
         sa.Column("tenant", sa.String(64), nullable=False),
@@ -147,45 +158,35 @@ def upgrade() -> None:
         sa.Column("state", JSON, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", TS(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_onboardings"),
+        indexes=(("tenant", "stage"),),
     )
-    op.create_index("ix_onboardings_tenant_stage", "onboardings", ["tenant", "stage"])
-
-    op.create_table(
+    _create(
         "audit",
-        sa.Column("id", ID, primary_key=True, autoincrement=True),
+        _id(),
         sa.Column("at", TS(), nullable=False),
         sa.Column("onboarding_id", sa.String(255), nullable=False),
         sa.Column("event_id", sa.String(255)),
         sa.Column("timer_key", sa.String(255)),
         sa.Column("rule", sa.String(8)),
         sa.Column("line", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_audit"),
+        indexes=(("onboarding_id", "at"),),
     )
-    op.create_index("ix_audit_onboarding_id_at", "audit", ["onboarding_id", "at"])
-
-    op.create_table(
+    _create(
         "writes",
-        sa.Column("id", ID, primary_key=True, autoincrement=True),
-        sa.Column("tool", sa.String(32), nullable=False),
+        _id(),
+        _tool(),
         sa.Column("record_id", sa.String(255), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("at", TS(), nullable=False),
         sa.Column("outbox_id", ID),
-        sa.PrimaryKeyConstraint("id", name="pk_writes"),
+        indexes=(("tool", "record_id", "fingerprint", "at"),),
     )
-    op.create_index(
-        "ix_writes_tool_record_id_fingerprint_at",
-        "writes",
-        ["tool", "record_id", "fingerprint", "at"],
-    )
-
-    op.create_table(
+    _create(
         "paused_tools",
-        sa.Column("tool", sa.String(32), nullable=False),
+        _tool(),
         sa.Column("since", TS(), nullable=False),
         sa.Column("reason", sa.Text()),
-        sa.PrimaryKeyConstraint("tool", name="pk_paused_tools"),
+        key=("tool",),
     )
 
 

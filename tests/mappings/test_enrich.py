@@ -4,56 +4,25 @@ clients; what each step costs is read from the sandbox's request log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-import yaml
 
 from connectors.asana import AsanaConnector
-from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
 from connectors.zendesk import ZendeskConnector
 from kickoff.events import EventType
 from kickoff.model import ActionKind, Delivery, ResultStatus
 from kickoff.retry import FAST_POLICY
-from mappings.base import MappingError, load_tables, mapping_for
-from tests.mappings.conftest import FIXTURE, NOW, REPO, FakeLedger, Receiver, action, state
+from mappings.base import MappingError, mapping_for
+from tests.mappings.conftest import NOW, FakeLedger, action, hooks, state
 
 HS_SECRET, HS_TOKEN = "hs-sandbox-client-secret", "hs-sandbox-token"
 PIPELINE, STAGE_ONBOARDING = "28734901", "84561202"
 SAM_ADVISOR = "51200104"
 ONBOARDING = "assist:D-1"
 ASANA_PROJECT = "1209500000000100"
-
-
-@pytest.fixture
-def seeded(sandbox):
-    sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
-    return sandbox
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    hook = Receiver()
-    yield hook
-    hook.server.shutdown()
-
-
-@pytest.fixture
-def ledger() -> FakeLedger:
-    return FakeLedger()
-
-
-@pytest.fixture
-def tables() -> dict[str, Any]:
-    return load_tables(REPO / "config")
-
-
-@pytest.fixture
-def tenants(kickoff_config) -> dict[str, Any]:
-    return kickoff_config.tenants
 
 
 @pytest.fixture
@@ -67,13 +36,6 @@ def zendesk(kickoff_config, seeded, tables) -> ZendeskConnector:
     config = kickoff_config.tools["zendesk"]
     return ZendeskConnector(config.model_copy(update={"options": {"job_poll_seconds": 0.0}}), retry=FAST_POLICY,
                             reads=mapping_for("zendesk").reads(tables["zendesk"]))
-
-
-def hooks(connector: Connector, sandbox, receiver: Receiver, start: int) -> list[Delivery]:
-    """What the sandbox sent since ``start``, parsed as the gateway parses it."""
-    assert sandbox.flush_webhooks()
-    return [d for i in range(start, len(receiver.received))
-            for d in connector.parse_webhook(receiver.request(i), NOW)]
 
 
 def log_since(sandbox, vendor: str, seq: int) -> list[tuple[str, str]]:
