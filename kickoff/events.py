@@ -1,16 +1,30 @@
 """The canonical event vocabulary: what every mapping produces and every playbook reacts to.
 
 Each event type has a small pydantic model for its ``data``; ``validate_event_data`` checks
-an event's data against it, so a mapping that produces a malformed event fails loudly.
+an event's data against it, so a mapping that produces a malformed event fails loudly. Unknown
+keys are refused (a misspelt ``startOn`` would otherwise read as a missing field). A time
+without an offset is the tenant's local time: it is read in the zone passed as the validation
+context ``{"zone": ZoneInfo}``, and refused where no zone is known (canonical events carry
+offsets; ``kickoff.event_input`` reads events as people and platforms write them).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 
 class EventType(StrEnum):
@@ -41,10 +55,47 @@ class EventType(StrEnum):
     TIMER_FIRED = "timer.fired"
 
 
-class EventData(BaseModel):
-    """Base of every event's data: unknown keys are kept (vendors add fields), known ones typed."""
+TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
+TIME_HELP = "an ISO 8601 time, e.g. 2024-10-14T10:12:00+02:00 (without an offset: the tenant's local time)"
 
-    model_config = ConfigDict(extra="allow")
+
+def _iso_time(value: Any) -> Any:
+    """Only ISO 8601 text (or a datetime): no epoch numbers, no 'yesterday'."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and re.match(TIME_PATTERN, value):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass  # e.g. 2024-02-30
+    raise ValueError(TIME_HELP)
+
+
+def _in_zone(value: datetime, info: ValidationInfo) -> datetime:
+    """A time without an offset is read in the tenant's zone (the validation context's)."""
+    if value.tzinfo is not None:
+        return value
+    zone = (info.context or {}).get("zone")
+    if zone is None:
+        raise ValueError("a time with an offset (without one it is the tenant's local time, "
+                         "and no tenant is known here)")
+    return value.replace(tzinfo=zone)
+
+
+LocalDateTime = Annotated[
+    datetime,
+    BeforeValidator(_iso_time),
+    AfterValidator(_in_zone),
+    WithJsonSchema({"type": "string", "pattern": TIME_PATTERN, "description": TIME_HELP}),
+]
+"""A time as events carry it: with an offset, or in the tenant's local time."""
+
+
+class EventData(BaseModel):
+    """Base of every event's data: known keys only, typed (a misspelt key is refused, not
+    silently read as a missing field)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ContractSigned(EventData):
@@ -69,7 +120,7 @@ class AccountCreated(EventData):
     origin: Literal["transformation", "diy"] | None = Field(default=None, description="E1: from a listing or from scratch")
     network: str | None = None
     leisure: bool = False
-    email: str | None = None
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="the account's e-mail address (E3 welcomes it)")
     main_user: str | None = None
     licences: int | None = None
     network_phone: str | None = Field(default=None, description="E3: the network's dedicated line, if it subscribed")
@@ -85,6 +136,7 @@ class PaymentConfirmed(EventData):
     phone_type: Literal["landline", "mobile", "whatsapp"] | None = None
     whatsapp_exception: bool = Field(default=False, description="M3: the ticket states a WhatsApp exception")
     experienced: bool = Field(default=False, description="M6: already knows the product")
+    client_id: str | None = Field(default=None, description="the customer's id in the tool that confirmed it")
 
 
 class MeetingData(EventData):
@@ -92,7 +144,7 @@ class MeetingData(EventData):
 
     meeting_id: str | None = None
     kind: str | None = None
-    start: datetime | None = None
+    start: LocalDateTime | None = None
     duration_minutes: int | None = None
     booked_by: str | None = Field(default=None, description="who booked: customer, support, gr, gr_individual, am")
     restart_onboarding: bool | None = Field(default=None, description="A15: 'Restart onboarding' = Yes")
@@ -100,7 +152,7 @@ class MeetingData(EventData):
     phone: str | None = None
     phone_type: Literal["landline", "mobile", "whatsapp"] | None = None
     whatsapp_exception: bool | None = None
-    next_start: datetime | None = Field(default=None, description="M9: the next appointment, fixed at the end")
+    next_start: LocalDateTime | None = Field(default=None, description="M9: the next appointment, fixed at the end")
     topics: str | None = None
     end_onboarding: bool = Field(default=False, description="M10: the customer or the plan's topics end it")
 
@@ -130,6 +182,8 @@ class NpsReceived(EventData):
 class ChurnRisk(EventData):
     kind: Literal["churn", "downsell"] = "churn"
     description: str | None = None
+    open_opportunity: bool | None = Field(
+        default=None, description="W2: the tool has a churn-risk opportunity still open (None: not read)")
 
 
 class RedAlert(EventData):
@@ -139,6 +193,8 @@ class RedAlert(EventData):
     recent_cancellation: bool = False
     unresolved_tickets: int = 0
     bugs: bool = False
+    open_opportunity: bool | None = Field(
+        default=None, description="W2: the tool has a churn-risk opportunity still open (None: not read)")
 
 
 class RequestData(EventData):
@@ -194,7 +250,11 @@ class PartnerOnline(EventData):
 
 
 class TimerFired(EventData):
-    """A timer set by a playbook is due (``kickoff.playbooks.timers.timer_event`` builds it)."""
+    """A timer set by a playbook is due (``kickoff.playbooks.timers.timer_event`` builds it).
+    Kickoff's own event, never read from a file or a platform; its data also carries what the
+    playbook's ``set_timer`` gave it."""
+
+    model_config = ConfigDict(extra="allow")
 
     timer: str
     rule: str
@@ -229,6 +289,8 @@ EVENT_DATA_MODELS: dict[EventType, type[EventData]] = {
 }
 
 
-def validate_event_data(event_type: EventType | str, data: dict[str, Any]) -> EventData:
-    """Parse ``data`` with the model of ``event_type``; raises pydantic.ValidationError."""
-    return EVENT_DATA_MODELS[EventType(event_type)].model_validate(data)
+def validate_event_data(event_type: EventType | str, data: dict[str, Any],
+                        zone: ZoneInfo | None = None) -> EventData:
+    """Parse ``data`` with the model of ``event_type`` (times without an offset read in
+    ``zone``); raises pydantic.ValidationError."""
+    return EVENT_DATA_MODELS[EventType(event_type)].model_validate(data, context={"zone": zone})

@@ -124,4 +124,4 @@ def signup_event(event_id: str = "signup-1") -> dict[str, Any]:
     """Rule E1: the network's own sign-up platform reports a new account."""
     return {"id": event_id, "type": "account.created", "occurred_at": "2026-03-02T09:00:00+00:00",
             "subject": "acct-example-salon", "tenant": "network",
-            "data": {"account_name": "Example Salon AS", "origin": "diy"}}
+            "data": {"account_name": "Example Salon AS", "origin": "diy", "email": "salon@example.com"}}
