@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kickoff.calendar import Calendar
 from kickoff.tools import spec as tool_spec
 from kickoff.tools import tool_names
 from kickoff.tools.spec import RateLimit, ToolSpec
@@ -72,6 +73,11 @@ class TenantConfig(_Strict):
     playbook: str
     tools: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
+    calendar: Calendar | None = Field(
+        default=None, description="business days: country (public holidays), categories, closed_days; "
+                                  "default: the playbook's")
+    recent_days: dict[str, int] = Field(
+        default_factory=dict, description="signal -> days it counts as recent (default: the playbook's)")
 
     @field_validator("timezone")
     @classmethod

@@ -50,7 +50,8 @@ def _decide(rt: Runtime, event: Event, state: Onboarding | None, now: datetime) 
                            retry=False)
     tenant = rt.tenant(tenant_key)
     playbook = rt.playbook(state.playbook if state else tenant.playbook)
-    return decide(state, event, now, playbook, tz=tenant.zone, tenant=tenant_key)
+    return decide(state, event, now, playbook, tz=tenant.zone, tenant=tenant_key,
+                  calendar=tenant.calendar, recent_days=tenant.recent_days)
 
 
 def _source_link(event: Event, table: dict) -> SourceLink | None:

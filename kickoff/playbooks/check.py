@@ -4,7 +4,7 @@ Every problem names the file and line. Checked: rule ids (known, of the playbook
 family, every rule of the family implemented, checks that never pass silently), stages
 (known, reachable, with a way out), owners, tools, payload fields, expressions and the
 names they read, timers (set and handled, never re-arming forever), blocks, tasks and
-records referred to.
+records referred to, what a new cycle forgets and which facts a signal's recency hides.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ class _Checker:
             self.err(pb.start.line, f"unknown stage {pb.start.stage!r} in start")
         for source in pb.start.when:
             self.expression(source, pb.start.line, tuple(pb.start.on), None)
+        self.cycles_and_signals()
         for name, specs in pb.blocks.items():
             if not any(a.use == name for a, _ in self.all_actions()):
                 self.err(specs[0].line if specs else pb.line, f"block {name!r} is never used")
@@ -132,8 +133,27 @@ class _Checker:
         elif family_of(rule_id) != self.pb.family:
             self.err(line, f"rule {rule_id} belongs to family {family_of(rule_id)}, not {self.pb.family}")
 
+    def cycles_and_signals(self) -> None:
+        pb, cycle = self.pb, self.pb.cycles
+        if cycle is not None:
+            self.rule(cycle.rule, cycle.line)
+            if cycle.stage not in pb.stages:
+                self.err(cycle.line, f"unknown stage {cycle.stage!r} in cycles")
+            for source in cycle.when:
+                self.expression(source, cycle.line, tuple(cycle.on), None)
+            for name in cycle.facts:
+                if name not in pb.facts and name not in ONBOARDING_FIELDS:
+                    self.err(cycle.line, f"cycles: unknown fact {name!r}: declare it under facts:")
+        for signal, spec in pb.signals.items():
+            for name in spec.facts:
+                if name not in pb.facts:
+                    self.err(spec.line, f"signal {signal!r}: unknown fact {name!r}: declare it under facts:")
+
     def trigger(self, trigger: Trigger, ctx: _Ctx) -> None:
         self.rule(trigger.rule, trigger.line)
+        for task in trigger.tasks or []:
+            if task not in self.task_ids and task not in self.records:
+                self.err(trigger.line, f"tasks: {task!r} is not the id of any create_task or create_record")
         for stage in trigger.stages or []:
             if stage not in self.pb.stages:
                 self.err(trigger.line, f"unknown stage {stage!r} in stages")
@@ -210,8 +230,9 @@ class _Checker:
             self.time_spec(inner, ctx)
         if not (spec.latest_of or spec.earliest_of):
             self.expression(spec.from_, spec.line, ctx.events, ctx.timer)
-            if isinstance(spec.days, str):
-                self.expression(spec.days, spec.line, ctx.events, ctx.timer)
+            for step in (spec.days, spec.business_days, spec.minutes):
+                if isinstance(step, str):
+                    self.expression(step, spec.line, ctx.events, ctx.timer)
 
     def templates(self, value: object, line: int, ctx: _Ctx) -> None:
         for source, compiled in template_reads(value):

@@ -3,20 +3,28 @@
 Pure: no clock, no I/O; the same inputs give the same state, actions, timers and keys.
 Triggers run top to bottom and each sees what the ones above it changed. The engine's own
 bookkeeping lives in ``state.facts`` under names starting with ``_`` (pending timers, open
-tasks, created records), so a stored state is all a later decision needs.
+tasks, created records, the cycle, when each signal came), so a stored state is all a later
+decision needs.
+
+A customer who comes back starts a new cycle (the playbook's ``cycles``): what belonged to
+the closed cycle (its facts, open tasks, records, timers) is forgotten first. A task done in
+its tool (``task.updated``, completed) is matched to the open task of this cycle it is; a
+task of another cycle, or one already done, drives nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from kickoff.actions import PAYLOAD_MODELS
+from kickoff.calendar import Calendar
 from kickoff.events import EVENT_DATA_MODELS, EventType
 from kickoff.model import (
     CREATED_RECORDS_FACT,
@@ -35,6 +43,9 @@ from kickoff.playbooks.spec import ActionSpec, Playbook, Trigger
 from kickoff.playbooks.timecalc import NoAnchor, resolve
 
 TIMERS, TASKS, RECORDS = "_timers", "_tasks", CREATED_RECORDS_FACT
+CYCLE, SIGNALS, DONE = "_cycle", "_signals", "_done"
+CYCLE_BOOKKEEPING = (TASKS, RECORDS, DONE)
+"""What the engine keeps per cycle: open tasks, created records, tasks done in their tool."""
 ONBOARDING_FIELDS: dict[str, str] = {
     "owner": "text",
     "account_id": "text",
@@ -58,11 +69,14 @@ def decide(
     *,
     tz: ZoneInfo | str | None = None,
     tenant: str | None = None,
+    calendar: Calendar | None = None,
+    recent_days: Mapping[str, int] | None = None,
 ) -> Decision | None:
     """Decide what ``event`` means for the onboarding at ``now``.
 
     ``state`` None: the playbook's start trigger creates the onboarding (id = event.subject);
-    an event that starts nothing gives None. ``tz`` is the tenant's time zone (default: the
+    an event that starts nothing gives None. ``tz`` is the tenant's time zone, ``calendar``
+    its business days and ``recent_days`` its recency windows per signal (defaults: the
     playbook's). A ``timer.fired`` event for a timer that is no longer pending (cancelled,
     replaced) changes nothing.
     """
@@ -80,9 +94,12 @@ def decide(
         )
     else:
         state = state.model_copy(deep=True)
-    run = _Run(playbook, state, event, now, zone, audit)
+    run = _Run(playbook, state, event, now, zone, audit, calendar, recent_days)
     if event.type == EventType.TIMER_FIRED and not run.take_timer():
         return Decision(state=state, audit=run.audit)
+    if event.type == EventType.TASK_UPDATED and not run.take_task():
+        return run.decision()
+    run.new_cycle()
     for trigger in playbook.by_event.get(EventType(event.type), []):
         run.trigger(trigger)
     return run.decision()
@@ -157,9 +174,15 @@ class _Run:
         now: datetime,
         zone: ZoneInfo,
         audit: list[str],
+        calendar: Calendar | None = None,
+        recent_days: Mapping[str, int] | None = None,
     ) -> None:
         self.playbook, self.state, self.event, self.now, self.zone = playbook, state, event, now, zone
         self.audit = audit
+        self.calendar = calendar or playbook.calendar
+        self.recent_days = recent_days or {}
+        self.task: str | None = None
+        """The playbook's name of the task a ``task.updated`` event is about."""
         self.actions: list[Action] = []
         self.timers_set: dict[str, Timer] = {}
         self.timers_cancelled: set[str] = set()
@@ -169,7 +192,7 @@ class _Run:
         self.origin_event = (event.data.get("set_by") or event.id) if self.is_timer else event.id
         self.occasion = event_occasion(event)
         model = EVENT_DATA_MODELS[EventType(event.type)]
-        self.data = model.model_validate(event.data).model_dump()
+        self.data = _local(model.model_validate(event.data, context={"zone": zone}).model_dump(), zone)
 
     # -- reading ------------------------------------------------------------------------
     def env(self) -> dict[str, Any]:
@@ -177,7 +200,7 @@ class _Run:
         local_now = self.now.astimezone(self.zone)
         return {
             "data": self.data,
-            "facts": {k: v for k, v in state.facts.items() if not k.startswith("_")},
+            "facts": self.facts(),
             "const": self.playbook.constants,
             "stage": state.stage,
             "status": str(state.status),
@@ -198,6 +221,69 @@ class _Run:
     def eval(self, source: str) -> Any:
         return expr.evaluate(source, self.env())
 
+    def facts(self) -> dict[str, Any]:
+        """The declared facts; a signal's facts read as empty once the signal is not recent."""
+        facts = {k: v for k, v in self.state.facts.items() if not k.startswith("_")}
+        stamps = self.state.facts.get(SIGNALS) or {}
+        for name, signal in self.playbook.signals.items():
+            came = as_datetime(stamps.get(name))
+            days = self.recent_days.get(name, signal.recent_days)
+            if came is None or self.event.occurred_at - came > timedelta(days=days):
+                facts.update({fact: None for fact in signal.facts})
+        return facts
+
+    @property
+    def cycle(self) -> int:
+        return int((self.state.facts.get(CYCLE) or {}).get("n", 1))
+
+    # -- cycles and tasks -------------------------------------------------------------------
+    def new_cycle(self) -> None:
+        """Start a new cycle when the playbook says this event does (a customer who comes back)."""
+        spec = self.playbook.cycles
+        if spec is None or EventType(self.event.type) not in spec.on or not expr.holds(spec.when, self.env()):
+            return
+        facts, number = self.state.facts, self.cycle + 1
+        for key in sorted(facts.get(TIMERS) or {}):
+            self.timers_cancelled.add(key)
+        facts[TIMERS] = {}
+        for name in CYCLE_BOOKKEEPING:
+            facts.pop(name, None)
+        facts.update({TASKS: {}, RECORDS: {}})
+        defaults = json.loads(json.dumps(self.playbook.facts))
+        for name in spec.facts:
+            if name in ONBOARDING_FIELDS:
+                setattr(self.state, name, None)
+            else:
+                facts[name] = defaults.get(name)
+        facts[CYCLE] = {"n": number, "started_at": self.event.occurred_at.isoformat(), "by": self.event.id}
+        self.state.stage, self.state.status = spec.stage, OnboardingStatus.ACTIVE
+        self.audit.append(
+            f"{spec.rule}: cycle {number} of {self.state.id} starts in stage {spec.stage} by "
+            f"{self.event.type} {self.event.id}; the closed cycle's facts ({', '.join(spec.facts) or 'none'}), "
+            "tasks, records and timers are forgotten"
+        )
+
+    def take_task(self) -> bool:
+        """A task done (or reopened) in its tool: which of this cycle's tasks it is. A task
+        of a closed cycle, unknown, or already done, drives nothing (audited)."""
+        key = self.data.get("task_key")
+        facts = self.state.facts
+        open_tasks = facts.setdefault(TASKS, {})
+        name = next((n for n, k in open_tasks.items() if k == key), None)
+        if name is None:
+            name = next((n for n, k in (facts.get(RECORDS) or {}).items() if k == key), None)
+        done = facts.setdefault(DONE, [])
+        if name is None or key in done:
+            why = "already done" if key in done else "not a task of this cycle"
+            self.audit.append(f"task {str(key)[:12]} {self.data.get('status')}: {why}: ignored")
+            return False
+        if self.data.get("status") == "completed":
+            open_tasks.pop(name, None)
+            done.append(key)
+        self.task = name
+        self.audit.append(f"task {name} ({str(key)[:12]}) {self.data.get('status')} in its tool")
+        return True
+
     # -- timers -------------------------------------------------------------------------
     def take_timer(self) -> bool:
         """Accept the firing timer if it is still pending (and remove it); else audit why not."""
@@ -217,6 +303,8 @@ class _Run:
     # -- triggers and actions -------------------------------------------------------------
     def trigger(self, trigger: Trigger) -> None:
         if trigger.timer is not None and trigger.timer != self.timer_key:
+            return
+        if trigger.tasks is not None and self.task not in trigger.tasks:
             return
         if trigger.stages is not None and self.state.stage not in trigger.stages:
             return
@@ -251,7 +339,14 @@ class _Run:
                 setattr(self.state, name, value)
             else:
                 self.state.facts[name] = jsonable(value)
+                self._stamp_signal(name)
             self.audit.append(f"{rule}: {name} = {jsonable(value)!r}")
+
+    def _stamp_signal(self, fact: str) -> None:
+        for signal, spec in self.playbook.signals.items():
+            if fact in spec.facts:
+                stamps = self.state.facts.setdefault(SIGNALS, {})
+                stamps[signal] = self.event.occurred_at.isoformat()
 
     def _do_set_status(self, spec: ActionSpec, rule: str) -> None:
         self.state.status = OnboardingStatus(spec.set_status)
@@ -261,7 +356,7 @@ class _Run:
         assert spec.set_timer is not None
         env = self.env()
         key = str(expr.render(spec.set_timer.key, env))
-        fire_at = resolve(spec.set_timer.at, self.zone, lambda s: expr.evaluate(s, env))
+        fire_at = resolve(spec.set_timer.at, self.zone, lambda s: expr.evaluate(s, env), self.calendar)
         data = jsonable(expr.render(dict(spec.set_timer.data), env))
         data["set_by"] = self.origin_event
         timer = Timer(key=key, onboarding_id=self.state.id, fire_at=fire_at, rule=rule, data=data)
@@ -305,7 +400,7 @@ class _Run:
     def _do_create_task(self, spec: ActionSpec, rule: str) -> None:
         env = self.env()
         assert spec.due is not None
-        due_at = resolve(spec.due, self.zone, lambda s: expr.evaluate(s, env))
+        due_at = resolve(spec.due, self.zone, lambda s: expr.evaluate(s, env), self.calendar)
         payload = expr.render(spec.payload_spec, env)
         payload["due_at"] = due_at
         self._emit(spec, rule, ActionKind.CREATE_TASK, payload)
@@ -349,7 +444,7 @@ class _Run:
             raise PlaybookRuntimeError(
                 f"{self.playbook.source}:{spec.line}: {rule} {kind} payload: {exc.errors()[0]['msg']}"
             ) from exc
-        occasion = "once" if spec.once else self.occasion
+        occasion = ("once" if self.cycle == 1 else f"once@{self.cycle}") if spec.once else self.occasion
         key = idempotency_key(self.state.id, rule, action_name(spec), occasion)
         while key in self.keys:  # the same line twice in one decision (a block used twice)
             key = idempotency_key(key, "again")
@@ -365,8 +460,8 @@ class _Run:
             caused_by_event=self.origin_event,
             caused_by_timer=self.timer_key,
         )
-        if kind == ActionKind.CREATE_TASK and spec.id:
-            self.state.facts.setdefault(TASKS, {})[spec.id] = key
+        if kind == ActionKind.CREATE_TASK:
+            self.state.facts.setdefault(TASKS, {})[spec.id or action_name(spec)] = key
         if kind == ActionKind.CREATE_RECORD and spec.id:
             self.state.facts.setdefault(RECORDS, {})[spec.id] = key
         self.actions.append(action)
@@ -382,6 +477,11 @@ class _Run:
             cancel_timers=sorted(self.timers_cancelled - set(self.timers_set)),
             audit=self.audit,
         )
+
+
+def _local(data: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """Times of the event's data in the tenant's zone: ``date(data.start)`` is the local day."""
+    return {k: v.astimezone(zone) if isinstance(v, datetime) and v.tzinfo else v for k, v in data.items()}
 
 
 def _summary(payload: dict[str, Any]) -> str:

@@ -45,6 +45,15 @@ def days_between(start: Any, end: Any) -> int | None:
     return None if a is None or b is None else (b - a).days
 
 
+def hours_between(start: Any, end: Any) -> float | None:
+    """Elapsed hours from ``start`` to ``end`` (E4: an appointment booked less than 24 hours
+    ahead); None unless both are times."""
+    a, b = as_datetime(start), as_datetime(end)
+    if a is None or b is None or (a.tzinfo is None) != (b.tzinfo is None):
+        return None
+    return (b - a).total_seconds() / 3600
+
+
 def add_days(value: Any, days: int) -> date | None:
     """A date ``days`` later (T4: the webinar 3 days before the starting date)."""
     d = as_date(value)
@@ -112,6 +121,7 @@ def first(*values: Any) -> Any:
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "days_between": days_between,
+    "hours_between": hours_between,
     "add_days": add_days,
     "date": as_date,
     "datetime": as_datetime,

@@ -8,7 +8,7 @@ timeline. Used by ``kickoff simulate``, the demo and the tests.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from kickoff.calendar import Calendar
 from kickoff.events import EventType
 from kickoff.model import Action, Event, Onboarding, Timer
 from kickoff.playbooks.decide import decide
@@ -125,6 +126,8 @@ def simulate(
     until: datetime | None = None,
     tz: ZoneInfo | str | None = None,
     tenant: str | None = None,
+    calendar: Calendar | None = None,
+    recent_days: Mapping[str, int] | None = None,
 ) -> SimResult:
     """Run ``events`` and every timer they set, in time order, up to ``until`` (inclusive).
 
@@ -153,12 +156,14 @@ def simulate(
             event = timer_event(next_timer, tenant)
             del result.pending[(next_timer.onboarding_id, next_timer.key)]
         clock = event.occurred_at if clock is None else max(clock, event.occurred_at)
-        _step(playbook, event, clock, zone, tenant, result)
+        _step(playbook, event, clock, zone, tenant, result, calendar, recent_days)
     raise RuntimeError(f"simulation did not settle after {MAX_STEPS} steps: a timer loop?")
 
 
-def _step(playbook: Playbook, event: Event, now: datetime, zone: ZoneInfo, tenant: str | None, result: SimResult) -> None:
-    decision = decide(result.states.get(event.subject), event, now, playbook, tz=zone, tenant=tenant)
+def _step(playbook: Playbook, event: Event, now: datetime, zone: ZoneInfo, tenant: str | None, result: SimResult,
+          calendar: Calendar | None = None, recent_days: Mapping[str, int] | None = None) -> None:
+    decision = decide(result.states.get(event.subject), event, now, playbook, tz=zone, tenant=tenant,
+                      calendar=calendar, recent_days=recent_days)
     local = now.astimezone(zone)
     if decision is None:
         result.ignored.append(event)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from kickoff.calendar import Calendar
 from kickoff.events import EventType
 from kickoff.model import RULE_ID_PATTERN, ActionKind
 from kickoff.yamlfile import LINE_KEY, strip_lines
@@ -48,9 +49,9 @@ class TimeSpec(_Spec):
 
     from_: str = Field(default="event", alias="from")
     days: int | str = 0
-    business_days: int = 0
+    business_days: int | str = Field(default=0, description="the tenant's business days (holidays skipped)")
     hours: int = 0
-    minutes: int = 0
+    minutes: int | str = 0
     time: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     latest_of: list[TimeSpec] | None = None
     earliest_of: list[TimeSpec] | None = None
@@ -143,6 +144,8 @@ class Trigger(_Spec):
     rule: str = Field(pattern=RULE_ID_PATTERN)
     on: list[EventType]
     timer: str | None = None
+    tasks: list[str] | None = Field(
+        default=None, description="task.updated: only for these tasks (create_task or create_record ids)")
     stages: list[str] | None = None
     status: list[Literal["active", "paused", "stopped", "completed"]] | None = None
     when: Conditions = Field(default_factory=list)
@@ -155,8 +158,15 @@ class Trigger(_Spec):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _one_task_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _timer_needs_timer_event(self) -> Trigger:
+        if self.tasks is not None and self.on != [EventType.TASK_UPDATED]:
+            raise ValueError("a trigger with 'tasks' is 'on: task.updated'")
         if self.timer and self.on != [EventType.TIMER_FIRED]:
             raise ValueError("a trigger with 'timer' is 'on: timer.fired'")
         if self.on == [EventType.TIMER_FIRED] and not self.timer:
@@ -178,6 +188,37 @@ class Start(_Spec):
         return [value] if isinstance(value, str) else value
 
 
+class CycleSpec(_Spec):
+    """A customer who comes back: what starts a new cycle for a subject that already has one.
+
+    When an event of ``on`` arrives and ``when`` holds on the onboarding as it is (default:
+    the previous cycle is over, status completed), a new cycle begins before the triggers
+    run: stage ``stage``, status active, the ``facts`` that belong to a cycle back to their
+    declared value (onboarding fields such as ``start_on`` to empty), pending timers
+    cancelled, and the cycle's open tasks and created records forgotten, so nothing of the
+    closed cycle drives the new one.
+    """
+
+    on: list[EventType]
+    when: Conditions = Field(default_factory=lambda: ["status == 'completed'"])
+    stage: str
+    rule: str = Field(pattern=RULE_ID_PATTERN)
+    facts: list[str] = Field(default_factory=list)
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class SignalSpec(_Spec):
+    """Facts that tell about a recent signal (an NPS answer): they read as empty once the
+    signal is older than ``recent_days`` (the tenant may say otherwise), whatever the cycle."""
+
+    facts: list[str]
+    recent_days: int = Field(default=30, ge=1)
+
+
 class StageSpec(_Spec):
     seed: str | None = Field(default=None, description="the stage's name in the seed document")
     terminal: bool = False
@@ -192,6 +233,8 @@ class Playbook(_Spec):
     seed: str
     family: Literal["E", "T", "A", "W", "M"]
     timezone: str = Field(description="default when the tenant's zone is not given")
+    calendar: Annotated[Calendar, BeforeValidator(strip_lines)] = Field(default_factory=Calendar,
+                               description="business days when the tenant's calendar is not given")
     tools: list[str]
     stages: Annotated[dict[str, StageSpec], BeforeValidator(_drop_line)]
     owners: Annotated[dict[str, str], BeforeValidator(strip_lines)]
@@ -199,6 +242,8 @@ class Playbook(_Spec):
     facts: FreeDict = Field(default_factory=dict)
     constants: FreeDict = Field(default_factory=dict)
     start: Start
+    cycles: CycleSpec | None = None
+    signals: Annotated[dict[str, SignalSpec], BeforeValidator(_drop_line)] = Field(default_factory=dict)
     blocks: Annotated[dict[str, list[ActionSpec]], BeforeValidator(_drop_line)] = Field(default_factory=dict)
     triggers: list[Trigger]
 

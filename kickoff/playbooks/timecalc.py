@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kickoff.calendar import WEEKDAYS, Calendar
 from kickoff.playbooks.functions import as_date, as_datetime
 
 
@@ -39,15 +40,10 @@ def wall(day: date, at: time, zone: ZoneInfo, fold: int = 0) -> datetime:
     return naive.astimezone(UTC).astimezone(zone)
 
 
-def add_business_days(day: date, count: int) -> date:
-    """Move ``count`` working days (Monday to Friday); negative moves back."""
-    step = 1 if count >= 0 else -1
-    remaining = abs(count)
-    while remaining:
-        day += timedelta(days=step)
-        if day.weekday() < 5:
-            remaining -= 1
-    return day
+def add_business_days(day: date, count: int, calendar: Calendar | None = None) -> date:
+    """Move ``count`` business days of ``calendar`` (default: Monday to Friday, no holidays);
+    negative moves back."""
+    return (calendar or WEEKDAYS).add_business_days(day, count)
 
 
 def shift(
@@ -59,13 +55,14 @@ def shift(
     at: time | None = None,
     hours: int = 0,
     minutes: int = 0,
+    calendar: Calendar | None = None,
 ) -> datetime:
     """Apply calendar steps on the local wall clock, then elapsed hours and minutes."""
     local = anchor.astimezone(zone)
     if days or business_days or at is not None:
         day = local.date() + timedelta(days=days)
         if business_days:
-            day = add_business_days(day, business_days)
+            day = add_business_days(day, business_days, calendar)
         local = wall(day, at or local.time().replace(tzinfo=None), zone, fold=local.fold)
     if hours or minutes:
         local = (local.astimezone(UTC) + timedelta(hours=hours, minutes=minutes)).astimezone(zone)
@@ -77,22 +74,27 @@ def parse_hhmm(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
-def resolve(spec: Any, zone: ZoneInfo, evaluate: Callable[[str], Any]) -> datetime:
-    """The moment a ``TimeSpec`` names; ``evaluate`` reads expressions (``from``, ``days``)."""
+def resolve(spec: Any, zone: ZoneInfo, evaluate: Callable[[str], Any],
+            calendar: Calendar | None = None) -> datetime:
+    """The moment a ``TimeSpec`` names; ``evaluate`` reads expressions (``from``, ``days``,
+    ``business_days``); business days are ``calendar``'s (holidays skipped)."""
     if spec.latest_of:
-        return max(resolve(s, zone, evaluate) for s in spec.latest_of)
+        return max(resolve(s, zone, evaluate, calendar) for s in spec.latest_of)
     if spec.earliest_of:
-        return min(resolve(s, zone, evaluate) for s in spec.earliest_of)
+        return min(resolve(s, zone, evaluate, calendar) for s in spec.earliest_of)
     anchor_value = evaluate(spec.from_)
     if anchor_value is None:
         raise NoAnchor(f"{spec.from_} is empty")
     days = spec.days if isinstance(spec.days, int) else evaluate(spec.days)
+    business = spec.business_days if isinstance(spec.business_days, int) else evaluate(spec.business_days)
+    minutes = spec.minutes if isinstance(spec.minutes, int) else evaluate(spec.minutes)
     return shift(
         localize(anchor_value, zone),
         zone,
         days=int(days or 0),
-        business_days=spec.business_days,
+        business_days=int(business or 0),
         at=parse_hhmm(spec.time) if spec.time else None,
         hours=spec.hours,
-        minutes=spec.minutes,
+        minutes=int(minutes or 0),
+        calendar=calendar,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,38 @@ def ev(type: str, at: str, data: dict[str, Any] | None = None, subject: str = "o
     return Event(id=id or f"ev-{next(_counter)}", type=type, occurred_at=t(at), subject=subject, data=data or {})
 
 
-def run(playbook: Playbook, events: list[Event], until: str | None = None) -> SimResult:
-    return simulate(playbook, events, until=t(until) if until else None)
+@dataclass(frozen=True)
+class Done:
+    """A person marks the playbook's task ``task`` (its ``id``) done in its tool at ``at``: the
+    ``task.updated`` event carries the key Kickoff gave it, known once the run reaches ``at``."""
+
+    task: str
+    at: str
+    subject: str = "ob-1"
+    status: str = "completed"
+
+    def event(self, so_far: SimResult) -> Event:
+        facts = so_far.states[self.subject].facts
+        key = (facts.get("_tasks") or {}).get(self.task) or (facts.get("_records") or {}).get(self.task)
+        assert key, f"no open task or record {self.task!r} at {self.at}"
+        return ev("task.updated", self.at, {"task_key": key, "status": self.status}, subject=self.subject)
+
+
+def run(playbook: Playbook, events: list[Event | Done], until: str | None = None, **options: Any) -> SimResult:
+    """The simulator over ``events``; a ``Done`` becomes its task's completion, with the key the
+    run up to that moment gave the task (runs are deterministic, so replaying is exact)."""
+    resolved: list[Event] = []
+    for item in events:
+        if isinstance(item, Done):
+            before = simulate(playbook, resolved, until=t(item.at), **options)
+            item = item.event(before)
+        resolved.append(item)
+    return simulate(playbook, resolved, until=t(until) if until else None, **options)
+
+
+def key_of(result: SimResult, task: str, subject: str = "ob-1") -> str | None:
+    """The key of the open task ``task`` at the end of a run (None when it is not open)."""
+    return (result.states[subject].facts.get("_tasks") or {}).get(task)
 
 
 def acts(result: SimResult, rule: str | None = None, kind: str | None = None, tool: str | None = None) -> list[SimAction]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kickoff.playbooks import decide
-from tests.playbooks.conftest import acts, ev, run, t, when
+from tests.playbooks.conftest import Done, acts, ev, run, t, when
 
 CREATED_AT = "2024-04-09T10:00:00+02:00"  # a Tuesday
 SIGNUP = {
@@ -83,6 +83,39 @@ def test_E4_duration_50_minutes_for_diy_and_reminders_across_dst(pb):
     assert e4[0].action.payload["fields"]["duration_minutes"] == 50
 
 
+def test_E4_booked_less_than_24_hours_ahead_gets_the_day_reminder_at_once(pb):
+    # Seed 000: "sa confirmation par mail dès la fin de sa prise de rendez-vous ainsi qu'un
+    # rappel un jour avant": the day before has begun already, so "demain" goes with it.
+    booked = ev("meeting.booked", "2024-04-10T17:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-11T09:30:00+02:00"})
+    result = run(pb, [created(), booked], until="2024-04-12T00:00:00+02:00")
+    e4 = acts(result, "E4", "notify")
+    assert [(a.at.isoformat(), a.action.payload["template"]) for a in e4] == [
+        ("2024-04-10T17:00:00+02:00", "appointment_confirmation"),
+        ("2024-04-10T17:00:00+02:00", "appointment_reminder_day"),
+        ("2024-04-11T08:30:00+02:00", "appointment_reminder_hour"),
+    ]
+    assert e4[1].action.payload["subject"].endswith("demain")
+
+
+@pytest.mark.parametrize(("booked_at", "hour_reminder"), [("2024-04-10T09:00:00+02:00", True),
+                                                           ("2024-04-10T15:30:00+02:00", False)])
+def test_E4_same_day_appointment_gets_no_tomorrow_reminder(pb, booked_at, hour_reminder):
+    booked = ev("meeting.booked", booked_at, {"meeting_id": "r-1", "start": "2024-04-10T16:00:00+02:00"})
+    result = run(pb, [created(), booked], until="2024-04-11T00:00:00+02:00")
+    templates = [a.action.payload["template"] for a in acts(result, "E4", "notify")]
+    assert templates == ["appointment_confirmation"] + (["appointment_reminder_hour"] if hour_reminder else [])
+
+
+def test_E4_durations_are_the_playbooks_constants_not_the_seeds(pb):
+    # "durée 20mn ou 50mn selon les cas": the seed does not say which case; the playbook's
+    # constants do, and a tenant's copy of the playbook may change them
+    assert (pb.constants["short_appointment_minutes"], pb.constants["long_appointment_minutes"]) == (20, 50)
+    longer = pb.model_copy(update={"constants": {**pb.constants, "short_appointment_minutes": 30}})
+    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
+    [confirmation, *_] = acts(run(longer, [created(), booked], until="2024-04-10T10:00:00+02:00"), "E4", "notify")
+    assert confirmation.action.payload["fields"]["duration_minutes"] == 30
+
+
 def test_E4_cancelled_appointment_drops_reminders(pb):
     booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
     cancelled = ev("meeting.cancelled", "2024-04-10T18:00:00+02:00", {"meeting_id": "r-1"})
@@ -95,10 +128,14 @@ def test_E4_cancelled_appointment_drops_reminders(pb):
     ("created_at", "due"),
     [
         ("2024-04-09T10:00:00+02:00", "2024-04-11T10:00:00+02:00"),  # Tuesday -> Thursday
-        ("2024-04-12T16:00:00+02:00", "2024-04-16T16:00:00+02:00"),  # Friday -> Tuesday
+        ("2024-04-12T16:00:00+02:00", "2024-04-14T16:00:00+02:00"),  # Friday -> Sunday, not Tuesday
+        ("2024-04-11T09:00:00+02:00", "2024-04-13T09:00:00+02:00"),  # Thursday -> Saturday, not Monday
+        ("2024-07-12T11:00:00+02:00", "2024-07-14T11:00:00+02:00"),  # a holiday (14 juillet) changes nothing
     ],
 )
-def test_E5_phone_call_within_2_working_days(pb, created_at, due):
+def test_E5_phone_call_within_2_days_at_the_latest(pb, created_at, due):
+    # Seed 000: "le pro est contacté téléphoniquement sous 2 jours maximum": at most two
+    # calendar days, and not sooner ("ce délai est volontaire pour éviter toute 'agression'").
     decision = decide(None, created(at=created_at), t(created_at), pb)
     [task] = [a for a in decision.actions if a.rule == "E5"]
     assert task.payload["task_type"] == "call" and task.payload["owner"] == "onboarding_team"
@@ -114,11 +151,51 @@ def test_E5_logged_call_completes_the_task(pb):
 
 
 def test_E6_regular_follow_ups_after_the_onboarding(pb):
+    # Seed 000: "Le pro est ensuite contacté régulièrement, par mail ou téléphone, dès son
+    # OnBoarding effectué": each follow-up done in HubSpot brings the next one.
     booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
     done = ev("meeting.completed", "2024-04-12T15:00:00+02:00", {"meeting_id": "r-1"})
-    result = run(pb, [created(), booked, done])
+    events = [created(), booked, done, Done("follow_up", "2024-04-19T11:00:00+02:00"),
+              Done("follow_up", "2024-05-16T09:00:00+02:00"), Done("follow_up", "2024-06-07T16:00:00+02:00")]
+    result = run(pb, events)
     assert acts(result, "E6", "set_stage")[0].action.payload == {"stage": "onboarded"}
     follow_ups = acts(result, "E6", "create_task")
-    assert when(follow_ups) == ["2024-04-19T10:00:00+02:00", "2024-05-10T10:00:00+02:00", "2024-07-05T10:00:00+02:00"]
+    # 5 business days after the onboarding, then 15 after each one done; France's public
+    # holidays (1, 8, 9 and 20 May 2024) are not business days
+    assert when(follow_ups) == ["2024-04-19T10:00:00+02:00", "2024-05-15T10:00:00+02:00", "2024-06-07T10:00:00+02:00"]
     assert len({a.action.idempotency_key for a in follow_ups}) == 3
-    assert result.states["ob-1"].stage == "closed" and result.pending == {}
+    assert acts(result, "E6", "set_stage")[-1].action.payload == {"stage": "closed"}
+    assert result.states["ob-1"].status == "completed" and result.pending == {}
+
+
+def test_E6_no_next_follow_up_until_the_last_one_is_done(pb):
+    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
+    done = ev("meeting.completed", "2024-04-12T15:00:00+02:00", {"meeting_id": "r-1"})
+    result = run(pb, [created(), booked, done], until="2024-09-01T00:00:00+02:00")
+    assert len(acts(result, "E6", "create_task")) == 1
+    assert result.states["ob-1"].stage == "onboarded"
+
+
+def test_E1_a_professional_who_comes_back_is_onboarded_again(pb):
+    """Two cycles of one subject: onboarded and followed up in spring, a new account in autumn."""
+    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
+    done = ev("meeting.completed", "2024-04-12T15:00:00+02:00", {"meeting_id": "r-1"})
+    spring = [created(), booked, done, Done("follow_up", "2024-04-19T11:00:00+02:00"),
+              Done("follow_up", "2024-05-16T09:00:00+02:00"), Done("follow_up", "2024-06-07T16:00:00+02:00")]
+    autumn_at = "2024-10-04T16:00:00+02:00"  # a Friday
+    again = created(at=autumn_at, origin="diy", email="gite-bis@example.com")
+    rebooked = ev("meeting.booked", "2024-10-05T10:00:00+02:00", {"meeting_id": "r-2", "start": "2024-10-08T11:00:00+02:00"})
+    result = run(pb, [*spring, again, rebooked], until="2024-10-09T00:00:00+02:00")
+    second = [a for a in result.actions if a.at >= t(autumn_at)]
+    assert [(a.action.rule, a.action.kind) for a in second] == [
+        ("E1", "create_record"), ("E2", "notify"), ("E5", "create_task"),  # at once
+        ("E3", "notify"),  # 30 minutes later
+        ("E4", "set_stage"), ("E4", "notify"),  # booked: stage and confirmation
+        ("E4", "notify"), ("E4", "notify"),  # a day and an hour before
+    ]
+    assert second[2].action.payload["due_at"] == "2024-10-06T16:00:00+02:00"  # 2 days at most
+    assert second[3].action.payload["to"] == ["gite-bis@example.com"]
+    assert second[5].action.payload["fields"]["duration_minutes"] == 50  # DIY this time
+    state = result.states["ob-1"]
+    assert (state.stage, state.status, state.facts["follow_ups_done"], state.facts["_cycle"]["n"]) == (
+        "appointment_booked", "active", 0, 2)

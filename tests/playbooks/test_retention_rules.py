@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from kickoff.playbooks import decide
 from kickoff.playbooks.functions import nps_band
-from tests.playbooks.conftest import acts, ev, run, t
+from tests.playbooks.conftest import Done, acts, ev, run, t
 
 AT = "2024-06-03T10:00:00+02:00"  # a Monday
 REQUEST = {
@@ -34,9 +36,9 @@ def test_W1_upsell_request_handled_the_same_day(pb):
 
 def test_W1_done_only_when_a_meeting_is_set_or_a_case_assigned(pb):
     hardware = ev("hardware.requested", AT, {"description": "a card reader"})
-    too_early = ev("task.updated", "2024-06-03T12:00:00+02:00", {"status": "completed"})
+    too_early = Done("feed_request", "2024-06-03T12:00:00+02:00")
     booked = ev("meeting.booked", "2024-06-03T15:00:00+02:00", {"start": "2024-06-05T10:00:00+02:00"})
-    done = ev("task.updated", "2024-06-03T15:05:00+02:00", {"status": "completed"})
+    done = Done("request", "2024-06-03T15:05:00+02:00")  # the intern completes the request itself
     result = run(pb, [hardware, too_early, booked, done])
     w1 = [(a.at.isoformat(), a.action.tool, a.action.kind) for a in acts(result, "W1")]
     assert w1 == [
@@ -81,19 +83,62 @@ def test_W3_red_alert_task_next_day_or_a_week_before(pb, alert_at, competitor_da
     assert not [a for a in decision.actions if a.kind == "create_record" and a.payload["object"] == "opportunity"]
 
 
-def test_W3_red_alert_with_other_alarms_becomes_a_churn_risk(pb):
-    alert = ev("red_alert.reported", AT, {"competitor_date": "2024-06-06", "unresolved_tickets": 2})
+@pytest.mark.parametrize(
+    "alarm", [{"unresolved_tickets": 2}, {"low_nps": True}, {"recent_cancellation": True}, {"bugs": True}])
+def test_W3_red_alert_with_other_alarms_is_a_churn_risk_W2(pb, alarm):
+    # Seed 003: "Sauf si ce red alert est couplé à d'autre signaux alarmants (NPS Bas, RDC
+    # récent, Tickets non résolus, bugs etc.) dans ce cas → Création d'un Risque de churn",
+    # and a churn risk is "Créer une opport risque de churn + se mettre une tâche 'rdc infos
+    # & rdv' pour le jour même (aujourd'hui)".
+    alert = ev("red_alert.reported", AT, {"competitor_date": "2024-06-20", **alarm})
     decision = decide(None, alert, t(AT), pb)
-    [opp] = [a for a in decision.actions if a.kind == "create_record" and a.payload["object"] == "opportunity"]
-    assert opp.rule == "W3" and opp.tool == "zendesk"
-    assert decision.state.facts["churn_opportunity"] is True
+    w2 = [(a.tool, a.kind, a.payload.get("object") or a.payload.get("subject")) for a in decision.actions if a.rule == "W2"]
+    assert w2 == [("zendesk", "create_record", "opportunity"), ("asana", "create_task", "rdc infos & rdv")]
+    [rdc] = [a for a in decision.actions if a.rule == "W2" and a.kind == "create_task"]
+    assert rdc.payload["due_at"] == "2024-06-03T18:00:00+02:00"  # the same day
+    assert not [a for a in decision.actions if a.payload.get("subject") == "red alert"]
+    assert [a.kind for a in decision.actions if a.rule == "W3"] == ["add_note"]  # the note on the contact stays
+    assert decision.state.facts["open_opportunity"] is True
 
 
-def test_W3_an_earlier_low_nps_counts_as_an_alarm(pb):
+def test_W3_a_recent_low_nps_counts_as_an_alarm(pb):
     nps = ev("nps.received", AT, {"score": 2})
-    alert = ev("red_alert.reported", "2024-06-04T10:00:00+02:00", {"competitor_date": "2024-06-07"})
+    alert = ev("red_alert.reported", "2024-07-02T10:00:00+02:00", {"competitor_date": "2024-07-20"})
     result = run(pb, [nps, alert])
-    assert [a.action.payload["object"] for a in acts(result, "W3", "create_record")] == ["opportunity"]
+    assert [a.action.payload["object"] for a in acts(result, "W2", "create_record")] == ["opportunity"]
+    assert [a.action.payload["subject"] for a in acts(result, "W2", "create_task")] == ["rdc infos & rdv"]
+
+
+@pytest.mark.parametrize(("days", "recent_days", "churn"), [(31, None, False), (29, None, True), (10, {"nps": 7}, False)])
+def test_W3_a_low_nps_counts_only_while_recent(pb, days, recent_days, churn):
+    # "NPS Bas" is an alarming signal while it is recent: 30 days unless the tenant says otherwise
+    nps = ev("nps.received", AT, {"score": 1}, subject="acct")
+    alert_at = (t(AT) + timedelta(days=days)).isoformat()
+    alert = ev("red_alert.reported", alert_at, {"competitor_date": "2024-09-30"}, subject="acct")
+    result = run(pb, [nps, alert], recent_days=recent_days)
+    opportunities = [a for a in result.actions if a.action.payload.get("object") == "opportunity"]
+    red_alert_tasks = [a for a in result.actions if a.action.payload.get("subject") == "red alert"]
+    assert (len(opportunities), len(red_alert_tasks)) == ((1, 0) if churn else (0, 1))
+
+
+@pytest.mark.parametrize(("reported", "opportunity"), [(True, False), (False, True), (None, True)])
+def test_W2_opportunity_unless_one_is_still_open_in_the_tool(pb, reported, opportunity):
+    # "Si l'opportunité risque de churn est déjà créée": one the tool reports open, even if
+    # Kickoff did not make it; one the tool reports closed no longer counts.
+    data = {"kind": "churn"} | ({} if reported is None else {"open_opportunity": reported})
+    decision = decide(None, ev("churn_risk.reported", AT, data), t(AT), pb)
+    made = [a for a in decision.actions if a.kind == "create_record" and a.payload["object"] == "opportunity"]
+    assert bool(made) is opportunity
+    assert [a.payload["subject"] for a in decision.actions if a.kind == "create_task"] == ["rdc infos & rdv"]
+
+
+def test_W2_an_opportunity_closed_in_the_tool_is_not_already_created(pb):
+    first = ev("churn_risk.reported", AT, {"kind": "churn"})
+    closed = ev("case.updated", "2024-06-05T10:00:00+02:00", {"case": "opportunity", "status": "closed"})
+    again = ev("churn_risk.reported", "2024-06-06T10:00:00+02:00", {"kind": "downsell"})
+    result = run(pb, [first, closed, again])
+    assert [a.action.payload["fields"]["type"] for a in acts(result, "W2", "create_record")] == ["churn_risk", "downsell_risk"]
+    assert result.states["ob-1"].stage == "new"  # the opportunity closing is not the case closing
 
 
 @pytest.mark.parametrize(
@@ -158,7 +203,7 @@ def test_W7_request_board_new_waiting_resolved(pb):
         ev("request.submitted", AT, REQUEST),
         ev("case.updated", "2024-06-03T14:00:00+02:00", {"status": "waiting"}),
         ev("meeting.booked", "2024-06-04T09:00:00+02:00", {"start": "2024-06-06T10:00:00+02:00"}),
-        ev("task.updated", "2024-06-04T09:05:00+02:00", {"status": "completed"}),
+        Done("offer_meeting", "2024-06-04T09:05:00+02:00"),  # "cliquer sur 'marquer comme terminée'"
     ]
     result = run(pb, events)
     [request] = acts(result, "W7", "create_record")
@@ -194,3 +239,63 @@ def test_W9_verify_a_set_meeting_or_call_to_offer_one(pb):
     assert verify.payload["subject"] == "Verify the meeting set on 2024-06-05 with an AM"
     assert (call.payload["subject"], call.payload["task_type"]) == ("Call the partner to offer a meeting with the AM", "call")
     assert call.payload["owner"] == "am_intern"
+
+
+def test_W9_verification_done_in_asana_resolves_the_request(pb):
+    # Seed 003: "le rendez-vous est déjà posé : il faudra vérifier les informations
+    # renseignées"; "il suffit juste de cliquer sur la tâche en question et cliquer sur 'marquer
+    # comme terminée'. La tâche basculera automatiquement ... à Rdv posé ou requête résolu."
+    submitted = ev("request.submitted", AT, {**REQUEST, "meeting_day": "2024-06-05", "meeting_am": "an AM"})
+    result = run(pb, [submitted, Done("verify_meeting", "2024-06-03T11:00:00+02:00")])
+    after = [(a.action.rule, a.action.kind) for a in result.actions if a.at == t("2024-06-03T11:00:00+02:00")]
+    assert after == [("W7", "set_stage"), ("W1", "notify")]
+    assert acts(result, "W7", "set_stage")[-1].action.payload["stage"] == "resolved"
+
+
+def test_W9_call_done_without_a_meeting_keeps_the_request_open(pb):
+    submitted = ev("request.submitted", AT, REQUEST)
+    result = run(pb, [submitted, Done("offer_meeting", "2024-06-03T11:00:00+02:00")])
+    after = [(a.action.rule, a.action.kind) for a in result.actions if a.at == t("2024-06-03T11:00:00+02:00")]
+    assert after == [("W1", "notify"), ("W1", "create_task")]
+    assert "stays open" in acts(result, "W1", "notify")[-1].action.payload["body"]
+
+
+def test_W1_a_customer_who_comes_back_starts_a_new_case(pb):
+    """Two cycles of one account: a churn risk saved in June, a red alert in September."""
+    june = [
+        ev("churn_risk.reported", AT, {"kind": "churn"}),
+        ev("meeting.booked", "2024-06-04T09:00:00+02:00", {"start": "2024-06-06T10:00:00+02:00"}),
+        Done("rdc", "2024-06-04T09:05:00+02:00"),
+        ev("case.updated", "2024-06-10T09:00:00+02:00", {"status": "saved"}),
+    ]
+    september = [
+        ev("red_alert.reported", "2024-09-02T10:00:00+02:00", {"competitor_date": "2024-09-20"}),
+        Done("red_alert", "2024-09-03T10:00:00+02:00"),
+        ev("churn_risk.reported", "2024-09-04T10:00:00+02:00", {"kind": "downsell"}),
+    ]
+    first = run(pb, june)
+    stale_rdc = first.states["ob-1"].facts["_done"][0]
+    stale = ev("task.updated", "2024-09-03T11:00:00+02:00", {"task_key": stale_rdc, "status": "completed"})
+    result = run(pb, [*june, *september[:2], stale, september[2]])
+    assert first.states["ob-1"].status == "completed"
+    second = [a for a in result.actions if a.at >= t("2024-09-01T00:00:00+02:00")]
+    assert [(a.action.rule, a.action.tool, a.action.kind, a.action.payload.get("subject") or a.action.payload.get("object"))
+            for a in second] == [
+        # W3: a note on the contact, a request on the board and "red alert" for the next day; no
+        # "Meeting already set by support" (W5) and no case moved back to in progress
+        ("W3", "zendesk", "add_note", None),
+        ("W7", "asana", "create_record", "request"),
+        ("W3", "asana", "create_task", "red alert"),
+        # the intern marks "red alert" done with no meeting set in this case: not ✅, a new task
+        ("W1", "slack", "notify", None),
+        ("W1", "asana", "create_task", "Not done yet: set a meeting or create and assign a case"),
+        # the closed case's task reported done again drives nothing; a churn risk now gets a new
+        # opportunity (June's was closed with its case) and "rdc infos & rdv" today
+        ("W2", "zendesk", "create_record", "opportunity"),
+        ("W2", "asana", "create_task", "rdc infos & rdv"),
+    ]
+    assert second[2].action.payload["due_at"] == "2024-09-13T09:00:00+02:00"  # a week before the visit
+    assert second[-1].action.payload["due_at"] == "2024-09-04T18:00:00+02:00"
+    state = result.states["ob-1"]
+    assert (state.stage, state.status, state.owner, state.facts["_cycle"]["n"]) == ("new", "active", None, 2)
+    assert not [a for a in second if a.action.kind in ("set_stage", "assign_owner") and a.action.tool == "zendesk"]
