@@ -16,12 +16,14 @@ off the request path, Prefect is told (``announce``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -73,7 +75,7 @@ def create_app(
     source = Connectors(connectors, config)
     intake = Intake(ledger, clock)
     announcer = BackgroundAnnouncer(announce, max_pending_announcements)
-    canonical = CanonicalEvents(events_token)
+    canonical = CanonicalEvents(events_token, zones=_tenant_zones(config))
     if public_url is None:
         from kickoff.settings import KickoffSettings
 
@@ -165,6 +167,18 @@ def create_app(
         for path in route.paths:
             app.add_api_route(path, endpoint, methods=["POST"])
     return app
+
+
+def _tenant_zones(config: Config | None) -> Callable[[], dict[str, ZoneInfo]]:
+    """The tenants' time zones (a canonical event's local times), read once, when first needed."""
+
+    @functools.cache
+    def zones() -> dict[str, ZoneInfo]:
+        from kickoff.settings import load_config
+
+        return {key: tenant.zone for key, tenant in (config or load_config()).tenants.items()}
+
+    return zones
 
 
 def _route_paths() -> list[str]:

@@ -1,18 +1,22 @@
 """``POST /webhooks/events``: canonical events from sources that are no vendor (rule E1: the
 network's own sign-up platform posts ``account.created`` directly).
 
-Authenticated by ``Authorization: Bearer <KICKOFF_EVENTS_TOKEN>``; the body is one
-canonical event (``kickoff.model.Event`` as JSON) or a list of them. Each becomes a
-delivery of tool ``kickoff``, deduplicated by the event's id, so a re-post is harmless.
-It has the shape of a connector's webhook half, so it goes through the same intake.
+Authenticated by ``Authorization: Bearer <KICKOFF_EVENTS_TOKEN>``; the body is one event
+in the format ``kickoff schema events`` prints (``kickoff.event_input``, the same as events
+files) or a list of them. Each is validated for its type before anything is stored: a bad
+one is answered 422 naming the event and the field, and the body is kept as a failed inbox
+row for inspection. A time without an offset is the named tenant's local time. Each event
+becomes a delivery of tool ``kickoff``, deduplicated by the event's id (derived from its
+content when left out), so a re-post is harmless. It has the shape of a connector's webhook
+half, so it goes through the same intake.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from datetime import datetime
-
-from pydantic import ValidationError
+from zoneinfo import ZoneInfo
 
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.webhooks import (
@@ -21,7 +25,11 @@ from kickoff.contracts.webhooks import (
     constant_time_equal,
     json_body,
 )
-from kickoff.model import Delivery, Event
+from kickoff.event_input import EventRefused, read_event
+from kickoff.model import Delivery
+
+Zones = Callable[[], Mapping[str, ZoneInfo]]
+"""The configured tenants and their time zones, read when the first event comes."""
 
 TOKEN_ENV = "KICKOFF_EVENTS_TOKEN"
 MAX_EVENTS = 100
@@ -32,8 +40,9 @@ class CanonicalEvents:
 
     tool = "kickoff"
 
-    def __init__(self, token: str | None = None) -> None:
+    def __init__(self, token: str | None = None, zones: Zones | None = None) -> None:
         self._token = token
+        self._zones = zones
 
     def secret(self, name: str) -> str:
         """The token, read when a request comes (like every credential); VendorError if unset."""
@@ -58,12 +67,20 @@ class CanonicalEvents:
         deliveries = []
         for index, item in enumerate(items):
             try:
-                event = Event.model_validate(item)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"]) or "(event)"
-                raise WebhookRejected(400, f"event {index}: {where}: {err['msg']}") from None
+                event = read_event(item, self._zone(item))
+            except EventRefused as exc:
+                raise WebhookRejected(422, f"event {index}: {exc}") from None
             deliveries.append(Delivery(tool="kickoff", dedup_key=f"kickoff:event:{event.id}",
                                        kind="webhook", received_at=now, record_id=event.subject,
                                        payload=event.model_dump(mode="json")))
         return deliveries
+
+    def _zone(self, item: object) -> ZoneInfo | None:
+        """The zone of the tenant the event names (EventRefused if it is none of ours)."""
+        tenant = item.get("tenant") if isinstance(item, dict) else None
+        if tenant is None or self._zones is None:
+            return None
+        zones = self._zones()
+        if tenant not in zones:
+            raise EventRefused([("tenant", f"not a configured tenant; one of {', '.join(zones)}")])
+        return zones[tenant]

@@ -3,7 +3,8 @@
 Runs in a worker thread (the ledger and some secret look-ups block). The order is the
 point: the signature is checked over the raw bytes before anything is parsed; the answer
 is 2xx only once the deliveries are committed; a body that is authentic but does not
-parse is kept as a failed inbox row (for inspection) and answered 400; a failure to store
+parse (400) or is refused by the format's rules (422) is kept as a failed inbox row (for
+inspection) and answered so; a failure to store
 is a 5xx, so the vendor sends it again. Nothing here logs a body, a secret or a header.
 """
 
@@ -23,6 +24,8 @@ from kickoff.ledger import Ledger, inbox
 from kickoff.model import Delivery
 
 log = logging.getLogger("gateway")
+KEPT_STATUSES = (400, 422)
+"""Refusals of an authentic body: kept as a failed inbox row, not only answered."""
 
 
 @dataclass
@@ -59,9 +62,9 @@ class Intake:
         try:
             deliveries = verifier.parse_webhook(request, now)
         except WebhookRejected as rejected:
-            if rejected.status != 400:
+            if rejected.status not in KEPT_STATUSES:
                 return Outcome(rejected.status, rejected.reason)
-            return self._keep_invalid(tool, request, rejected.reason, redact, now)
+            return self._keep_invalid(tool, request, rejected, redact, now)
         return self._store(tool, deliveries)
 
     def _store(self, tool: str, deliveries: list[Delivery]) -> Outcome:
@@ -79,9 +82,10 @@ class Intake:
                  len(ids) - len(new))
         return Outcome(200, inbox_ids=ids, new_ids=new)
 
-    def _keep_invalid(self, tool: str, request: WebhookRequest, reason: str,
+    def _keep_invalid(self, tool: str, request: WebhookRequest, rejected: WebhookRejected,
                       redact: Sequence[str], now: datetime) -> Outcome:
         """An authentic body that does not parse: one failed inbox row (once per body)."""
+        reason = rejected.reason
         delivery = Delivery(
             tool=tool, kind="webhook", received_at=now,  # type: ignore[arg-type]
             dedup_key=f"invalid:{hashlib.sha256(request.body).hexdigest()}",
@@ -96,7 +100,7 @@ class Intake:
             log.error("%s: malformed delivery NOT kept (%s); answered 503", tool, type(exc).__name__)
             return Outcome(503, "could not store the delivery; please retry")
         log.warning("%s: body does not parse (%s); kept as failed inbox row %d", tool, reason, inbox_id)
-        return Outcome(400, reason, kept_id=inbox_id)
+        return Outcome(rejected.status, reason, kept_id=inbox_id)
 
 
 def kept_body(body: bytes, redact: Sequence[str] = ()) -> Any:
