@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kickoff.playbooks import decide
-from tests.playbooks.conftest import acts, ev, payloads, run, t, when
+from tests.playbooks.conftest import Done, acts, ev, payloads, run, t, when
 
 CONTRACT = {
     "account_name": "Exempel Bygg AB",
@@ -26,6 +26,10 @@ def pb(playbooks):
 
 def signed(**changes):
     return ev("contract.signed", SIGNED_AT, {**CONTRACT, **changes})
+
+
+PRE_ONBOARDING_DONE = Done("pre_onboarding", "2024-10-21T15:00:00+02:00")
+"""A6 marked done in HubSpot on the delivery start date, before the move."""
 
 
 def test_A1_contract_creates_se_ticket_in_stage_new(pb):
@@ -125,6 +129,24 @@ def test_A5_owner_no_owner_and_contracts_team_told(pb):
     assert decision.state.owner == "no_owner"
 
 
+def test_A6_pre_onboarding_done_brings_the_call_to_the_main_user(pb):
+    # Seed 002: "Pre-onboarding: Logga in på kundens konto ... Ring huvudbrukare": the call
+    # follows the pre-onboarding; done after the move, the call task comes then.
+    late = Done("pre_onboarding", "2024-10-22T13:20:00+02:00")
+    result = run(pb, [signed(), late], until="2024-10-23T00:00:00+02:00")
+    [call] = acts(result, "A7", "create_task")
+    assert call.at == t("2024-10-22T13:20:00+02:00")
+    assert call.action.payload["due_at"] == "2024-10-22T17:00:00+02:00"
+    before = run(pb, [signed()], until="2024-10-23T00:00:00+02:00")
+    assert acts(before, "A7", "create_task") == []  # not done: no call yet (A8's calls still come)
+
+
+def test_A6_pre_onboarding_done_before_the_move_calls_at_the_move(pb):
+    result = run(pb, [signed(), PRE_ONBOARDING_DONE], until="2024-10-23T00:00:00+02:00")
+    assert when(acts(result, "A7", "create_task")) == [MOVE_AT]
+    assert result.states["ob-1"].facts["pre_onboarding_done"] is True
+
+
 def test_A6_pre_onboarding_task_due_at_the_move(pb):
     decision = decide(None, signed(), t(SIGNED_AT), pb)
     [task] = [a for a in decision.actions if a.rule == "A6"]
@@ -135,7 +157,7 @@ def test_A6_pre_onboarding_task_due_at_the_move(pb):
 
 def test_A7_call_task_at_move_and_answered_call_closes_ticket(pb):
     answered = ev("call.logged", "2024-10-22T10:00:00+02:00", {"outcome": "answered"})
-    result = run(pb, [signed(), answered], until="2025-02-01T00:00:00+01:00")
+    result = run(pb, [signed(), PRE_ONBOARDING_DONE, answered], until="2025-02-01T00:00:00+01:00")
     [call] = acts(result, "A7", "create_task")
     assert call.at == t(MOVE_AT)
     assert call.action.payload["task_type"] == "call"
@@ -227,7 +249,7 @@ def test_A12_inactive_after_60_days_manual_work_from_then_on(pb):
 
 def test_A13_booking_emails_team_closes_and_stops_everything(pb):
     booked = ev("meeting.booked", "2024-10-23T13:00:00+02:00", {"meeting_id": "m-1", "start": "2024-11-04T10:00:00+01:00"})
-    result = run(pb, [signed(), booked], until="2025-06-01T00:00:00+02:00")
+    result = run(pb, [signed(), PRE_ONBOARDING_DONE, booked], until="2025-06-01T00:00:00+02:00")
     a13 = acts(result, "A13")
     assert [(a.action.tool, a.action.kind) for a in a13] == [
         ("email", "notify"), ("hubspot", "set_stage"), ("hubspot", "complete_task"),
@@ -267,11 +289,30 @@ def test_A15_no_show_restarts_the_flow_and_asks_to_rebook(pb):
 
 def test_A15_cancelled_meeting_outcome_rescheduled_and_restart(pb):
     booked = ev("meeting.booked", "2024-10-23T13:00:00+02:00", {"meeting_id": "m-1", "start": "2024-11-04T10:00:00+01:00"})
-    cancelled = ev("meeting.cancelled", "2024-10-30T09:00:00+01:00", {"meeting_id": "m-1"})
+    cancelled = ev("meeting.cancelled", "2024-10-30T09:00:00+01:00", {"meeting_id": "m-1", "restart_onboarding": True})
     result = run(pb, [signed(), booked, cancelled], until="2024-11-01T00:00:00+01:00")
     stages = [a.action.payload for a in acts(result, "A15", "set_stage")]
     assert stages[0] == {"stage": "rescheduled", "record": "meeting", "record_id": "m-1"}
     assert result.states["ob-1"].stage == "onboarding_in_progress"
+
+
+@pytest.mark.parametrize("outcome", ["meeting.no_show", "meeting.cancelled"])
+@pytest.mark.parametrize("restart", [None, False])
+def test_A15_no_restart_unless_restart_onboarding_is_yes(pb, outcome, restart):
+    # Seed 002: "'Restart onboarding' trycker du på 'Yes' och sparar. Detta gör att det
+    # automatiska workflowet startar om på nytt": a field left empty is not a Yes.
+    booked = ev("meeting.booked", "2024-10-23T13:00:00+02:00", {"meeting_id": "m-1", "start": "2024-11-04T10:00:00+01:00"})
+    data = {"meeting_id": "m-1"} | ({} if restart is None else {"restart_onboarding": restart})
+    missed = ev(outcome, "2024-11-04T10:30:00+01:00", data)
+    result = run(pb, [signed(), booked, missed], until="2024-12-01T00:00:00+01:00")
+    after = [a for a in result.actions if a.at >= t("2024-11-04T10:30:00+01:00")]
+    assert [(a.action.rule, a.action.kind, a.action.payload.get("stage") or a.action.payload.get("subject"))
+            for a in after] == [
+        ("A15", "set_stage", "no_show" if outcome == "meeting.no_show" else "rescheduled"),
+        ("A15", "create_task", "Contact the customer to book a new kick-off meeting"),  # "kontaktar du kund"
+    ]  # no move back to Pågår, no call tasks, no e-mails
+    assert (result.states["ob-1"].stage, result.states["ob-1"].status) == ("closed", "completed")
+    assert result.pending == {}
 
 
 def test_A15_restart_onboarding_yes_restarts_from_inactive(pb):
@@ -281,3 +322,46 @@ def test_A15_restart_onboarding_yes_restarts_from_inactive(pb):
     assert when([a for a in acts(result, "A8", "create_task") if a.at > t("2025-01-07T09:00:00+01:00")]) == [
         "2025-01-10T08:00:00+01:00"
     ]
+
+
+def test_A14_business_days_skip_midsommarafton(pb):
+    # Sweden's public holidays, and Midsommarafton (a de facto holiday: offices close), are
+    # not business days: a kick-off held on Thursday 19 June 2025 is segmented on Monday
+    held = ev("meeting.completed", "2025-06-19T10:00:00+02:00", {"meeting_id": "m-1"})
+    signed_2025 = ev("contract.signed", "2025-06-02T09:00:00+02:00", {**CONTRACT, "signed_on": "2025-06-02",
+                                                                       "start_on": "2025-06-09"})
+    result = run(pb, [signed_2025, held], until="2025-06-19T12:00:00+02:00")
+    [segment] = [a for a in acts(result, "A14", "create_task")]
+    assert segment.action.payload["due_at"] == "2025-06-23T12:00:00+02:00"
+
+
+def test_A1_a_customer_who_comes_back_signs_again(pb):
+    """Two cycles: onboarded in autumn 2024 (kick-off booked, ticket closed), a new contract in
+    spring 2025 is a new SE ticket in "Ny" and the whole procedure again."""
+    booked = ev("meeting.booked", "2024-10-23T13:00:00+02:00", {"meeting_id": "m-1", "start": "2024-11-04T10:00:00+01:00"})
+    first = [signed(), PRE_ONBOARDING_DONE, booked]
+    again_at = "2025-03-03T09:00:00+01:00"
+    again = ev("contract.signed", again_at, {**CONTRACT, "signed_on": "2025-03-03", "start_on": "2025-03-10",
+                                              "main_user": "Berit Exempel", "main_user_email": "berit@example.com",
+                                              "licences": 40})
+    product = ev("account.created", "2025-03-05T09:00:00+01:00", {"account_name": "Exempel Bygg AB", "main_user": "Berit Exempel",
+                                                                 "email": "berit@example.com", "licences": 40})
+    result = run(pb, [*first, again, product], until="2025-03-14T08:30:00+01:00")
+    second = [a for a in result.actions if a.at >= t(again_at)]
+    assert [(a.at.strftime("%m-%d %H:%M"), a.action.rule, a.action.kind) for a in second] == [
+        ("03-03 09:00", "A1", "create_record"),  # a new ticket, in "Ny"
+        ("03-03 09:00", "A3", "add_note"),
+        ("03-03 09:00", "A5", "assign_owner"),  # set again: the owner belonged to the first cycle
+        ("03-03 09:00", "A5", "notify"),
+        ("03-03 09:00", "A6", "create_task"),
+        ("03-11 08:00", "A2", "set_stage"),  # the day after the new start date
+        ("03-11 08:00", "A2", "notify"),
+        ("03-14 08:00", "A8", "create_task"),  # day 3 of the new flow, no kick-off booked: a call task
+    ]  # the product matches the new contract: no A4 task; pre-onboarding not done yet: no call
+    assert second[0].action.payload["fields"]["name"] == "SE - Exempel Bygg AB"
+    assert second[0].action.idempotency_key != acts(result, "A1", "create_record")[0].action.idempotency_key
+    assert second[6].action.payload["to"] == ["berit@example.com"]
+    state = result.states["ob-1"]
+    assert (state.stage, state.status, state.facts["meeting_booked"], state.facts["_cycle"]["n"]) == (
+        "onboarding_in_progress", "active", False, 2)
+    assert state.created_record("ticket") == second[0].action.idempotency_key  # later writes go to the new ticket

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kickoff.playbooks import decide
-from tests.playbooks.conftest import acts, ev, run, t, when
+from tests.playbooks.conftest import Done, acts, ev, run, t, when
 
 SIGNED_AT = "2024-05-02T11:00:00+02:00"  # a Thursday
 CONTRACT = {
@@ -29,6 +29,12 @@ def signed(**changes):
 
 def online(at="2024-05-12T16:00:00+02:00"):
     return ev("partner.online", at, {"online_on": at[:10]})
+
+
+def trained():
+    """The AM marks both To train calls done in Salesforce, then the partner is online."""
+    return [Done("first_call", "2024-05-03T10:00:00+02:00"), Done("call_after_webinar", "2024-05-10T17:00:00+02:00"),
+            online()]
 
 
 def test_T1_classic_onboarding_books_the_149_eur_setup_fee(pb):
@@ -106,7 +112,7 @@ def test_T6_team_leader_rule_assigns_am_training_and_to_train_case(pb):
 
 
 def test_T7_to_train_calls_webinar_and_completed_once_online(pb):
-    result = run(pb, [signed(), online()], until="2024-05-12T17:00:00+02:00")
+    result = run(pb, [signed(), *trained()], until="2024-05-12T17:00:00+02:00")
     to_train_key = acts(result, "T6", "create_record")[0].action.idempotency_key
     tasks = acts(result, "T7", "create_task")
     assert [(a.action.payload["due_at"], a.action.payload["target"]) for a in tasks] == [
@@ -116,7 +122,72 @@ def test_T7_to_train_calls_webinar_and_completed_once_online(pb):
     ]
     [completed] = acts(result, "T7", "set_stage")[:1]
     assert completed.action.payload == {"stage": "completed", "target": to_train_key}
+    assert completed.at == t("2024-05-12T16:00:00+02:00")
     assert result.states["ob-1"].stage == "check_usage"
+    # the call after the webinar marked done: the webinar is behind, its task is completed
+    [attended] = acts(result, "T7", "complete_task")
+    assert attended.action.payload == {"task_key": tasks[1].action.idempotency_key}
+
+
+def test_T7_online_before_the_calls_are_done_waits_for_them(pb):
+    # "Une fois le partenaire en ligne, on peut 'complete' la case 'To train'", the case the AM
+    # completes "en passant un premier call" and with "un call ... après le webinar"
+    events = [signed(), Done("first_call", "2024-05-03T10:00:00+02:00"), online(),
+              Done("call_after_webinar", "2024-05-13T09:30:00+02:00")]
+    result = run(pb, events, until="2024-05-14T00:00:00+02:00")
+    [reminder] = [a for a in acts(result, "T7", "create_task") if a.at == t("2024-05-12T16:00:00+02:00")]
+    assert reminder.action.payload["subject"].startswith("The partner is online: mark the To train calls done")
+    [completed] = [a for a in acts(result, "T7", "set_stage") if a.action.payload.get("target")]
+    assert completed.at == t("2024-05-13T09:30:00+02:00")
+    assert result.states["ob-1"].stage == "check_usage"
+    not_yet = run(pb, events[:3], until="2024-05-14T00:00:00+02:00")
+    assert not_yet.states["ob-1"].stage == "training" and acts(not_yet, "T8") == []
+
+
+def test_T4_registration_done_is_noted_on_to_train(pb):
+    result = run(pb, [signed(), Done("register_webinar", "2024-05-03T09:00:00+02:00")], until="2024-05-11T00:00:00+02:00")
+    to_train_key = acts(result, "T6", "create_record")[0].action.idempotency_key
+    notes = [a.action.payload for a in acts(result, "T4", "add_note")]
+    assert notes == [{"body": "Registered for the training webinar on 2024-05-10: the partner must attend it.",
+                      "mentions": [], "target": to_train_key}]
+    assert [a.action.kind for a in acts(result, "T4")] == ["create_task", "add_note"]  # no alarm on the day
+
+
+def test_T4_not_registered_on_the_webinars_morning_tells_sales(pb):
+    result = run(pb, [signed()], until="2024-05-11T00:00:00+02:00")
+    [late] = [a for a in acts(result, "T4", "create_task") if a.at == t("2024-05-10T08:00:00+02:00")]
+    assert late.action.payload["owner"] == "sales" and late.action.payload["priority"] == "high"
+    assert late.action.payload["subject"].startswith("The partner is not registered for today's webinar")
+
+
+def test_T2_a_partner_who_comes_back_is_onboarded_again(pb):
+    """Two cycles: activated in May 2024 (the To train and Enable Marketplace cases), a new
+    classic contract in 2025 is a new fee, Starting Date check, webinar, calls and To train case."""
+    good = ev("usage.reported", "2024-05-20T09:00:00+02:00",
+              {"appointments": 12, "cash_register_used": True, "pss": True, "stripe_kyc": True})
+    asked = ev("case.updated", "2024-05-22T10:00:00+02:00",
+               {"case": "enable_marketplace", "status": "validation_requested", "description": FULL_RECAP})
+    completed = ev("case.updated", "2024-05-23T10:00:00+02:00", {"case": "enable_marketplace", "status": "completed"})
+    again_at = "2025-02-03T10:00:00+01:00"  # a Monday
+    again = ev("contract.signed", again_at, {**CONTRACT, "signed_on": "2025-02-03", "start_on": "2025-02-14",
+                                              "plan": "Essential"})
+    self_onboarded = ev("contract.signed", "2025-01-06T10:00:00+01:00",
+                        {**CONTRACT, "signed_on": "2025-01-06", "start_on": "2025-01-10", "self_onboarding": True})
+    result = run(pb, [signed(), *trained(), good, asked, completed, self_onboarded, again],
+                 until="2025-02-04T00:00:00+01:00")
+    second = [a for a in result.actions if a.at >= t("2025-01-01T00:00:00+01:00")]
+    assert [(a.action.rule, a.action.kind) for a in second] == [
+        ("T2", "add_note"), ("T1", "create_record"),  # a self-onboarding contract started nothing
+        ("T4", "create_task"), ("T6", "assign_owner"), ("T6", "set_stage"), ("T6", "create_record"),
+        ("T7", "create_task"), ("T7", "create_task"), ("T7", "create_task"), ("T10", "create_task"),
+    ]
+    assert all(a.at == t(again_at) for a in second)
+    assert second[2].action.payload["fields"] == {"webinar_on": "2025-02-11"}
+    assert second[5].action.payload["fields"]["subject"] == "To train"
+    state = result.states["ob-1"]
+    assert (state.stage, state.status, state.owner, state.facts["plan"], state.facts["online"]) == (
+        "training", "active", "am", "Essential", False)
+    assert state.facts["_cycle"]["n"] == 2
 
 
 def test_T8_enable_marketplace_case_and_usage_criteria(pb):
@@ -124,7 +195,7 @@ def test_T8_enable_marketplace_case_and_usage_criteria(pb):
                {"appointments": 8, "cash_register_used": False, "pss": True, "stripe_kyc": True})
     again = ev("usage.reported", "2024-05-21T09:00:00+02:00",
                {"appointments": 9, "cash_register_used": False, "pss": True, "stripe_kyc": True})
-    result = run(pb, [signed(), online(), short, again], until="2024-05-22T00:00:00+02:00")
+    result = run(pb, [signed(), *trained(), short, again], until="2024-05-22T00:00:00+02:00")
     [case] = acts(result, "T8", "create_record")
     assert case.action.payload["fields"]["subject"] == "Enable Marketplace"
     tasks = acts(result, "T8", "create_task")
@@ -139,7 +210,7 @@ def test_T8_enable_marketplace_case_and_usage_criteria(pb):
 def test_T8_criteria_met_is_noted(pb):
     good = ev("usage.reported", "2024-05-20T09:00:00+02:00",
               {"appointments": 12, "cash_register_used": True, "pss": True, "stripe_kyc": True})
-    result = run(pb, [signed(), online(), good], until="2024-05-21T00:00:00+02:00")
+    result = run(pb, [signed(), *trained(), good], until="2024-05-21T00:00:00+02:00")
     assert [a.action.kind for a in acts(result, "T8")] == ["create_record", "add_note"]
     assert result.states["ob-1"].facts["usage_ok"] is True
 
@@ -148,7 +219,7 @@ def test_T9_recap_checklist_must_have_all_15_points(pb):
     recap = FULL_RECAP.replace("7. point 7: Oui", "7. point 7:").replace("12. point 12: Oui", "12. point 12: ")
     asked = ev("case.updated", "2024-05-22T10:00:00+02:00",
                {"case": "enable_marketplace", "status": "validation_requested", "description": recap})
-    result = run(pb, [signed(), online(), asked], until="2024-05-23T00:00:00+02:00")
+    result = run(pb, [signed(), *trained(), asked], until="2024-05-23T00:00:00+02:00")
     [task] = acts(result, "T9", "create_task")
     assert task.action.payload["subject"].endswith("points 7, 12 are empty")
     assert acts(result, "T11") == []
@@ -180,7 +251,7 @@ def test_T11_team_leader_completes_enable_marketplace_account_active(pb):
     asked = ev("case.updated", "2024-05-22T10:00:00+02:00",
                {"case": "enable_marketplace", "status": "validation_requested", "description": FULL_RECAP})
     completed = ev("case.updated", "2024-05-23T10:00:00+02:00", {"case": "enable_marketplace", "status": "completed"})
-    result = run(pb, [signed(), online(), good, asked, completed])
+    result = run(pb, [signed(), *trained(), good, asked, completed])
     enable_key = acts(result, "T8", "create_record")[0].action.idempotency_key
     t11 = [a.action.payload for a in acts(result, "T11")]
     assert t11 == [
