@@ -130,3 +130,18 @@ def test_playbook_check_cli_ok_and_failing(tmp_path):
     assert f"{path}:{line}: unknown stage 'folow_up'" in bad.stderr
     listed = runner.invoke(app, ["playbook", "list"])
     assert listed.exit_code == 0 and listed.stdout.splitlines()[0].startswith("assist-se\tA\tseed 002")
+
+
+@pytest.mark.parametrize(("name", "old", "new", "message"), [
+    pytest.param("retention-alerts", "  facts: [open_opportunity, request_open,", "  facts: [open_oportunity, request_open,",
+                 "cycles: unknown fact 'open_oportunity': declare it under facts:", id="a_cycle_fact_not_declared"),
+    pytest.param("retention-alerts", "  when: status == 'completed'\n  stage: new", "  when: status == 'completed'\n  stage: nwe",
+                 "unknown stage 'nwe' in cycles", id="a_cycle_stage_unknown"),
+    pytest.param("retention-alerts", "nps: {facts: [nps_band, nps_score]", "nps: {facts: [nps_bnd, nps_score]",
+                 "signal 'nps': unknown fact 'nps_bnd': declare it under facts:", id="a_signal_fact_not_declared"),
+    pytest.param("network-onboarding", "    tasks: [follow_up]", "    tasks: [folow_up]",
+                 "tasks: 'folow_up' is not the id of any create_task or create_record", id="a_task_that_is_no_task"),
+])
+def test_check_catches_cycles_signals_and_tasks(tmp_path, name, old, new, message):
+    path, _ = broken(tmp_path, name, old, new)
+    assert message in [m for _, m in messages(path)]

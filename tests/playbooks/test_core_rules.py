@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kickoff.playbooks import decide
-from tests.playbooks.conftest import acts, ev, run, t, when
+from tests.playbooks.conftest import Done, acts, ev, run, t, when
 
 PAID_AT = "2024-08-05T09:00:00-03:00"  # a Monday, São Paulo
 PAYMENT = {"account_name": "Loja Exemplo", "plan": "premium", "phone": "+55 11 0000-0000", "phone_type": "landline"}
@@ -176,3 +176,44 @@ def test_M10_finalizacao_de_onboarding_closes_the_ticket(pb):
 
 def contact_made():
     return ev("contact.made", "2024-08-07T14:01:00-03:00", {"session": 1})
+
+
+def test_M4_business_days_skip_good_friday_and_tiradentes(pb):
+    # Brazil's national holidays are not business days: paid on Thursday 17 April 2025, GR's
+    # booking task is due after Good Friday (18th) and Tiradentes (Monday 21st)
+    decision = decide(None, ev("payment.confirmed", "2025-04-17T10:00:00-03:00", PAYMENT), t("2025-04-17T10:00:00-03:00"), pb)
+    [book] = [a for a in decision.actions if a.rule == "M4"]
+    assert book.payload["due_at"] == "2025-04-22T10:00:00-03:00"
+
+
+def test_M4_a_slot_gr_marked_booked_in_movidesk_is_not_completed_again(pb):
+    result = run(pb, [paid(), Done("book_slot", "2024-08-05T14:00:00-03:00"), booked()])
+    assert acts(result, "M4", "complete_task") == []  # the person closed it; Kickoff posts no second one
+    assert result.states["ob-1"].facts["_done"] == [acts(result, "M4", "create_task")[0].action.idempotency_key]
+
+
+def test_M1_a_customer_who_comes_back_is_implemented_again(pb):
+    """Two cycles: implemented in August 2024 (two COREs, closed); a new payment in 2025 opens
+    a new ticket, and its onboarding again needs at least 2 appointments (M6)."""
+    first = [paid(), booked(), completed("2024-08-07T15:30:00-03:00", next_start=S2),
+             completed("2024-08-14T15:30:00-03:00", end_onboarding=True)]
+    again_at = "2025-03-10T09:00:00-03:00"
+    again = ev("payment.confirmed", again_at, {**PAYMENT, "plan": "basic", "phone_type": "mobile"})
+    s1 = "2025-03-12T14:00:00-03:00"
+    session = booked(start=s1, at="2025-03-10T15:00:00-03:00")
+    ended = completed("2025-03-12T15:30:00-03:00", end_onboarding=True)
+    reached = ev("contact.made", "2025-03-12T14:01:00-03:00", {"session": 1})
+    result = run(pb, [*first, again, session, reached, ended])
+    second = [a for a in result.actions if a.at >= t(again_at)]
+    assert [(a.action.rule, a.action.kind) for a in second] == [
+        ("M1", "create_record"), ("M1", "set_stage"), ("M4", "create_task"),  # a new ticket, GR books
+        ("M3", "post_action"), ("M3", "set_stage"), ("M3", "create_task"),  # mobile: a landline is asked for again
+        ("M4", "complete_task"), ("M5", "create_task"),
+        ("M5", "complete_task"), ("M9", "post_action"),  # the 1st CORE of this implementation
+        ("M6", "create_task"),  # "pelo menos 02 Agendamentos": not closed after one
+    ]
+    assert second[0].action.idempotency_key != acts(result, "M1", "create_record")[0].action.idempotency_key
+    assert second[7].action.payload["subject"] == "CORE 1 by phone"
+    state = result.states["ob-1"]
+    assert (state.stage, state.status, state.facts["sessions_done"], state.facts["_cycle"]["n"]) == (
+        "scheduled", "active", 1, 2)
