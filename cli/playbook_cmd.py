@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -13,10 +14,12 @@ import typer
 from cli.output import fail
 from kickoff.playbooks import (
     EventsFileError,
+    Playbook,
     PlaybookError,
+    SimIgnored,
     check_files,
     load_playbook,
-    parse_events,
+    numbered_events,
     playbook_files,
     playbooks_dir,
     simulate,
@@ -45,71 +48,100 @@ def _config_dir(config_dir: Path | None) -> Path:
     return here if here.is_dir() else _PACKAGE_CONFIG
 
 
-def _tenant_for(config_dir: Path, playbook: str, tenant: str | None) -> tuple[str | None, ZoneInfo | None]:
-    """The tenant (named, or the first one running ``playbook``) and its time zone."""
+def _tenants(config_dir: Path, needed: bool) -> dict[str, TenantConfig]:
+    """The configured tenants ({} when there is no tenants.yaml and none is asked for)."""
     path = config_dir / "tenants.yaml"
-    if tenant is None and not path.is_file():
-        return None, None
+    if not needed and not path.is_file():
+        return {}
     try:
-        tenants: dict[str, TenantConfig] = load_yaml_model(path, TenantsFile).tenants
+        return load_yaml_model(path, TenantsFile).tenants
     except ConfigError as exc:
-        if tenant is None:
-            return None, None
+        if not needed:
+            return {}
         fail(str(exc))
-    if tenant is not None:
-        if tenant not in tenants:
-            fail(f"{path}: tenants.{tenant}: a configured tenant")
-        return tenant, tenants[tenant].zone
-    for key, config in tenants.items():
-        if config.playbook == playbook:
-            return key, config.zone
-    return None, None
+
+
+def _tenant_for(config_dir: Path, playbook: str | None, tenant: str | None) -> tuple[str | None, TenantConfig | None]:
+    """The tenant named (it must run ``playbook``), else the first one running ``playbook``."""
+    tenants = _tenants(config_dir, needed=tenant is not None)
+    if tenant is None:
+        return next(((key, config) for key, config in tenants.items() if config.playbook == playbook), (None, None))
+    if tenant not in tenants:
+        fail(f"--tenant: {tenant!r} is not a tenant of {config_dir / 'tenants.yaml'}; one of {', '.join(tenants)}")
+    config = tenants[tenant]
+    if playbook is not None and config.playbook != playbook:
+        runs = [key for key, c in tenants.items() if c.playbook == playbook]
+        fail(f"--tenant: {tenant} runs the playbook {config.playbook}, not {playbook} "
+             f"(in its time zone and calendar); " + (f"{playbook} is run by {', '.join(runs)}" if runs
+                                                     else "leave out --tenant"))
+    return tenant, config
+
+
+def _playbook(folder: Path, name: str) -> Playbook:
+    """The playbook ``name``; if there is none, the ones there are."""
+    path = folder / "playbooks" / f"{name}.yaml"
+    if not path.is_file():
+        there = ", ".join(p.stem for p in playbook_files(folder / "playbooks")) or "none"
+        fail(f"--playbook: no playbook {name!r} in {folder / 'playbooks'}; the playbooks: {there}")
+    try:
+        return load_playbook(path)
+    except PlaybookError as exc:
+        fail(str(exc))
 
 
 def _parse_until(text: str | None, zone: ZoneInfo) -> datetime | None:
+    """A time (without an offset: the tenant's), or a date: the end of that day, there."""
     if text is None:
         return None
     try:
+        if len(text) == len("2024-10-24"):
+            return datetime.combine(date.fromisoformat(text), time.max, tzinfo=zone)
         until = datetime.fromisoformat(text)
     except ValueError:
-        fail(f"--until: an ISO-8601 date or time, got {text!r}")
+        fail(f"--until: a date (2024-10-24: to the end of that day) or a time (2024-10-24T12:00), got {text!r}")
     return until if until.tzinfo else until.replace(tzinfo=zone)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_cmd(
-        playbook: Annotated[str, typer.Option("--playbook", "-p", help="playbook name (config/playbooks/NAME.yaml)")],
-        events: Annotated[Path, typer.Option("--events", "-e", help="canonical events, one JSON object a line")],
-        until: Annotated[
-            str | None, typer.Option("--until", help="run timers up to this ISO-8601 time (default: until none is left)")
-        ] = None,
-        tenant: Annotated[
-            str | None, typer.Option("--tenant", "-t", help="tenant whose time zone to use (default: the one running it)")
-        ] = None,
+        events: Annotated[Path, typer.Option(
+            "--events", "-e", help="events file: one event a line, as `kickoff schema events` prints")],
+        playbook: Annotated[str | None, typer.Option(
+            "--playbook", "-p", help="playbook name (config/playbooks/NAME.yaml); default: the tenant's")] = None,
+        until: Annotated[str | None, typer.Option(
+            "--until", help="stop the clock at this time, or at the end of this date, in the tenant's zone "
+                            "(default: when no timer is left)")] = None,
+        tenant: Annotated[str | None, typer.Option(
+            "--tenant", "-t", help="a tenant running the playbook: its time zone and calendar "
+                                   "(default: the first one running it)")] = None,
         output: Annotated[str, typer.Option("--format", "-f", help="json (JSON lines) or table")] = "json",
         config_dir: ConfigDirOption = None,
     ) -> None:
-        """Run a playbook on an events file with a virtual clock; print every action in order."""
+        """Run a playbook on an events file with a virtual clock: every action in order, with its
+        due time, and every event it ignored, with why. A time without an offset is the tenant's."""
         if output not in ("json", "table"):
             fail(f"--format: json or table, got {output!r}")
+        if playbook is None and tenant is None:
+            fail("--playbook or --tenant: which playbook to run")
         folder = _config_dir(config_dir)
-        try:
-            pb = load_playbook(folder / "playbooks" / f"{playbook}.yaml")
-        except PlaybookError as exc:
-            fail(str(exc))
-        tenant_key, zone = _tenant_for(folder, playbook, tenant)
-        zone = zone or pb.zone
+        tenant_key, config = _tenant_for(folder, playbook, tenant)
+        pb = _playbook(folder, playbook or (config.playbook if config else ""))
+        zone = config.zone if config else pb.zone
         try:
             text = events.read_text(encoding="utf-8")
         except OSError as exc:
             fail(f"{events}: cannot read ({exc.strerror})")
         try:
-            parsed = parse_events(text.splitlines(), zone)
+            numbered = numbered_events(text.splitlines(), zone, tenant_key)
         except EventsFileError as exc:
             fail(f"{events}:{exc.line}: {exc.reason}")
-        result = simulate(pb, parsed, until=_parse_until(until, zone), tz=zone, tenant=tenant_key)
-        sys.stdout.write(to_table(result.actions) if output == "table" else to_jsonl(result.actions))
+        result = simulate(pb, [event for _, event in numbered], until=_parse_until(until, zone), tz=zone,
+                          tenant=tenant_key, calendar=config.calendar if config else None,
+                          recent_days=config.recent_days if config else None)
+        items = [dataclasses.replace(i, number=numbered[i.number - 1][0]) if isinstance(i, SimIgnored) else i
+                 for i in result.timeline]
+        sys.stdout.write(to_table(items) if output == "table" else to_jsonl(items))
 
     playbook_app = typer.Typer(help="Check and list the playbooks in config/playbooks.", no_args_is_help=True)
 

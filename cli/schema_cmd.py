@@ -1,21 +1,15 @@
-"""``kickoff schema events|actions``: the JSON Schema of the canonical event and action."""
+"""``kickoff schema events|actions``: the JSON Schema of the event format and of the action."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
 
-from kickoff.events import EVENT_DATA_MODELS
-from kickoff.model import Action, Event
+from kickoff.event_input import events_schema
+from kickoff.model import Action
 
-
-def events_schema() -> dict[str, Any]:
-    """The Event envelope, plus the schema of ``data`` for each event type."""
-    schema = Event.model_json_schema()
-    schema["x-event-data"] = {t.value: m.model_json_schema() for t, m in EVENT_DATA_MODELS.items()}
-    return schema
+__all__ = ["events_schema", "register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -23,8 +17,9 @@ def register(app: typer.Typer) -> None:
 
     @schema_app.command("events")
     def events() -> None:
-        """JSON Schema of the canonical Event and of each event type's data."""
-        typer.echo(json.dumps(events_schema(), indent=2))
+        """JSON Schema of an event as events files and POST /webhooks/events take it: one
+        schema per event type, its data's keys and no others; with one example per type."""
+        typer.echo(json.dumps(events_schema(), indent=2, ensure_ascii=False))
 
     @schema_app.command("actions")
     def actions() -> None:

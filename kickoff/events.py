@@ -216,7 +216,11 @@ class CaseUpdated(EventData):
 
 
 class TaskUpdated(EventData):
-    task_key: str | None = None
+    """A task (or a record) Kickoff created changed in its tool: done, or open again."""
+
+    task_key: str | None = Field(default=None, description="Kickoff's key of the task (a mapping finds it)")
+    task: str | None = Field(
+        default=None, description="or the playbook's name of the task (its id:), for a source without the key")
     status: Literal["open", "completed"] | None = None
 
 

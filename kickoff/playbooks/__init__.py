@@ -13,6 +13,7 @@ What the flows call::
 
 from kickoff.playbooks.check import Problem, check_files, check_playbook
 from kickoff.playbooks.decide import PlaybookRuntimeError, decide, event_occasion
+from kickoff.playbooks.events_file import EventsFileError, numbered_events, parse_events
 from kickoff.playbooks.loader import (
     PlaybookError,
     find_playbook,
@@ -22,10 +23,9 @@ from kickoff.playbooks.loader import (
 )
 from kickoff.playbooks.rules import RULES, Rule
 from kickoff.playbooks.simulate import (
-    EventsFileError,
     SimAction,
+    SimIgnored,
     SimResult,
-    parse_events,
     simulate,
     to_jsonl,
     to_table,
@@ -42,6 +42,7 @@ __all__ = [
     "Problem",
     "Rule",
     "SimAction",
+    "SimIgnored",
     "SimResult",
     "check_files",
     "check_playbook",
@@ -49,6 +50,7 @@ __all__ = [
     "event_occasion",
     "find_playbook",
     "load_playbook",
+    "numbered_events",
     "parse_events",
     "playbook_files",
     "playbooks_dir",

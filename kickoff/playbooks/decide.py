@@ -269,6 +269,8 @@ class _Run:
         key = self.data.get("task_key")
         facts = self.state.facts
         open_tasks = facts.setdefault(TASKS, {})
+        if key is None and self.data.get("task"):  # named as the playbook names it (events files)
+            key = open_tasks.get(self.data["task"]) or (facts.get(RECORDS) or {}).get(self.data["task"])
         name = next((n for n, k in open_tasks.items() if k == key), None)
         if name is None:
             name = next((n for n, k in (facts.get(RECORDS) or {}).items() if k == key), None)

@@ -8,32 +8,22 @@ timeline. Used by ``kickoff simulate``, the demo and the tests.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
 from kickoff.calendar import Calendar
-from kickoff.events import EventType
-from kickoff.model import Action, Event, Onboarding, Timer
+from kickoff.model import Action, ActionKind, Decision, Event, Onboarding, Timer
 from kickoff.playbooks.decide import decide
+from kickoff.playbooks.events_file import EventsFileError, parse_events
 from kickoff.playbooks.spec import Playbook
 from kickoff.playbooks.timers import timer_event
 
-DEFAULT_SUBJECT = "onboarding-1"
 MAX_STEPS = 100_000
-_LINE_KEYS = {"at", "type", "data", "subject", "id", "tenant"}
-
-
-class EventsFileError(ValueError):
-    """A line of an events file that is not a canonical event: its number and why."""
-
-    def __init__(self, line: int, reason: str) -> None:
-        self.line, self.reason = line, reason
-        super().__init__(f"line {line}: {reason}")
+__all__ = ["EventsFileError", "SimAction", "SimIgnored", "SimResult", "parse_events", "simulate",
+           "to_jsonl", "to_table"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +33,38 @@ class SimAction:
     at: datetime
     action: Action
 
+    @property
+    def due(self) -> datetime | None:
+        """A task's due time, in the zone of ``at`` (the tenant's); None for other actions."""
+        due = self.action.payload.get("due_at") if self.action.kind == ActionKind.CREATE_TASK else None
+        return datetime.fromisoformat(str(due)).astimezone(self.at.tzinfo) if due else None
+
     def as_dict(self) -> dict[str, Any]:
-        a = self.action
+        a, due = self.action, self.due
         return {
             "at": self.at.isoformat(),
             "rule": a.rule,
             "tool": a.tool,
             "kind": str(a.kind),
+            "due": due.isoformat() if due else None,
             "payload": a.payload,
             "onboarding": a.onboarding_id,
             "key": a.idempotency_key,
         }
+
+
+@dataclass(frozen=True)
+class SimIgnored:
+    """An event of the file that the playbook did nothing with, and why."""
+
+    at: datetime
+    event: Event
+    reason: str
+    number: int  # its position among the events (1 = the first); the CLI gives the file's line
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "kind": "ignored", "event": str(self.event.type),
+                "line": self.number, "onboarding": self.event.subject, "reason": self.reason}
 
 
 @dataclass
@@ -63,60 +74,9 @@ class SimResult:
     pending: dict[tuple[str, str], Timer] = field(default_factory=dict)
     audit: list[tuple[datetime, str]] = field(default_factory=list)
     decisions: int = 0
-    ignored: list[Event] = field(default_factory=list)
-
-
-def parse_event_line(text: str, number: int, zone: ZoneInfo) -> Event | None:
-    """One JSONL line -> Event (``at`` without an offset is the tenant's local time)."""
-    if not text.strip():
-        return None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EventsFileError(number, f"not JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(raw, dict):
-        raise EventsFileError(number, "a line is one JSON object with at, type, data")
-    unknown = sorted(set(raw) - _LINE_KEYS)
-    if unknown:
-        raise EventsFileError(number, f"unknown key(s) {', '.join(unknown)}; expected at, type, data, subject")
-    for key in ("at", "type"):
-        if key not in raw:
-            raise EventsFileError(number, f"'{key}' is missing")
-    try:
-        at = datetime.fromisoformat(str(raw["at"]))
-    except ValueError:
-        raise EventsFileError(number, f"'at' is not an ISO-8601 time: {raw['at']!r}") from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=zone)
-    if raw["type"] not in EventType._value2member_map_:
-        raise EventsFileError(number, f"unknown event type {raw['type']!r}")
-    try:
-        return Event(
-            id=str(raw.get("id") or f"line-{number}"),
-            type=raw["type"],
-            occurred_at=at,
-            subject=str(raw.get("subject") or DEFAULT_SUBJECT),
-            tenant=raw.get("tenant"),
-            data=raw.get("data") or {},
-        )
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"] if p != "_data_matches_type")
-        reason = err["msg"].removeprefix("Value error, ")
-        raise EventsFileError(number, f"{raw['type']}: {where + ': ' if where else ''}{reason}") from None
-
-
-def parse_events(lines: Iterable[str], zone: ZoneInfo) -> list[Event]:
-    """Every event of a JSONL text, in file order, which must also be time order."""
-    events: list[Event] = []
-    for number, text in enumerate(lines, start=1):
-        event = parse_event_line(text, number, zone)
-        if event is None:
-            continue
-        if events and event.occurred_at < events[-1].occurred_at:
-            raise EventsFileError(number, "'at' is earlier than the previous event's: keep the file in time order")
-        events.append(event)
-    return events
+    ignored: list[SimIgnored] = field(default_factory=list)
+    timeline: list[SimAction | SimIgnored] = field(default_factory=list, repr=False)
+    """The actions and the ignored events, in the order they happened."""
 
 
 def simulate(
@@ -149,25 +109,32 @@ def simulate(
         at = next_event.occurred_at if take_event else next_timer.fire_at  # type: ignore[union-attr]
         if until is not None and at > until:
             return result
+        number = None
         if take_event:
             event, index = next_event, index + 1
+            number = index
         else:
             assert next_timer is not None
             event = timer_event(next_timer, tenant)
             del result.pending[(next_timer.onboarding_id, next_timer.key)]
         clock = event.occurred_at if clock is None else max(clock, event.occurred_at)
-        _step(playbook, event, clock, zone, tenant, result, calendar, recent_days)
+        _step(playbook, event, clock, zone, tenant, result, calendar, recent_days, number)
     raise RuntimeError(f"simulation did not settle after {MAX_STEPS} steps: a timer loop?")
 
 
 def _step(playbook: Playbook, event: Event, now: datetime, zone: ZoneInfo, tenant: str | None, result: SimResult,
-          calendar: Calendar | None = None, recent_days: Mapping[str, int] | None = None) -> None:
-    decision = decide(result.states.get(event.subject), event, now, playbook, tz=zone, tenant=tenant,
+          calendar: Calendar | None = None, recent_days: Mapping[str, int] | None = None,
+          number: int | None = None) -> None:
+    before = result.states.get(event.subject)
+    decision = decide(before, event, now, playbook, tz=zone, tenant=tenant,
                       calendar=calendar, recent_days=recent_days)
     local = now.astimezone(zone)
+    if number is not None and _did_nothing(before, decision):
+        ignored = SimIgnored(local, event, why_ignored(playbook, before, event, decision), number)
+        result.ignored.append(ignored)
+        result.timeline.append(ignored)
+        result.audit.append((local, f"{event.type} {event.id}: ignored: {ignored.reason}"))
     if decision is None:
-        result.ignored.append(event)
-        result.audit.append((local, f"{event.type} {event.id}: starts nothing in {playbook.name}"))
         return
     result.decisions += 1
     result.states[event.subject] = decision.state
@@ -175,38 +142,86 @@ def _step(playbook: Playbook, event: Event, now: datetime, zone: ZoneInfo, tenan
         result.pending.pop((event.subject, key), None)
     for timer in decision.set_timers:
         result.pending[(timer.onboarding_id, timer.key)] = timer
-    result.actions.extend(SimAction(local, a) for a in decision.actions)
+    done = [SimAction(local, a) for a in decision.actions]
+    result.actions.extend(done)
+    result.timeline.extend(done)
     result.audit.extend((local, line) for line in decision.audit)
 
 
-def to_jsonl(actions: list[SimAction]) -> str:
-    """One JSON object a line: at, rule, tool, kind, payload (then onboarding and key)."""
-    return "".join(json.dumps(a.as_dict(), ensure_ascii=False) + "\n" for a in actions)
+def _did_nothing(before: Onboarding | None, decision: Decision | None) -> bool:
+    """No action, no timer, no change of state: the playbook ignored the event."""
+    if decision is None:
+        return True
+    if decision.actions or decision.set_timers or decision.cancel_timers or before is None:
+        return False
+    return _meaning(decision.state) == _meaning(before)
 
 
-def to_table(actions: list[SimAction]) -> str:
-    """The same actions as a readable timeline."""
-    many = len({a.action.onboarding_id for a in actions}) > 1
+def _meaning(state: Onboarding) -> dict[str, Any]:
+    """The state without its version and empty bookkeeping (an empty list the engine starts)."""
+    dump = state.model_dump(exclude={"version"})
+    dump["facts"] = {k: v for k, v in dump["facts"].items() if v not in ({}, [], None)}
+    return dump
+
+
+def why_ignored(playbook: Playbook, state: Onboarding | None, event: Event, decision: Decision | None) -> str:
+    """Why the playbook did nothing with ``event``, from what its triggers ask for."""
+    if state is None:
+        if event.type not in playbook.start.on:
+            return (f"no onboarding {event.subject} yet, and {event.type} starts none "
+                    f"({playbook.name} starts on {', '.join(playbook.start.on)})")
+        return f"the start condition does not hold: {' and '.join(playbook.start.when)}"
+    triggers = playbook.by_event.get(event.type, [])
+    if not triggers:
+        return f"{playbook.name} has no trigger on {event.type}"
+    needs: list[str] = []
+    for trigger in triggers:
+        if trigger.tasks is not None:
+            needs.append(f"{trigger.rule} only for task(s) {', '.join(trigger.tasks)}")
+        elif trigger.stages is not None and state.stage not in trigger.stages:
+            needs.append(f"{trigger.rule} only in stage {', '.join(trigger.stages)}")
+        elif trigger.status is not None and str(state.status) not in trigger.status:
+            needs.append(f"{trigger.rule} only when {', '.join(trigger.status)}")
+    failed = [line for line in (decision.audit if decision else [])
+              if line.endswith((" fails", ": ignored"))]
+    found = list(dict.fromkeys(needs + failed))
+    return f"stage {state.stage} ({state.status}): " + ("; ".join(found) or "no trigger changes anything")
+
+
+Item = SimAction | SimIgnored
+
+
+def to_jsonl(items: Sequence[Item]) -> str:
+    """One JSON object a line: an action (at, rule, tool, kind, due, payload, onboarding, key)
+    or an ignored event (at, kind "ignored", event, line, onboarding, reason)."""
+    return "".join(json.dumps(a.as_dict(), ensure_ascii=False) + "\n" for a in items)
+
+
+def to_table(items: Sequence[Item]) -> str:
+    """The same as a readable timeline, a task's due time in its own column."""
+    many = len({_subject(i) for i in items}) > 1
     rows = []
-    for item in actions:
-        a = item.action
-        rows.append(
-            (
-                item.at.strftime("%Y-%m-%d %a %H:%M %z"),
-                a.rule,
-                a.tool,
-                str(a.kind),
-                *((a.onboarding_id,) if many else ()),
-                _describe(a.payload),
-            )
-        )
-    header = ("at", "rule", "tool", "kind", *(("onboarding",) if many else ()), "what")
+    for item in items:
+        stamp = item.at.strftime("%Y-%m-%d %a %H:%M %z")
+        subject = (_subject(item),) if many else ()
+        if isinstance(item, SimIgnored):
+            what = f"{item.event.type} (line {item.number}): {item.reason}"
+            rows.append((stamp, "", "", "ignored", *subject, "", what))
+            continue
+        a, due = item.action, item.due
+        rows.append((stamp, a.rule, a.tool, str(a.kind), *subject,
+                     due.strftime("%Y-%m-%d %a %H:%M") if due else "", _describe(a.payload)))
+    header = ("at", "rule", "tool", "kind", *(("onboarding",) if many else ()), "due", "what")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for row in [header, *rows]:
         cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         lines.append("  ".join([*cells, str(row[-1])]).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _subject(item: Item) -> str:
+    return item.event.subject if isinstance(item, SimIgnored) else item.action.onboarding_id
 
 
 def _describe(payload: dict[str, Any]) -> str:
@@ -216,8 +231,6 @@ def _describe(payload: dict[str, Any]) -> str:
             text = str(payload[key]).replace("\n", " ")
             parts.append(text if len(text) <= 70 else text[:67] + "...")
             break
-    if "due_at" in payload:
-        parts.append(f"(due {payload['due_at'][:16].replace('T', ' ')})")
     if payload.get("to"):
         parts.append("to " + ", ".join(payload["to"]))
     if payload.get("record"):
