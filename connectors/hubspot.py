@@ -92,6 +92,7 @@ SEARCH_PAGE = 200
 SEARCH_RESULT_CAP = 10_000
 SIGNATURE_TOLERANCE_SECONDS = 300
 OWN_READS = [MODIFIED, KEY_PROPERTY]
+TASKS_CURSOR = "tasks="
 """What the connector itself reads of any record (its cursor, its idempotency keys); what the
 mapping reads comes in ``reads``."""
 V3_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
@@ -239,28 +240,45 @@ class HubSpotConnector(Connector):
         return found
 
     def read_changes(self, cursor: str | None, *, now: datetime, limit: int | None = None) -> ReadResult:
-        """Tickets changed since the cursor, oldest first, one delivery per (id, modification time)."""
-        position = Cursor.parse(cursor)
+        """Tickets changed since the cursor, oldest first, one delivery per (id, modification
+        time); then tasks, when the mapping reads tasks (HubSpot sends no webhook for a task a
+        person marks done: it is polled). The cursor is the tickets' position, then
+        ``|tasks=`` and the tasks' own."""
+        ticket_text, _, task_text = (cursor or "").partition(f"|{TASKS_CURSOR}")
+        positions = {"tickets": Cursor.parse(ticket_text), "tasks": Cursor.parse(task_text)}
+        deliveries: list[Delivery] = []
+        for kind in [k for k in positions if k == "tickets" or k in self.reads]:
+            budget = None if limit is None else limit - len(deliveries)
+            if budget is not None and budget <= 0:
+                break
+            deliveries += self._read_kind(kind, positions[kind], budget, now)
+        tickets, tasks = positions["tickets"], positions["tasks"]
+        if not (tickets.ms or tasks.ms):
+            return ReadResult(deliveries=deliveries, next_cursor=cursor)
+        return ReadResult(deliveries=deliveries,
+                          next_cursor=str(tickets) + (f"|{TASKS_CURSOR}{tasks}" if tasks.ms else ""))
+
+    def _read_kind(self, kind: str, position: Cursor, limit: int | None, now: datetime) -> list[Delivery]:
         deliveries: list[Delivery] = []
         since, after = position.ms, 0
         while limit is None or len(deliveries) < limit:
             page_size = min(SEARCH_PAGE, self._cap - after)
             if page_size <= 0:
-                log.warning("more than %d ticket changes at %d ms: moving past them", self._cap, since)
+                log.warning("more than %d %s changes at %d ms: moving past them", self._cap, kind, since)
                 since, after = since + 1, 0
                 continue
             request = {"filter_groups": [{"filters": [{"propertyName": MODIFIED, "operator": "GTE",
                                                        "value": str(since)}]}],
                        "sorts": [{"propertyName": MODIFIED, "direction": "ASCENDING"}],
-                       "properties": self._properties("tickets"),
+                       "properties": self._properties(kind),
                        "limit": page_size, "after": str(after) if after else None}
-            page = self.call(lambda request=request: self._search("tickets", request, now))
+            page = self.call(lambda request=request: self._search(kind, request, now))
             for record in page.results:
                 ms = _epoch_ms(record.properties.get(MODIFIED))
                 if position.seen(record.id, ms) or (limit is not None and len(deliveries) >= limit):
                     continue
                 position.advance(record.id, ms)
-                deliveries.append(self._poll_delivery(record, ms, now))
+                deliveries.append(self._poll_delivery(kind, record, ms, now))
             if not (page.paging and page.paging.next) or not page.results:
                 break
             stamps = {_epoch_ms(r.properties.get(MODIFIED)) for r in page.results}
@@ -268,12 +286,12 @@ class HubSpotConnector(Connector):
                 after += len(page.results)  # one millisecond fills the page: step through it
             else:
                 since, after = position.ms, 0
-        return ReadResult(deliveries=deliveries, next_cursor=str(position) if position.ms else cursor)
+        return deliveries
 
-    def _poll_delivery(self, record: Any, ms: int, now: datetime) -> Delivery:
+    def _poll_delivery(self, kind: str, record: Any, ms: int, now: datetime) -> Delivery:
         payload = self._objects.search_api.api_client.sanitize_for_serialization(record)
-        return Delivery(tool="hubspot", dedup_key=f"tickets:{record.id}:{ms}", kind="poll",
-                        received_at=now, payload={"objectType": "tickets", **payload},
+        return Delivery(tool="hubspot", dedup_key=f"{kind}:{record.id}:{ms}", kind="poll",
+                        received_at=now, payload={"objectType": kind, **payload},
                         record_id=record.id)
 
     # --- webhooks ----------------------------------------------------------------------

@@ -53,6 +53,8 @@ WATCHED = (STAGE, OWNER, MEETING_OUTCOME, TASK_STATUS, CALL_DISPOSITION, "restar
 CREATED_FINGERPRINT = "(created)"
 MEETING_READS = [MEETING_OUTCOME, "hs_meeting_start_time", MODIFIED]
 CALL_READS = [CALL_DISPOSITION, "hs_call_body", MODIFIED]
+TASK_READS = [TASK_STATUS, MODIFIED, KEY_PROPERTY]
+"""A task is polled (HubSpot sends no webhook for tasks): its status and Kickoff's key."""
 TICKET_READS = [SUBJECT, PIPELINE, STAGE, OWNER, MODIFIED, CREATED, KEY_PROPERTY]
 """The ticket's own properties read with every change: the stage the mapping reads, and what
 the push writes (owner, pipeline), so a polled echo is recognised by its fingerprints."""
@@ -179,8 +181,8 @@ class HubSpotMapping(ToolMapping):
 
     def _task(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
         status = change.properties.get(TASK_STATUS)
-        if status not in ("COMPLETED", "NOT_STARTED"):
-            return []
+        if status not in ("COMPLETED", "NOT_STARTED") or (not change.webhook and status != "COMPLETED"):
+            return []  # a polled task tells only when it is done (else every poll would say "open")
         key = change.properties.get(KEY_PROPERTY) or ctx.onboarding_for(self.tool, change.id)
         onboarding = ctx.onboarding_of_action(key) if key and ctx.onboarding_of_action else None
         onboarding = onboarding or (self._onboarding_via_ticket(change, ctx) if change.associated("tickets") else None)
@@ -296,7 +298,7 @@ class HubSpotMapping(ToolMapping):
             tickets += [typed.restart_property, typed.resume_property or ""]
             meetings.append(typed.restart_property)
         return {"tickets": _unique(tickets), "meetings": _unique(meetings),
-                "calls": list(CALL_READS)}
+                "calls": list(CALL_READS), "tasks": list(TASK_READS)}
 
     # --- echo suppression ------------------------------------------------------------------
     def write_fingerprints(self, vendor_action: VendorAction,

@@ -12,7 +12,9 @@ The API's camelCase ticket and the trigger's PascalCase body are read alike.
 
 Outbound: stages as status + justification, owner roles as agent + team, macros as public
 or internal actions. Movidesk has no tasks: a task becomes an internal action naming its
-owner and due time (and its completion another), on the one ticket (M2).
+owner, due time and key ("Chave:"), and its completion another, on the one ticket (M2). A
+person marks a task done with an action the table's ``actions`` read as ``task.updated``
+(e.g. "Tarefa concluída" with the task's "Chave: <key>" line).
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ class MovideskMapping(ToolMapping):
             name = table.labels.get(label.strip().lower())
             if name:
                 data[name] = self._convert(name, value, table, ctx)
-        if rule.event != EventType.CONTACT_MADE:
+        if rule.event not in (EventType.CONTACT_MADE, EventType.TASK_UPDATED):
             data.setdefault("meeting_id", f"{delivery.record_id}:{action.get('id')}")
         return self.event(delivery, ctx, rule.event, onboarding, data, occurred_at=_stamp(action.get("createdDate")),
                           n=n)
@@ -215,7 +217,8 @@ class MovideskMapping(ToolMapping):
             owner = role_value(table.owners, payload.owner, "owner") if payload.owner else None
             due = payload.due_at.astimezone(ctx.tenant.zone).strftime("%d/%m/%Y %H:%M")
             lines = [f"Tarefa: {payload.subject}",
-                     f"Responsável: {(owner.label or payload.owner) if owner else '-'}", f"Prazo: {due}"]
+                     f"Responsável: {(owner.label or payload.owner) if owner else '-'}", f"Prazo: {due}",
+                     f"Chave: {action.idempotency_key}"]
             if payload.body:
                 lines.append(payload.body)
             return self.vendor(_as_post(action), {"record_id": rid, "description": "\n".join(lines),

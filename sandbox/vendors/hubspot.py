@@ -774,6 +774,12 @@ class HubSpot(Vendor):
             """A person changes a ticket: one ``ticket.propertyChange`` per changed property."""
             return self.person_change("tickets", ticket_id, properties)
 
+        @a.patch("/tasks/{task_id}")
+        async def person_changes_task(task_id: str, properties: Props) -> dict[str, Any]:
+            """A person works a task, e.g. marks it done (``hs_task_status`` COMPLETED): one
+            ``task.propertyChange`` per changed property."""
+            return self.person_change("tasks", task_id, properties)
+
         @a.post("/meetings")
         async def person_books_meeting(properties: Props,
                                        ticket_id: OptionalId = None,

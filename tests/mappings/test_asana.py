@@ -7,7 +7,8 @@ import pytest
 
 from connectors.asana import AsanaConnector
 from kickoff.events import EventType
-from kickoff.model import ActionKind, ResultStatus
+from kickoff.model import ActionKind, Event, ResultStatus
+from kickoff.playbooks import decide, find_playbook
 from kickoff.retry import FAST_POLICY
 from kickoff.settings import RateLimit
 from mappings.base import MappingError, mapping_for
@@ -115,3 +116,33 @@ def test_given_the_tenants_tables_then_the_connector_reads_their_boards_and_noth
     other = {"retention": tables["asana"]["retention"], "second": {**tables["asana"]["retention"], "project": "42"}}
     assert mapping_for("asana").reads(other)["projects"] == ["1209500000000100", "42"]
     assert mapping_for("asana").reads({}) == {}
+
+
+def test_W9_given_the_intern_completes_the_verification_then_task_updated_and_the_request_is_resolved(
+        seeded, asana, ledger, ctx, tenants):
+    """The closed loop through the sandbox: the playbook's W9 task ("verify the meeting set"),
+    completed by the intern in Asana, is polled back as task.updated; the playbook then moves the
+    request to "meeting set or resolved" and posts the ✅."""
+    playbook, zone = find_playbook("retention-alerts"), tenants["retention"].zone
+    submitted = Event(id="ev-request", type=EventType.REQUEST_SUBMITTED, occurred_at=NOW, subject=SUBJECT, data={
+        "submitter": "support expert", "subject": "Wants to cancel", "partner_link": "https://support.example.com/p/42",
+        "description": "Unhappy", "ticket_link": "https://support.example.com/t/4242", "meeting_day": "2026-03-04",
+        "meeting_am": "an AM"})
+    decision = decide(None, submitted, NOW, playbook, tz=zone, tenant="retention")
+    ledger.states[SUBJECT] = decision.state
+    [request] = [a for a in decision.actions if a.tool == "asana" and a.kind is ActionKind.CREATE_RECORD]
+    [verify] = [a for a in decision.actions if a.rule == "W9"]
+    create(asana, ledger, ctx, request)
+    task_gid = create(asana, ledger, ctx, verify)
+    mapping = mapping_for("asana")
+    before = asana.read_changes(None, now=NOW)
+
+    seeded.act("asana", f"tasks/{task_gid}/complete")
+    [done] = [e for d in asana.read_changes(before.next_cursor, now=NOW).deliveries if d.record_id == task_gid
+              for e in mapping.to_events(d, ctx)]
+
+    assert done.data == {"task_key": verify.idempotency_key, "status": "completed"}
+    after = decide(decision.state, done, NOW, playbook, tz=zone, tenant="retention")
+    assert [(a.rule, a.kind, a.payload.get("stage")) for a in after.actions] == [
+        ("W7", ActionKind.SET_STAGE, "resolved"), ("W1", ActionKind.NOTIFY, None)]
+    assert after.actions[1].payload["body"].startswith(":white_check_mark:")

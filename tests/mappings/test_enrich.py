@@ -4,6 +4,7 @@ clients; what each step costs is read from the sandbox's request log."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from connectors.asana import AsanaConnector
 from connectors.hubspot import HubSpotConnector
 from connectors.zendesk import ZendeskConnector
 from kickoff.events import EventType
-from kickoff.model import ActionKind, Delivery, ResultStatus
+from kickoff.model import ActionKind, Delivery, Event, ResultStatus
+from kickoff.playbooks import decide, find_playbook, simulate
 from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
 from tests.mappings.conftest import NOW, FakeLedger, action, hooks, state
@@ -268,3 +270,44 @@ def test_W1_given_a_person_completes_a_kickoff_task_when_enriched_then_one_read_
     [done] = mapping.to_events(whole, ctx)
     assert (done.type, done.subject, done.data) == (EventType.TASK_UPDATED, subject,
                                                     {"task_key": task_action.idempotency_key, "status": "completed"})
+
+
+# --- tasks done in their tool: the closed loop ------------------------------------------------
+def test_A6_given_the_pre_onboarding_task_done_in_hubspot_then_task_updated_and_the_call_follows(
+        hubspot, seeded, receiver, ledger, tables, tenants):
+    """Kickoff writes A6's task on the ticket, a person marks it done in HubSpot, the poll of
+    tasks reads it as task.updated with the task's key, and the playbook brings A7's call (seed 002:
+    "Pre-onboarding ... Ring huvudbrukare")."""
+    seeded.set_webhook("hubspot", receiver.url, secret=HS_SECRET)
+    _company, _ticket = onboarding_ticket(seeded, ledger)
+    playbook, zone = find_playbook("assist-se"), tenants["assist"].zone
+    contract = Event(id="ev-signed", type=EventType.CONTRACT_SIGNED, occurred_at=NOW - timedelta(days=10),
+                     subject=ONBOARDING, data={"account_name": "Exempel Bygg AB", "signed_on": "2026-02-20",
+                                               "start_on": "2026-02-26", "main_user_email": "anna@example.com"})
+    moved = simulate(playbook, [contract], until=NOW, tz=zone, tenant="assist")
+    state = moved.states[ONBOARDING]
+    assert state.stage == "onboarding_in_progress" and not [a for a in moved.actions if a.action.rule == "A7"]
+    ledger.states[ONBOARDING] = state
+    [task] = [a.action for a in moved.actions if a.action.rule == "A6"]
+    ctx = ledger.context("assist", "hubspot", tables, tenants)
+    mapping = mapping_for("hubspot")
+    [written] = hubspot.apply([mapping.to_vendor(task, ctx)], NOW)
+    assert written.status is ResultStatus.DONE, written.reason
+    ledger.created(task, written.external_id, "task")
+    assert seeded.flush_webhooks()
+    start, before = len(receiver.received), hubspot.read_changes(None, now=NOW)
+    assert [e for d in before.deliveries for e in mapping.to_events(d, ctx) if e.type == EventType.TASK_UPDATED] == []
+
+    seeded.act("hubspot", f"tasks/{written.external_id}", method="PATCH", properties={"hs_task_status": "COMPLETED"})
+    assert hooks(hubspot, seeded, receiver, start) == []  # HubSpot sends no webhook for tasks: they are polled
+    polled = hubspot.read_changes(before.next_cursor, now=NOW)
+    assert "|tasks=" in polled.next_cursor
+    [done] = [e for d in polled.deliveries for e in mapping.to_events(d, ctx)]
+
+    assert (done.type, done.subject, done.data) == (EventType.TASK_UPDATED, ONBOARDING,
+                                                    {"task_key": task.idempotency_key, "status": "completed"})
+    decision = decide(state, done, NOW, playbook, tz=zone, tenant="assist")
+    [call] = [a for a in decision.actions if a.rule == "A7"]
+    assert call.kind is ActionKind.CREATE_TASK and call.payload["subject"].startswith("Call the main user")
+    again = decide(decision.state, done, NOW, playbook, tz=zone, tenant="assist")
+    assert again.actions == []  # the same completion heard twice calls once

@@ -10,7 +10,7 @@ import pytest
 from connectors.movidesk import MovideskConnector
 from connectors.ratelimit import TokenBucketLimiter
 from kickoff.events import EventType
-from kickoff.model import Action, ActionKind, ResultStatus
+from kickoff.model import Action, ActionKind, Event, ResultStatus
 from kickoff.playbooks import decide, find_playbook
 from kickoff.retry import FAST_POLICY
 from mappings.base import MappingError, mapping_for
@@ -153,3 +153,36 @@ def test_the_ticket_fields_read_are_the_ones_the_tables_need(tables):
     assert not [f for f in fields if f.startswith("actions")]
     assert {"clients.businessName", "organization"} <= set(fields)
     assert mapping.reads({}) == {}
+
+
+def test_M4_given_gr_marks_the_task_done_in_movidesk_then_task_updated_and_the_playbook_closes_it(
+        seeded, receiver, movidesk, ledger, ctx, tenants):
+    """The closed loop through the sandbox: Kickoff posts GR's task, GR posts "Tarefa concluída"
+    with the task's key, the mapping reads task.updated, the playbook takes the task as done (and
+    so posts no completion of its own when the session is booked)."""
+    started, actions, ticket_id = opened(seeded, receiver, movidesk, ledger, ctx, tenants)
+    mapping = mapping_for("movidesk")
+    [task] = [a for a in actions if a.kind is ActionKind.CREATE_TASK]
+    [result] = movidesk.apply([mapping.to_vendor(task, ctx)], NOW)
+    assert result.status is ResultStatus.DONE, result.reason
+    posted = [a for a in seeded.get("movidesk", f"tickets/{ticket_id}")["actions"]
+              if a["description"].startswith("Tarefa: GR: book the 1st CORE")]
+    assert f"Chave: {task.idempotency_key}" in posted[0]["description"]  # what GR quotes
+    assert seeded.flush_webhooks()  # our own post's webhook is out before the person acts
+    start = len(receiver.received)
+
+    seeded.act("movidesk", f"tickets/{ticket_id}/actions", type=1, createdBy="900000201",
+               description=f"Tarefa concluída\nChave: {task.idempotency_key}")
+    [hook] = hooks(movidesk, seeded, receiver, start)
+    [done] = mapping.to_events(hook, ctx)
+
+    assert (done.type, done.subject, done.data) == (EventType.TASK_UPDATED, started.id,
+                                                    {"task_key": task.idempotency_key, "status": "completed"})
+    playbook = find_playbook("core-implementation")
+    after = decide(started, done, NOW, playbook, tz=tenants["core"].zone, tenant="core")
+    assert after.state.facts["_done"] == [task.idempotency_key] and "book_slot" not in after.state.facts["_tasks"]
+    booked = Event(id="ev-booked", type=EventType.MEETING_BOOKED, occurred_at=NOW, subject=started.id,
+                   data={"meeting_id": "m-1", "start": "2026-05-04T14:00:00-03:00", "booked_by": "gr"})
+    assert [a for a in decide(after.state, booked, NOW, playbook, tz=tenants["core"].zone).actions
+            if a.kind is ActionKind.COMPLETE_TASK] == []
+

@@ -194,3 +194,29 @@ def test_given_a_stage_the_table_does_not_know_then_mapping_error_and_no_payload
     with pytest.raises(MappingError) as caught:
         mapping_for("salesforce").to_vendor(owner, ctx)
     assert caught.value.field == "payload.record_id"
+
+
+def test_T4_given_sales_mark_the_webinar_registration_done_then_task_updated_and_to_train_says_so(
+        seeded, receiver, salesforce, ledger, ctx, tenants):
+    """The closed loop through the sandbox: Kickoff's T4 Task, completed by sales in Salesforce,
+    is polled back as task.updated with its key, and the playbook notes it on To train."""
+    _account, decision = signed_and_decided(seeded, receiver, salesforce, ledger, ctx, tenants)
+    ids = push(salesforce, ledger, ctx, [a for a in decision.actions if a.tool == "salesforce"])
+    [register] = [a for a in decision.actions if a.rule == "T4"]
+    mapping = mapping_for("salesforce")
+    before = salesforce.read_changes(None, now=NOW)
+    keys = [e.data["task_key"] for d in before.deliveries for e in mapping.to_events(d, ctx)
+            if e.type == EventType.TASK_UPDATED]
+    assert register.idempotency_key not in keys  # only Kickoff's notes (completed Tasks) so far
+
+    seeded.act("salesforce", f"records/Task/{ids[register.idempotency_key]}", method="PATCH", Status="Completed")
+    done = [e for d in salesforce.read_changes(before.next_cursor, now=NOW).deliveries
+            for e in mapping.to_events(d, ctx) if e.type == EventType.TASK_UPDATED]
+
+    assert [(e.subject, e.data) for e in done] == [
+        (decision.state.id, {"task_key": register.idempotency_key, "status": "completed"})]
+    after = decide(decision.state, done[0], NOW, find_playbook("marketplace-classic"),
+                   tz=tenants["marketplace"].zone, tenant="marketplace")
+    [note] = [a for a in after.actions if a.rule == "T4"]
+    assert note.kind is ActionKind.ADD_NOTE and note.payload["body"].startswith("Registered for the training webinar")
+    assert after.state.facts["webinar_registered"] is True
