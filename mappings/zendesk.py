@@ -5,7 +5,10 @@ or a custom field) into ``churn_risk.reported``, ``red_alert.reported`` (competi
 ``nps.received`` (score), ``upsell.requested``, ``hardware.requested`` or
 ``request.submitted``; each fact's data is read from custom fields, tags (``nps_7``) or
 ticket paths. Later changes of an account's tickets: the case-stage field or the status is
-``case.updated``; a call or meeting tag added is ``call.logged`` / ``meeting.booked``.
+``case.updated``; a call or meeting tag added is ``call.logged`` / ``meeting.booked``. A
+churn-risk opportunity (a ticket with the tags of the table's ``records.opportunity``), made
+by Kickoff or by a person, reports its own status as ``case.updated`` with ``case``
+``opportunity`` (open, or closed once solved): W2's "déjà créée" is one still open.
 The onboarding is the account (``retention:requester-<id>`` or ``organization-<id>``).
 
 Event-subscription webhooks carry no custom field values: the connector's ``enrich`` reads the
@@ -153,6 +156,9 @@ class ZendeskMapping(ToolMapping):
         if ticket.kind in ("deleted", "soft_deleted"):
             return []
         subject = self._subject(ticket, table, ctx)
+        opportunity = table.records.get("opportunity")
+        if opportunity is not None and opportunity.tags and ticket.tags >= set(opportunity.tags):
+            return self._opportunity(delivery, ticket, table, subject, ctx)
         if ticket.is_new:
             return self._alert(delivery, ticket, table, subject, ctx)
         if ctx.state_for(subject) is None:
@@ -186,6 +192,16 @@ class ZendeskMapping(ToolMapping):
             raise MappingError(f"{rule.event}: {err['msg']}", field=".".join(str(p) for p in err["loc"])) from None
         return [self.event(delivery, ctx, rule.event, subject, data, occurred_at=ticket.created_at,
                            record_id=ticket.id)]
+
+    def _opportunity(self, delivery: Delivery, ticket: _Ticket, table: ZendeskTable, subject: str,
+                     ctx: MappingContext) -> list[Event]:
+        """The opportunity's status, for an account with a retention case."""
+        if ctx.state_for(subject) is None or not ticket.status:
+            return []
+        status = "closed" if table.case_statuses.get(ticket.status) == "closed" or ticket.status == "closed" else "open"
+        return [self.event(delivery, ctx, EventType.CASE_UPDATED, subject,
+                           {"case_id": ticket.id, "case": "opportunity", "status": status,
+                            "subject": ticket.raw.get("subject")}, occurred_at=ticket.at, record_id=ticket.id)]
 
     @staticmethod
     def _matches(rule: AlertRule, ticket: _Ticket) -> bool:

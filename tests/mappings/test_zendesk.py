@@ -140,3 +140,16 @@ def test_W1_given_a_trigger_webhook_then_the_tables_paths_read_its_ticket(seeded
     assert (event.type, event.subject) == (EventType.UPSELL_REQUESTED, f"retention:requester-{ticket['requester_id']}")
     assert event.data == {"description": "Wants the booking module", "ticket_link": f"zendesk:ticket:{ticket['id']}"}
     assert event.source.record_id == str(ticket["id"])
+
+
+@pytest.mark.parametrize(("status", "reported"), [("open", "open"), ("solved", "closed"), ("closed", "closed")])
+def test_W2_given_a_churn_risk_opportunity_in_zendesk_then_its_status_is_reported(ledger, ctx, status, reported):
+    """W2's "déjà créée": an opportunity still open in the tool, whoever made it."""
+    subject = "retention:requester-42"
+    ledger.states[subject] = state(subject, "retention", RETENTION, "new")
+    ticket = {"id": 77, "requester_id": 42, "status": status, "subject": "Churn risk opportunity",
+              "tags": ["churn_risk_opportunity"], "created_at": "2026-03-01T09:00:00Z", "updated_at": "2026-03-02T09:00:00Z"}
+    [event] = mapping_for("zendesk").to_events(
+        delivery("zendesk", {"event": "ticket.changed", "ticket": ticket}, kind="poll"), ctx)
+    assert (event.type, event.subject, event.data["case"], event.data["status"]) == (
+        EventType.CASE_UPDATED, subject, "opportunity", reported)
