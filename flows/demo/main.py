@@ -14,11 +14,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flows.demo.procedures import Procedure, all_procedures
+from flows.demo.clock import Act
+from flows.demo.procedures import Check, Procedure, all_procedures
+from flows.runtime import Runtime
+from sandbox.control import SandboxControl
 
 REPO = Path(__file__).resolve().parents[2]
 LEDGER_FILES = ("ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm", "ledger.sqlite3-journal")
@@ -54,30 +59,40 @@ def _restore(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
-             out: Callable[[str], None] | None = None, procedures: list[Procedure] | None = None) -> int:
-    """Play the procedures for ``days`` virtual days; 0 if every check passed, else 1."""
+@dataclass
+class Played:
+    """A demo played and still running: what its checks read, and what its report shows."""
+
+    procedures: list[Procedure]
+    control: SandboxControl
+    rt: Runtime
+    acts_done: list[Act]
+    runs: int
+    use_prefect: bool
+
+    def checks(self, procedure: Procedure) -> list[Check]:
+        return procedure.run_checks(self.control, self.rt)
+
+
+@contextmanager
+def played(home: Path, days: int = 60, use_prefect: bool = True, out: Callable[[str], None] = print,
+           procedures: list[Procedure] | None = None) -> Iterator[Played]:
+    """Start the stack, play the procedures for ``days`` virtual days and yield it, running;
+    on leaving, everything started is stopped."""
     from flows.demo.clock import VirtualClock, direct_calls, prefect_calls
-    from flows.demo.report import render, timeline
     from flows.local.stack import local_stack
     from flows.runtime import default_runtime
 
-    if out is None:
-        if hasattr(sys.stdout, "reconfigure"):
-            sys.stdout.reconfigure(errors="replace")
-        out = lambda line: print(line, flush=True)
     home = Path(home)
     procedures = procedures if procedures is not None else all_procedures()
     acts = sorted(act for p in procedures for act in p.acts)
     if not acts:
-        out("nothing to play")
-        return 1
+        raise ValueError("nothing to play")
     started = time.monotonic()
     saved = _environment()
     _fresh(home)
     default_runtime.cache_clear()
     rt = None
-    passed = False
     try:
         out(f"kickoff demo: starting {'a local Prefect server, ' if use_prefect else ''}the sandbox and the gateway "
             f"(home {home})")
@@ -98,36 +113,55 @@ def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
             until = start + timedelta(days=days)
             out(f"  playing {len(acts)} acts of {len(procedures)} procedures, {start:%Y-%m-%d} → {until:%Y-%m-%d} "
                 f"({days} virtual days)…")
-            played = time.monotonic()
+            playing = time.monotonic()
             clock.play(acts, start, until)
-            out(f"  played in {time.monotonic() - played:.1f} s: {calls.runs} "
+            out(f"  played in {time.monotonic() - playing:.1f} s: {calls.runs} "
                 f"{'Prefect flow runs' if use_prefect else 'flow steps (no Prefect)'}")
-            rows = rt.ledger.outbox_rows()
-            acts_done = [act for _, act in clock.acts_done]
-            results = []
-            for procedure in procedures:
-                checks = procedure.run_checks(stack.control, rt)
-                render(procedure, timeline(procedure, rows, acts_done), checks, out)
-                results.extend(checks)
-            failed = sum(1 for _, ok, _ in results if not ok)
-            passed = bool(results) and not failed
-            out("")
-            out(f"{len(results) - failed}/{len(results)} checks passed" + (f", {failed} FAILED" if failed else ""))
-            _where_to_look(out, use_prefect)
+            yield Played(procedures, stack.control, rt, [act for _, act in clock.acts_done], calls.runs, use_prefect)
             if use_prefect:
                 _drain_prefect()
             out("stopping the gateway, the sandbox" + (" and the Prefect server" if use_prefect else "") + "…")
-    except Exception as exc:  # noqa: BLE001 - report, stop everything (local_stack did), exit non-zero
-        import traceback
-
-        out(traceback.format_exc())
-        out(f"kickoff demo failed: {type(exc).__name__}: {exc}")
-        return 1
     finally:
         if rt is not None:
             rt.ledger.close()
         default_runtime.cache_clear()
         _restore(saved)
+
+
+def report(demo: Played, out: Callable[[str], None] = print) -> bool:
+    """Every procedure's timeline and checks; True if every check passed."""
+    from flows.demo.report import render, timeline
+
+    rows = demo.rt.ledger.outbox_rows()
+    results = []
+    for procedure in demo.procedures:
+        checks = demo.checks(procedure)
+        render(procedure, timeline(procedure, rows, demo.acts_done), checks, out)
+        results.extend(checks)
+    failed = sum(1 for _, ok, _ in results if not ok)
+    out("")
+    out(f"{len(results) - failed}/{len(results)} checks passed" + (f", {failed} FAILED" if failed else ""))
+    _where_to_look(out, demo.use_prefect)
+    return bool(results) and not failed
+
+
+def run_demo(home: Path, days: int = 60, use_prefect: bool = True,
+             out: Callable[[str], None] | None = None, procedures: list[Procedure] | None = None) -> int:
+    """Play the procedures for ``days`` virtual days; 0 if every check passed, else 1."""
+    if out is None:
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="replace")
+        out = lambda line: print(line, flush=True)
+    started = time.monotonic()
+    try:
+        with played(home, days, use_prefect, out, procedures) as demo:
+            passed = report(demo, out)
+    except Exception as exc:  # noqa: BLE001 - report, stop everything (played did), exit non-zero
+        import traceback
+
+        out(traceback.format_exc())
+        out(f"kickoff demo failed: {type(exc).__name__}: {exc}")
+        return 1
     out(f"kickoff demo: done in {time.monotonic() - started:.0f} s")
     return 0 if passed else 1
 

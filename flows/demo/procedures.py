@@ -3,7 +3,9 @@
 Each procedure is a list of ``Act``s (what a person does in a tool, or what the network's
 platform posts) from a start moment, and a list of checks: functions that read the
 sandbox's state through its admin API (and the ledger, for when things happened) and say
-whether it holds what the seed says it should. Every name is invented; every address is
+whether it holds what the seed says it should. A check reads only through its ``World``
+and reads everything its label claims, so each can fail (tests/flows/test_demo.py breaks
+each rule and sees its check fail). Every name is invented; every address is
 ``example.com``.
 """
 
@@ -14,29 +16,55 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import requests
 
 from flows.demo.clock import Act
 from flows.runtime import Runtime
+from kickoff.model import Onboarding
 from sandbox.control import SandboxControl
 
 Check = tuple[str, bool, str]
 DEMO_START = date(2026, 3, 2)  # a Monday; Europe moves its clocks on day 27 (29 March)
 
 
+class Reader(Protocol):
+    """Reads a vendor's state through the sandbox's admin routes (SandboxControl, World)."""
+
+    def get(self, vendor: str, path: str, **params: Any) -> Any: ...
+
+
 @dataclass
 class World:
-    """What a check reads: the sandbox (admin API) and the ledger (when things happened)."""
+    """What a check reads, only through the first four methods: the sandbox (admin API) and
+    the ledger (when Kickoff's writes were done, what it still waits for)."""
 
     control: SandboxControl
     rt: Runtime
     memo: dict[str, Any]
 
+    def get(self, vendor: str, path: str, **params: Any) -> Any:
+        return self.control.get(vendor, path, **params)
+
+    def mails(self) -> list[dict[str, Any]]:
+        return self.control.emails()
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return self.rt.ledger.outbox_rows()
+
+    def state(self, onboarding: str) -> Onboarding | None:
+        return self.rt.ledger.load_state(onboarding)
+
     def rows(self, tenant: str) -> list[dict[str, Any]]:
-        return [r for r in self.rt.ledger.outbox_rows() if r["onboarding_id"].startswith(f"{tenant}:")]
+        return [r for r in self.outbox() if r["onboarding_id"].startswith(f"{tenant}:")]
+
+    def moves(self, tenant: str) -> list[tuple[datetime, str]]:
+        """The stage moves of the tenant's onboardings' own records, as done, in order."""
+        return sorted((r["updated_at"], r["payload"]["stage"]) for r in self.rows(tenant)
+                      if r["kind"] == "set_stage" and r["status"] == "done"
+                      and not {"target", "record"} & set(r["payload"]))
 
     def done_at(self, tenant: str, external_id: str | None) -> datetime | None:
         """When Kickoff's write that made ``external_id`` was done (virtual time)."""
@@ -46,8 +74,7 @@ class World:
         return None
 
     def emails(self, to: str, subject: str = "") -> list[dict[str, Any]]:
-        return [m for m in self.control.emails()
-                if to in " ".join(m["rcpt_tos"]) and m["subject"].startswith(subject)]
+        return [m for m in self.mails() if to in " ".join(m["rcpt_tos"]) and m["subject"].startswith(subject)]
 
     def email_at(self, tenant: str, message: dict[str, Any]) -> datetime | None:
         return self.done_at(tenant, message.get("message_id"))
@@ -68,7 +95,10 @@ class Procedure:
         return ZoneInfo(self.timezone)
 
     def run_checks(self, control: SandboxControl, rt: Runtime) -> list[Check]:
-        world = World(control, rt, self.memo)
+        return self.check_world(World(control, rt, self.memo))
+
+    def check_world(self, world: World) -> list[Check]:
+        """Every check on ``world``; a check that cannot read is a failed check."""
         results = []
         for check in self.checks:
             try:
@@ -119,8 +149,8 @@ def assist(start: date = DEMO_START) -> Procedure:
         control.act("dealbuilder", "documents", **document)
         control.act("dealbuilder", f"documents/{document['id']}/accept")
 
-    def ticket(control: SandboxControl) -> dict[str, Any]:
-        found = [t for t in control.get("hubspot", "records/tickets")
+    def ticket(reader: Reader) -> dict[str, Any]:
+        found = [t for t in reader.get("hubspot", "records/tickets")
                  if str(t["properties"].get("subject", "")).endswith(customer)]
         if len(found) != 1:
             raise LookupError(f"{len(found)} HubSpot tickets for {customer}")
@@ -132,46 +162,54 @@ def assist(start: date = DEMO_START) -> Procedure:
             "hs_meeting_title": f"Uppstartsmöte {customer}", "hs_timestamp": meeting_start.isoformat(),
             "hs_meeting_start_time": meeting_start.isoformat(), "hs_meeting_end_time": end.isoformat()})
 
-    def linked(control: SandboxControl, kind: str) -> list[dict[str, Any]]:
-        tid = ticket(control)["id"]
-        return [r for r in control.get("hubspot", f"records/{kind}")
+    def linked(reader: Reader, kind: str) -> list[dict[str, Any]]:
+        tid = ticket(reader)["id"]
+        return [r for r in reader.get("hubspot", f"records/{kind}")
                 if any(a["toObjectType"] == "tickets" and str(a["toObjectId"]) == str(tid)
                        for a in r.get("associations", []))]
 
     def a1_ticket(w: World) -> Check:
         """A1 HubSpot ticket 'SE …' in Solutions Order/Faktura"""
-        props = ticket(w.control)["properties"]
+        props = ticket(w)["properties"]
         return _ok("A1 HubSpot ticket 'SE …' in pipeline Solutions Order/Faktura",
                    props["subject"].startswith("SE") and props.get("hs_pipeline") == "28734901",
                    f"{props['subject']!r}, pipeline {props.get('hs_pipeline')}")
 
     def a13_closed(w: World) -> Check:
-        """A13 the ticket ends in Avslutad"""
-        stage = ticket(w.control)["properties"].get("hs_pipeline_stage")
-        return _ok("A2→A13 ticket went Ny → Onboarding – Pågår → Avslutad", stage == "84561206",
-                   f"stage id {stage} (Avslutad is 84561206)")
+        """A2→A13 the ticket's stages"""
+        stage = ticket(w)["properties"].get("hs_pipeline_stage")
+        moves = w.moves("assist")
+        wanted = [(flow_day0, "onboarding_in_progress"), (booked_at, "closed")]
+        return _ok("A2→A13 ticket moved to Onboarding – Pågår the day after the start date at 08:00, to "
+                   "Avslutad at the booking, and is Avslutad now", moves == wanted and stage == "84561206",
+                   ", ".join(f"{name} at {_in_zone(at, zone)}" for at, name in moves)
+                   + f"; stage id now {stage} (Avslutad is 84561206)")
 
     def a3_note(w: World) -> Check:
         """A3 note 'Ny kund'"""
-        notes = [n["properties"].get("hs_note_body", "") for n in linked(w.control, "notes")]
+        notes = [n["properties"].get("hs_note_body", "") for n in linked(w, "notes")]
         ok = any(b.startswith("Ny kund") and "51200101" in b for b in notes)
         return _ok("A3 note 'Ny kund' tags the new-customer coordinator", ok, f"{len(notes)} note(s) on the ticket")
 
     def a5_owner(w: World) -> Check:
         """A5 owner 'No owner'"""
-        owner = ticket(w.control)["properties"].get("hubspot_owner_id")
-        return _ok("A5 ticket owner is 'No owner'", owner in (None, ""), f"hubspot_owner_id={owner!r}")
+        owner = ticket(w)["properties"].get("hubspot_owner_id")
+        return _ok("A5 ticket owner cleared to 'No owner' (the portal's workflow gives new tickets the contracts "
+                   "team)", owner in (None, ""), f"hubspot_owner_id={owner!r}")
 
     def a2_welcome(w: World) -> Check:
         """A2 welcome e-mail"""
         mails = w.emails(email, "Välkommen till Assist")
         when = w.email_at("assist", mails[0]) if mails else None
+        body = mails[0]["body"] if mails else ""
+        says = "onboarding calendar" in body and "Log in" in body
         return _ok("A2 welcome e-mail (calendar, log-in) the day after the start date at 08:00",
-                   len(mails) == 1 and when == flow_day0, f"{len(mails)} sent, at {_in_zone(when, zone)}")
+                   len(mails) == 1 and when == flow_day0 and says,
+                   f"{len(mails)} sent, at {_in_zone(when, zone)}, {'with' if says else 'WITHOUT'} calendar and log-in")
 
     def a8_calls(w: World) -> Check:
         """A8 call tasks day 3 and day 7"""
-        tasks = [t["properties"] for t in linked(w.control, "tasks")
+        tasks = [t["properties"] for t in linked(w, "tasks")
                  if "no kick-off booked yet" in str(t["properties"].get("hs_task_subject", ""))]
         days = sorted(datetime.fromisoformat(str(t["hs_timestamp"])).astimezone(ZoneInfo(zone)).date()
                       for t in tasks)
@@ -188,15 +226,13 @@ def assist(start: date = DEMO_START) -> Procedure:
 
     def a13_stopped(w: World) -> Check:
         """A13 the automatic flow stopped"""
-        onboarding = "assist:DB-2026-0042"
-        state = w.rt.ledger.load_state(onboarding)
-        waiting = [k for k in ("a8_call", "a9_email_2", "a10_follow_up", "a12_inactive")
-                   if (w.rt.ledger.timer_row(onboarding, k) or {}).get("status") == "pending"]
-        reminders = w.emails(email, "Boka ert uppstartsmöte")
-        ok = state is not None and state.status == "completed" and not waiting and len(reminders) == 1
-        return _ok("A13 flow stopped: no timer left, no e-mail after the booking", ok,
+        state = w.state("assist:DB-2026-0042")
+        waiting = sorted((state.facts.get("_timers") or {}) if state else [])
+        after = [m["subject"] for m in w.emails(email) if (w.email_at("assist", m) or booked_at) > booked_at]
+        ok = state is not None and state.status == "completed" and not waiting and not after
+        return _ok("A13 flow stopped at the booking: no timer left, no e-mail to the customer after it", ok,
                    f"status {state.status if state else None}, pending timers {waiting or 'none'}, "
-                   f"{len(reminders)} booking reminder(s) (day 3 only)")
+                   f"e-mails after the booking: {after or 'none'}")
 
     acts = [
         Act(signed, "assist", "Dealbuilder: the customer signs the contract (DocumentAccepted webhook)", sign),
@@ -216,6 +252,7 @@ def marketplace(start: date = DEMO_START) -> Procedure:
     zone = "Europe/Paris"
     signed = local(zone, start + timedelta(days=1), 11)
     sd = signed.date() + timedelta(days=10)
+    webinar = sd - timedelta(days=3)
     published = local(zone, sd, 9, 30)
     partner = "Salon Rivoli"
     memo: dict[str, Any] = {}
@@ -229,8 +266,15 @@ def marketplace(start: date = DEMO_START) -> Procedure:
     def publish(control: SandboxControl, rt: Runtime) -> None:
         control.act("salesforce", f"records/Account/{memo['account']}", method="PATCH", Venue_Online__c=True)
 
+    def done(subject: str) -> Callable[[SandboxControl, Runtime], None]:
+        def do(control: SandboxControl, rt: Runtime) -> None:
+            [task] = [t for t in control.get("salesforce", "records/Task")
+                      if str(t.get("Subject", "")).startswith(subject) and t.get("Status") != "Completed"]
+            control.act("salesforce", f"records/Task/{task['Id']}", method="PATCH", Status="Completed")
+        return do
+
     def records(w: World, sobject: str) -> list[dict[str, Any]]:
-        return w.control.get("salesforce", f"records/{sobject}")
+        return w.get("salesforce", f"records/{sobject}")
 
     def cases(w: World, subject: str) -> list[dict[str, Any]]:
         return [c for c in records(w, "Case") if c.get("Subject") == subject and c.get("AccountId") == memo["account"]]
@@ -244,10 +288,13 @@ def marketplace(start: date = DEMO_START) -> Procedure:
 
     def t6_account(w: World) -> Check:
         """T6/T7 account owner and status"""
-        account = w.control.get("salesforce", f"records/Account/{memo['account']}")
-        ok = account.get("OwnerId") == AM and account.get("Onboarding_Stage__c") == "Check Usage"
-        return _ok("T6→T7 account owned by the AM; Training → Check Usage once online", ok,
-                   f"owner {account.get('OwnerId')}, stage {account.get('Onboarding_Stage__c')!r}")
+        account = w.get("salesforce", f"records/Account/{memo['account']}")
+        moves = w.moves("marketplace")
+        ok = (account.get("OwnerId") == AM and account.get("Onboarding_Stage__c") == "Check Usage"
+              and moves == [(signed, "training"), (published, "check_usage")])
+        return _ok("T6→T7 account owned by the AM; Training at the signature, Check Usage once online", ok,
+                   f"owner {account.get('OwnerId')}, stage {account.get('Onboarding_Stage__c')!r}; "
+                   + ", ".join(f"{name} at {_in_zone(at, zone)}" for at, name in moves))
 
     def t1_fee(w: World) -> Check:
         """T1 set-up fee"""
@@ -261,7 +308,7 @@ def marketplace(start: date = DEMO_START) -> Procedure:
         webinar = (sd - timedelta(days=3)).isoformat()
         tasks = [t for t in records(w, "Task") if "training webinar" in str(t.get("Subject"))]
         ok = len(tasks) == 1 and webinar in tasks[0]["Subject"] and tasks[0].get("OwnerId") == SALES
-        return _ok(f"T3/T4 SD within 14 days; webinar registration for {webinar} (SD − 3) to sales", ok,
+        return _ok(f"T4 webinar registration for {webinar} (SD − 3) to sales", ok,
                    tasks[0]["Subject"] if tasks else "no task")
 
     def t7_cases(w: World) -> Check:
@@ -275,10 +322,15 @@ def marketplace(start: date = DEMO_START) -> Procedure:
 
     def t7_tasks(w: World) -> Check:
         """T7 the AM's calls"""
-        subjects = [t.get("Subject", "") for t in records(w, "Task")
-                    if str(t.get("Subject", "")).startswith("To train:") and t.get("OwnerId") == AM]
-        return _ok("T7 first call, webinar, call after the webinar: tasks for the AM on 'To train'",
-                   len(subjects) == 3, f"{len(subjects)} task(s)")
+        train = [c["Id"] for c in cases(w, "To train")]
+        found = [str(t.get("Subject", "")) for t in records(w, "Task")
+                 if t.get("WhatId") in train and t.get("OwnerId") == AM]
+        wanted = ("To train: first call", "To train: make sure the partner attends the webinar",
+                  "To train: call the partner after the webinar")
+        mine = [x for x in found if x.startswith("To train:")]
+        ok = len(train) == 1 and len(mine) == 3 and all(sum(x.startswith(w_) for x in mine) == 1 for w_ in wanted)
+        return _ok("T7 first call, webinar, call after the webinar: tasks for the AM on 'To train'", ok,
+                   f"{len(found)} task(s) on 'To train' for the AM")
 
     def t5_billing(w: World) -> Check:
         """T5 billing"""
@@ -296,6 +348,15 @@ def marketplace(start: date = DEMO_START) -> Procedure:
 
     acts = [
         Act(signed, "marketplace", "Salesforce: sales signs the partner, self-onboarding unticked, SD in 10 days", sign),
+        Act(local(zone, signed.date() + timedelta(days=1), 10), "marketplace",
+            "Salesforce: sales registers the partner for the webinar, marks the task done",
+            done("Register the partner for the training webinar"), poll=("salesforce",)),
+        Act(local(zone, signed.date() + timedelta(days=1), 15), "marketplace",
+            "Salesforce: the AM's first call is done (task completed)", done("To train: first call"),
+            poll=("salesforce",)),
+        Act(local(zone, webinar + timedelta(days=1), 10), "marketplace",
+            "Salesforce: the AM calls the partner after the webinar (task completed)",
+            done("To train: call the partner after the webinar"), poll=("salesforce",)),
         Act(published, "marketplace", "Salesforce: the AM publishes the venue (Venue online)", publish),
     ]
     return Procedure("marketplace", "T", "Marketplace partner, classic onboarding (Salesforce)", zone, acts,
@@ -331,7 +392,7 @@ def retention(start: date = DEMO_START) -> Procedure:
         control.act("asana", f"tasks/{task['gid']}/complete")
 
     def tasks(w: World, name: str) -> list[dict[str, Any]]:
-        return [t for t in w.control.get("asana", "records/tasks") if t.get("name") == name]
+        return [t for t in w.get("asana", "records/tasks") if t.get("name") == name]
 
     def assignee(task: dict[str, Any]) -> str | None:
         value = task.get("assignee")
@@ -347,13 +408,16 @@ def retention(start: date = DEMO_START) -> Procedure:
 
     def w2_opportunity(w: World) -> Check:
         """W2 churn-risk opportunity"""
-        found = [t for t in w.control.get("zendesk", "records/tickets") if "churn_risk_opportunity" in (t.get("tags") or [])]
-        return _ok("W2 churn-risk opportunity created (one, for the churn alert only)", len(found) == 1,
-                   f"{len(found)} opportunity ticket(s)")
+        found = [t for t in w.get("zendesk", "records/tickets") if "churn_risk_opportunity" in (t.get("tags") or [])]
+        whose = [t.get("requester_id") for t in found]
+        return _ok("W2 churn-risk opportunity created (one, for the churn alert only)",
+                   whose == [memo["churn"]["requester_id"]],
+                   f"{len(found)} opportunity ticket(s), for requester(s) {whose or 'none'} "
+                   f"(the churn alert's is {memo['churn']['requester_id']})")
 
     def w4_nps(w: World) -> Check:
         """W4 NPS 5"""
-        found = [t for t in w.control.get("asana", "records/tasks")
+        found = [t for t in w.get("asana", "records/tasks")
                  if str(t.get("name", "")).startswith("Set a follow-up meeting with the account's AM (NPS 5/10, medium)")]
         ok = len(found) == 1 and found[0].get("due_on") == nps_at.date().isoformat()
         return _ok("W4 NPS 5/10 = medium: follow-up meeting with the AM, due the same day", ok,
@@ -367,23 +431,34 @@ def retention(start: date = DEMO_START) -> Procedure:
         return _ok(f"W3 red alert: task due a week before the competitor's visit ({wanted}), never the same day",
                    ok, f"{len(found)} task(s), due {found[0].get('due_on') if found else None}")
 
+    def account(kind: str) -> str:
+        return f"retention:requester-{memo[kind]['requester_id']}"
+
     def w7_board(w: World) -> Check:
         """W7 requests on the board"""
-        requests_ = [t for t in w.control.get("asana", "records/tasks")
-                     if str(t.get("name", "")).startswith("Retention alert")]
-        sections = w.control.get("asana", "records/sections")
-        names = {s["gid"]: s["name"] for s in sections}
-        where = sorted(names.get(m.get("section", {}).get("gid") if isinstance(m.get("section"), dict) else m.get("section"), "?")
-                       for t in requests_ for m in (t.get("memberships") or []))
-        ok = len(requests_) == 2 and "meeting set or resolved" in where and "new request" in where
-        return _ok("W7 NPS and red alert are requests on the board; the red alert's moved to the last column", ok,
-                   f"{len(requests_)} request(s): {', '.join(where) or 'none'}")
+        names = {s["gid"]: s["name"] for s in w.get("asana", "records/sections")}
+
+        def column(task: dict[str, Any]) -> str:
+            sections = [m.get("section") for m in task.get("memberships") or []]
+            return ", ".join(names.get(x.get("gid") if isinstance(x, dict) else x, "?") for x in sections)
+
+        board = {t["name"].removeprefix("Retention alert: "): column(t) for t in w.get("asana", "records/tasks")
+                 if str(t.get("name", "")).startswith("Retention alert")}
+        wanted = {account("nps"): "new request", account("red"): "meeting set or resolved"}
+        return _ok("W7 NPS and red alert are requests on the board; the red alert's moved to the last column",
+                   board == wanted, "; ".join(f"{k}: {v}" for k, v in board.items()) or "no request")
 
     def w1_slack(w: World) -> Check:
         """W1 Slack ✅"""
-        messages = [m for m in w.control.get("slack", "messages") if m.get("channel") == "C0RETENTION1"]
-        ok = any(":white_check_mark:" in str(m.get("text")) and "meeting set" in str(m.get("text")) for m in messages)
-        return _ok("W1 done only with a meeting set: ✅ in #retention-alerts", ok, f"{len(messages)} message(s)")
+        texts = [str(m.get("text")) for m in w.get("slack", "messages") if m.get("channel") == "C0RETENTION1"]
+        done = [t for t in texts if ":white_check_mark:" in t]
+        posted = [r["updated_at"] for r in w.rows("retention")
+                  if r["rule"] == "W1" and r["tool"] == "slack" and r["status"] == "done"]
+        ok = (done == [f":white_check_mark: {account('red')}: meeting set"]
+              and posted == [meeting_at + timedelta(minutes=10)])
+        return _ok("W1 done only with a meeting set: ✅ in #retention-alerts when the red alert's task is completed",
+                   ok, f"{len(texts)} message(s): {', '.join(done) or 'no ✅'}, at "
+                       + (", ".join(_in_zone(at, zone) for at in posted) or "never"))
 
     acts = [
         Act(churn_at, "retention", "Zendesk: a churn-risk ticket in the alerts feed", alert(
@@ -437,12 +512,12 @@ def core(start: date = DEMO_START) -> Procedure:
     def pay(control: SandboxControl, rt: Runtime) -> None:
         control.act("movidesk", f"tickets/{memo['sales_ticket']}/custom-fields", customFieldId=201, value="Sim")
 
-    def implementation(control: SandboxControl) -> dict[str, Any]:
-        found = [t for t in control.get("movidesk", "records/tickets")
+    def implementation(reader: Reader) -> dict[str, Any]:
+        found = [t for t in reader.get("movidesk", "records/tickets")
                  if str(t.get("subject", "")).startswith("CORE - Implementação e onboarding")]
         if len(found) != 1:
             raise LookupError(f"{len(found)} implementation tickets")
-        return control.get("movidesk", f"tickets/{found[0]['id']}")
+        return reader.get("movidesk", f"tickets/{found[0]['id']}")
 
     def book(control: SandboxControl, rt: Runtime) -> None:
         text = (f"GR - Agendamento CORE\nData: {session.strftime('%d/%m/%Y %H:%M')}\nCanal: vídeo\n"
@@ -451,11 +526,11 @@ def core(start: date = DEMO_START) -> Procedure:
                     description=text)
 
     def actions(w: World) -> list[dict[str, Any]]:
-        return implementation(w.control).get("actions") or []
+        return implementation(w).get("actions") or []
 
     def m1_ticket(w: World) -> Check:
         """M1 implementation ticket"""
-        ticket = implementation(w.control)
+        ticket = implementation(w)
         ok = customer in ticket.get("subject", "") and ticket.get("status") == "Aguardando"
         return _ok("M1 payment confirmed → one implementation ticket (back to scheduling after the no-show)", ok,
                    f"#{ticket.get('id')} {ticket.get('subject')!r}, status {ticket.get('status')}")
@@ -470,7 +545,7 @@ def core(start: date = DEMO_START) -> Procedure:
     def m7_slack(w: World) -> Check:
         """M7 Slack 5 minutes"""
         rows = [r for r in w.rows("core") if r["tool"] == "slack" and r["rule"] == "M7" and r["status"] == "done"]
-        messages = [m for m in w.control.get("slack", "messages") if m.get("channel") == "C0SEMCONTATO"]
+        messages = [m for m in w.get("slack", "messages") if m.get("channel") == "C0SEMCONTATO"]
         when = rows[0]["updated_at"] if rows else None
         ok = len(messages) == 1 and len(rows) == 1 and when == session + timedelta(minutes=5)
         return _ok("M7 no contact: alert in #sem_contato_agendamento at 5 minutes", ok,
@@ -522,8 +597,8 @@ def network(start: date = DEMO_START) -> Procedure:
                                  headers={"Authorization": f"Bearer {os.environ['KICKOFF_EVENTS_TOKEN']}"})
         response.raise_for_status()
 
-    def ticket(control: SandboxControl) -> dict[str, Any]:
-        found = [t for t in control.get("hubspot", "records/tickets")
+    def ticket(reader: Reader) -> dict[str, Any]:
+        found = [t for t in reader.get("hubspot", "records/tickets")
                  if t["properties"].get("hs_pipeline") == "28734902" and pro in str(t["properties"].get("subject"))]
         if len(found) != 1:
             raise LookupError(f"{len(found)} network tickets for {pro}")
@@ -540,11 +615,16 @@ def network(start: date = DEMO_START) -> Procedure:
         return mails, (w.email_at("network", mails[0]) if mails else None)
 
     def e1_ticket(w: World) -> Check:
-        """E1 HubSpot"""
-        props = ticket(w.control)["properties"]
-        return _ok("E1 sign-up through the platform: the pro's onboarding ticket in HubSpot",
-                   props.get("hs_pipeline_stage") == "84562202",
-                   f"{props.get('subject')!r}, stage {props.get('hs_pipeline_stage')} (appointment booked)")
+        """E1→E4 HubSpot ticket"""
+        props = ticket(w)["properties"]
+        created = datetime.fromisoformat(str(props.get("createdate")))
+        moves = w.moves("network")
+        ok = created == signup and moves == [(booked, "appointment_booked")] and \
+            props.get("hs_pipeline_stage") == "84562202"
+        return _ok("E1→E4 the pro's ticket in the network pipeline from the sign-up, 'Rendez-vous OnBoarding pris' "
+                   "since the booking", ok,
+                   f"{props.get('subject')!r} created {_in_zone(created, zone)}, stage {props.get('hs_pipeline_stage')}; "
+                   + (", ".join(f"{name} at {_in_zone(at, zone)}" for at, name in moves) or "never moved"))
 
     def e2_notified(w: World) -> Check:
         """E2 referents and team"""
@@ -572,14 +652,15 @@ def network(start: date = DEMO_START) -> Procedure:
 
     def e5_call(w: World) -> Check:
         """E5 call within 2 days"""
-        tid = ticket(w.control)["id"]
-        calls = [t["properties"] for t in w.control.get("hubspot", "records/tasks")
+        tid = ticket(w)["id"]
+        calls = [t["properties"] for t in w.get("hubspot", "records/tasks")
                  if any(str(a["toObjectId"]) == str(tid) for a in t.get("associations", []))
                  and str(t["properties"].get("hs_task_subject", "")).startswith("Phone the professional")]
         due = (datetime.fromisoformat(str(calls[0]["hs_timestamp"])).astimezone(ZoneInfo(zone))
                if calls else None)
-        ok = len(calls) == 1 and due is not None and signup < due <= signup + timedelta(days=2)
-        return _ok("E5 call task for the onboarding team, due within 2 working days", ok,
+        ok = (len(calls) == 1 and due is not None and signup < due <= signup + timedelta(days=2)
+              and calls[0].get("hubspot_owner_id") == "51200105")
+        return _ok("E5 call task for the onboarding team, due within 2 days", ok,
                    f"{len(calls)} task(s), due {_in_zone(due, zone)}")
 
     acts = [

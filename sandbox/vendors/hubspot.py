@@ -195,6 +195,7 @@ class HubSpot(Vendor):
         self.associations: set[tuple[str, str, str, str, int]] = set()  # from type, id, to type, id, type id
         self.pipelines: dict[str, dict[str, dict[str, Any]]] = {"tickets": {}}
         self.owners: dict[str, dict[str, Any]] = {}
+        self.workflows: list[dict[str, Any]] = []
         self._event_ids = iter(range(1, 10**12))
         self._object_ids = iter(range(1_000_001, 10**12))
         for pipeline in (SUPPORT_PIPELINE, ONBOARDING_PIPELINE):
@@ -205,7 +206,10 @@ class HubSpot(Vendor):
     def seed(self, data: dict[str, Any]) -> None:
         """``owners``: [owner]; ``pipelines``: {type: [pipeline]}; ``objects``: {type: [{id?,
         properties, associations?}]}; ``generate``: {type: {count, properties, step_ms?}} for
-        cheap bulk records (e.g. more than 10,000 tickets)."""
+        cheap bulk records (e.g. more than 10,000 tickets); ``workflows``: [{object, pipeline?,
+        set: {property: value}}], the portal's own workflows that set a property of every record
+        created (in that pipeline) when it is empty, e.g. a default ticket owner."""
+        self.workflows.extend(dict(w) for w in data.get("workflows", []))
         for owner in data.get("owners", []):
             self.add_owner(owner)
         for object_type, pipelines in data.get("pipelines", {}).items():
@@ -387,8 +391,21 @@ class HubSpot(Vendor):
             self.emit_webhook(events[start:start + WEBHOOK_EVENTS_PER_POST])
 
     def created_events(self, object_type: str, records: list[dict[str, Any]], source: str) -> None:
+        for record in records:
+            self.enrol(object_type, record)
         if object_type in WEBHOOK_TYPES:
             self.emit_events([self.event(object_type, r["id"], "creation", source) for r in records])
+
+    def enrol(self, object_type: str, record: dict[str, Any]) -> None:
+        """A record just created goes through the portal's workflows (set what is empty)."""
+        props = record["properties"]
+        for flow in self.workflows:
+            kind = OBJECT_TYPES.get(str(flow.get("object")), flow.get("object"))
+            if kind != object_type or flow.get("pipeline") not in (None, props.get("hs_pipeline")):
+                continue
+            for name, value in (flow.get("set") or {}).items():
+                if props.get(name) in (None, ""):
+                    props[name] = self.normalise(name, value)
 
     def changed_events(self, object_type: str, changes: list[tuple[dict[str, Any], list[str]]], source: str) -> None:
         if object_type in WEBHOOK_TYPES:

@@ -110,6 +110,18 @@ def test_given_ticket_when_created_then_timestamps_come_from_sandbox_clock(clien
     assert changed.properties["hs_lastmodifieddate"] == "2026-03-01T09:01:30.000Z"
 
 
+def test_given_a_portal_workflow_when_a_ticket_is_created_in_its_pipeline_then_it_gets_the_owner(client, sandbox):
+    """The demo's portal gives new Solutions tickets the contracts team, so A5 must clear it."""
+    sandbox.seed({"hubspot": {"workflows": [{"object": "tickets", "pipeline": PIPELINE,
+                                             "set": {"hubspot_owner_id": "51200103"}}]}})
+    assert ticket(client).properties["hubspot_owner_id"] == "51200103"
+    assert ticket(client, hubspot_owner_id="51200101").properties["hubspot_owner_id"] == "51200101"
+    other = client.crm.tickets.basic_api.create({"properties": {"subject": "Support", "hs_pipeline": "0",
+                                                                "hs_pipeline_stage": "1"}})
+    [kept] = [t for t in sandbox.get("hubspot", "records/tickets") if t["id"] == other.id]
+    assert kept["properties"].get("hubspot_owner_id") is None
+
+
 def test_given_101_inputs_when_batch_creating_then_refused_like_hubspot_and_nothing_created(client, sandbox):
     parent = ticket(client)
     inputs = [task_input(parent.id, f"Task {n}") for n in range(101)]
