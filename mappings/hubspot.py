@@ -53,8 +53,9 @@ WATCHED = (STAGE, OWNER, MEETING_OUTCOME, TASK_STATUS, CALL_DISPOSITION, "restar
 CREATED_FINGERPRINT = "(created)"
 MEETING_READS = [MEETING_OUTCOME, "hs_meeting_start_time", MODIFIED]
 CALL_READS = [CALL_DISPOSITION, "hs_call_body", MODIFIED]
-TASK_READS = [TASK_STATUS, MODIFIED, KEY_PROPERTY]
-"""A task is polled (HubSpot sends no webhook for tasks): its status and Kickoff's key."""
+TASK_READS = [TASK_STATUS, MODIFIED, KEY_PROPERTY, OWNER]
+"""A task is polled (HubSpot sends no webhook for tasks): its status, Kickoff's key, and its
+owner (the tables' ``route`` tells the tenant by it)."""
 TICKET_READS = [SUBJECT, PIPELINE, STAGE, OWNER, MODIFIED, CREATED, KEY_PROPERTY]
 """The ticket's own properties read with every change: the stage the mapping reads, and what
 the push writes (owner, pipeline), so a polled echo is recognised by its fingerprints."""

@@ -34,6 +34,7 @@ SIGNED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=STOCKHOLM)  # a Monday
 START_DATE = "2026-03-04"                                 # the delivery start date (Wednesday)
 MOVE_AT = datetime(2026, 3, 5, 8, 0, tzinfo=STOCKHOLM)    # A2: the day after, at 08:00
 BOOKED_AT = datetime(2026, 3, 13, 10, 0, tzinfo=STOCKHOLM)
+PRE_ONBOARDED_AT = datetime(2026, 3, 4, 15, 0, tzinfo=STOCKHOLM)  # A6 done on the start date
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +99,14 @@ def _call_tasks(control: SandboxControl) -> list[tuple[str, datetime]]:
                    for t in calls), key=lambda pair: pair[1])
 
 
+def _pre_onboarding_done(control: SandboxControl, rt: Runtime) -> None:
+    """A6: the onboarding team marks the pre-onboarding task done in HubSpot (read by the poll:
+    HubSpot sends no webhook for tasks)."""
+    [task] = [t for t in control.get("hubspot", "records/tasks")
+              if t["properties"].get("hs_task_subject") == "Pre-onboarding in the customer's account"]
+    control.act("hubspot", f"tasks/{task['id']}", method="PATCH", properties={"hs_task_status": "COMPLETED"})
+
+
 def _book_meeting(control: SandboxControl, rt: Runtime) -> None:
     ticket_id = _ticket(control)["id"]
     starts = (BOOKED_AT + timedelta(days=3)).isoformat()
@@ -110,8 +119,9 @@ def test_A1_A2_A8_A13_signed_contract_becomes_ticket_moves_gets_call_tasks_and_s
     control, rt = world.control, world.rt
 
     # A1: the signature in Dealbuilder becomes a HubSpot ticket "SE ..." in "Ny".
-    world.clock.play([Act(SIGNED_AT, "assist", "contract signed", _sign_contract)], SIGNED_AT,
-                     until=MOVE_AT - timedelta(minutes=1))
+    world.clock.play([Act(SIGNED_AT, "assist", "contract signed", _sign_contract),
+                      Act(PRE_ONBOARDED_AT, "assist", "pre-onboarding done", _pre_onboarding_done, poll=("hubspot",))],
+                     SIGNED_AT, until=MOVE_AT - timedelta(minutes=1))
     ticket = _ticket(control)
     assert ticket["properties"]["subject"].startswith("SE ")
     assert ticket["properties"]["hs_pipeline"] == TABLE["pipeline"]
@@ -131,7 +141,7 @@ def test_A1_A2_A8_A13_signed_contract_becomes_ticket_moves_gets_call_tasks_and_s
                      until=SIGNED_AT + timedelta(days=45))
     calls = _call_tasks(control)
     end_of_day = timedelta(hours=9)  # created at 08:00, due at 17:00 the same day
-    assert [due for _, due in calls] == [MOVE_AT + end_of_day,                       # A7: the first call
+    assert [due for _, due in calls] == [MOVE_AT + end_of_day,                       # A7: after A6, the first call
                                          MOVE_AT + timedelta(days=3) + end_of_day,   # A8: day 3
                                          MOVE_AT + timedelta(days=7) + end_of_day]   # A8: day 7
     assert "(day 3)" in calls[1][0] and "(day 7)" in calls[2][0]
