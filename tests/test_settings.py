@@ -99,7 +99,7 @@ def test_schema_commands_print_json_schema() -> None:
     runner = CliRunner()
     events = json.loads(runner.invoke(app, ["schema", "events"]).stdout)
     actions = json.loads(runner.invoke(app, ["schema", "actions"]).stdout)
-    assert "contract.signed" in events["x-event-data"] and events["title"] == "Event"
+    assert "contract.signed" in events["discriminator"]["mapping"] and events["title"] == "Kickoff event"
     assert set(actions["$defs"]["ActionKind"]["enum"]) >= {"set_stage", "create_task", "post_action", "notify"}
     assert actions["properties"]["rule"]["pattern"].startswith("^[ETAWM]")
 
