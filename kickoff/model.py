@@ -29,6 +29,26 @@ Tool = Annotated[str, AfterValidator(_declared_tool)]
 RULE_ID_PATTERN = r"^[ETAWM][0-9]{1,2}$"
 CREATED_RECORDS_FACT = "_records"
 """The engine's own fact: create_record line -> idempotency key (read it with ``created_record``)."""
+CYCLE_FACT = "_cycle"
+"""The engine's own fact: the onboarding's current cycle (``n``, when and by which event it began)."""
+OPEN_TASKS_FACT, DONE_TASKS_FACT = "_tasks", "_done"
+"""The engine's own facts: this cycle's open tasks (line -> key), and the keys of its tasks done."""
+
+
+def cycle_id(onboarding_id: str, cycle: int) -> str:
+    """The canonical id under which the records of one cycle of an onboarding are linked in
+    the crosswalk (the ticket a customer's second case came in on): the onboarding's own id
+    for its first cycle, so links made before cycles existed keep their meaning, and
+    ``<onboarding>#<n>`` for a later one."""
+    return onboarding_id if cycle <= 1 else f"{onboarding_id}#{cycle}"
+
+
+def split_cycle_id(canonical_id: str) -> tuple[str, int]:
+    """(onboarding id, cycle) of a ``cycle_id``; any other id is (itself, 1)."""
+    onboarding, mark, number = canonical_id.rpartition("#")
+    if mark and number.isdigit() and int(number) > 1:
+        return onboarding, int(number)
+    return canonical_id, 1
 
 
 class _Model(BaseModel):
@@ -84,10 +104,31 @@ class Onboarding(_Model):
     facts: dict[str, Any] = Field(default_factory=dict, description="what the playbook remembers")
     version: int = 0
 
+    @property
+    def cycle(self) -> int:
+        """Which cycle runs: 1, then one more each time the customer comes back."""
+        return int((self.facts.get(CYCLE_FACT) or {}).get("n", 1))
+
+    @property
+    def cycle_id(self) -> str:
+        """The canonical id the records of the running cycle are linked under (``cycle_id``)."""
+        return cycle_id(self.id, self.cycle)
+
     def created_record(self, line: str) -> str | None:
         """The idempotency key of the record the playbook's ``create_record`` line ``line``
         made for this onboarding (the ledger's crosswalk links it to the tool's id)."""
         return (self.facts.get(CREATED_RECORDS_FACT) or {}).get(line)
+
+    def made_in_this_cycle(self, key: str) -> bool:
+        """Whether the record or task Kickoff created by the action ``key`` belongs to the
+        running cycle (the engine forgets a cycle's records and tasks when the next begins);
+        in a first cycle everything does."""
+        if self.cycle == 1:
+            return True
+        facts = self.facts
+        made = {*(facts.get(CREATED_RECORDS_FACT) or {}).values(), *(facts.get(OPEN_TASKS_FACT) or {}).values(),
+                *(facts.get(DONE_TASKS_FACT) or [])}
+        return key in made
 
 
 class MeetingOutcome(StrEnum):

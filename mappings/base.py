@@ -28,7 +28,7 @@ from kickoff.actions import PAYLOAD_MODELS, Payload
 from kickoff.contracts.mapping import MappingContext, MappingError
 from kickoff.contracts.vendor import PayloadRefused, VendorAction, VendorPayload
 from kickoff.events import validate_event_data
-from kickoff.model import Action, Delivery, Event, EventSource
+from kickoff.model import Action, Delivery, Event, EventSource, split_cycle_id
 from kickoff.paths import dig
 from kickoff.settings import ConfigError, TenantConfig, load_yaml_model
 from kickoff.tools import plugin, tool_names
@@ -142,15 +142,32 @@ class ToolMapping(ABC):
 
     def onboarding_of(self, ctx: MappingContext, record_id: str) -> str | None:
         """The onboarding a tool's record belongs to: the crosswalk's canonical id when it is
-        an onboarding, or the onboarding of the action that created the record."""
+        an onboarding (or one of its cycles), or the onboarding of the action that created
+        the record."""
         canonical = ctx.onboarding_for(self.tool, str(record_id))
         if canonical is None:
             return None
-        if ctx.state_for(canonical) is not None:
-            return canonical
+        for candidate in dict.fromkeys((canonical, split_cycle_id(canonical)[0])):
+            if ctx.state_for(candidate) is not None:
+                return candidate
         if ctx.onboarding_of_action is not None:
             return ctx.onboarding_of_action(canonical)
         return None
+
+    def of_closed_cycle(self, ctx: MappingContext, record_id: str) -> bool:
+        """Whether a tool's record belongs to a cycle of its onboarding that is over (the
+        ticket a case since closed came in on, a case Kickoff opened for it): what happens to
+        it now drives nothing of the cycle that runs. A record of no onboarding is not."""
+        canonical = ctx.onboarding_for(self.tool, str(record_id))
+        if canonical is None:
+            return False
+        onboarding, cycle = split_cycle_id(canonical)
+        state = ctx.state_for(onboarding)
+        if state is not None:  # linked to a cycle (the record a fact came from)
+            return state.cycle != cycle
+        owner = ctx.onboarding_of_action(canonical) if ctx.onboarding_of_action is not None else None
+        state = ctx.state_for(owner) if owner else None  # created by one of Kickoff's actions
+        return state is not None and not state.made_in_this_cycle(canonical)
 
     def record_id(self, action: Action, ctx: MappingContext, payload: Payload, *,
                   main_record: str | None = None, main_kind: str | None = None,
@@ -159,10 +176,13 @@ class ToolMapping(ABC):
 
         In order: ``record_id`` named by an event; ``target`` (a record Kickoff created:
         not there yet means retry); ``record`` (an object Kickoff did not create, e.g. the
-        company); else the onboarding's main record: the crosswalk, the state's refs, the
-        record created by the playbook's ``main_record`` line (retry while it is pending). The
-        crosswalk's object kind of the main record is ``main_kind``, or the line's name (the
-        playbooks name a create_record line after its object: ``ticket``, ``request``).
+        company: the running cycle's, else the onboarding's); else the running cycle's main
+        record: the crosswalk (under ``Onboarding.cycle_id``), the state's refs (first cycle
+        only), the record created by the playbook's ``main_record`` line in this cycle (retry
+        while it is pending). A later cycle never falls back on an earlier cycle's records:
+        a customer's second case is not written on the first case's ticket. The crosswalk's
+        object kind of the main record is ``main_kind``, or the line's name (the playbooks
+        name a create_record line after its object: ``ticket``, ``request``).
         """
         if payload.record_id:
             return str(payload.record_id)
@@ -173,20 +193,22 @@ class ToolMapping(ABC):
                                    field="target", retry=True)
             return str(found)
         onboarding = action.onboarding_id
+        state = ctx.state_for(onboarding)
+        cycle = state.cycle_id if state is not None else onboarding
         if payload.record:
-            found = ctx.record_for(onboarding, self.tool, payload.record)
-            if found is None:
-                raise MappingError(f"no {self.tool} {payload.record} is linked to onboarding {onboarding}",
-                                   field="record")
-            return str(found)
+            for canonical in dict.fromkeys((cycle, onboarding)):
+                found = ctx.record_for(canonical, self.tool, payload.record)
+                if found is not None:
+                    return str(found)
+            raise MappingError(f"no {self.tool} {payload.record} is linked to onboarding {onboarding}",
+                               field="record")
         for kind in dict.fromkeys(k for k in (main_kind, main_record) if k):
-            found = ctx.record_for(onboarding, self.tool, kind)
+            found = ctx.record_for(cycle, self.tool, kind)
             if found is not None:
                 return str(found)
-        state = ctx.state_for(onboarding)
         if state is None:
             raise MappingError(f"onboarding {onboarding} is not stored yet", field="onboarding_id", retry=True)
-        if state.refs.get(self.tool):
+        if state.cycle == 1 and state.refs.get(self.tool):
             return str(state.refs[self.tool])
         key = state.created_record(main_record) if main_record else None
         if key:

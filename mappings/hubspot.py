@@ -137,8 +137,8 @@ class HubSpotMapping(ToolMapping):
     def _ticket(self, delivery: Delivery, change: _Change, ctx: MappingContext) -> list[Event]:
         table = self.table(ctx)
         onboarding = self.onboarding_of(ctx, change.id)
-        if onboarding is None or change.created:
-            return []
+        if onboarding is None or change.created or self.of_closed_cycle(ctx, change.id):
+            return []  # not an onboarding's ticket, or the ticket of an earlier contract
         state = ctx.state_for(onboarding)
         events = []
         stage_id = change.properties.get(STAGE)

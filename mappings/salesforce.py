@@ -138,8 +138,8 @@ class SalesforceMapping(ToolMapping):
     def _case(self, delivery: Delivery, fields: dict[str, Any], ctx: MappingContext) -> list[Event]:
         table = self.table(ctx)
         onboarding = self._onboarding(ctx, str(fields["Id"]), fields.get("AccountId"))
-        if onboarding is None:
-            return []
+        if onboarding is None or self.of_closed_cycle(ctx, str(fields["Id"])):
+            return []  # no onboarding's, or a case of a partner's onboarding since completed
         spec = _case_spec(table)
         status = fields.get(spec.stage_field)
         owners: dict[str, str] = {}

@@ -9,7 +9,9 @@ ticket paths. Later changes of an account's tickets: the case-stage field or the
 churn-risk opportunity (a ticket with the tags of the table's ``records.opportunity``), made
 by Kickoff or by a person, reports its own status as ``case.updated`` with ``case``
 ``opportunity`` (open, or closed once solved): W2's "déjà créée" is one still open.
-The onboarding is the account (``retention:requester-<id>`` or ``organization-<id>``).
+The onboarding is the account (``retention:requester-<id>`` or ``organization-<id>``); each
+case of it is a cycle, linked to the ticket it came in on, and a later change on the ticket of
+a case since closed is no fact of the case open now.
 
 Event-subscription webhooks carry no custom field values: the connector's ``enrich`` reads the
 ticket of a ``ticket.created`` event into its ``detail.custom_fields``; an alert whose data
@@ -163,6 +165,8 @@ class ZendeskMapping(ToolMapping):
             return self._alert(delivery, ticket, table, subject, ctx)
         if ctx.state_for(subject) is None:
             return []  # a change on an account with no retention case
+        if self.of_closed_cycle(ctx, ticket.id):
+            return []  # the ticket of a case since closed: it drives nothing of the one open now
         return self._change(delivery, ticket, table, subject, ctx)
 
     def _subject(self, ticket: _Ticket, table: ZendeskTable, ctx: MappingContext) -> str:

@@ -54,14 +54,15 @@ def _decide(rt: Runtime, event: Event, state: Onboarding | None, now: datetime) 
                   calendar=tenant.calendar, recent_days=tenant.recent_days)
 
 
-def _source_link(event: Event, table: dict) -> SourceLink | None:
-    """The record a fact came from becomes the onboarding's record in that tool when it has
-    none yet (the Zendesk alert ticket that opened a case), so later writes find it."""
+def _source_link(event: Event, table: dict, state: Onboarding) -> SourceLink | None:
+    """The record a fact came from becomes the record in that tool of the cycle the decision
+    leaves running, when it has none yet (the Zendesk alert ticket that opened a case; a
+    customer's next case, on its own ticket), so later writes of that cycle find it."""
     source = event.source
     if source is None or not source.record_id or source.tool == CANONICAL:
         return None
     kind = str(table.get("main_kind", "record"))
-    return SourceLink(event.subject, source.tool, source.record_id, kind)
+    return SourceLink(state.cycle_id, source.tool, source.record_id, kind)
 
 
 def _decide_all(rt: Runtime, events: list[Event], table: dict, now: datetime) -> list[Decided]:
@@ -75,7 +76,7 @@ def _decide_all(rt: Runtime, events: list[Event], table: dict, now: datetime) ->
         decision = _decide(rt, event, states[event.subject], now)
         if decision is not None:
             states[event.subject] = state_after(decision)
-            decided.append(Decided(decision, event.id, _source_link(event, table)))
+            decided.append(Decided(decision, event.id, _source_link(event, table, decision.state)))
     return decided
 
 

@@ -76,8 +76,9 @@ class PausedTool:
 
 @dataclass(frozen=True)
 class SourceLink:
-    """The record a fact came from, to become the onboarding's record in that tool when
-    neither side is linked yet (the Zendesk alert ticket that opened a case)."""
+    """The record a fact came from, to become the record in that tool of the onboarding's
+    running cycle (``canonical_id`` is ``Onboarding.cycle_id``) when neither side is linked
+    yet (the Zendesk alert ticket that opened a case)."""
 
     canonical_id: str
     tool: str

@@ -16,11 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from kickoff.ledger import crosswalk, journal, pauses
+from kickoff.ledger import crosswalk, journal, pauses, state
 from kickoff.ledger.errors import CrosswalkConflict, NotFound
 from kickoff.ledger.outbox import ob, outbox
 from kickoff.ledger.schema import crosswalk as crosswalk_table
-from kickoff.ledger.schema import onboardings
 from kickoff.model import ActionKind, ActionResult, ResultStatus
 from kickoff.retry import Backoff
 
@@ -128,17 +127,14 @@ def _linked_as(conn: Connection, tool: str, external_id: str, kind: str) -> str 
 
 
 def _written_record(conn: Connection, row: Any) -> str | None:
-    """The tool's id of the record an action wrote to: its target, else the onboarding's record."""
+    """The tool's id of the record an action wrote to: its target, else the record of the
+    onboarding's running cycle (``Onboarding.cycle_id``), else its refs."""
     target = (row.payload or {}).get("target") or (row.payload or {}).get("task_key")
+    onboarding = state.load(conn, row.onboarding_id)
     try:
         if target:
             return crosswalk.external_for(conn, target, row.tool)
-        found = crosswalk.external_for(conn, row.onboarding_id, row.tool)
+        found = crosswalk.external_for(conn, onboarding.cycle_id if onboarding else row.onboarding_id, row.tool)
     except CrosswalkConflict:
         return None
-    if found:
-        return found
-    state = conn.execute(
-        select(onboardings.c.state).where(onboardings.c.id == row.onboarding_id)
-    ).scalar_one_or_none()
-    return ((state or {}).get("refs") or {}).get(row.tool)
+    return found or (onboarding.refs.get(row.tool) if onboarding else None)

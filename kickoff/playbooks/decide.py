@@ -28,6 +28,9 @@ from kickoff.calendar import Calendar
 from kickoff.events import EVENT_DATA_MODELS, EventType
 from kickoff.model import (
     CREATED_RECORDS_FACT,
+    CYCLE_FACT,
+    DONE_TASKS_FACT,
+    OPEN_TASKS_FACT,
     Action,
     ActionKind,
     Decision,
@@ -42,8 +45,8 @@ from kickoff.playbooks.functions import as_date, as_datetime
 from kickoff.playbooks.spec import ActionSpec, Playbook, Trigger
 from kickoff.playbooks.timecalc import NoAnchor, resolve
 
-TIMERS, TASKS, RECORDS = "_timers", "_tasks", CREATED_RECORDS_FACT
-CYCLE, SIGNALS, DONE = "_cycle", "_signals", "_done"
+TIMERS, TASKS, RECORDS = "_timers", OPEN_TASKS_FACT, CREATED_RECORDS_FACT
+CYCLE, SIGNALS, DONE = CYCLE_FACT, "_signals", DONE_TASKS_FACT
 CYCLE_BOOKKEEPING = (TASKS, RECORDS, DONE)
 """What the engine keeps per cycle: open tasks, created records, tasks done in their tool."""
 ONBOARDING_FIELDS: dict[str, str] = {
@@ -234,7 +237,7 @@ class _Run:
 
     @property
     def cycle(self) -> int:
-        return int((self.state.facts.get(CYCLE) or {}).get("n", 1))
+        return self.state.cycle
 
     # -- cycles and tasks -------------------------------------------------------------------
     def new_cycle(self) -> None:
@@ -464,8 +467,8 @@ class _Run:
         )
         if kind == ActionKind.CREATE_TASK:
             self.state.facts.setdefault(TASKS, {})[spec.id or action_name(spec)] = key
-        if kind == ActionKind.CREATE_RECORD and spec.id:
-            self.state.facts.setdefault(RECORDS, {})[spec.id] = key
+        if kind == ActionKind.CREATE_RECORD:
+            self.state.facts.setdefault(RECORDS, {})[spec.id or action_name(spec)] = key
         self.actions.append(action)
         cause = f"timer {self.timer_key}, event {self.origin_event}" if self.is_timer else f"event {self.event.type} {self.event.id}"
         self.audit.append(f"{rule}: {kind} -> {spec.tool} {_summary(action.payload)} ({cause}) key {key[:12]}")

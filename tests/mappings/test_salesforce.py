@@ -220,3 +220,21 @@ def test_T4_given_sales_mark_the_webinar_registration_done_then_task_updated_and
     [note] = [a for a in after.actions if a.rule == "T4"]
     assert note.kind is ActionKind.ADD_NOTE and note.payload["body"].startswith("Registered for the training webinar")
     assert after.state.facts["webinar_registered"] is True
+
+
+@pytest.mark.parametrize(("case_id", "events"), [("500CYCLE1", 0), ("500CYCLE2", 1)])
+def test_T11_given_the_first_onboardings_case_closed_again_then_it_drives_nothing_of_the_second(
+        ledger, ctx, case_id, events):
+    """A partner who came back (cycle 2, checking usage): closing the first onboarding's
+    'Enable Marketplace' case again does not complete the second onboarding; its own does."""
+    subject = "marketplace:001EXAMPLE"
+    ledger.states[subject] = state(subject, "marketplace", "marketplace-classic", "check_usage", facts={
+        "_cycle": {"n": 2}, "_records": {"enable_marketplace": "key-of-cycle-2"}})
+    for record, key in (("500CYCLE1", "key-of-cycle-1"), ("500CYCLE2", "key-of-cycle-2")):
+        ledger.link(key, "salesforce", record, "case")
+        ledger.action_owner[key] = subject
+    row = {"attributes": {"type": "Case"}, "Id": case_id, "Subject": "Enable Marketplace", "Status": "Closed",
+           "AccountId": "001EXAMPLE", "SystemModstamp": "2026-09-10T09:00:00Z"}
+    found = mapping_for("salesforce").to_events(delivery("salesforce", row, kind="poll", record_id=case_id), ctx)
+    assert [(e.type, e.subject, e.data["case"], e.data["status"]) for e in found] == [
+        (EventType.CASE_UPDATED, subject, "enable_marketplace", "completed")] * events

@@ -153,3 +153,46 @@ def test_W2_given_a_churn_risk_opportunity_in_zendesk_then_its_status_is_reporte
         delivery("zendesk", {"event": "ticket.changed", "ticket": ticket}, kind="poll"), ctx)
     assert (event.type, event.subject, event.data["case"], event.data["status"]) == (
         EventType.CASE_UPDATED, subject, "opportunity", reported)
+
+
+def second_case(ledger) -> str:
+    """An account whose first case (ticket 70) is closed and whose second (ticket 71) runs."""
+    subject = "retention:requester-42"
+    ledger.states[subject] = state(subject, "retention", RETENTION, "new",
+                                   facts={"_cycle": {"n": 2, "started_at": "2026-09-01T08:00:00+00:00"}})
+    ledger.link(subject, "zendesk", "70", "ticket")          # linked by the first case, before cycles
+    ledger.link(f"{subject}#2", "zendesk", "71", "ticket")   # the ticket the second case came in on
+    return subject
+
+
+def test_W1_given_a_second_case_then_its_stage_and_owner_go_to_its_own_ticket(ledger, ctx):
+    subject = second_case(ledger)
+    mapping = mapping_for("zendesk")
+    writes = [action("zendesk", ActionKind.SET_STAGE, {"stage": "in_progress"}, onboarding=subject, rule="W6"),
+              action("zendesk", ActionKind.ASSIGN_OWNER, {"owner": "am"}, onboarding=subject, n=1, rule="W6"),
+              action("zendesk", ActionKind.ADD_NOTE, {"body": "Red alert", "record": "contact"}, onboarding=subject,
+                     n=2, rule="W3")]
+    assert [mapping.to_vendor(a, ctx).payload.record_id for a in writes] == ["71", "71", "71"]
+
+
+def test_W1_given_a_second_case_that_came_with_no_ticket_then_nothing_is_written_on_the_first_ones(ledger, ctx):
+    subject = second_case(ledger)
+    del ledger.links[("zendesk", "71")]
+    with pytest.raises(MappingError) as caught:
+        mapping_for("zendesk").to_vendor(
+            action("zendesk", ActionKind.SET_STAGE, {"stage": "in_progress"}, onboarding=subject, rule="W6"), ctx)
+    assert caught.value.field == "record_id"
+
+
+@pytest.mark.parametrize(("ticket_id", "events"), [("70", 0), ("71", 1)])
+def test_W1_given_a_change_on_the_first_cases_ticket_then_it_drives_nothing_of_the_second(
+        ledger, ctx, ticket_id, events):
+    """The old case's ticket marked lost months later does not close the case open now."""
+    subject = second_case(ledger)
+    ticket = {"id": int(ticket_id), "requester_id": 42, "status": "open", "tags": ["red_alert"],
+              "custom_fields": [{"id": 360000101, "value": "lost"}],
+              "created_at": "2026-03-01T09:00:00Z", "updated_at": "2026-09-02T09:00:00Z"}
+    found = mapping_for("zendesk").to_events(delivery("zendesk", {"event": "ticket.changed", "ticket": ticket},
+                                                      kind="poll"), ctx)
+    assert [(e.type, e.subject, e.data["status"]) for e in found] == [
+        (EventType.CASE_UPDATED, subject, "lost")] * events
