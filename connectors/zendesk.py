@@ -19,7 +19,11 @@ Zendesk's event ``id``. A trigger webhook's body is whatever its template says: 
 reads nothing of it (the mapping does, by the paths of its table) and deduplicates it by a
 hash of the body, so Zendesk's re-sends of one delivery are stored once.
 A ``ticket.created`` event-subscription webhook lacks custom field values: ``enrich`` reads the
-ticket once and adds the ones the mapping reads (``reads["custom_fields"]``) to its ``detail``.
+ticket once and adds the ones the mapping reads (``reads["custom_fields"]``) to its ``detail``;
+for a new alert the mapping weighs an open opportunity for (``reads["opportunity_alerts"]``,
+tags), one search adds the ids of the account's open tickets with the opportunity tags
+(``reads["opportunity_tags"]``; the account is the first of ``reads["accounts"]`` the ticket
+has). Zendesk indexes a new ticket for search within minutes: one made seconds ago may be missed.
 
 Updates go through ``update_many`` (at most 100 tickets a call; several actions on one ticket
 are merged into one ticket update when their fields do not collide), and each job is followed
@@ -67,6 +71,8 @@ from kickoff.contracts.webhooks import (
 )
 from kickoff.model import ActionResult, Delivery
 from kickoff.tools.zendesk import (
+    ACCOUNT_SEARCH,
+    OPEN_OPPORTUNITIES,
     AddNotePayload,
     AssignOwnerPayload,
     CreateRecordPayload,
@@ -341,27 +347,54 @@ class ZendeskConnector(Connector):
         """A ``ticket.created`` event-subscription webhook carries no custom field values (an
         alert's data, e.g. the red alert's competitor date): when the mapping reads custom
         fields (``reads["custom_fields"]``, their ids), one read of the ticket adds those
-        (``detail.custom_fields``, plus ``ticket_form_id``), the event kept as it came. Other
-        events say what changed already; a ticket deleted since is left as it came."""
+        (``detail.custom_fields``, plus ``ticket_form_id``); when it is an alert the mapping
+        weighs open opportunities for, one search adds those of its account
+        (``detail[OPEN_OPPORTUNITIES]``). The event is kept as it came; other events say
+        what changed already; a ticket deleted since is left as it came."""
         body = delivery.payload if isinstance(delivery.payload, dict) else {}
         detail = body.get("detail")
-        wanted = {str(i) for i in self.reads.get("custom_fields", [])}
         created = delivery.kind == "webhook" and body.get("type") == f"{EVENT_PREFIX}ticket.created"
-        if (not wanted or not created or not isinstance(detail, dict) or "custom_fields" in detail
-                or not delivery.record_id):
+        if not created or not isinstance(detail, dict) or not delivery.record_id:
             return delivery
-        ticket_id = int(delivery.record_id)
-        try:
-            ticket = self._zd(lambda: self.client.tickets(id=ticket_id).to_dict())
-        except VendorError as error:
-            if error.status == 404:
-                log.info("ticket %s is gone: delivery %s left as it came", ticket_id, delivery.dedup_key)
-                return delivery
-            raise
-        fields = [{"id": f.get("id"), "value": f.get("value")} for f in ticket.get("custom_fields") or []
-                  if isinstance(f, dict) and str(f.get("id")) in wanted]
-        enriched = {**detail, "custom_fields": fields, "ticket_form_id": ticket.get("ticket_form_id")}
+        enriched = dict(detail)
+        wanted = {str(i) for i in self.reads.get("custom_fields", [])}
+        if wanted and "custom_fields" not in detail:
+            ticket_id = int(delivery.record_id)
+            try:
+                ticket = self._zd(lambda: self.client.tickets(id=ticket_id).to_dict())
+            except VendorError as error:
+                if error.status == 404:
+                    log.info("ticket %s is gone: delivery %s left as it came", ticket_id, delivery.dedup_key)
+                    return delivery
+                raise
+            enriched["custom_fields"] = [{"id": f.get("id"), "value": f.get("value")}
+                                         for f in ticket.get("custom_fields") or []
+                                         if isinstance(f, dict) and str(f.get("id")) in wanted]
+            enriched["ticket_form_id"] = ticket.get("ticket_form_id")
+        tags = set(detail.get("tags") or [])
+        opportunity = set(self.reads.get("opportunity_tags", []))
+        if (OPEN_OPPORTUNITIES not in detail and tags & set(self.reads.get("opportunity_alerts", []))
+                and not opportunity <= tags):  # an alert, not an opportunity itself
+            found = self._open_opportunities(detail)
+            if found is not None:
+                enriched[OPEN_OPPORTUNITIES] = found
+        if enriched == detail:
+            return delivery
         return delivery.model_copy(update={"payload": {**body, "detail": enriched}}, deep=True)
+
+    def _open_opportunities(self, detail: dict[str, Any]) -> list[str] | None:
+        """Ids of the open tickets (not solved, not closed) of the alert's account that carry
+        every opportunity tag: one search. None when the ticket names no account."""
+        tags = list(self.reads.get("opportunity_tags", []))
+        account = next(((field, detail[field]) for field in self.reads.get("accounts", [])
+                        if field in ACCOUNT_SEARCH and detail.get(field) not in (None, "")), None)
+        if not tags or account is None:
+            return None
+        who = {ACCOUNT_SEARCH[account[0]]: account[1]}
+        found = self._zd(lambda: [t.to_dict() for t in self.client.search(
+            type="ticket", tags=tags[0], status_less_than="solved", **who)])
+        return sorted(str(t["id"]) for t in found
+                      if set(tags) <= set(t.get("tags") or []) and t.get("status") not in ("solved", "closed"))
 
     # --- writes ---------------------------------------------------------------------------
     def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:

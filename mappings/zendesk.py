@@ -16,6 +16,8 @@ a case since closed is no fact of the case open now.
 Event-subscription webhooks carry no custom field values: the connector's ``enrich`` reads the
 ticket of a ``ticket.created`` event into its ``detail.custom_fields``; an alert whose data
 needs a custom field and comes without them is left to the incremental export (the poll).
+For a red alert or churn risk, ``enrich`` also searches the account's open opportunities:
+``open_opportunity`` says whether there is one (absent from a poll: then the case's own facts).
 A trigger webhook's body is whatever the trigger's template says: the table's ``trigger``
 names the path (or alternative paths) of each ticket field in it; a field it does not name
 is read at the top level under its own name.
@@ -34,6 +36,7 @@ from kickoff.events import EventType, validate_event_data
 from kickoff.model import Action, Delivery, Event
 from kickoff.paths import dig, first_value
 from kickoff.tools.zendesk import (
+    OPEN_OPPORTUNITIES,
     AddNotePayload,
     AssignOwnerPayload,
     CreateRecordPayload,
@@ -48,6 +51,8 @@ from mappings.common import change_fingerprint, parse_datetime
 
 EVENT_PREFIX = "zen:event-type:ticket."
 LINKED_EVENTS = (EventType.UPSELL_REQUESTED, EventType.HARDWARE_REQUESTED, EventType.REQUEST_SUBMITTED)
+OPPORTUNITY_EVENTS = (EventType.RED_ALERT, EventType.CHURN_RISK)
+"""The alerts W2 weighs an open churn-risk opportunity for (a red alert may become a churn risk)."""
 TRIGGER_PATHS: dict[str, str | list[str]] = {"id": ["ticket_id", "id"],
                                              "form_id": ["form_id", "ticket_form_id"]}
 """Where a trigger body has a ticket's fields when the table says nothing else."""
@@ -189,6 +194,8 @@ class ZendeskMapping(ToolMapping):
         data = {k: v for k, v in data.items() if v is not None}
         if rule.event in LINKED_EVENTS:
             data.setdefault("ticket_link", f"zendesk:ticket:{ticket.id}")
+        if rule.event in OPPORTUNITY_EVENTS and isinstance(ticket.raw.get(OPEN_OPPORTUNITIES), list):
+            data["open_opportunity"] = bool(ticket.raw[OPEN_OPPORTUNITIES])  # W2, as enrich read it
         try:
             validate_event_data(rule.event, data)
         except ValidationError as exc:
@@ -255,16 +262,30 @@ class ZendeskMapping(ToolMapping):
         return events
 
     def reads(self, tables: Mapping[str, dict[str, Any]]) -> dict[str, list[str]]:
-        """The ids of the custom fields every tenant's table reads (alerts, case stage): what
-        the connector's ``enrich`` reads into a bare ``ticket.created`` webhook."""
+        """What the connector's ``enrich`` adds to a bare ``ticket.created`` webhook, over every
+        tenant's table: the ids of the custom fields read (alerts, case stage); and for the
+        alerts W2 weighs an open opportunity for (by their tags), the account's open tickets
+        with the opportunity's tags (the account: the ``account_from`` fields)."""
         ids: set[int] = set()
+        alerts: set[str] = set()
+        opportunity: set[str] = set()
+        accounts: list[str] = []
         for raw in tables.values():
             table = self.Table.model_validate(raw)
             ids |= {rule.field for rule in table.alerts if rule.field is not None}
             ids |= {spec.field for rule in table.alerts for spec in rule.data.values()
                     if spec.field is not None}
             ids |= {table.case_field} if table.case_field is not None else set()
-        return {"custom_fields": [str(i) for i in sorted(ids)]} if ids else {}
+            spec = table.records.get("opportunity")
+            if spec is not None and spec.tags:
+                opportunity |= set(spec.tags)
+                alerts |= {tag for rule in table.alerts if rule.event in OPPORTUNITY_EVENTS for tag in rule.tags_any}
+                accounts += [name for name in table.account_from if name not in accounts]
+        wanted = {"custom_fields": [str(i) for i in sorted(ids)]} if ids else {}
+        if alerts:
+            wanted |= {"opportunity_alerts": sorted(alerts), "opportunity_tags": sorted(opportunity),
+                       "accounts": accounts}
+        return wanted
 
     # --- outbound --------------------------------------------------------------------------
     def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:

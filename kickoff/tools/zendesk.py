@@ -18,6 +18,11 @@ Status = Literal["new", "open", "pending", "hold", "solved"]
 """A ticket's statuses a new ticket or a stage may have (an update may also close a ticket)."""
 Priority = Literal["low", "normal", "high", "urgent"]
 TicketType = Literal["problem", "incident", "question", "task"]
+OPEN_OPPORTUNITIES = "kickoff_open_opportunities"
+"""Where ``enrich`` puts, in a new alert's ``detail``, the ids of its account's open
+opportunity tickets (one search, when the mapping's ``reads`` ask for it): W2's "déjà créée"."""
+ACCOUNT_SEARCH = {"requester_id": "requester", "organization_id": "organization"}
+"""A ticket's account field -> the Search API's keyword for it."""
 
 
 class CustomField(VendorPayload):

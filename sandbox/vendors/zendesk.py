@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
+from urllib.parse import unquote
 
 from fastapi import Body, HTTPException
 from starlette.requests import Request
@@ -347,6 +348,19 @@ class Zendesk(Vendor):
                      or (term and (term == u["email"].lower() or term in u["name"].lower()))]
             return {"users": found, "next_page": None, "previous_page": None, "count": len(found)}
 
+        @r.get("/api/v2/search.json")
+        async def search(query: str = "") -> Response:
+            """The Search API for tickets, with the terms Kickoff sends: ``type:ticket``,
+            ``tags:`` (any of them), ``status<solved`` or ``status:``, ``requester:`` and
+            ``organization:`` (ids). Unlike Zendesk, a new ticket is searchable at once."""
+            try:
+                found = [t for t in self.tickets.values() if t["status"] != "deleted" and _matches(query, t)]
+            except ValueError as exc:
+                return _error(400, "InvalidSearchQuery", str(exc))
+            results = [{**t, "result_type": "ticket"} for t in found]
+            return JSONResponse({"results": results, "facets": None, "next_page": None, "previous_page": None,
+                                 "count": len(results)})
+
         @r.get("/api/v2/users.json")
         async def list_users(request: Request) -> dict[str, Any]:
             return _page(request, "users", list(self.users.values()))
@@ -598,6 +612,37 @@ class Zendesk(Vendor):
                 raise HTTPException(404, f"unknown record type {kind}")
             store = stores[kind]
             return store if kind == "comments" else list(store.values())
+
+
+STATUS_ORDER = ("new", "open", "pending", "hold", "solved", "closed")
+SEARCH_TERM = re.compile(r'^(-?)(\w+)(:|<|>)"?([^"]*)"?$')
+
+
+def _matches(query: str, ticket: dict[str, Any]) -> bool:
+    """Whether a ticket answers a search query (the terms ``search`` documents; others refused)."""
+    tags: list[str] = []
+    for term in unquote(query).split():
+        found = SEARCH_TERM.match(term)
+        if found is None:
+            raise ValueError(f"unsupported search term {term!r}")
+        negated, key, op, value = found.groups()
+        if key == "tags":
+            tags.append(value)
+            continue
+        if key == "type" and op == ":":
+            ok = value == "ticket"
+        elif key == "status" and op in "<>" and value in STATUS_ORDER:
+            rank, limit = STATUS_ORDER.index(ticket["status"]), STATUS_ORDER.index(value)
+            ok = rank < limit if op == "<" else rank > limit
+        elif key == "status" and op == ":":
+            ok = ticket["status"] == value
+        elif key in ("requester", "organization") and op == ":":
+            ok = str(ticket.get(f"{key}_id")) == value
+        else:
+            raise ValueError(f"unsupported search term {term!r}")
+        if ok == bool(negated):
+            return False
+    return not tags or bool(set(tags) & set(ticket.get("tags") or []))
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:

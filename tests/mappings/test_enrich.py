@@ -180,7 +180,10 @@ def new_ticket(sandbox, receiver, zendesk, **fields: Any) -> tuple[dict[str, Any
     return ticket, created
 
 
-def test_W3_given_a_red_alert_webhook_when_enriched_then_one_read_and_red_alert_with_its_competitor_date(
+SEARCH = ("GET", "/api/v2/search.json")
+
+
+def test_W3_given_a_red_alert_webhook_when_enriched_then_one_read_one_search_and_red_alert_with_its_date(
         zendesk, seeded, receiver, ledger, tables, tenants):
     ticket, created = new_ticket(seeded, receiver, zendesk, subject="Alerte rouge", tags=["red_alert"],
                                  comment={"body": "RDV chez un concurrent"},
@@ -193,12 +196,13 @@ def test_W3_given_a_red_alert_webhook_when_enriched_then_one_read_and_red_alert_
     seq = seeded.last_seq()
     whole = zendesk.enrich(created, NOW)
 
-    assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json")]
+    assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json"), SEARCH]
     assert (whole.dedup_key, whole.kind, whole.record_id) == (created.dedup_key, "webhook", created.record_id)
     [event] = mapping.to_events(whole, ctx)
     assert event.type == EventType.RED_ALERT
     assert event.subject == f"retention:requester-{ticket['requester_id']}"
-    assert event.data == {"competitor": "Concurrent SA", "competitor_date": "2026-03-20", "low_nps": False}
+    assert event.data == {"competitor": "Concurrent SA", "competitor_date": "2026-03-20", "low_nps": False,
+                          "open_opportunity": False}  # W2: the account has no open opportunity
     assert mapping.delivery_fingerprints(whole) == mapping.delivery_fingerprints(created)
 
 
@@ -224,8 +228,10 @@ def test_given_the_zendesk_custom_fields_the_mapping_reads_then_enrich_reads_tho
     ticket, created = new_ticket(seeded, receiver, zendesk, subject="Alerte rouge", tags=["red_alert"],
                                  comment={"body": "x"}, custom_fields=[{"id": 360000103, "value": "2026-03-20"},
                                                                        {"id": 360000999, "value": "not read"}])
-    assert mapping_for("zendesk").reads(tables["zendesk"]) == {"custom_fields": ["360000101", "360000102",
-                                                                                 "360000103"]}
+    assert mapping_for("zendesk").reads(tables["zendesk"]) == {
+        "custom_fields": ["360000101", "360000102", "360000103"],
+        "opportunity_alerts": ["churn_risk", "downsell_risk", "red_alert"],
+        "opportunity_tags": ["churn_risk_opportunity"], "accounts": ["organization_id", "requester_id"]}
     seq = seeded.last_seq()
     whole = zendesk.enrich(created, NOW)
     assert whole.payload["detail"]["custom_fields"] == [{"id": 360000103, "value": "2026-03-20"}]  # only what is read
@@ -235,7 +241,30 @@ def test_given_the_zendesk_custom_fields_the_mapping_reads_then_enrich_reads_tho
     bare = ZendeskConnector(kickoff_config.tools["zendesk"], retry=FAST_POLICY,
                             reads=mapping_for("zendesk").reads(tags_only))
     assert bare.enrich(created, NOW) == created
-    assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json")]  # the first only
+    assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json"),
+                                                 SEARCH]  # the first only
+
+
+@pytest.mark.parametrize(("status", "open_opportunity"), [("open", True), ("solved", False)])
+def test_W2_given_a_churn_risk_when_enriched_then_one_search_reads_whether_the_account_has_an_open_opportunity(
+        zendesk, seeded, receiver, ledger, tables, tenants, status, open_opportunity):
+    """W2's "déjà créée": an opportunity a person opened for the account, read from Zendesk
+    when the alert comes, whoever made it; one solved since does not count, nor one of
+    another account."""
+    made = seeded.act("zendesk", "tickets", requester_email="owner@salon.example.com", subject="Opportunité",
+                      tags=["churn_risk_opportunity"], comment={"body": "Ouverte à la main"})
+    seeded.act("zendesk", f"tickets/{made['id']}", method="PUT", status=status)
+    seeded.act("zendesk", "tickets", requester_email="someone-else@example.com", subject="Opportunité",
+               tags=["churn_risk_opportunity"], comment={"body": "Another account's"})
+    ticket, created = new_ticket(seeded, receiver, zendesk, subject="Risque de churn", tags=["churn_risk"],
+                                 comment={"body": "Parle de résilier"})
+
+    seq = seeded.last_seq()
+    whole = zendesk.enrich(created, NOW)
+
+    assert log_since(seeded, "zendesk", seq) == [("GET", f"/api/v2/tickets/{ticket['id']}.json"), SEARCH]
+    [event] = mapping_for("zendesk").to_events(whole, ledger.context("retention", "zendesk", tables, tenants))
+    assert (event.type, event.data["open_opportunity"]) == (EventType.CHURN_RISK, open_opportunity)
 
 
 # --- Asana ----------------------------------------------------------------------------------

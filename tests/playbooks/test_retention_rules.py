@@ -132,6 +132,17 @@ def test_W2_opportunity_unless_one_is_still_open_in_the_tool(pb, reported, oppor
     assert [a.payload["subject"] for a in decision.actions if a.kind == "create_task"] == ["rdc infos & rdv"]
 
 
+def test_W2_the_cases_own_opportunity_counts_though_the_tools_search_does_not_list_it_yet(pb):
+    # Zendesk indexes a new ticket for search within minutes: the opportunity this case made
+    # a moment ago is "déjà créée" whatever the search said.
+    first = ev("churn_risk.reported", AT, {"kind": "churn", "open_opportunity": False})
+    again = ev("red_alert.reported", "2024-06-03T10:05:00+02:00",
+               {"competitor_date": "2024-06-20", "bugs": True, "open_opportunity": False})
+    result = run(pb, [first, again])
+    assert len(acts(result, "W2", "create_record")) == 1
+    assert [a.action.payload["subject"] for a in acts(result, "W2", "create_task")] == ["rdc infos & rdv"] * 2
+
+
 def test_W2_an_opportunity_closed_in_the_tool_is_not_already_created(pb):
     first = ev("churn_risk.reported", AT, {"kind": "churn"})
     closed = ev("case.updated", "2024-06-05T10:00:00+02:00", {"case": "opportunity", "status": "closed"})
