@@ -293,6 +293,12 @@ EVENT_DATA_MODELS: dict[EventType, type[EventData]] = {
 }
 
 
+READ_ON_ARRIVAL = frozenset({"open_opportunity"})
+"""Data a source reads about the subject when a fact arrives (what the tool says is open
+now), not part of the fact: one alert delivered with it (an enriched webhook) and without it
+(the export) is one occasion, so its actions are written once."""
+
+
 def validate_event_data(event_type: EventType | str, data: dict[str, Any],
                         zone: ZoneInfo | None = None) -> EventData:
     """Parse ``data`` with the model of ``event_type`` (times without an offset read in

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from kickoff.actions import PAYLOAD_MODELS
 from kickoff.calendar import Calendar
-from kickoff.events import EVENT_DATA_MODELS, EventType
+from kickoff.events import EVENT_DATA_MODELS, READ_ON_ARRIVAL, EventType
 from kickoff.model import (
     CREATED_RECORDS_FACT,
     CYCLE_FACT,
@@ -130,7 +130,8 @@ def _start(
 
 
 def event_occasion(event: Event) -> str:
-    """What makes this event's actions unique, ignoring its id (a redelivery may get a new one)."""
+    """What makes this event's actions unique, ignoring its id (a redelivery may get a new one)
+    and what a source read on arrival (``READ_ON_ARRIVAL``)."""
     if event.type == EventType.TIMER_FIRED:
         fire_at = as_datetime(event.data.get("fire_at")) or event.occurred_at
         return f"timer:{event.data['timer']}@{fire_at.astimezone(UTC).isoformat()}"
@@ -139,7 +140,7 @@ def event_occasion(event: Event) -> str:
             "type": str(event.type),
             "subject": event.subject,
             "at": event.occurred_at.astimezone(UTC).isoformat(),
-            "data": event.data,
+            "data": {k: v for k, v in event.data.items() if k not in READ_ON_ARRIVAL},
         },
         sort_keys=True,
         default=str,

@@ -143,6 +143,15 @@ def test_W2_the_cases_own_opportunity_counts_though_the_tools_search_does_not_li
     assert [a.action.payload["subject"] for a in acts(result, "W2", "create_task")] == ["rdc infos & rdv"] * 2
 
 
+def test_W2_one_alert_by_the_enriched_webhook_and_by_the_export_writes_its_actions_once(pb):
+    # the webhook's alert carries what Zendesk's search said (open_opportunity), the export's
+    # does not: still one alert, whose actions are keyed alike (the ledger keeps them once)
+    data = {"kind": "churn", "description": "Parle de résilier"}
+    by_hook = decide(None, ev("churn_risk.reported", AT, {**data, "open_opportunity": False}, id="hook"), t(AT), pb)
+    by_export = decide(None, ev("churn_risk.reported", AT, data, id="export"), t(AT), pb)
+    assert [a.idempotency_key for a in by_hook.actions] == [a.idempotency_key for a in by_export.actions]
+
+
 def test_W2_an_opportunity_closed_in_the_tool_is_not_already_created(pb):
     first = ev("churn_risk.reported", AT, {"kind": "churn"})
     closed = ev("case.updated", "2024-06-05T10:00:00+02:00", {"case": "opportunity", "status": "closed"})
