@@ -124,11 +124,15 @@ def _in_zone(moment: datetime | None, zone: str) -> str:
 # =========================================================================================
 # A - Assist customers, Sweden: Dealbuilder signature -> HubSpot ticket and its workflow
 # =========================================================================================
+PRE_ONBOARDING, ONBOARDING_TEAM = "Pre-onboarding in the customer's account", "51200102"
+
+
 def assist(start: date = DEMO_START) -> Procedure:
     zone = "Europe/Stockholm"
     signed = local(zone, start, 10)
     delivery_start = start + timedelta(days=2)
     flow_day0 = local(zone, delivery_start + timedelta(days=1), 8)  # A2: the day after, 08:00
+    pre_onboarded = local(zone, delivery_start, 15)  # A6 done by the team before its due time, the move
     booked_at = local(zone, flow_day0.date() + timedelta(days=8), 10)  # ~day 10 after the signature
     meeting_start = local(zone, flow_day0.date() + timedelta(days=12), 10)
     customer, email = "Lövberg Bygg AB", "maja.lind@lovberg-bygg.example.com"
@@ -161,6 +165,10 @@ def assist(start: date = DEMO_START) -> Procedure:
         control.act("hubspot", "meetings", ticket_id=ticket(control)["id"], properties={
             "hs_meeting_title": f"Uppstartsmöte {customer}", "hs_timestamp": meeting_start.isoformat(),
             "hs_meeting_start_time": meeting_start.isoformat(), "hs_meeting_end_time": end.isoformat()})
+
+    def pre_onboarding_done(control: SandboxControl, rt: Runtime) -> None:
+        [task] = [t for t in linked(control, "tasks") if t["properties"].get("hs_task_subject") == PRE_ONBOARDING]
+        control.act("hubspot", f"tasks/{task['id']}", method="PATCH", properties={"hs_task_status": "COMPLETED"})
 
     def linked(reader: Reader, kind: str) -> list[dict[str, Any]]:
         tid = ticket(reader)["id"]
@@ -217,6 +225,22 @@ def assist(start: date = DEMO_START) -> Procedure:
         return _ok("A8 exactly two call tasks, due day 3 and day 7; none after the booking",
                    days == wanted, "due " + (", ".join(d.isoformat() for d in days) or "none"))
 
+    def a7_call(w: World) -> Check:
+        """A6→A7 the call to the main user"""
+        tasks = [t["properties"] | {"id": t["id"]} for t in linked(w, "tasks")]
+        done = [t.get("hs_task_status") for t in tasks if t.get("hs_task_subject") == PRE_ONBOARDING]
+        calls = [t for t in tasks if str(t.get("hs_task_subject", "")).startswith("Call the main user: welcome")]
+        due = [datetime.fromisoformat(str(t["hs_timestamp"])) for t in calls]
+        made = [w.done_at("assist", t["id"]) for t in calls]
+        ok = (done == ["COMPLETED"] and due == [flow_day0 + timedelta(hours=9)] and made == [flow_day0]
+              and calls[0].get("hubspot_owner_id") == ONBOARDING_TEAM)
+        return _ok("A6→A7 pre-onboarding marked done in HubSpot; the call to the main user at the move, due 17:00, "
+                   "for the onboarding team", ok,
+                   f"pre-onboarding {done or 'missing'}; {len(calls)} call task(s), made at "
+                   f"{', '.join(_in_zone(m, zone) for m in made) or 'never'}, due "
+                   f"{', '.join(_in_zone(d, zone) for d in due) or 'never'}, owner "
+                   f"{calls[0].get('hubspot_owner_id') if calls else None}")
+
     def a13_mail(w: World) -> Check:
         """A13 team e-mailed"""
         mails = w.emails("onboarding@assist.example.com", "Uppstartsmöte inbokat")
@@ -236,10 +260,13 @@ def assist(start: date = DEMO_START) -> Procedure:
 
     acts = [
         Act(signed, "assist", "Dealbuilder: the customer signs the contract (DocumentAccepted webhook)", sign),
+        Act(pre_onboarded, "assist", "HubSpot: the onboarding team marks the pre-onboarding done (task completed)",
+            pre_onboarding_done, poll=("hubspot",)),
         Act(booked_at, "assist", "HubSpot: the customer books the kick-off meeting (meetings link)", book),
     ]
     return Procedure("assist", "A", "Assist customers, Sweden (Dealbuilder + HubSpot)", zone, acts,
-                     [a1_ticket, a5_owner, a3_note, a2_welcome, a8_calls, a13_mail, a13_closed, a13_stopped], memo)
+                     [a1_ticket, a5_owner, a3_note, a2_welcome, a7_call, a8_calls, a13_mail, a13_closed, a13_stopped],
+                     memo)
 
 
 # =========================================================================================
