@@ -92,9 +92,10 @@ SEARCH_PAGE = 200
 SEARCH_RESULT_CAP = 10_000
 SIGNATURE_TOLERANCE_SECONDS = 300
 OWN_READS = [MODIFIED, KEY_PROPERTY]
-TASKS_CURSOR = "tasks="
 """What the connector itself reads of any record (its cursor, its idempotency keys); what the
 mapping reads comes in ``reads``."""
+TASKS_CURSOR = "tasks="
+"""In the poll's cursor, what follows ``|`` and this is the tasks' position (the tickets' before)."""
 V3_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
               "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
 
