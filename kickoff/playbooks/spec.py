@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from kickoff.calendar import Calendar
 from kickoff.events import EventType
@@ -35,7 +35,10 @@ class _Spec(BaseModel):
     line: int = Field(default=0, alias=LINE_KEY, description="where it starts in the file")
 
 
-Conditions = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+ONE_OR_MANY = BeforeValidator(lambda v: [v] if isinstance(v, str) else v)
+"""A list that may be written as its one item (``on: contract.signed``)."""
+Conditions = Annotated[list[str], ONE_OR_MANY]
+Events = Annotated[list[EventType], ONE_OR_MANY]
 
 
 class TimeSpec(_Spec):
@@ -142,9 +145,9 @@ class Trigger(_Spec):
     """When ``on`` happens (and the timer is ``timer``), in ``stages``, if ``when``: ``do``, else ``else``."""
 
     rule: str = Field(pattern=RULE_ID_PATTERN)
-    on: list[EventType]
+    on: Events
     timer: str | None = None
-    tasks: list[str] | None = Field(
+    tasks: Annotated[list[str] | None, ONE_OR_MANY] = Field(
         default=None, description="task.updated: only for these tasks (create_task or create_record ids)")
     stages: list[str] | None = None
     status: list[Literal["active", "paused", "stopped", "completed"]] | None = None
@@ -152,16 +155,6 @@ class Trigger(_Spec):
     do: list[ActionSpec] = Field(default_factory=list)
     else_: list[ActionSpec] = Field(default_factory=list, alias="else")
     note: str | None = None
-
-    @field_validator("on", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("tasks", mode="before")
-    @classmethod
-    def _one_task_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _timer_needs_timer_event(self) -> Trigger:
@@ -177,15 +170,10 @@ class Trigger(_Spec):
 class Start(_Spec):
     """The event that creates the onboarding (its id is the event's subject)."""
 
-    on: list[EventType]
+    on: Events
     stage: str
     rule: str = Field(pattern=RULE_ID_PATTERN)
     when: Conditions = Field(default_factory=list)
-
-    @field_validator("on", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
 
 class CycleSpec(_Spec):
@@ -199,16 +187,11 @@ class CycleSpec(_Spec):
     closed cycle drives the new one.
     """
 
-    on: list[EventType]
+    on: Events
     when: Conditions = Field(default_factory=lambda: ["status == 'completed'"])
     stage: str
     rule: str = Field(pattern=RULE_ID_PATTERN)
     facts: list[str] = Field(default_factory=list)
-
-    @field_validator("on", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
 
 class SignalSpec(_Spec):
