@@ -24,6 +24,8 @@ _AREAS = (
     "cli.limits_cmd",
     "cli.gateway_cmd",
     "cli.stack_cmd",
+    "cli.webhooks_cmd",
+    "cli.adopt_cmd",
 )
 
 for _name in _AREAS:

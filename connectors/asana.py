@@ -34,6 +34,7 @@ from asana.rest import ApiException
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from connectors.asana_hooks import AsanaWebhooks
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.ratelimit import bucket_for
 from kickoff.contracts.errors import ErrorKind, UnknownOutcome, VendorError, classify
@@ -113,7 +114,7 @@ class _Plan:
         return answer.get("gid")
 
 
-class AsanaConnector(Connector):
+class AsanaConnector(AsanaWebhooks, Connector):
     tool = "asana"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

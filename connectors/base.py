@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -20,6 +20,7 @@ from connectors.credentials import resolve_secret
 from connectors.ratelimit import RateLimiter, TokenBucketLimiter, configured_limits
 from kickoff.contracts.connector import ReadResult
 from kickoff.contracts.errors import ErrorKind, VendorError
+from kickoff.contracts.subscriptions import HookChange, HookPlan, Wanted, by_hand
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import ActionResult, Delivery, ResultStatus
@@ -149,6 +150,27 @@ class Connector(ABC):
         made whole by reading the record; the process flow calls this before mapping.
         Default: the delivery already says everything."""
         return delivery
+
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """The records ``query`` (a mapping's ``running_query``) names: the onboardings already
+        under way (``kickoff adopt``). Default: this tool's are not read."""
+        raise NotImplementedError(f"{self.tool}: reading running records is not supported")
+
+    # --- registering Kickoff's webhooks in the tool (``kickoff webhooks``) --------------
+    def plan_webhooks(self, url: str, wanted: Sequence[Wanted], now: datetime, *,
+                      kept: Collection[str] = ()) -> HookPlan:
+        """What registering ``wanted`` changes in the tool. Default, for a tool with no API
+        for its webhooks: each is done by a person, following ``webhook_steps``."""
+        return by_hand(self.tool, url, list(wanted), self.webhook_steps(url, wanted) if wanted else [])
+
+    def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
+        """A person's steps to point the tool at ``url`` (tools with no API for it)."""
+        return [f"Point {self.tool}'s webhooks at {url}."]
+
+    def apply_webhooks(self, plan: HookPlan, now: datetime, *,
+                       before_create: Callable[[HookChange], None] | None = None) -> HookPlan:
+        """Carry out ``plan``'s changes. Default: nothing to carry out (steps for a person)."""
+        return plan
 
 
 class NoReads:

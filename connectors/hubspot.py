@@ -53,6 +53,8 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
 from urllib3.util.retry import Retry
 
 from connectors.base import Connector, ReadResult, chunked, done, result_for
+from connectors.hubspot_adopt import HubSpotRunning
+from connectors.hubspot_hooks import HubSpotWebhooks
 from kickoff.contracts.errors import (
     ErrorKind,
     UnknownOutcome,
@@ -182,7 +184,7 @@ class Cursor:
             self.ids.add(record_id)
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
     """Tickets, tasks and notes in HubSpot; reads ticket changes; verifies v3 webhooks."""
 
     tool = "hubspot"

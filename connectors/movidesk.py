@@ -48,6 +48,7 @@ import requests
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.http import make_session, send
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
+from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import (
     WebhookRejected,
@@ -395,6 +396,20 @@ class MovideskConnector(Connector):
             return None
 
         return self.call(lambda: str(self._request("POST", "/tickets", body=body).json()["id"]), lookup=lookup)
+
+    def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
+        """Movidesk has no API for its automation triggers: a person makes one."""
+        on = sorted({o for w in wanted for o in w.spec.get("on", [])})
+        bodies = {b for w in wanted for b in w.spec.get("body", [])}
+        body = "the whole ticket (JSON)" if "ticket" in bodies else "any body"
+        hint = f"the value of {self.setting('webhook_token')}"
+        return [
+            "In Movidesk, open Configurações > Gatilhos (automation triggers) and add a trigger.",
+            f"When: {' or '.join(on)} (every ticket; Kickoff reads the ticket and ignores the others).",
+            f"Action: acionar webhook (call a webhook), method POST, body {body}, to:",
+            f"  {url}?token=<{hint}>",
+            "Movidesk signs nothing: the token in the URL is what Kickoff checks; keep the URL secret.",
+        ]
 
 
 def _missing(pending: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

@@ -63,6 +63,7 @@ from simple_salesforce.exceptions import (
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import make_session, transport_error
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
+from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest, constant_time_equal
 from kickoff.model import ActionResult, Delivery, ResultStatus
@@ -434,6 +435,21 @@ class SalesforceConnector(Connector):
                                 dedup_key=key, payload={"object": sobject_type, "notification_id": note_id,
                                                         "action_id": action_id, "fields": fields}))
         return out
+
+    def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
+        """Outbound Messages are set up in Setup (the Metadata API could, simple-salesforce
+        cannot): one per object, sent by a record-triggered flow on create and update."""
+        steps = []
+        for n, hook in enumerate(wanted, start=1):
+            name, fields = str(hook.spec.get("object")), ", ".join(hook.spec.get("fields") or [])
+            steps += [
+                f"{n}. Setup > Process Automation > Outbound Messages > New: object {name}, name {hook.name!r},",
+                f"   endpoint URL {url}, fields: Id, {fields}.",
+                f"   Then a record-triggered flow on {name} (created or updated) whose action is that message.",
+            ]
+        org = f"the value of {self.setting('org_id')}"
+        last = f"Kickoff accepts a message only from the org whose id is {org}; it answers each with the SOAP Ack."
+        return [*steps, last]
 
 
 def _envelope(body: bytes) -> ElementTree.Element:

@@ -56,6 +56,7 @@ from zenpy.lib.exception import APIException, ZenpyException
 
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import SandboxRedirectAdapter, make_session, transport_error
+from connectors.zendesk_hooks import ZendeskWebhooks
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
 from kickoff.contracts.vendor import VendorAction, VendorPayload
 from kickoff.contracts.webhooks import (
@@ -229,7 +230,7 @@ def _timestamp(value: str) -> float:
 
 
 # --- the connector ------------------------------------------------------------------------
-class ZendeskConnector(Connector):
+class ZendeskConnector(ZendeskWebhooks, Connector):
     """Zendesk Support through zenpy. Options (tools.yaml ``options``): ``subdomain``,
     ``start_time`` (Unix seconds of the first read), ``per_page`` (first export page, ≤ 1000),
     ``job_poll_seconds``, ``job_timeout_seconds``, ``max_jobs_in_flight`` (≤ 30),

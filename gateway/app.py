@@ -119,7 +119,8 @@ def create_app(
 
     def vendor_route(route: WebhookRoute) -> Callable[[Request], Awaitable[Response]]:
         def work(webhook: WebhookRequest) -> Outcome:
-            return intake.receive(route.tool, source.get(route.tool), webhook, route.redact)
+            connector = handshake.with_kept_secrets(source.get(route.tool), ledger.webhook_secrets(route.tool))
+            return intake.receive(route.tool, connector, webhook, route.redact)
 
         async def endpoint(request: Request) -> Response:
             return await deliver(request, route.tool, work, route.ack)

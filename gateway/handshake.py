@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.intake import Intake, Outcome
 from gateway.vendors import WebhookRoute
+from kickoff.contracts.errors import VendorError
 from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.ledger import Ledger
 
@@ -52,6 +53,37 @@ def with_secret(connector: Any, name: str, value: str) -> Any:
     original = connector.secret
     view.secret = lambda wanted: value if wanted == name else original(wanted)
     return view
+
+
+class _AnySecret:
+    """``connector`` whose webhook check also passes for a signature made with any secret the
+    ledger keeps for the tool (a tool with several webhooks, each with its own signing secret,
+    as Kickoff registered them); every other call goes to the connector itself."""
+
+    def __init__(self, connector: Any, secrets: list[str]) -> None:
+        self._connector, self._secrets = connector, secrets
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connector, name)
+
+    def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
+        try:
+            return self._connector.verify_webhook(request, now)
+        except (WebhookRejected, VendorError) as exc:
+            first = exc
+        for secret in self._secrets:
+            try:
+                return with_secret(self._connector, HOOK_SECRET, secret).verify_webhook(request, now)
+            except (WebhookRejected, VendorError):
+                continue
+        if isinstance(first, WebhookRejected):
+            raise first
+        raise WebhookRejected(401, f"no {getattr(self._connector, 'tool', 'webhook')} secret signed this request")
+
+
+def with_kept_secrets(connector: Any, secrets: list[str]) -> Any:
+    """``connector``, or a view of it that also accepts the secrets kept for the tool."""
+    return _AnySecret(connector, secrets) if secrets else connector
 
 
 def receive(intake: Intake, route: WebhookRoute, connector: Any, webhook: WebhookRequest,

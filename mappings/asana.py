@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
@@ -82,6 +83,16 @@ class AsanaMapping(ToolMapping):
         return {"projects": projects, "tasks": list(TASK_FIELDS)} if projects else {}
 
     # --- outbound --------------------------------------------------------------------------
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """One webhook per tenant's board, posting to the tenant's own path (its handshake
+        secret kept under that name): tasks added (to a column) and completed, what
+        ``to_events`` reads of an event."""
+        filters = [{"resource_type": "task", "action": "added"},
+                   {"resource_type": "task", "action": "changed", "fields": ["completed"]}]
+        return [Wanted("webhook", f"{KICKOFF_PREFIX}: board {table['project']}",
+                       {"resource": str(table["project"]), "filters": filters}, path=tenant, tenant=tenant)
+                for tenant, table in sorted(tables.items())]
+
     def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         table = self.table(ctx)
         payload = self.payload(action)

@@ -31,6 +31,7 @@ from kickoff.actions import (
     PostAction,
     SetStage,
 )
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, Delivery, Event
@@ -257,6 +258,15 @@ class MovideskMapping(ToolMapping):
             if table.actions:
                 fields += ACTION_FIELDS
         return {mv.TICKET: list(dict.fromkeys(fields))}
+
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """An automation trigger that calls Kickoff when a ticket is created or changed (the
+        body a notice, or the whole ticket, per the tables' ``webhook_body``)."""
+        if not tables:
+            return []
+        bodies = sorted({MovideskTable.model_validate(t).webhook_body for t in tables.values()})
+        return [Wanted("trigger", f"{KICKOFF_PREFIX}: ticket changes",
+                       {"on": ["ticket created", "ticket changed"], "body": bodies})]
 
     # --- echo suppression ------------------------------------------------------------------
     def write_fingerprints(self, vendor_action: VendorAction,

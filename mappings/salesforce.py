@@ -27,6 +27,7 @@ from kickoff.actions import (
     Payload,
     SetStage,
 )
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
@@ -279,6 +280,13 @@ class SalesforceMapping(ToolMapping):
             case += ["Subject", "Status", "OwnerId", "AccountId", "Description", spec.stage_field,
                      spec.link_field, *spec.fields.values()]
         return {sf.CASE: _names(case), sf.ACCOUNT: _names(account), sf.TASK: list(TASK_FIELDS)}
+
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """An Outbound Message per object whose changes ``to_events`` reads by webhook (the
+        account and the case), with the fields it reads; Salesforce has no API for them here."""
+        reads = self.reads(tables)
+        return [Wanted("outbound message", f"{KICKOFF_PREFIX}: {name}", {"object": name, "fields": reads[name]})
+                for name in (sf.ACCOUNT, sf.CASE) if reads.get(name)]
 
     # --- echo suppression ------------------------------------------------------------------
     def write_fingerprints(self, vendor_action: VendorAction,

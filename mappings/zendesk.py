@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from kickoff.actions import AddNote, AssignOwner, CreateRecord, SetStage
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType, validate_event_data
 from kickoff.model import Action, Delivery, Event
@@ -46,6 +47,20 @@ LINKED_EVENTS = (EventType.UPSELL_REQUESTED, EventType.HARDWARE_REQUESTED, Event
 TRIGGER_PATHS: dict[str, str | list[str]] = {"id": ["ticket_id", "id"],
                                              "form_id": ["form_id", "ticket_form_id"]}
 """Where a trigger body has a ticket's fields when the table says nothing else."""
+CHANGES_HOOK = f"{KICKOFF_PREFIX}: ticket changes"
+ALERTS_HOOK = f"{KICKOFF_PREFIX}: new alert tickets"
+CONDITIONAL = "conditional_ticket_events"
+PLACEHOLDERS = {"organization_id": "ticket.organization.id", "requester_id": "ticket.requester.id",
+                "assignee_id": "ticket.assignee.id", "group_id": "ticket.group.id", "id": "ticket.id",
+                "form_id": "ticket.ticket_form_id", "subject": "ticket.title", "status": "ticket.status",
+                "tags": "ticket.tags", "description": "ticket.description",
+                "created_at": "ticket.created_at_with_timestamp", "updated_at": "ticket.updated_at_with_timestamp"}
+"""A trigger body's field -> the Zendesk placeholder that fills it."""
+
+
+def _placeholder(name: str) -> str:
+    """``{{name}}``: a Zendesk placeholder, filled in when the trigger fires."""
+    return "{{" + name + "}}"
 
 
 class ValueSpec(TableModel):
@@ -245,6 +260,47 @@ class ZendeskMapping(ToolMapping):
                     if spec.field is not None}
             ids |= {table.case_field} if table.case_field is not None else set()
         return {"custom_fields": [str(i) for i in sorted(ids)]} if ids else {}
+
+    # --- what Zendesk must send ------------------------------------------------------------
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """A webhook subscribed to the ticket events ``_change`` reads, and a trigger that posts
+        each new alert ticket (the ``alerts`` rules' tags, forms, fields) to a second webhook
+        with the fields ``_alert`` reads, custom fields included (no read per alert). The
+        trigger's body puts each field where the tables' ``trigger`` paths look for it."""
+        parsed = [self.Table.model_validate(t) for t in tables.values()]
+        if not parsed:
+            return []
+        events = {kind for t in parsed for kind, used in (
+            ("status_changed", t.case_statuses), ("custom_field_changed", t.case_field is not None),
+            ("tags_changed", t.call_tags or t.meeting_tags)) if used}
+        wanted = [Wanted("webhook", CHANGES_HOOK, {"subscriptions": sorted(EVENT_PREFIX + e for e in events)})]
+        rules = [rule for t in parsed for rule in t.alerts]
+        if not rules:
+            return wanted if events else []
+        tags = sorted({tag for rule in rules for tag in rule.tags_any})
+        some = [{"field": "current_tags", "operator": "includes", "value": " ".join(tags)}] if tags else []
+        some += [{"field": "ticket_form_id", "operator": "is", "value": str(f)}
+                 for f in sorted({r.form_id for r in rules if r.form_id is not None})]
+        some += [{"field": f"custom_fields_{r.field}", "operator": "is", "value": str(r.equals)}
+                 for r in rules if r.field is not None]
+        conditions = {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": some}
+        trigger = {"webhook": ALERTS_HOOK, "conditions": conditions, "body": self._trigger_body(parsed, tables)}
+        return [*(wanted if events else []), Wanted("webhook", ALERTS_HOOK, {"subscriptions": [CONDITIONAL]}),
+                Wanted("trigger", f"{KICKOFF_PREFIX}: new alert ticket", trigger)]
+
+    def _trigger_body(self, parsed: list[ZendeskTable], tables: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """The template: every field the tables read, under the key their paths read first."""
+        body: dict[str, Any] = {}
+        for table in parsed:
+            names = [*table.account_from, "subject", "status", "tags", "description", "created_at", "updated_at"]
+            for name in dict.fromkeys(["id", "form_id", *names]):
+                paths = table.trigger.get(name, name)
+                first = (paths if isinstance(paths, list) else [paths])[0]
+                key = first if first.isidentifier() else name
+                body[key] = _placeholder(PLACEHOLDERS.get(name, f"ticket.{name}"))
+        fields = self.reads(tables).get("custom_fields", [])
+        body["custom_fields"] = [{"id": int(f), "value": _placeholder(f"ticket.ticket_field_{f}")} for f in fields]
+        return body
 
     # --- outbound --------------------------------------------------------------------------
     def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:

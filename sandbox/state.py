@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from kickoff.tools import plugin, tool_names
+from sandbox import fixture_times
 from sandbox.clock import SandboxClock
 from sandbox.faults import Faults
 from sandbox.limits import Block, Clock, Counter, LimitSettings, SlidingWindow
@@ -78,6 +79,7 @@ class Sandbox:
         unknown = set(fixture) - set(self.vendors)
         if unknown:
             raise ValueError(f"unknown vendors in fixture: {sorted(unknown)}")
+        fixture = fixture_times.resolve(fixture, self.clock.now())  # "now-12d": from the clock's now
         for name, section in fixture.items():
             self.vendors[name].seed(section or {})
 

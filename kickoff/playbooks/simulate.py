@@ -125,14 +125,15 @@ def simulate(
     until: datetime | None = None,
     tz: ZoneInfo | str | None = None,
     tenant: str | None = None,
+    start: SimResult | None = None,
 ) -> SimResult:
     """Run ``events`` and every timer they set, in time order, up to ``until`` (inclusive).
 
     At the same instant an event goes before a timer. Without ``until`` it runs until no
-    timer is left.
+    timer is left. ``start``: go on from these states and pending timers (they are changed).
     """
     zone = ZoneInfo(tz) if isinstance(tz, str) else (tz or playbook.zone)
-    result = SimResult()
+    result = start or SimResult()
     index = 0
     clock: datetime | None = None
     for _ in range(MAX_STEPS):

@@ -112,6 +112,7 @@ class Asana(Vendor):
         self.tasks: dict[str, dict[str, Any]] = {}
         self.stories: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
+        self.hook_secrets: dict[str, str] = {}  # webhook gid -> the secret of its handshake
         self.events: list[tuple[set[str], dict[str, Any]]] = []
         self.sync_tokens: dict[str, tuple[str, int, datetime]] = {}
         workspace = self._add_workspace({"name": "Sandbox Workspace"})
@@ -308,6 +309,13 @@ class Asana(Vendor):
                 item["change"] = change
             payload.append(item)
         self.emit_webhook({"events": payload})
+        scopes = {id(e): s for s, e in self.events[-len(events):]}
+        for hook in self.webhooks.values():  # each webhook hears of its own resource's events
+            mine = [item for e, item in zip(events, payload, strict=True)
+                    if hook["resource"]["gid"] in scopes.get(id(e), set())]
+            if hook["active"] and mine:
+                self.emit_webhook({"events": mine}, target=WebhookTarget(url=hook["target"],
+                                                                          secret=self.hook_secrets[hook["gid"]]))
 
     def _task_ref(self, task: dict[str, Any]) -> dict[str, Any]:
         return {"gid": task["gid"], "name": task["name"], "resource_type": "task", "resource_subtype": "default_task"}
@@ -705,9 +713,7 @@ class Asana(Vendor):
 
     async def op_delete_webhook(self, params: dict[str, str], query: dict[str, str], data: dict[str, Any]) -> Result:
         hook = self.webhooks.pop(self._get(self.webhooks, params["webhook_gid"])["gid"])
-        current = self.sb.webhooks.targets.get(self.name)
-        if current is not None and current.url == hook["target"]:
-            self.sb.webhooks.configure(self.name, None)
+        self.hook_secrets.pop(hook["gid"], None)
         return 200, {"data": {}}
 
     async def op_create_webhook(self, params: dict[str, str], query: dict[str, str], data: dict[str, Any]) -> Result:
@@ -733,7 +739,7 @@ class Asana(Vendor):
                 "created_at": iso(self.sb.clock.now()), "last_success_at": None, "last_failure_at": None,
                 "last_failure_content": "", "filters": data.get("filters") or []}
         self.webhooks[gid] = hook
-        self.sb.webhooks.configure(self.name, WebhookTarget(url=target, secret=secret))
+        self.hook_secrets[gid] = secret
         return 201, {"data": hook}
 
     # --- routes -----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.limits import LimitSettings
 from sandbox.vendors.base import Vendor
+from sandbox.vendors.hubspot_webhooks import HubSpotApp
 from sandbox.webhooks import WebhookTarget
 
 Props = Annotated[dict[str, Any], Body(embed=True)]
@@ -32,6 +33,9 @@ BATCH_MAX = 100
 SEARCH_PAGE_MAX = 200
 SEARCH_RESULT_CAP = 10_000
 WEBHOOK_EVENTS_PER_POST = 100
+STAGE_PROPERTY = "hs_pipeline_stage"
+DATE_ENTERED = "hs_v2_date_entered_"
+"""Stage calculated properties: when the ticket last entered each stage (``..._<stage id>``)."""
 
 OBJECT_TYPES = {  # path name (and singular, and type id) -> canonical plural name
     "tickets": "tickets", "ticket": "tickets", "0-5": "tickets",
@@ -177,7 +181,7 @@ def property_error(name: str, message: str, error: str) -> InvalidInput:
 
 class HubSpot(Vendor):
     name = "hubspot"
-    prefixes = ("/crm/", "/oauth/", "/integrations/",)
+    prefixes = ("/crm/", "/oauth/", "/integrations/", "/webhooks/v3/")
     # Free/Starter private app: 100 per 10 s; daily 250k; search 5 per second per account.
     default_limits: ClassVar[LimitSettings] = LimitSettings(
         requests=100, window_seconds=10, daily=250_000,
@@ -185,12 +189,19 @@ class HubSpot(Vendor):
     default_credentials: ClassVar[dict[str, str]] = {
         "HUBSPOT_ACCESS_TOKEN": "hs-sandbox-token",
         "HUBSPOT_CLIENT_SECRET": "hs-sandbox-client-secret",
+        "HUBSPOT_APP_ID": str(APP_ID),  # the developer app (not a secret; its webhooks API needs it)
+        "HUBSPOT_DEVELOPER_API_KEY": "hs-sandbox-developer-key",
     }
     webhook_secret = "HUBSPOT_CLIENT_SECRET"  # the app's client secret signs its webhooks
 
     # --- state -------------------------------------------------------------------------
     def reset(self) -> None:
         super().reset()
+        if not hasattr(self, "app"):  # the developer app's webhook settings and subscriptions
+            self.app = HubSpotApp(APP_ID, self.credentials.__getitem__, lambda: iso_ms(self.sb.clock.now()),
+                                  {v: TYPE_IDS[k] for k, v in SINGULAR.items()},
+                                  lambda events, target: self.emit_webhook(events, target=target))
+        self.app.reset()
         self.objects: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in TYPE_IDS}
         self.associations: set[tuple[str, str, str, str, int]] = set()  # from type, id, to type, id, type id
         self.pipelines: dict[str, dict[str, dict[str, Any]]] = {"tickets": {}}
@@ -254,18 +265,21 @@ class HubSpot(Vendor):
                    ) -> dict[str, Any]:
         record_id = str(object_id or next(self._object_ids))
         props = {k: self.normalise(k, v) for k, v in properties.items()}
-        props.update({"hs_object_id": record_id, "createdate": stamp, self.modified_property(object_type): stamp})
+        created = props.get("createdate") or stamp  # a fixture (or an import) may give a past one
+        props.update({"hs_object_id": record_id, "createdate": created, self.modified_property(object_type): stamp})
         if object_type == "tickets":
             props.setdefault("hs_pipeline", "0")
+            if props.get(STAGE_PROPERTY):  # "Date entered <stage>": a fixture may give a past one
+                props.setdefault(f"{DATE_ENTERED}{props[STAGE_PROPERTY]}", stamp)
         if object_type in ("tasks", "notes", "meetings"):
             props["hs_createdate"] = stamp
-        return {"id": record_id, "properties": props, "createdAt": stamp, "updatedAt": stamp, "archived": False}
+        return {"id": record_id, "properties": props, "createdAt": created, "updatedAt": stamp, "archived": False}
 
     def normalise(self, name: str, value: Any) -> str | None:
         """HubSpot stores every value as a string; datetimes come back as ISO 8601 with ms."""
         if value is None:
             return None
-        if name in DATETIME_PROPERTIES:
+        if name in DATETIME_PROPERTIES or name.startswith(DATE_ENTERED):
             ms = to_epoch_ms(value)
             return from_epoch_ms(ms) if ms is not None else str(value)
         if isinstance(value, bool):
@@ -351,6 +365,8 @@ class HubSpot(Vendor):
             if record["properties"].get(name) != new:
                 record["properties"][name] = new
                 changed.append(name)
+                if name == STAGE_PROPERTY and object_type == "tickets" and new:
+                    record["properties"][f"{DATE_ENTERED}{new}"] = stamp
         record["properties"][self.modified_property(object_type)] = stamp
         record["updatedAt"] = stamp
         return changed
@@ -385,6 +401,7 @@ class HubSpot(Vendor):
     def emit_events(self, events: list[dict[str, Any]]) -> None:
         for start in range(0, len(events), WEBHOOK_EVENTS_PER_POST):
             self.emit_webhook(events[start:start + WEBHOOK_EVENTS_PER_POST])
+        self.app.deliver(events)
 
     def created_events(self, object_type: str, records: list[dict[str, Any]], source: str) -> None:
         if object_type in WEBHOOK_TYPES:
@@ -405,6 +422,8 @@ class HubSpot(Vendor):
 
     # --- auth and limits ---------------------------------------------------------------
     def check_auth(self, request: Request) -> Response | None:
+        if request.url.path.startswith("/webhooks/v3/"):
+            return self.app.check_auth(request)  # the developer API key, not a private-app token
         if self.bearer_token(request) != self.credentials["HUBSPOT_ACCESS_TOKEN"]:
             return hs_error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
         return None
@@ -462,6 +481,7 @@ class HubSpot(Vendor):
     # --- the API -----------------------------------------------------------------------
     def routes(self) -> None:
         r = self.router
+        self.app.routes(r)
 
         @r.get("/crm/v3/pipelines/{object_type}")
         async def pipelines(object_type: str) -> Response:

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.limits import LimitSettings
 from sandbox.vendors.base import Vendor
+from sandbox.vendors.zendesk_webhooks import ZendeskHooks
 from sandbox.webhooks import WebhookTarget
 
 ACCOUNT_ID = 90210001
@@ -108,6 +109,9 @@ class Zendesk(Vendor):
 
     def reset(self) -> None:
         super().reset()
+        if not hasattr(self, "hooks"):  # webhooks and triggers registered through the API
+            self.hooks = ZendeskHooks(self._now, lambda body, target: self.emit_webhook(body, target=target))
+        self.hooks.reset()
         self.tickets: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.users: dict[int, dict[str, Any]] = {}
@@ -325,15 +329,24 @@ class Zendesk(Vendor):
         for position, item in enumerate(events, start=1):
             event = {**item.get("event", {}), "meta": {"sequence": {"id": sequence, "position": position,
                                                                     "total": len(events)}}}
-            self.emit_webhook({
+            payload = {
                 "type": f"zen:event-type:ticket.{item['type']}", "account_id": ACCOUNT_ID,
                 "id": str(uuid.uuid4()), "time": self._now(), "zendesk_event_version": EVENT_VERSION,
                 "subject": f"zen:ticket:{ticket['id']}", "detail": _detail(ticket, self.me["id"]), "event": event,
-            })
+            }
+            self.emit_webhook(payload)
+            self.hooks.event(payload)
+        kinds = {item["type"] for item in events}
+        if events and "soft_deleted" not in kinds:
+            changed = {f for f, kind in EVENT_FOR_FIELD.items() if f"{kind}" in kinds}
+            changed |= {f"custom_fields_{(i['event'].get('custom_field') or {}).get('id')}" for i in events
+                        if i["type"] == "custom_field_changed"}
+            self.hooks.ticket_changed(ticket, created="created" in kinds, changed=changed)
 
     # --- the API ----------------------------------------------------------------------
     def routes(self) -> None:
         r = self.router
+        self.hooks.routes(r)
 
         @r.get("/api/v2/users/me.json")
         async def me() -> dict[str, Any]:
