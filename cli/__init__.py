@@ -17,6 +17,8 @@ app = typer.Typer(
 # One module per area; each defines register(app). Order is the order of --help.
 _AREAS = (
     "cli.config_cmd",
+    "cli.connect_cmd",
+    "cli.discover_cmd",
     "cli.ledger_cmd",
     "cli.schema_cmd",
     "cli.playbook_cmd",

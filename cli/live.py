@@ -42,9 +42,26 @@ def label(tool: str, account: str) -> str:
 
 
 def tables_of(config: Config) -> dict[str, dict[str, Any]]:
-    from mappings.base import load_tables
+    """Every tool's tables that are complete ({tool: {tenant: table}}, defaults filled in); a
+    tenant's table that does not validate yet (empty, before ``discover --write``) is left out,
+    so going live can start from nothing."""
+    from pydantic import ValidationError
 
-    return load_tables(Path(config.settings.config_dir))
+    from kickoff.yamlfile import read_yaml, strip_lines
+    from mappings.base import mapping_for
+
+    tables: dict[str, dict[str, Any]] = {}
+    folder = Path(config.settings.config_dir) / "mappings"
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        if path.stem not in config.tools:
+            continue
+        model = mapping_for(path.stem).Table
+        for tenant, raw in (strip_lines(read_yaml(path)) or {}).items():
+            try:
+                tables.setdefault(path.stem, {})[tenant] = model.model_validate(raw or {}).model_dump(mode="json")
+            except ValidationError:
+                continue
+    return tables
 
 
 def connector(tool: str, config: Config, tables: dict[str, Any], account: str = SHARED_ACCOUNT) -> Any:

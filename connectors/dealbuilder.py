@@ -57,6 +57,12 @@ def dedup_key(payload: dict[str, Any]) -> str:
 class DealbuilderConnector(NoReads, Connector):
     tool = "dealbuilder"
 
+    checks_only = "nothing to call: the webhook key is set"
+    """What ``check`` proves for a tool without an API (the CLI says so beside ``ok``)."""
+
+    def check(self, now: datetime) -> list[str]:
+        return self.unset_credentials(["webhook_key"])
+
     @property
     def _needs(self) -> dict[str, list[str]]:
         """What a body must hold: the mapping's ``reads``, else the documented defaults."""

@@ -61,7 +61,7 @@ class Portal(Protocol):
 # --- check ----------------------------------------------------------------------------------------
 def check(portal: Portal, now: datetime) -> list[str]:
     """Problems in words ([] when the token reads what Kickoff needs and has its scopes)."""
-    unset = portal.unset_credentials()
+    unset = portal.unset_credentials(["token", "client_secret"])
     if any(p.startswith("token ") for p in unset):
         return unset
     crm = portal._client.crm
@@ -75,15 +75,21 @@ def check(portal: Portal, now: datetime) -> list[str]:
         try:
             portal.invoke(probe, now)
         except VendorError as error:
-            required = _missing_scopes(error)
-            if required is None:
-                return [portal.problem(error, "token"), *unset]  # the token or the host is wrong
-            problems.append(_scope_line(portal, " or ".join(required) or "(not named)"))
+            words = portal.problem(error, "token")
+            if not words.startswith("missing scope"):
+                return [words, *unset]  # the token or the host is wrong: nothing more to learn
+            problems.append(words)
     info = token_info(portal, now)
     if info is not None:
         granted = set(info.get("scopes") or [])
         problems += [_scope_line(portal, scope) for scope in SCOPES if scope not in granted]
     return list(dict.fromkeys(problems)) + unset
+
+
+def scope_problem(portal: Portal, error: VendorError) -> str | None:
+    """A refused call in words when HubSpot refused it for a missing scope."""
+    required = _missing_scopes(error)
+    return None if required is None else _scope_line(portal, " or ".join(required) or "(not named)")
 
 
 def _scope_line(portal: Portal, scope: str) -> str:

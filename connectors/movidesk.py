@@ -45,8 +45,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from connectors import movidesk_account
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.http import make_session, send
+from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
 from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
@@ -206,6 +208,13 @@ class MovideskConnector(Connector):
 
     def _get(self, path: str, params: dict[str, str]) -> Any:
         return self.call(lambda: self._request("GET", path, params).json())
+
+    # --- proving access, describing the account ------------------------------------------
+    def check(self, now: datetime) -> list[str]:
+        return movidesk_account.check(self, now)
+
+    def discover(self, now: datetime) -> Account:
+        return movidesk_account.discover(self, now)
 
     # --- reading --------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,

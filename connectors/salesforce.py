@@ -60,8 +60,10 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from connectors import salesforce_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import make_session, transport_error
+from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
 from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
@@ -225,6 +227,13 @@ class SalesforceConnector(Connector):
             last = self._last_response
             headers = last.headers if last is not None and getattr(exc, "status", None) == last.status_code else None
             raise vendor_error(exc, write=write, headers=headers) from exc
+
+    # --- proving access, describing the account ------------------------------------------
+    def check(self, now: datetime) -> list[str]:
+        return salesforce_account.check(self, now)
+
+    def discover(self, now: datetime) -> Account:
+        return salesforce_account.discover(self, now)
 
     # --- reads ----------------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,

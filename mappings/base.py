@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from kickoff.actions import PAYLOAD_MODELS, Payload
+from kickoff.contracts.account import Account
 from kickoff.contracts.mapping import MappingContext, MappingError
 from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import PayloadRefused, VendorAction, VendorPayload
@@ -35,6 +36,7 @@ from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.settings import ConfigError, TenantConfig, load_yaml_model
 from kickoff.tools import plugin, tool_names
 from mappings.common import change_fingerprint, stable_id
+from mappings.discovery import Names, Problem, Proposal
 
 __all__ = [
     "MappingContext", "MappingError", "TableModel", "ToolMapping", "change_fingerprint", "load_tables",
@@ -102,6 +104,19 @@ class ToolMapping(ABC):
     def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
         """(record id, fingerprint) of each field change a delivery reports; empty when it
         cannot tell (then it is never taken for an echo)."""
+        return []
+
+    # --- going live: the ids of the tenant's account --------------------------------------
+    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
+                own_account: bool = False) -> Proposal:
+        """The tenant's table with the ids ``account`` holds filled in, matched by the playbook's
+        ``names`` (``kickoff discover``); ``own_account``: the tenant alone uses this account, so
+        the account's id routes its webhooks. Default: nothing in the tool to match."""
+        return Proposal(copy.deepcopy(table))
+
+    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
+        """Every id, field and value the table names that the live account does not have as
+        the table says (``kickoff config check --live``). Default: nothing to check."""
         return []
 
     # --- shared helpers ----------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from kickoff.contracts.account import Account
 from kickoff.contracts.subscriptions import HookChange, HookPlan, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import WebhookRequest
@@ -68,3 +69,10 @@ class Connector(Protocol):
                        before_create: Callable[[HookChange], None] | None = None) -> HookPlan:
         """Carry out ``plan``'s changes (``before_create`` runs just before each creation: a
         handshake is armed then); a signing secret handed over is on its change's ``secret``."""
+
+    def check(self, now: datetime) -> list[str]:
+        """One cheap authenticated read proving the credentials and the access Kickoff needs
+        (Airbyte's ``check``): the problems in words, each naming the setting to fix; [] is ok."""
+
+    def discover(self, now: datetime) -> Account:
+        """The live account as the mappings refer to it (Airbyte's ``discover``)."""

@@ -135,9 +135,16 @@ class Asana(Vendor):
         return gid
 
     def seed(self, data: dict[str, Any]) -> None:
-        """Sections: ``workspaces``, ``users``, ``custom_fields`` (``resource_subtype`` text,
+        """Sections: ``workspace`` (the account's own, replacing the default one), ``workspaces``, ``users``, ``custom_fields`` (``resource_subtype`` text,
         enum or number; ``enum_options``), ``projects`` (with ordered ``sections``), ``tasks``
         (the create-task body). Seeded records emit no events."""
+        if "workspace" in data:  # the account's own workspace instead of the sandbox's default
+            old = next(iter(self.workspaces))
+            self.workspaces.pop(old)
+            gid = self._add_workspace(data["workspace"])
+            for user in self.users.values():
+                user["workspaces"] = [self._ref(self.workspaces, gid) if w["gid"] == old else w
+                                      for w in user["workspaces"]]
         for ws in data.get("workspaces", []):
             self._add_workspace(ws)
         default_ws = next(iter(self.workspaces))
@@ -156,7 +163,7 @@ class Asana(Vendor):
             ws = str(project.get("workspace") or default_ws)
             self.projects[gid] = {"gid": gid, "name": project["name"], "resource_type": "project",
                                   "workspace": self._ref(self.workspaces, ws), "archived": False,
-                                  "sections": []}
+                                  "sections": [], "custom_fields": [str(g) for g in project.get("custom_fields", [])]}
             for section in project.get("sections") or [{"name": "Untitled section"}]:
                 sgid = str(section.get("gid") or self.new_gid())
                 self.sections[sgid] = {"gid": sgid, "name": section["name"], "resource_type": "section",
@@ -481,11 +488,13 @@ class Asana(Vendor):
             ("GET", "/workspaces", self.op_workspaces),
             ("GET", "/workspaces/{workspace_gid}", self.op_workspace),
             ("GET", "/workspaces/{workspace_gid}/custom_fields", self.op_workspace_fields),
+            ("GET", "/workspaces/{workspace_gid}/users", self.op_workspace_users),
             ("GET", "/workspaces/{workspace_gid}/tasks/search", self.op_search),
             ("GET", "/custom_fields/{custom_field_gid}", self.op_custom_field),
             ("GET", "/projects", self.op_projects),
             ("GET", "/projects/{project_gid}", self.op_project),
             ("GET", "/projects/{project_gid}/sections", self.op_sections),
+            ("GET", "/projects/{project_gid}/custom_field_settings", self.op_field_settings),
             ("GET", "/projects/{project_gid}/tasks", self.op_project_tasks),
             ("GET", "/sections/{section_gid}", self.op_section),
             ("POST", "/sections/{section_gid}/addTask", self.op_add_task_to_section),
@@ -518,6 +527,26 @@ class Asana(Vendor):
         fields = [f for f in self.custom_fields.values() if f["workspace"] == ws]
         return self._page(fields, f"/workspaces/{ws}/custom_fields", query)
 
+    async def op_workspace_users(self, params: dict[str, str], query: dict[str, str],
+                                 data: dict[str, Any]) -> Result:
+        ws = params["workspace_gid"]
+        self._get(self.workspaces, ws)
+        users = [u for u in self.users.values() if any(w["gid"] == ws for w in u["workspaces"])]
+        return self._page(users, f"/workspaces/{ws}/users", query)
+
+    async def op_field_settings(self, params: dict[str, str], query: dict[str, str],
+                                data: dict[str, Any]) -> Result:
+        """The project's custom fields (the seed's ``custom_fields`` of the project; else every
+        field of its workspace, as any field can be set on any task here)."""
+        project = self._get(self.projects, params["project_gid"])
+        gids = project.get("custom_fields") or [g for g, f in self.custom_fields.items()
+                                                 if f["workspace"] == project["workspace"]["gid"]]
+        ref = {"gid": project["gid"], "name": project["name"], "resource_type": "project"}
+        settings = [{"gid": f"{project['gid']}{g[-6:]}", "resource_type": "custom_field_setting",
+                     "is_important": True, "custom_field": self.custom_fields[g], "parent": ref, "project": ref}
+                    for g in gids if g in self.custom_fields]
+        return self._page(settings, f"/projects/{project['gid']}/custom_field_settings", query, compact=False)
+
     async def op_custom_field(self, params: dict[str, str], query: dict[str, str], data: dict[str, Any]) -> Result:
         field = self._get(self.custom_fields, params["custom_field_gid"])
         return 200, {"data": select(field, query.get("opt_fields"), False)}
@@ -528,7 +557,7 @@ class Asana(Vendor):
         return self._page(projects, "/projects", query)
 
     def _project_view(self, project: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in project.items() if k != "sections"}
+        return {k: v for k, v in project.items() if k not in ("sections", "custom_fields")}
 
     async def op_project(self, params: dict[str, str], query: dict[str, str], data: dict[str, Any]) -> Result:
         project = self._get(self.projects, params["project_gid"])

@@ -22,13 +22,20 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.limits import LimitSettings
 from sandbox.vendors.base import Vendor
+from sandbox.vendors.hubspot_account import (
+    APP_ID,
+    BUILTIN_PROPERTIES,
+    PORTAL_ID,
+    Token,
+    missing_scopes,
+    property_view,
+    required_scopes,
+)
 from sandbox.vendors.hubspot_webhooks import HubSpotApp
 from sandbox.webhooks import WebhookTarget
 
 Props = Annotated[dict[str, Any], Body(embed=True)]
 OptionalId = Annotated[str | None, Body(embed=True)]
-PORTAL_ID = 146000001
-APP_ID = 3000001
 BATCH_MAX = 100
 SEARCH_PAGE_MAX = 200
 SEARCH_RESULT_CAP = 10_000
@@ -44,10 +51,12 @@ OBJECT_TYPES = {  # path name (and singular, and type id) -> canonical plural na
     "tasks": "tasks", "task": "tasks", "0-27": "tasks",
     "notes": "notes", "note": "notes", "0-46": "notes",
     "meetings": "meetings", "meeting": "meetings", "0-47": "meetings",
+    "calls": "calls", "call": "calls", "0-48": "calls",
 }
-TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "tickets": "0-5", "tasks": "0-27", "notes": "0-46", "meetings": "0-47"}
+TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "tickets": "0-5", "tasks": "0-27", "notes": "0-46", "meetings": "0-47",
+            "calls": "0-48"}
 SINGULAR = {"tickets": "ticket", "companies": "company", "contacts": "contact", "tasks": "task", "notes": "note",
-            "meetings": "meeting"}
+            "meetings": "meeting", "calls": "call"}
 WEBHOOK_TYPES = {"tickets", "companies", "contacts", "meetings"}  # types an app can subscribe to here
 
 # HUBSPOT_DEFINED association type ids, each with its inverse (HubSpot's published table).
@@ -82,6 +91,7 @@ DEFAULT_PROPERTIES = {
     "tasks": ["hs_task_subject", "hs_task_status", "hs_timestamp"],
     "notes": ["hs_note_body", "hs_timestamp"],
     "meetings": ["hs_meeting_title", "hs_meeting_outcome", "hs_timestamp"],
+    "calls": ["hs_call_title", "hs_call_disposition", "hs_timestamp"],
 }
 NOTE_BODY_MAX = 65_536
 OPERATORS = {"EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "BETWEEN"}
@@ -206,6 +216,12 @@ class HubSpot(Vendor):
         self.associations: set[tuple[str, str, str, str, int]] = set()  # from type, id, to type, id, type id
         self.pipelines: dict[str, dict[str, dict[str, Any]]] = {"tickets": {}}
         self.owners: dict[str, dict[str, Any]] = {}
+        self.portal_id = PORTAL_ID
+        self.tokens: dict[str, Token] = {self.credentials["HUBSPOT_ACCESS_TOKEN"]: Token()}
+        stamp = iso_ms(self.sb.clock.now())
+        self.properties: dict[str, dict[str, dict[str, Any]]] = {
+            kind: {spec["name"]: property_view(spec, stamp) for spec in specs}
+            for kind, specs in BUILTIN_PROPERTIES.items()}
         self._event_ids = iter(range(1, 10**12))
         self._object_ids = iter(range(1_000_001, 10**12))
         for pipeline in (SUPPORT_PIPELINE, ONBOARDING_PIPELINE):
@@ -214,9 +230,24 @@ class HubSpot(Vendor):
             self.add_owner(owner)
 
     def seed(self, data: dict[str, Any]) -> None:
-        """``owners``: [owner]; ``pipelines``: {type: [pipeline]}; ``objects``: {type: [{id?,
-        properties, associations?}]}; ``generate``: {type: {count, properties, step_ms?}} for
-        cheap bulk records (e.g. more than 10,000 tickets)."""
+        """``portal``: {id, new?} (``new``: a portal of its own, without the sandbox's default
+        pipelines and owners); ``tokens``: [{token, scopes}] (more private-app tokens, e.g. one
+        lacking a scope); ``properties``: {type: [{name, label, type, fieldType, options?}]};
+        ``owners``: [owner] (``archived: true`` for a deactivated user, ``teams``: [{id, name,
+        primary}]); ``pipelines``: {type: [pipeline]}; ``objects``: {type: [{id?, properties,
+        associations?}]}; ``generate``: {type: {count, properties, step_ms?}} for cheap bulk
+        records (e.g. more than 10,000 tickets)."""
+        if "portal" in data:
+            self.portal_id = int(data["portal"]["id"])
+            if data["portal"].get("new"):  # another portal: only HubSpot's own support pipeline
+                self.pipelines = {"tickets": {"0": self.pipelines["tickets"]["0"]}}
+                self.owners = {}
+        for token in data.get("tokens", []):
+            self.tokens[str(token["token"])] = Token(scopes=frozenset(token.get("scopes") or []))
+        stamp = iso_ms(self.sb.clock.now())
+        for object_type, specs in data.get("properties", {}).items():
+            found = self.properties.setdefault(OBJECT_TYPES[object_type], {})
+            found.update({spec["name"]: property_view(spec, stamp) for spec in specs})
         for owner in data.get("owners", []):
             self.add_owner(owner)
         for object_type, pipelines in data.get("pipelines", {}).items():
@@ -246,7 +277,17 @@ class HubSpot(Vendor):
                 "stages": stages, "createdAt": stamp, "updatedAt": stamp, "archived": False}
 
     def add_pipeline(self, object_type: str, pipeline: dict[str, Any]) -> None:
-        self.pipelines.setdefault(object_type, {})[str(pipeline["id"])] = pipeline
+        """A pipeline as HubSpot answers it (what a fixture leaves out filled in: timestamps,
+        order, stage metadata), so every read validates against HubSpot's schema."""
+        stamp = iso_ms(self.sb.clock.now())
+        stages = [{"displayOrder": i, "archived": False, "metadata": {}, "createdAt": stamp,
+                   "updatedAt": stamp, "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT", **stage,
+                   "id": str(stage["id"])}
+                  for i, stage in enumerate(pipeline.get("stages") or [])]
+        found = self.pipelines.setdefault(object_type, {})
+        found[str(pipeline["id"])] = {"displayOrder": len(found), "archived": False, "createdAt": stamp,
+                                      "updatedAt": stamp, **pipeline, "id": str(pipeline["id"]),
+                                      "stages": stages}
 
     def generate(self, object_type: str, count: int, properties: dict[str, Any], step_ms: int) -> None:
         """Bulk records without validation or webhooks; modification times ``step_ms`` apart."""
@@ -386,7 +427,7 @@ class HubSpot(Vendor):
         event: dict[str, Any] = {
             "eventId": next(self._event_ids), "subscriptionId": 4100000 + list(TYPE_IDS).index(object_type) * 10
             + (1 if action == "propertyChange" else 0),
-            "portalId": PORTAL_ID, "appId": APP_ID, "occurredAt": self.sb.clock.now_ms(),
+            "portalId": self.portal_id, "appId": APP_ID, "occurredAt": self.sb.clock.now_ms(),
             "subscriptionType": f"{SINGULAR[object_type]}.{action}", "attemptNumber": 0,
             "objectId": int(record_id), "changeSource": change_source,
         }
@@ -422,10 +463,18 @@ class HubSpot(Vendor):
 
     # --- auth and limits ---------------------------------------------------------------
     def check_auth(self, request: Request) -> Response | None:
+        """A known private-app token (401 otherwise), whose scopes cover the operation (403
+        ``MISSING_SCOPES`` otherwise)."""
         if request.url.path.startswith("/webhooks/v3/"):
             return self.app.check_auth(request)  # the developer API key, not a private-app token
-        if self.bearer_token(request) != self.credentials["HUBSPOT_ACCESS_TOKEN"]:
+        if request.url.path.startswith("/oauth/"):
+            return None  # token introspection: the token is in the body
+        token = self.tokens.get(self.bearer_token(request) or "")
+        if token is None:
             return hs_error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
+        required = required_scopes(request.method, request.url.path, self.kind)
+        if required and not token.allows(required):
+            return missing_scopes(required)
         return None
 
     def daily_key(self) -> str:
@@ -482,6 +531,37 @@ class HubSpot(Vendor):
     def routes(self) -> None:
         r = self.router
         self.app.routes(r)
+
+        @r.post("/oauth/v2/private-apps/get/access-token-info")
+        async def token_info(request: Request) -> Response:
+            """A private app token's portal, user and scopes."""
+            body, problem = await self.json_body(request)
+            if problem:
+                return problem
+            token = self.tokens.get(str(body.get("tokenKey") or ""))
+            if token is None:
+                return hs_error(401, "The access token is invalid or expired.", "INVALID_AUTHENTICATION")
+            return JSONResponse({"userId": token.user_id, "hubId": self.portal_id, "appId": token.app_id,
+                                 "scopes": sorted(token.scopes)})
+
+        @r.get("/crm/v3/properties/{object_type}")
+        async def properties(object_type: str, archived: bool = False) -> Response:
+            kind = self.kind(object_type)
+            if kind is None:
+                return self.unknown_type(object_type)
+            found = [p for p in self.properties.get(kind, {}).values() if p["archived"] == archived]
+            return JSONResponse({"results": found})
+
+        @r.get("/crm/v3/properties/{object_type}/{property_name}")
+        async def property_one(object_type: str, property_name: str) -> Response:
+            kind = self.kind(object_type)
+            if kind is None:
+                return self.unknown_type(object_type)
+            found = self.properties.get(kind, {}).get(property_name)
+            if found is None:
+                return hs_error(404, f"Unable to find property {property_name} on object type {kind}",
+                                "OBJECT_NOT_FOUND")
+            return JSONResponse(found)
 
         @r.get("/crm/v3/pipelines/{object_type}")
         async def pipelines(object_type: str) -> Response:

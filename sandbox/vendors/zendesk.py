@@ -120,6 +120,9 @@ class Zendesk(Vendor):
         self._remaining: int | None = None
         self._reset: int | None = None
         self.me = self._new_user("Kickoff Agent", self.credentials["ZENDESK_EMAIL"], "admin")
+        self.account_id = ACCOUNT_ID
+        self.ticket_fields: dict[int, dict[str, Any]] = {}
+        self.groups: dict[int, dict[str, Any]] = {}
 
     # --- records ----------------------------------------------------------------------
     def _now(self) -> str:
@@ -236,6 +239,28 @@ class Zendesk(Vendor):
         return {**ticket, "generated_timestamp": _ts(ticket["updated_at"])}
 
     def seed(self, data: dict[str, Any]) -> None:
+        """Sections: ``account`` {id}, ``groups`` [{id, name}], ``ticket_fields`` [{id, type,
+        title, active?, custom_field_options?: [{id?, name, value}]}], ``users``, ``tickets``."""
+        if "account" in data:
+            self.account_id = int(data["account"]["id"])
+        now = self._now()
+        for group in data.get("groups", []):
+            gid = int(group.get("id") or self.next_id())
+            self.groups[gid] = {"url": f"https://sandbox.zendesk.com/api/v2/groups/{gid}.json", "name": "",
+                                "description": "", "default": False, "deleted": False, "created_at": now,
+                                "updated_at": now, **group, "id": gid}
+        for spec in data.get("ticket_fields", []):
+            fid = int(spec.get("id") or self.next_id())
+            options = [{"id": int(o.get("id") or self.next_id()), "name": o["name"], "raw_name": o["name"],
+                        "value": o["value"], "default": bool(o.get("default", False))}
+                       for o in spec.get("custom_field_options") or []]
+            self.ticket_fields[fid] = {
+                "url": f"https://sandbox.zendesk.com/api/v2/ticket_fields/{fid}.json", "type": "text",
+                "title": "", "description": "", "position": len(self.ticket_fields), "active": True,
+                "required": False, "removable": True, "created_at": now, "updated_at": now,
+                **{k: v for k, v in spec.items() if k != "custom_field_options"},
+                "raw_title": spec.get("title", ""), "id": fid,
+                **({"custom_field_options": options} if options else {})}
         for user in data.get("users", []):
             self._new_user(user.get("name", "Seeded User"), user["email"], user.get("role", "end-user"),
                            **{k: v for k, v in user.items() if k not in ("name", "email", "role")})
@@ -330,7 +355,7 @@ class Zendesk(Vendor):
             event = {**item.get("event", {}), "meta": {"sequence": {"id": sequence, "position": position,
                                                                     "total": len(events)}}}
             payload = {
-                "type": f"zen:event-type:ticket.{item['type']}", "account_id": ACCOUNT_ID,
+                "type": f"zen:event-type:ticket.{item['type']}", "account_id": self.account_id,
                 "id": str(uuid.uuid4()), "time": self._now(), "zendesk_event_version": EVENT_VERSION,
                 "subject": f"zen:ticket:{ticket['id']}", "detail": _detail(ticket, self.me["id"]), "event": event,
             }
@@ -363,6 +388,20 @@ class Zendesk(Vendor):
         @r.get("/api/v2/users.json")
         async def list_users(request: Request) -> dict[str, Any]:
             return _page(request, "users", list(self.users.values()))
+
+        @r.get("/api/v2/ticket_fields.json")
+        async def ticket_fields(request: Request) -> dict[str, Any]:
+            return _page(request, "ticket_fields", list(self.ticket_fields.values()))
+
+        @r.get("/api/v2/ticket_fields/{field_id:int}.json")
+        async def ticket_field(field_id: int) -> Response:
+            if field_id not in self.ticket_fields:
+                return _error(404, "RecordNotFound", "Not found")
+            return JSONResponse({"ticket_field": self.ticket_fields[field_id]})
+
+        @r.get("/api/v2/groups.json")
+        async def groups(request: Request) -> dict[str, Any]:
+            return _page(request, "groups", [g for g in self.groups.values() if not g["deleted"]])
 
         @r.get("/api/v2/users/{user_id:int}.json")
         async def show_user(user_id: int) -> Response:
