@@ -37,7 +37,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -405,6 +405,18 @@ class MovideskConnector(Connector):
             return None
 
         return self.call(lambda: str(self._request("POST", "/tickets", body=body).json()["id"]), lookup=lookup)
+
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """The tickets a mapping's ``running_query`` names (``filter``, ``fields``), oldest first,
+        100 a page."""
+        shape = ticket_query(list(query.get("fields") or []))
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._get("/tickets", {**shape, "$filter": str(query["filter"]), "$orderby": "createdDate",
+                                          "$top": str(PAGE_SIZE), "$skip": str(len(found))})
+            found += page
+            if len(page) < PAGE_SIZE:
+                return found
 
     def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
         """Movidesk has no API for its automation triggers: a person makes one."""

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -444,6 +444,10 @@ class SalesforceConnector(Connector):
                                 dedup_key=key, payload={"object": sobject_type, "notification_id": note_id,
                                                         "action_id": action_id, "fields": fields}))
         return out
+
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """The records of a mapping's ``running_query`` (its ``soql``), every page."""
+        return [dict(record) for record in self._rows(str(query["soql"]))]
 
     def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
         """Outbound Messages are set up in Setup (the Metadata API could, simple-salesforce

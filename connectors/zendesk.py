@@ -43,7 +43,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -345,6 +345,21 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
         digest = hashlib.sha256(canonical).hexdigest()[:40]
         return Delivery(tool="zendesk", kind="webhook", received_at=now,
                         dedup_key=f"zendesk:trigger:{digest}", payload=body)
+
+    # --- tickets already under way (``kickoff adopt``) -------------------------------------------
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """Every ticket in one of the query's ``statuses`` with one of its ``tags_any`` or
+        ``form_ids``: the whole incremental export read once (no search here), filtered."""
+        statuses, tags = set(query.get("statuses") or []), set(query.get("tags_any") or [])
+        forms = {str(f) for f in query.get("form_ids") or []}
+        found, after = [], None
+        while True:
+            tickets, after_cursor, end = self._zd(lambda a=after: self._export_page(a))
+            found += [t for t in tickets if t.get("status") in statuses and (
+                tags & set(t.get("tags") or []) or str(t.get("ticket_form_id")) in forms)]
+            if end or not after_cursor or after_cursor == after:
+                return sorted(found, key=lambda t: str(t.get("created_at")))
+            after = after_cursor
 
     # --- notices made whole -----------------------------------------------------------------
     def enrich(self, delivery: Delivery, now: datetime) -> Delivery:

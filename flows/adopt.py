@@ -91,6 +91,11 @@ def _place(rt: Runtime, plan: TenantPlan, read: Running | Unplaced, now: datetim
     if plan.cannot:
         plan.unplaced.append(Unplaced(read.tool, read.record_id, read.label, plan.cannot))
         return
+    first = next((a.running for a in plan.adoptions if a.running.subject == read.subject), None)
+    if first is not None:  # one onboarding per account: the first record opened it
+        plan.unplaced.append(Unplaced(read.tool, read.record_id, read.label,
+                                      f"{read.subject} is adopted from {first.label} already"))
+        return
     placed = adopt(plan.playbook, read, now, tz=rt.tenant(plan.tenant).zone, horizon=horizon)
     (plan.unplaced if isinstance(placed, Unplaced) else plan.adoptions).append(placed)  # type: ignore[arg-type]
 

@@ -15,7 +15,7 @@ table's ``records`` describe (a case, the set-up fee line). Onboarding ids are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kickoff.actions import (
@@ -32,8 +32,9 @@ from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
+from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.tools import salesforce as sf
-from mappings import salesforce_account
+from mappings import salesforce_account, salesforce_adopt
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, parse_date, parse_datetime
 from mappings.discovery import Names, Problem, Proposal
@@ -291,6 +292,15 @@ class SalesforceMapping(ToolMapping):
             case += ["Subject", "Status", "OwnerId", "AccountId", "Description", spec.stage_field,
                      spec.link_field, *spec.fields.values()]
         return {sf.CASE: _names(case), sf.ACCOUNT: _names(account), sf.TASK: list(TASK_FIELDS)}
+
+    # --- Accounts already in onboarding (``kickoff adopt``) ----------------------------------
+    adopt_starts = frozenset({EventType.CONTRACT_SIGNED})
+
+    def running_query(self, ctx: MappingContext, stages: Sequence[str]) -> dict[str, Any] | None:
+        return salesforce_adopt.running_query(self.table(ctx), stages)
+
+    def adopt(self, record: dict[str, Any], ctx: MappingContext) -> Running | Unplaced:
+        return salesforce_adopt.adopt(record, self.table(ctx), ctx, self.new_subject(ctx, str(record.get("Id"))))
 
     def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
         """An Outbound Message per object whose changes ``to_events`` reads by webhook (the

@@ -18,7 +18,7 @@ is read at the top level under its own name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -30,6 +30,7 @@ from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType, validate_event_data
 from kickoff.model import Action, Delivery, Event
 from kickoff.paths import dig, first_value
+from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.tools.zendesk import (
     AddNotePayload,
     AssignOwnerPayload,
@@ -271,6 +272,39 @@ class ZendeskMapping(ToolMapping):
                     if spec.field is not None}
             ids |= {table.case_field} if table.case_field is not None else set()
         return {"custom_fields": [str(i) for i in sorted(ids)]} if ids else {}
+
+    # --- alert tickets already under way (``kickoff adopt``) --------------------------------
+    adopt_starts = frozenset(EventType)  # the table's alert rules say which fact a new ticket is
+
+    def running_query(self, ctx: MappingContext, stages: Sequence[str]) -> dict[str, Any] | None:
+        """The unsolved tickets an alert rule matches (tags, forms), as the export reads them."""
+        table = self.table(ctx)
+        tags = sorted({tag for rule in table.alerts for tag in rule.tags_any})
+        forms = sorted({str(rule.form_id) for rule in table.alerts if rule.form_id is not None})
+        return {"statuses": ["new", "open", "pending", "hold"], "tags_any": tags, "form_ids": forms} if (
+            tags or forms) else None
+
+    def adopt(self, record: dict[str, Any], ctx: MappingContext) -> Running | Unplaced:
+        """The alert the ticket opened with (as a new ticket of the feed is read), at its stage:
+        the case field's value, else its status."""
+        table = self.table(ctx)
+        delivery = Delivery(tool="zendesk", kind="poll", dedup_key=f"adopt:zendesk:{record.get('id')}",
+                            received_at=ctx.now, payload={"ticket": record}, record_id=str(record.get("id")))
+        ticket = _Ticket(delivery, table.trigger)
+        label = f"Zendesk ticket {ticket.id} {record.get('subject')!r}"
+        try:
+            subject = self._subject(ticket, table, ctx)
+            started = self._alert(delivery, ticket, table, subject, ctx)
+        except MappingError as exc:
+            return Unplaced(self.tool, ticket.id, label, exc.reason)
+        if not started:
+            return Unplaced(self.tool, ticket.id, label, "no alert rule matches it")
+        value = ticket.fields.get(str(table.case_field)) if table.case_field is not None else None
+        stage = next((name for name, spec in table.stages.items() if value is not None and spec.value == value),
+                     None) or next((name for name, spec in table.stages.items() if spec.status == ticket.status),
+                                   "new")
+        return Running(subject=subject, tenant=ctx.tenant_key, tool=self.tool, record_id=ticket.id,
+                       record_kind=table.main_kind or "ticket", label=label, stage=stage, history=started)
 
     # --- what Zendesk must send ------------------------------------------------------------
     def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:

@@ -1,4 +1,5 @@
-"""Times in a fixture relative to the sandbox's clock: ``now-12d``, ``now-3d+2h``, ``now``.
+"""Times in a fixture relative to the sandbox's clock: ``now-12d``, ``now-3d+2h``, ``now``, and
+dates: ``today-10d`` (a ``YYYY-MM-DD`` date field, in UTC).
 
 A fixture of records already under way (tickets created weeks ago, entered a stage days ago)
 means the same whenever it is seeded: each such string becomes the ISO 8601 UTC time that far
@@ -10,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-RELATIVE = re.compile(r"^now((?:[+-]\d+[dhm])*)$")
+RELATIVE = re.compile(r"^(now|today)((?:[+-]\d+[dhm])*)$")
 STEP = re.compile(r"([+-])(\d+)([dhm])")
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
@@ -24,9 +25,9 @@ def resolve(value: Any, now: datetime) -> Any:
     if isinstance(value, str):
         match = RELATIVE.match(value.strip())
         if match:
-            at = now
-            for sign, amount, unit in STEP.findall(match.group(1)):
+            at = now.replace(microsecond=0)
+            for sign, amount, unit in STEP.findall(match.group(2)):
                 delta = timedelta(**{UNITS[unit]: int(amount)})
                 at = at + delta if sign == "+" else at - delta
-            return at.isoformat().replace("+00:00", "Z")
+            return at.date().isoformat() if match.group(1) == "today" else at.isoformat().replace("+00:00", "Z")
     return value

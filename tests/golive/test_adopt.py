@@ -91,3 +91,55 @@ def test_given_the_networks_sign_ups_then_adopt_says_they_cannot_be_adopted_and_
     assert "network: cannot adopt: network-onboarding starts on account.created" in result.output
     assert "cannot place HubSpot ticket" in result.output and "'Gîte des Pins'" in result.output
     assert "network: 0 to adopt, 1 cannot be placed" in result.output
+
+
+ACCOUNT = {"Name": "Salon Lumière", "Self_Onboarding__c": False, "Onboarding_Stage__c": "Training",
+           "Signature_Date__c": "today-5d", "Starting_Date__c": "today+6d", "Plan__c": "Advanced",
+           "CreatedDate": "now-5d"}
+CORE_TICKET = {"subject": "CORE - Implementação e onboarding - Padaria Sol", "category": "Implantação",
+               "status": "Aguardando", "justification": "Aguardando cliente", "createdDate": "now-3d",
+               "clients": [{"id": "900000301", "businessName": "Padaria Sol", "personType": 2}]}
+
+
+def test_given_a_marketplace_account_in_training_then_it_is_adopted_with_its_starting_date_timers(
+        sandbox, sandbox_env) -> None:
+    data = fixture("default")
+    data["salesforce"].setdefault("records", {}).setdefault("Account", []).append(ACCOUNT)
+    sandbox.seed(data)
+    plan = kickoff("adopt", "--tenant", "marketplace")
+    assert plan.exit_code == 0, plan.output
+    assert "Salesforce Account" in plan.output and "'Salon Lumière', stage training" in plan.output
+    assert "t5_go_live" in plan.output  # T5: the go-live on the Starting Date, still ahead
+    applied = kickoff("adopt", "--tenant", "marketplace", "--apply")
+    assert "marketplace: 1 adopted" in applied.output, applied.output
+    with Ledger.open(settings=KickoffSettings()) as ledger:
+        account = next(a for a in sandbox.get("salesforce", "records/Account") if a["Name"] == "Salon Lumière")
+        assert ledger.canonical_for("salesforce", account["Id"]) == f"marketplace:{account['Id']}"
+
+
+def test_given_a_core_implementation_ticket_waiting_for_the_customer_then_it_is_adopted_at_scheduling(
+        sandbox, sandbox_env) -> None:
+    data = fixture("default")
+    data["movidesk"].setdefault("tickets", []).append(CORE_TICKET)
+    sandbox.seed(data)
+    plan = kickoff("adopt", "--tenant", "core")
+    assert plan.exit_code == 0, plan.output
+    assert "Movidesk ticket" in plan.output and "stage scheduling" in plan.output
+    assert "core: 1 to adopt" in plan.output
+
+
+def test_given_open_alert_tickets_then_each_accounts_case_is_adopted_once(sandbox, sandbox_env) -> None:
+    data = fixture("default")
+    data["zendesk"].setdefault("tickets", []).extend([
+        {"subject": "Churn risk: Salon Rivoli", "status": "open", "tags": ["churn_risk"], "requester_id": 7100001,
+         "description": "Talks to a competitor", "created_at": "now-2d", "updated_at": "now-1d"},
+        {"subject": "NPS 3: Salon Rivoli", "status": "new", "tags": ["nps", "nps_score_3"], "requester_id": 7100001,
+         "description": "Not happy", "created_at": "now-1d", "updated_at": "now-1d"},
+        {"subject": "Question about invoices", "status": "open", "tags": ["billing"], "requester_id": 7100002}])
+    sandbox.seed(data)
+    plan = kickoff("adopt", "--tenant", "retention")
+    assert plan.exit_code == 0, plan.output
+    assert "== retention:requester-7100001: Zendesk ticket" in plan.output
+    assert "retention:requester-7100001 is adopted from Zendesk ticket" in plan.output  # the NPS: same case
+    assert "Question about invoices" not in plan.output  # not an alert
+    assert "retention: 1 to adopt, 1 cannot be placed" in plan.output
