@@ -137,8 +137,8 @@ def create_app(
                 return _error(404, f"not a {route.tool} webhook path")
 
             def work(webhook: WebhookRequest) -> Outcome:
-                return handshake.receive(intake, route, source.get(route.tool), webhook, name,
-                                         clock())
+                connector, account = source.for_path(route.tool, name)
+                return handshake.receive(intake, route, connector, webhook, name, clock(), account=account)
 
             return await deliver(request, route.tool, work, route.ack)
 

@@ -87,9 +87,9 @@ def with_kept_secrets(connector: Any, secrets: list[str]) -> Any:
 
 
 def receive(intake: Intake, route: WebhookRoute, connector: Any, webhook: WebhookRequest,
-            name: str, now: datetime) -> Outcome:
+            name: str, now: datetime, *, account: str | None = None) -> Outcome:
     """One request on a handshake tool's path ``name``: a handshake, or a delivery signed
-    with the secret kept for that path."""
+    with the secret kept for that path (``account``: the tenant's own account the path is)."""
     tool = route.tool
     if connector.is_handshake(webhook):
         return _handshake(intake.ledger, tool, connector, webhook, name, now)
@@ -97,7 +97,8 @@ def receive(intake: Intake, route: WebhookRoute, connector: Any, webhook: Webhoo
     if secret is None:
         log.warning("%s: refused with 401: no secret kept for path %r", tool, name)
         return Outcome(401, f"no {tool} webhook secret kept for this path (no handshake done)")
-    return intake.receive(tool, with_secret(connector, HOOK_SECRET, secret), webhook, route.redact)
+    return intake.receive(tool, with_secret(connector, HOOK_SECRET, secret), webhook, route.redact,
+                          account=account)
 
 
 def _handshake(ledger: Ledger, tool: str, connector: Any, webhook: WebhookRequest, name: str,

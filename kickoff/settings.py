@@ -178,7 +178,7 @@ class Config(BaseModel):
             if tool in tenant.tools or tool in tenant.accounts:
                 account = self.account_of(tool, key)
                 found.setdefault(account, self.account_config(tool, account))
-        return found
+        return dict(sorted(found.items(), key=lambda item: item[0] != SHARED_ACCOUNT))  # the shared one first
 
     def route_of(self, tool: str, account: str) -> dict[str, Any]:
         """What a delivery of ``tool`` carries when it comes from ``account`` ({} for the shared one)."""

@@ -113,8 +113,8 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
             events, table = [_canonical_event(rt, delivery)], {}
         else:
             if delivery.kind == "webhook" and delivery.tool in rt.config.tools:
-                delivery = rt.connector(delivery.tool).enrich(delivery, now)
-            tenant_key = tenant_for(delivery.tool, delivery, rt.config.tenants, rt.tables)
+                delivery = rt.connector(delivery.tool, delivery.account).enrich(delivery, now)
+            tenant_key = delivery.account or tenant_for(delivery.tool, delivery, rt.config.tenants, rt.tables)
             ctx = rt.mapping_context(delivery.tool, tenant_key, now)
             events, table = rt.mapping(delivery.tool).to_events(delivery, ctx), ctx.table
         if not events:
