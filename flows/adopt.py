@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from flows.runtime import Runtime
 from kickoff.contracts.errors import VendorError
 from kickoff.contracts.mapping import MappingError
 from kickoff.playbooks import Playbook
 from kickoff.playbooks.adopt import DEFAULT_HORIZON, Adoption, Running, Unplaced, adopt
-from kickoff.settings import SHARED_ACCOUNT
 
 
 @dataclass
@@ -39,16 +37,6 @@ class TenantPlan:
     """Why this tenant's onboardings cannot be adopted at all."""
     failures: list[str] = field(default_factory=list)
     """Tools whose running records could not be read, with the reason."""
-
-
-def _connector(rt: Runtime, tool: str, tenant: str) -> Any:
-    account = rt.config.account_of(tool, tenant)
-    if account == SHARED_ACCOUNT:
-        return rt.connector(tool)
-    from connectors import build_connector
-
-    return build_connector(tool, rt.config, limiter=rt.limiter, retry=rt.retry,
-                           reads=rt.mapping(tool).reads(rt.tables.get(tool, {})), account=account)
 
 
 def _why_not(rt: Runtime, tenant: str, playbook: Playbook) -> str | None:
@@ -72,7 +60,8 @@ def plan_adoptions(rt: Runtime, tenant: str, now: datetime, *,
         ctx = rt.mapping_context(tool, tenant, now)
         try:
             query = mapping.running_query(ctx, open_stages) if tool in rt.tables and tenant in rt.tables[tool] else None
-            records = _connector(rt, tool, tenant).read_running(query, now) if query else []
+            connector = rt.connector(tool, rt.config.account_of(tool, tenant))
+            records = connector.read_running(query, now) if query else []
         except (VendorError, MappingError) as exc:
             plan.failures.append(f"{tool}: cannot read its running records: {getattr(exc, 'reason', exc)}")
             continue

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from flows.runtime import Runtime
 from gateway.handshake import expect_webhook_handshake
@@ -66,15 +65,6 @@ def secret_name(want: Wanted, account: str) -> str:
     return f"{account}.{want.secret_name}"[:64]
 
 
-def _connector(rt: Runtime, tool: str, account: str) -> Any:
-    if account == SHARED_ACCOUNT:
-        return rt.connector(tool)
-    from connectors import build_connector
-
-    return build_connector(tool, rt.config, limiter=rt.limiter, retry=rt.retry,
-                           reads=rt.mapping(tool).reads(rt.tables.get(tool, {})), account=account)
-
-
 @dataclass
 class Registration:
     """Kickoff in one tool's account: the plan, and which account and tenants it is for."""
@@ -101,7 +91,7 @@ def plan_webhooks(rt: Runtime, now: datetime, *, tenant: str | None = None, tool
             names = {w.secret_name: secret_name(w, account) for w in want}
             kept = {own for own, name in names.items() if rt.ledger.webhook_secret(tool, name)}
             try:
-                plan = _connector(rt, tool, account).plan_webhooks(url, want, now, kept=kept)
+                plan = rt.connector(tool, account).plan_webhooks(url, want, now, kept=kept)
             except VendorError as exc:
                 plan = HookPlan(tool, url, [HookChange(Change.UNCHANGED, "webhooks", "(all)",
                                                        "cannot read what the tool holds", error=exc.reason)])
@@ -122,7 +112,7 @@ def apply_webhooks(rt: Runtime, registrations: Sequence[Registration], now: date
             if change.wanted is not None and change.wanted.path:
                 expect_webhook_handshake(rt.ledger, tool, change.wanted.path, now)
 
-        _connector(rt, plan.tool, reg.account).apply_webhooks(plan, now, before_create=arm if handshake else None)
+        rt.connector(plan.tool, reg.account).apply_webhooks(plan, now, before_create=arm if handshake else None)
         for change in plan.pending:
             change.done = not change.error
         for change in plan.changes:

@@ -25,6 +25,16 @@ from sandbox.smtp import MailStore
 from sandbox.webhooks import Outgoing, WebhookDispatcher, WebhookTarget
 
 
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON body when it is an object; {} for anything else (the route decides
+    what a missing field means)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 class Services(Protocol):
     """What a vendor uses of the sandbox it lives in (``sandbox.state.Sandbox`` is one)."""
 

@@ -21,6 +21,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sandbox.vendors.base import json_object as _json
 from sandbox.webhooks import WebhookTarget
 
 EVENTS_PER_POST = 100
@@ -180,11 +181,3 @@ class HubSpotApp:
         if self.subscriptions.pop(sub_id, None) is None:
             return _error(404, f"subscription {sub_id} not found", "OBJECT_NOT_FOUND")
         return Response(status_code=204)
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

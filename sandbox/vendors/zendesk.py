@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.limits import LimitSettings
-from sandbox.vendors.base import Vendor
+from sandbox.vendors.base import Vendor, json_object
 from sandbox.vendors.zendesk_webhooks import ZendeskHooks
 from sandbox.webhooks import WebhookTarget
 
@@ -723,12 +723,7 @@ def _page(request: Request, key: str, items: list[dict[str, Any]]) -> dict[str, 
                       "prev": None}}
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+_json = json_object
 
 
 VENDOR = Zendesk

@@ -131,12 +131,10 @@ class ZendeskHooks:
 
         @r.api_route("/api/v2/webhooks/{hook_id}", methods=["PUT", "PATCH"])
         async def update_webhook(hook_id: str, request: Request) -> Response:
-            hook = self.webhooks.get(hook_id)
-            if hook is None:
-                return _error(404, "RecordNotFound", "Not found")
-            body = await _object(request, "webhook")
-            if isinstance(body, Response):
-                return body
+            found = await _stored_and_body(self.webhooks, hook_id, request, "webhook")
+            if isinstance(found, Response):
+                return found
+            hook, body = found
             if "signing_secret" in body:
                 return _error(400, "InvalidValue", "signing_secret cannot be set when updating a webhook")
             merged = {**hook, **{k: body[k] for k in WEBHOOK_FIELDS if k in body}}
@@ -207,12 +205,10 @@ class ZendeskHooks:
         return JSONResponse({"trigger": trigger}) if trigger else _error(404, "RecordNotFound", "Not found")
 
     async def _update_trigger(self, trigger_id: int, request: Request) -> Response:
-        trigger = self.triggers.get(trigger_id)
-        if trigger is None:
-            return _error(404, "RecordNotFound", "Not found")
-        body = await _object(request, "trigger")
-        if isinstance(body, Response):
-            return body
+        found = await _stored_and_body(self.triggers, trigger_id, request, "trigger")
+        if isinstance(found, Response):
+            return found
+        trigger, body = found
         merged = {**trigger, **{k: v for k, v in body.items() if k in ("title", "active", "position", "description",
                                                                      "conditions", "actions", "category_id")}}
         problem = self._check_trigger(merged)
@@ -258,6 +254,16 @@ async def _object(request: Request, key: str) -> dict[str, Any] | Response:
     if not isinstance(inner, dict):
         return _error(400, "InvalidValue", f"expected a '{key}' object")
     return inner
+
+
+async def _stored_and_body(store: dict[Any, dict[str, Any]], key: Any, request: Request,
+                           name: str) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+    """An update's two halves: the stored object (404 without) and the request's ``name`` object."""
+    stored = store.get(key)
+    if stored is None:
+        return _error(404, "RecordNotFound", "Not found")
+    body = await _object(request, name)
+    return body if isinstance(body, Response) else (stored, body)
 
 
 def _check_webhook(hook: dict[str, Any]) -> Response | None:
