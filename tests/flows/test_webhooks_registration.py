@@ -163,3 +163,12 @@ def test_given_no_public_url_when_planned_then_one_line_names_the_setting(
     result = runner.invoke(app, ["webhooks", "plan"])
     assert result.exit_code == 2
     assert "KICKOFF_PUBLIC_URL is not set" in result.output
+
+
+def test_given_a_tenant_when_planned_then_only_its_tools_are_registered(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KICKOFF_PUBLIC_URL", world.gateway.url)
+    result = runner.invoke(app, ["webhooks", "plan", "--tenant", "retention"])
+    assert result.exit_code == 0, result.output
+    tools = {line.split()[0] for line in result.output.splitlines() if line and not line.startswith((" ", "to do"))}
+    assert tools == {"zendesk", "asana"}  # retention's tools that call Kickoff (Slack calls nobody)

@@ -143,3 +143,14 @@ def test_given_open_alert_tickets_then_each_accounts_case_is_adopted_once(sandbo
     assert "retention:requester-7100001 is adopted from Zendesk ticket" in plan.output  # the NPS: same case
     assert "Question about invoices" not in plan.output  # not an alert
     assert "retention: 1 to adopt, 1 cannot be placed" in plan.output
+
+
+def test_given_a_token_the_tool_refuses_then_adopt_says_which_tool_it_could_not_read(
+        sandbox, sandbox_env, monkeypatch) -> None:
+    _seed(sandbox, *RUNNING)
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "not-the-token")
+    result = kickoff("adopt", "--tenant", "assist", "--apply")
+    assert result.exit_code == 1
+    assert "FAILED hubspot: cannot read its running records:" in result.output
+    assert "not-the-token" not in result.output
+    assert _ledger_rows()["onboardings"] == 0
