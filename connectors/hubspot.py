@@ -269,8 +269,9 @@ class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
         properties = self._properties(plural)
         found: dict[str, dict[str, Any]] = {}
         for chunk in chunked(list(ids), self._chunk):
-            body = BatchReadInputSimplePublicObjectId(
-                inputs=[SimplePublicObjectId(id=str(i)) for i in chunk], properties=properties)
+            body = BatchReadInputSimplePublicObjectId(  # HubSpot's schema requires propertiesWithHistory
+                inputs=[SimplePublicObjectId(id=str(i)) for i in chunk], properties=properties,
+                properties_with_history=[])
             page = self.call(lambda body=body: self._invoke(
                 lambda: self._objects.batch_api.read(plural, batch_read_input_simple_public_object_id=body)))
             for record in page.results or []:

@@ -8,6 +8,7 @@ from typing import Any
 from kickoff.tools import plugin, tool_names
 from sandbox import fixture_times
 from sandbox.clock import SandboxClock
+from sandbox.exchanges import Exchanges
 from sandbox.faults import Faults
 from sandbox.limits import Block, Clock, Counter, LimitSettings, SlidingWindow
 from sandbox.requestlog import RequestLog
@@ -39,6 +40,7 @@ class Sandbox:
         self.counters = Counter()
         self.faults = Faults(seed=fault_seed)
         self.log = RequestLog()
+        self.exchanges = Exchanges()  # whole exchanges of the vendors a contract test watches
         self.webhooks = WebhookDispatcher()
         self.mail = MailStore()  # fed by the SMTP server; the e-mail vendor reads and clears it
         self.limits_enabled_default = limits_enabled

@@ -270,7 +270,7 @@ class Asana(Vendor):
             "name": task["name"], "notes": task["notes"], "completed": task["completed"],
             "completed_at": task["completed_at"], "created_at": task["created_at"], "modified_at": task["modified_at"],
             "due_on": task["due_on"], "due_at": task["due_at"],
-            "assignee": self._ref(self.users, task["assignee"]) if task["assignee"] else None,
+            **({"assignee": self._ref(self.users, task["assignee"])} if task["assignee"] else {}),
             "workspace": self._ref(self.workspaces, task["workspace"]),
             "projects": [self._ref(self.projects, p) for p in task["memberships"]],
             "memberships": memberships, "custom_fields": fields,
@@ -284,8 +284,10 @@ class Asana(Vendor):
         event: dict[str, Any] = {
             "user": self._ref(self.users, user) if user else None,
             "created_at": iso(self.sb.clock.now()), "type": resource["resource_type"], "action": action,
-            "resource": resource, "parent": parent,
+            "resource": resource,
         }
+        if parent is not None:  # Asana's schema: a parent is an object, absent when there is none
+            event["parent"] = parent
         if change is not None:
             event["change"] = change
         scopes = {resource["gid"]}
@@ -307,7 +309,7 @@ class Asana(Vendor):
         payload = []
         for e in events:
             item = {"user": slim(e["user"]), "created_at": e["created_at"], "action": e["action"],
-                    "resource": slim(e["resource"]), "parent": slim(e["parent"])}
+                    "resource": slim(e["resource"]), "parent": slim(e.get("parent"))}
             if "change" in e:
                 change = dict(e["change"])
                 for key in ("new_value", "added_value", "removed_value"):
@@ -765,7 +767,7 @@ class Asana(Vendor):
         hook = {"gid": gid, "resource_type": "webhook", "active": True, "target": target,
                 "resource": {"gid": resource, "name": store[resource]["name"],
                              "resource_type": "project" if store is self.projects else "task"},
-                "created_at": iso(self.sb.clock.now()), "last_success_at": None, "last_failure_at": None,
+                "created_at": iso(self.sb.clock.now()),
                 "last_failure_content": "", "filters": data.get("filters") or []}
         self.webhooks[gid] = hook
         self.hook_secrets[gid] = secret

@@ -416,7 +416,8 @@ class HubSpot(Vendor):
         """A record as the API returns it: the asked properties (null when unset) plus the defaults."""
         names = list(properties) if properties else list(DEFAULT_PROPERTIES[object_type])
         names += ["hs_object_id", "createdate", self.modified_property(object_type)]
-        props = {name: record["properties"].get(name) for name in dict.fromkeys(names)}
+        props = {name: record["properties"][name] for name in dict.fromkeys(names)
+                 if record["properties"].get(name) is not None}  # HubSpot's schema: values are strings
         return {"id": record["id"], "properties": props, "createdAt": record["createdAt"],
                 "updatedAt": record["updatedAt"], "archived": record["archived"]}
 
@@ -498,7 +499,7 @@ class HubSpot(Vendor):
 
     def rate_limited(self, policy: str, message: str) -> JSONResponse:
         return JSONResponse({"status": "error", "message": message, "errorType": "RATE_LIMIT",
-                             "correlationId": str(uuid.uuid4()), "policyName": policy,
+                             "category": "RATE_LIMITS", "correlationId": str(uuid.uuid4()), "policyName": policy,
                              "requestId": str(uuid.uuid4())}, status_code=429)
 
     def response_headers(self, request: Request) -> dict[str, str]:
@@ -625,7 +626,8 @@ class HubSpot(Vendor):
             if record is None or record["archived"]:
                 return hs_error(404, "Object not found", "OBJECT_NOT_FOUND")
             body = self.view(record, _csv(request.query_params.getlist("properties")), kind)
-            wanted = [OBJECT_TYPES[t] for t in _csv(request.query_params.getlist("associations")) if t in OBJECT_TYPES]
+            wanted = [OBJECT_TYPES[t] for t in _csv(request.query_params.getlist("associations")) or []
+                      if t in OBJECT_TYPES]  # a plain read names no associations
             if wanted:
                 body["associations"] = {
                     t: {"results": [{"id": to_id, "type": f"{SINGULAR[kind]}_to_{SINGULAR[t]}"}
@@ -696,8 +698,8 @@ class HubSpot(Vendor):
         for (f, fid, t, to_id, type_id) in sorted(self.associations):
             if f == kind and fid == object_id and t == to_kind:
                 found.setdefault(to_id, []).append(type_id)
-        return [{"toObjectId": int(to_id), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": i,
-                                                                  "label": None} for i in types]}
+        return [{"toObjectId": str(to_id), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": i}
+                                                                 for i in types]}
                 for to_id, types in found.items()]
 
     def kind(self, object_type: str) -> str | None:
@@ -744,8 +746,8 @@ class HubSpot(Vendor):
                        ) -> JSONResponse:
         stamp = iso_ms(self.sb.clock.now())
         body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
-        if errors:
-            body.update(numErrors=len(errors), errors=errors)
+        if errors:  # each a StandardError: links and errors too
+            body.update(numErrors=len(errors), errors=[{"links": {}, "errors": [], **e} for e in errors])
         return JSONResponse(body, status_code=207 if errors else ok_status)
 
     # --- search ------------------------------------------------------------------------

@@ -52,6 +52,13 @@ def _ts(iso: str) -> int:
     return int(datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
 
 
+def _one(store: dict[int, dict[str, Any]], record_id: int, key: str) -> JSONResponse:
+    """One record by id in Zendesk's envelope (``{"user": {...}}``), or its 404."""
+    if record_id not in store:
+        return _error(404, "RecordNotFound", "Not found")
+    return JSONResponse({key: store[record_id]})
+
+
 def _error(status: int, error: str, description: str, **extra: Any) -> JSONResponse:
     """Zendesk's error envelope: a short ``error`` label and a human ``description``."""
     return JSONResponse({"error": error, "description": description, **extra}, status_code=status)
@@ -395,9 +402,7 @@ class Zendesk(Vendor):
 
         @r.get("/api/v2/ticket_fields/{field_id:int}.json")
         async def ticket_field(field_id: int) -> Response:
-            if field_id not in self.ticket_fields:
-                return _error(404, "RecordNotFound", "Not found")
-            return JSONResponse({"ticket_field": self.ticket_fields[field_id]})
+            return _one(self.ticket_fields, field_id, "ticket_field")
 
         @r.get("/api/v2/groups.json")
         async def groups(request: Request) -> dict[str, Any]:
@@ -405,9 +410,7 @@ class Zendesk(Vendor):
 
         @r.get("/api/v2/users/{user_id:int}.json")
         async def show_user(user_id: int) -> Response:
-            if user_id not in self.users:
-                return _error(404, "RecordNotFound", "Not found")
-            return JSONResponse({"user": self.users[user_id]})
+            return _one(self.users, user_id, "user")
 
         @r.get("/api/v2/tickets.json")
         async def list_tickets(request: Request, external_id: str | None = None) -> dict[str, Any]:
