@@ -17,6 +17,8 @@ app = typer.Typer(
 # One module per area; each defines register(app). Order is the order of --help.
 _AREAS = (
     "cli.config_cmd",
+    "cli.connect_cmd",
+    "cli.discover_cmd",
     "cli.ledger_cmd",
     "cli.schema_cmd",
     "cli.playbook_cmd",
@@ -24,6 +26,8 @@ _AREAS = (
     "cli.limits_cmd",
     "cli.gateway_cmd",
     "cli.stack_cmd",
+    "cli.webhooks_cmd",
+    "cli.adopt_cmd",
 )
 
 for _name in _AREAS:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import typer
 
 from cli.output import config_or_fail, fail
-from connectors.ratelimit import bucket_for, configured_limits, limit_name, sync_prefect_limits
+from connectors.ratelimit import (
+    bucket_for,
+    configured_limits,
+    limit_name,
+    sync_account_limits,
+    sync_prefect_limits,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +36,7 @@ def register(app: typer.Typer) -> None:
         """Create or update the global concurrency limits on the configured Prefect server."""
         config = config_or_fail()
         try:
-            done = sync_prefect_limits(config.tools)
+            done = sync_prefect_limits(config.tools) + sync_account_limits(config)
         except Exception as exc:  # noqa: BLE001 - any Prefect failure is reported in one line
             fail(f"cannot reach the Prefect API to sync limits: {type(exc).__name__}: {exc}")
         for name, bucket in done:

@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors.ratelimit import RateLimiter
 from kickoff.retry import RetryPolicy
-from kickoff.settings import Config
+from kickoff.settings import SHARED_ACCOUNT, Config
 from kickoff.tools import plugin
 
 
@@ -22,10 +22,12 @@ def connector_class(tool: str) -> type[Any]:
 
 
 def build_connector(tool: str, config: Config, *, limiter: RateLimiter, retry: RetryPolicy | None = None,
-                    reads: Mapping[str, Sequence[str]] | None = None, credential_key: str = "default") -> Any:
-    """The connector for ``tool`` as configured, spending ``limiter`` (shared by every connector
-    of the process, or every worker with Prefect's global limits)."""
+                    reads: Mapping[str, Sequence[str]] | None = None, account: str = SHARED_ACCOUNT) -> Any:
+    """The connector for ``tool`` as configured for ``account`` (tools.yaml's shared one, or a
+    tenant's own: ``Config.account_config``), spending ``limiter`` (shared by every connector of
+    the process, or every worker with Prefect's global limits) under the account's own budget:
+    the limiter's key is the account."""
     if tool not in config.tools:
         raise LookupError(f"{tool} is not configured in tools.yaml")
-    return connector_class(tool)(config.tools[tool], limiter=limiter, retry=retry or RetryPolicy(),
-                                 reads=reads, credential_key=credential_key)
+    return connector_class(tool)(config.account_config(tool, account), limiter=limiter,
+                                 retry=retry or RetryPolicy(), reads=reads, credential_key=account)

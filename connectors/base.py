@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from connectors.credentials import resolve_secret
 from connectors.ratelimit import RateLimiter, TokenBucketLimiter, configured_limits
+from kickoff.contracts.account import Account
 from kickoff.contracts.connector import ReadResult
 from kickoff.contracts.errors import ErrorKind, VendorError
+from kickoff.contracts.subscriptions import HookChange, HookPlan, Wanted, by_hand
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import ActionResult, Delivery, ResultStatus
@@ -149,6 +151,75 @@ class Connector(ABC):
         made whole by reading the record; the process flow calls this before mapping.
         Default: the delivery already says everything."""
         return delivery
+
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """The records ``query`` (a mapping's ``running_query``) names: the onboardings already
+        under way (``kickoff adopt``). Default: this tool's are not read."""
+        raise NotImplementedError(f"{self.tool}: reading running records is not supported")
+
+    # --- registering Kickoff's webhooks in the tool (``kickoff webhooks``) --------------
+    def plan_webhooks(self, url: str, wanted: Sequence[Wanted], now: datetime, *,
+                      kept: Collection[str] = ()) -> HookPlan:
+        """What registering ``wanted`` changes in the tool. Default, for a tool with no API
+        for its webhooks: each is done by a person, following ``webhook_steps``."""
+        return by_hand(self.tool, url, list(wanted), self.webhook_steps(url, wanted) if wanted else [])
+
+    def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
+        """A person's steps to point the tool at ``url`` (tools with no API for it)."""
+        return [f"Point {self.tool}'s webhooks at {url}."]
+
+    def apply_webhooks(self, plan: HookPlan, now: datetime, *,
+                       before_create: Callable[[HookChange], None] | None = None) -> HookPlan:
+        """Carry out ``plan``'s changes. Default: nothing to carry out (steps for a person)."""
+        return plan
+
+    # --- proving access, describing the account (Airbyte's check and discover) ---------
+    def check(self, now: datetime) -> list[str]:
+        """Problems reaching the tool with the access Kickoff needs, each in words with the
+        setting to fix; [] when it is ok. Default (a tool with nothing to call): every
+        credential resolves."""
+        return self.unset_credentials()
+
+    def discover(self, now: datetime) -> Account:
+        """The live account; default: nothing to read."""
+        return Account(tool=self.tool)
+
+    def setting(self, credential: str) -> str:
+        """Where a credential is set, by the name its reference gives (never its value)."""
+        ref = self.config.credentials.get(credential)
+        if ref is None:
+            return f"tools.{self.tool}.credentials.{credential} in tools.yaml"
+        scheme, _, name = ref.partition(":")
+        return name if scheme == "env" else f"the Prefect Secret block {name}"
+
+    @property
+    def host_setting(self) -> str:
+        """Where the tool's host is set."""
+        return f"KICKOFF_{self.tool.upper()}_BASE_URL"
+
+    def unset_credentials(self, names: Sequence[str] | None = None) -> list[str]:
+        """A problem for each credential (all of them by default) that does not resolve."""
+        problems = []
+        for name in names if names is not None else list(self.config.credentials):
+            try:
+                self.secret(name)
+            except VendorError:
+                problems.append(f"{name} not set: set {self.setting(name)}")
+        return problems
+
+    def problem(self, error: VendorError, credential: str) -> str:
+        """A failed check call in words, with the setting to fix (``credential`` is the one
+        the call authenticated with)."""
+        if error.kind is ErrorKind.AUTH and error.reason.startswith(f"{self.tool}: ") and (
+                "unavailable" in error.reason or "no credential" in error.reason):  # from ``secret``
+            return f"{credential} not set: set {self.setting(credential)}"
+        if error.status == 401 or (error.kind is ErrorKind.AUTH and error.status != 403):
+            return f"{credential} rejected: set {self.setting(credential)}"
+        if error.status == 403:
+            return f"access refused ({error.reason[:200]}): grant it to {self.setting(credential)}"
+        if error.status is None or error.reason.startswith(("connection failed", "connect timeout")):
+            return f"host unreachable: {self.host_setting}"
+        return f"{error.reason[:200]} (HTTP {error.status})"
 
 
 class NoReads:

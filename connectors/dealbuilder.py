@@ -23,6 +23,7 @@ from typing import Any
 
 from connectors.base import Connector, NoReads
 from kickoff.contracts.errors import VendorError
+from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import (
     WebhookRejected,
@@ -55,6 +56,12 @@ def dedup_key(payload: dict[str, Any]) -> str:
 
 class DealbuilderConnector(NoReads, Connector):
     tool = "dealbuilder"
+
+    checks_only = "nothing to call: the webhook key is set"
+    """What ``check`` proves for a tool without an API (the CLI says so beside ``ok``)."""
+
+    def check(self, now: datetime) -> list[str]:
+        return self.unset_credentials(["webhook_key"])
 
     @property
     def _needs(self) -> dict[str, list[str]]:
@@ -94,6 +101,17 @@ class DealbuilderConnector(NoReads, Connector):
         return [Delivery(tool="dealbuilder", dedup_key=dedup_key(payload), kind="webhook",
                          received_at=now, payload=payload,
                          record_id=str(record) if record is not None else None)]
+
+    def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
+        """Dealbuilder has no API for its webhooks: a person adds one in its settings."""
+        events = sorted({e for w in wanted for e in w.spec.get("events", [])})
+        return [
+            "In Dealbuilder, open the account's integration settings and add a webhook.",
+            f"URL: {url}   (method POST, body JSON)",
+            f"Events: {', '.join(events)}",
+            f"Webhook key: the value of {self.setting('webhook_key')} (compared with the body's webhookKey).",
+            "Save, sign a test document and check that `kickoff ledger status` counts one more inbox row.",
+        ]
 
 
 CONNECTOR = DealbuilderConnector

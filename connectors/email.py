@@ -70,6 +70,19 @@ class EmailConnector(NoReads, NoWebhooks, Connector):
     def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         return self.apply_each(actions, lambda action: self._send(action, now))
 
+    def check(self, now: datetime) -> list[str]:
+        """An SMTP session: connect, log in when a password is configured, NOOP."""
+        host, port = self.server
+        try:
+            with smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS) as smtp:
+                self._login(smtp)
+                smtp.noop()
+        except smtplib.SMTPAuthenticationError:
+            return [f"password rejected: set {self.setting('password')}"]
+        except (smtplib.SMTPException, OSError):
+            return [f"host unreachable: KICKOFF_EMAIL_SMTP or tools.email.options host/port ({host}:{port})"]
+        return []
+
     @property
     def server(self) -> tuple[str, int]:
         override = os.environ.get("KICKOFF_EMAIL_SMTP")

@@ -52,7 +52,11 @@ from hubspot.crm.objects.exceptions import ApiException
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from connectors import hubspot_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
+from connectors.hubspot_adopt import HubSpotRunning
+from connectors.hubspot_hooks import HubSpotWebhooks
+from kickoff.contracts.account import Account
 from kickoff.contracts.errors import (
     ErrorKind,
     UnknownOutcome,
@@ -103,11 +107,15 @@ V3_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24":
 def vendor_error(exc: Exception, now: datetime | None = None) -> VendorError:
     """The client's exception as a classified VendorError (the one place this is done);
     ``now`` dates a 429 of the daily budget."""
-    if isinstance(exc, ApiException):
+    if isinstance(exc, ApiException) or api_exception(exc):
         body = _json_object(exc.body)
         category = body.get("category") or body.get("errorType")
         message = body.get("message") or exc.reason or f"HTTP {exc.status}"
         reason = f"{category}: {message}" if category else str(message)
+        required = [scope for detail in body.get("errors") or [] if isinstance(detail, dict)
+                    for scope in (detail.get("context") or {}).get("requiredScopes") or []]
+        if required:
+            reason += f" [required scopes: {', '.join(required)}]"
         if not exc.status:  # the client's own failure before an answer (e.g. TLS)
             return VendorError(ErrorKind.RETRYABLE, reason)
         error = classify(exc.status, exc.headers, reason)
@@ -120,6 +128,12 @@ def vendor_error(exc: Exception, now: datetime | None = None) -> VendorError:
     if isinstance(cause, (ProtocolError, ReadTimeoutError)):
         return UnknownOutcome(f"no answer after sending: {type(cause).__name__}")
     raise exc
+
+
+def api_exception(exc: BaseException) -> bool:
+    """An ``ApiException`` of any of the client's API packages (owners, pipelines, properties
+    each have their own class): an answer from HubSpot, classified like the objects' one."""
+    return type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status") and hasattr(exc, "body")
 
 
 def _rate_limit_wait(policy: str | None, headers: Any, now: datetime | None) -> float | None:
@@ -184,18 +198,39 @@ class Cursor:
             self.ids.add(record_id)
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
     """Tickets, tasks and notes in HubSpot; reads ticket changes; verifies v3 webhooks."""
 
     tool = "hubspot"
 
     @cached_property
-    def _objects(self) -> Any:
-        """The client's CRM objects APIs, pointed at ``base_url`` when set, with urllib3 retries off."""
+    def _client(self) -> HubSpot:
+        """The official client, pointed at ``base_url`` when set, with urllib3 retries off."""
         options: dict[str, Any] = {"access_token": self.secret("token"), "retry": Retry(0)}
         if self.base_url:
             options["host"] = self.base_url.rstrip("/")
-        return HubSpot(**options).crm.objects
+        return HubSpot(**options)
+
+    @property
+    def _objects(self) -> Any:
+        """The client's CRM objects APIs."""
+        return self._client.crm.objects
+
+    def invoke(self, fn: Callable[[], T], now: datetime | None = None) -> T:
+        """One call of the client under the limiter and the retry policy, its errors classified."""
+        return self.call(lambda: self._invoke(fn, now))
+
+    def check(self, now: datetime) -> list[str]:
+        """Reads proving the token and the scopes Kickoff needs (see ``hubspot_account``)."""
+        return hubspot_account.check(self, now)
+
+    def discover(self, now: datetime) -> Account:
+        """The portal: its id, ticket pipelines, owners and properties."""
+        return hubspot_account.discover(self, now)
+
+    def problem(self, error: VendorError, credential: str) -> str:
+        """A 403 ``MISSING_SCOPES`` names the scope to grant; the rest as for every tool."""
+        return hubspot_account.scope_problem(self, error) or super().problem(error, credential)
 
     @property
     def _cap(self) -> int:
@@ -209,6 +244,10 @@ class HubSpotConnector(Connector):
         try:
             return fn()
         except (ApiException, MaxRetryError, ConnectTimeoutError, ProtocolError, ReadTimeoutError) as exc:
+            raise vendor_error(exc, now) from None
+        except Exception as exc:
+            if not api_exception(exc):
+                raise
             raise vendor_error(exc, now) from None
 
     def _search(self, object_type: str, request: dict[str, Any], now: datetime | None) -> Any:
@@ -232,8 +271,9 @@ class HubSpotConnector(Connector):
         properties = self._properties(plural)
         found: dict[str, dict[str, Any]] = {}
         for chunk in chunked(list(ids), self._chunk):
-            body = BatchReadInputSimplePublicObjectId(
-                inputs=[SimplePublicObjectId(id=str(i)) for i in chunk], properties=properties)
+            body = BatchReadInputSimplePublicObjectId(  # HubSpot's schema requires propertiesWithHistory
+                inputs=[SimplePublicObjectId(id=str(i)) for i in chunk], properties=properties,
+                properties_with_history=[])
             page = self.call(lambda body=body: self._invoke(
                 lambda: self._objects.batch_api.read(plural, batch_read_input_simple_public_object_id=body)))
             for record in page.results or []:

@@ -37,7 +37,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -45,9 +45,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from connectors import movidesk_account
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.http import make_session, send
+from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
+from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import (
     WebhookRejected,
@@ -205,6 +208,13 @@ class MovideskConnector(Connector):
 
     def _get(self, path: str, params: dict[str, str]) -> Any:
         return self.call(lambda: self._request("GET", path, params).json())
+
+    # --- proving access, describing the account ------------------------------------------
+    def check(self, now: datetime) -> list[str]:
+        return movidesk_account.check(self, now)
+
+    def discover(self, now: datetime) -> Account:
+        return movidesk_account.discover(self, now)
 
     # --- reading --------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,
@@ -395,6 +405,32 @@ class MovideskConnector(Connector):
             return None
 
         return self.call(lambda: str(self._request("POST", "/tickets", body=body).json()["id"]), lookup=lookup)
+
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """The tickets a mapping's ``running_query`` names (``filter``, ``fields``), oldest first,
+        100 a page."""
+        shape = ticket_query(list(query.get("fields") or []))
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._get("/tickets", {**shape, "$filter": str(query["filter"]), "$orderby": "createdDate",
+                                          "$top": str(PAGE_SIZE), "$skip": str(len(found))})
+            found += page
+            if len(page) < PAGE_SIZE:
+                return found
+
+    def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
+        """Movidesk has no API for its automation triggers: a person makes one."""
+        on = sorted({o for w in wanted for o in w.spec.get("on", [])})
+        bodies = {b for w in wanted for b in w.spec.get("body", [])}
+        body = "the whole ticket (JSON)" if "ticket" in bodies else "any body"
+        hint = f"the value of {self.setting('webhook_token')}"
+        return [
+            "In Movidesk, open Configurações > Gatilhos (automation triggers) and add a trigger.",
+            f"When: {' or '.join(on)} (every ticket; Kickoff reads the ticket and ignores the others).",
+            f"Action: acionar webhook (call a webhook), method POST, body {body}, to:",
+            f"  {url}?token=<{hint}>",
+            "Movidesk signs nothing: the token in the URL is what Kickoff checks; keep the URL secret.",
+        ]
 
 
 def _missing(pending: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

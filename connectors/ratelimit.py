@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from kickoff.settings import RateLimit, ToolConfig
+from kickoff.settings import Config, RateLimit, ToolConfig
 
 HEADROOM = 0.9
 BURST_FRACTION = 0.1
@@ -70,7 +70,7 @@ class TokenBucketLimiter:
         self._lock = threading.Lock()
 
     def acquire(self, tool: str, key: str = "default", slots: int = 1) -> None:
-        limit = self._limits.get(tool)
+        limit = self._limits.get(f"{tool}@{key}") or self._limits.get(tool)  # an account's own plan first
         if limit is None:
             return
         bucket = bucket_for(limit)
@@ -120,9 +120,28 @@ def sync_prefect_limits(tools: dict[str, ToolConfig], key: str = "default") -> l
     return done
 
 
-def limiter_for(tools: dict[str, ToolConfig]) -> RateLimiter:
-    """Prefect's shared limits when a Prefect API is configured, else in-process buckets."""
-    limits = configured_limits(tools)
+def sync_account_limits(config: Config) -> list[tuple[str, Bucket]]:
+    """``sync_prefect_limits`` for every tenant's own account (its plan, or the tool's): one
+    global limit per (limiter key, account), as the connectors of that account spend them."""
+    done: list[tuple[str, Bucket]] = []
+    for tool in config.tools:
+        for account in config.accounts(tool):
+            if account != "default":
+                done += sync_prefect_limits({tool: config.account_config(tool, account)}, key=account)
+    return done
+
+
+def account_limits(config: Config) -> dict[str, RateLimit]:
+    """Tenants' own accounts with a plan of their own (``accounts.<tool>.rate_limit``), by
+    limiter key ``tool@account``: their budget, instead of the tool's."""
+    return {f"{tool}@{account}": own.rate_limit for account, tenant in config.tenants.items()
+            for tool, own in tenant.accounts.items() if own.rate_limit is not None}
+
+
+def limiter_for(tools: dict[str, ToolConfig], accounts: Mapping[str, RateLimit] | None = None) -> RateLimiter:
+    """Prefect's shared limits when a Prefect API is configured, else in-process buckets
+    (``accounts``: own accounts' plans, from ``account_limits``)."""
+    limits = {**configured_limits(tools), **(accounts or {})}
     if os.environ.get("PREFECT_API_URL") and os.environ.get("KICKOFF_RATE_LIMITER", "prefect") == "prefect":
         return PrefectRateLimiter(limited=set(limits))
     return TokenBucketLimiter(limits)

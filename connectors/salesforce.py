@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -60,9 +60,12 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from connectors import salesforce_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import make_session, transport_error
+from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
+from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest, constant_time_equal
 from kickoff.model import ActionResult, Delivery, ResultStatus
@@ -224,6 +227,13 @@ class SalesforceConnector(Connector):
             last = self._last_response
             headers = last.headers if last is not None and getattr(exc, "status", None) == last.status_code else None
             raise vendor_error(exc, write=write, headers=headers) from exc
+
+    # --- proving access, describing the account ------------------------------------------
+    def check(self, now: datetime) -> list[str]:
+        return salesforce_account.check(self, now)
+
+    def discover(self, now: datetime) -> Account:
+        return salesforce_account.discover(self, now)
 
     # --- reads ----------------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,
@@ -434,6 +444,25 @@ class SalesforceConnector(Connector):
                                 dedup_key=key, payload={"object": sobject_type, "notification_id": note_id,
                                                         "action_id": action_id, "fields": fields}))
         return out
+
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """The records of a mapping's ``running_query`` (its ``soql``), every page."""
+        return [dict(record) for record in self._rows(str(query["soql"]))]
+
+    def webhook_steps(self, url: str, wanted: Sequence[Wanted]) -> list[str]:
+        """Outbound Messages are set up in Setup (the Metadata API could, simple-salesforce
+        cannot): one per object, sent by a record-triggered flow on create and update."""
+        steps = []
+        for n, hook in enumerate(wanted, start=1):
+            name, fields = str(hook.spec.get("object")), ", ".join(hook.spec.get("fields") or [])
+            steps += [
+                f"{n}. Setup > Process Automation > Outbound Messages > New: object {name}, name {hook.name!r},",
+                f"   endpoint URL {url}, fields: Id, {fields}.",
+                f"   Then a record-triggered flow on {name} (created or updated) whose action is that message.",
+            ]
+        org = f"the value of {self.setting('org_id')}"
+        last = f"Kickoff accepts a message only from the org whose id is {org}; it answers each with the SOAP Ack."
+        return [*steps, last]
 
 
 def _envelope(body: bytes) -> ElementTree.Element:

@@ -21,10 +21,11 @@ import requests
 
 from connectors.base import Connector, NoReads, NoWebhooks, done
 from connectors.http import make_session, raise_for_vendor, send
+from kickoff.contracts.account import Account, Option
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.vendor import VendorAction
 from kickoff.model import ActionResult
-from kickoff.tools.slack import SlackNotify
+from kickoff.tools.slack import SCOPES, SlackNotify
 
 SLACK_HOST = "https://slack.com"
 EVENT_TYPE = "kickoff_action"
@@ -53,6 +54,41 @@ class SlackConnector(NoReads, NoWebhooks, Connector):
 
     def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         return self.apply_each(actions, lambda action: self._notify(action, now))
+
+    # --- proving access, describing the workspace ----------------------------------------
+    def check(self, now: datetime) -> list[str]:
+        """``auth.test``: the token works; its ``x-oauth-scopes`` hold the scopes Kickoff needs."""
+        unset = self.unset_credentials(["token"])
+        if unset:
+            return unset
+        headers = {"Authorization": f"Bearer {self.secret('token')}"}
+        try:
+            response = self.call(lambda: raise_for_vendor(send(self.session, "POST", f"{SLACK_HOST}/api/auth.test",
+                                                               headers=headers)))
+        except VendorError as error:
+            return [self.problem(error, "token")]
+        body = response.json()
+        if not body.get("ok"):
+            error = slack_error(str(body.get("error", "unknown_error")))
+            return [self.problem(VendorError(error.kind, error.reason, status=401 if error.kind is ErrorKind.AUTH
+                                             else None), "token")]
+        granted = {s.strip() for s in response.headers.get("x-oauth-scopes", "").split(",") if s.strip()}
+        return [f"missing scope {scope} ({why}): add it to the Slack app of {self.setting('token')}"
+                for scope, why in SCOPES.items() if scope not in granted]
+
+    def discover(self, now: datetime) -> Account:
+        """The workspace's channels (``conversations.list``, every page)."""
+        team = self.call(lambda: self._api("auth.test"))
+        channels: list[Option] = []
+        cursor = ""
+        while True:
+            page = self.call(lambda c=cursor: self._api(
+                "conversations.list", "GET", params={"limit": 200, "exclude_archived": "true",
+                                                     "types": "public_channel,private_channel", "cursor": c}))
+            channels += [Option(id=c["id"], name=c.get("name") or "") for c in page.get("channels") or []]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return Account(tool="slack", id=team.get("team_id"), name=team.get("team"), channels=channels)
 
     def _api(self, method: str, http: str = "POST", **kwargs: Any) -> dict[str, Any]:
         """One Web API call: 429 and HTTP errors classified, then ``ok: false`` by name."""

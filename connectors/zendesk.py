@@ -47,7 +47,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,8 +58,11 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
+from connectors import zendesk_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import SandboxRedirectAdapter, make_session, transport_error
+from connectors.zendesk_hooks import ZendeskWebhooks
+from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
 from kickoff.contracts.vendor import VendorAction, VendorPayload
 from kickoff.contracts.webhooks import (
@@ -235,7 +238,7 @@ def _timestamp(value: str) -> float:
 
 
 # --- the connector ------------------------------------------------------------------------
-class ZendeskConnector(Connector):
+class ZendeskConnector(ZendeskWebhooks, Connector):
     """Zendesk Support through zenpy. Options (tools.yaml ``options``): ``subdomain``,
     ``start_time`` (Unix seconds of the first read), ``per_page`` (first export page, ≤ 1000),
     ``job_poll_seconds``, ``job_timeout_seconds``, ``max_jobs_in_flight`` (≤ 30),
@@ -270,6 +273,13 @@ class ZendeskConnector(Connector):
     def _zd(self, fn: Callable[[], T], *, write: bool = False, lookup: Callable[[], T | None] | None = None) -> T:
         """One zenpy call under the limiter and the retry policy, its errors translated."""
         return self.call(_guarded(fn, write=write), lookup=_guarded(lookup, write=False) if lookup else None)
+
+    # --- proving access, describing the account ------------------------------------------
+    def check(self, now: datetime) -> list[str]:
+        return zendesk_account.check(self, now)
+
+    def discover(self, now: datetime) -> Account:
+        return zendesk_account.discover(self, now)
 
     # --- reads ----------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,
@@ -341,6 +351,21 @@ class ZendeskConnector(Connector):
         digest = hashlib.sha256(canonical).hexdigest()[:40]
         return Delivery(tool="zendesk", kind="webhook", received_at=now,
                         dedup_key=f"zendesk:trigger:{digest}", payload=body)
+
+    # --- tickets already under way (``kickoff adopt``) -------------------------------------------
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """Every ticket in one of the query's ``statuses`` with one of its ``tags_any`` or
+        ``form_ids``: the whole incremental export read once (no search here), filtered."""
+        statuses, tags = set(query.get("statuses") or []), set(query.get("tags_any") or [])
+        forms = {str(f) for f in query.get("form_ids") or []}
+        found, after = [], None
+        while True:
+            tickets, after_cursor, end = self._zd(lambda a=after: self._export_page(a))
+            found += [t for t in tickets if t.get("status") in statuses and (
+                tags & set(t.get("tags") or []) or str(t.get("ticket_form_id")) in forms)]
+            if end or not after_cursor or after_cursor == after:
+                return sorted(found, key=lambda t: str(t.get("created_at")))
+            after = after_cursor
 
     # --- notices made whole -----------------------------------------------------------------
     def enrich(self, delivery: Delivery, now: datetime) -> Delivery:

@@ -11,22 +11,26 @@ from typing import Any
 
 from connectors import build_connector
 from connectors.base import Connector
-from connectors.ratelimit import RateLimiter, limiter_for
+from connectors.ratelimit import RateLimiter, account_limits, limiter_for
 from kickoff.contracts.mapping import MappingContext
 from kickoff.ledger import Ledger
 from kickoff.ledger.lookups import LedgerLookups
 from kickoff.playbooks import Playbook, find_playbook
 from kickoff.retry import RetryPolicy
-from kickoff.settings import Config, TenantConfig, load_config
+from kickoff.settings import SHARED_ACCOUNT, Config, TenantConfig, load_config
 from mappings.base import ToolMapping, load_tables, mapping_for
 
 
 def connector_for(tool: str, config: Config, tables: dict[str, Any], *, limiter: RateLimiter,
-                  retry: RetryPolicy | None = None) -> Connector:
-    """``tool``'s connector reading what its mapping needs for every tenant's table: the one
-    place a connector is built for the flows and the gateway alike."""
-    connector: Connector = build_connector(tool, config, limiter=limiter, retry=retry,
-                                           reads=mapping_for(tool).reads(tables.get(tool, {})))
+                  retry: RetryPolicy | None = None, account: str = SHARED_ACCOUNT) -> Connector:
+    """``tool``'s connector for ``account`` reading what its mapping needs for the tables of
+    the tenants on that account: the one place a connector is built for the flows and the
+    gateway alike."""
+    tenants = [key for key, tenant in config.tenants.items()
+               if tool in tenant.tools and config.account_of(tool, key) == account]
+    own = {key: table for key, table in tables.get(tool, {}).items() if key in tenants}
+    connector: Connector = build_connector(tool, config, limiter=limiter, retry=retry, account=account,
+                                           reads=mapping_for(tool).reads(own if tenants else tables.get(tool, {})))
     return connector
 
 
@@ -47,17 +51,24 @@ class Runtime:
         return cls(
             config=config,
             ledger=ledger or Ledger.open(config.settings.resolved_database_url),
-            limiter=limiter or limiter_for(config.tools),
+            limiter=limiter or limiter_for(config.tools, account_limits(config)),
             retry=retry or RetryPolicy(),
             tables=load_tables(Path(config.settings.config_dir)),
         )
 
-    def connector(self, tool: str) -> Connector:
-        """The tool's connector, built once, reading what its mapping needs."""
-        if tool not in self._connectors:
-            self._connectors[tool] = connector_for(tool, self.config, self.tables, limiter=self.limiter,
-                                                   retry=self.retry)
-        return self._connectors[tool]
+    def connector(self, tool: str, account: str | None = None) -> Connector:
+        """The tool's connector for ``account`` (a tenant's own; default: the shared one),
+        built once, reading what its mapping needs."""
+        account = account or SHARED_ACCOUNT
+        key = tool if account == SHARED_ACCOUNT else f"{tool}@{account}"
+        if key not in self._connectors:
+            self._connectors[key] = connector_for(tool, self.config, self.tables, limiter=self.limiter,
+                                                  retry=self.retry, account=account)
+        return self._connectors[key]
+
+    def accounts(self, tool: str) -> list[str]:
+        """The accounts of ``tool`` in use (the shared one when no tenant names its own)."""
+        return list(self.config.accounts(tool)) or [SHARED_ACCOUNT]
 
     def mapping(self, tool: str) -> ToolMapping:
         return mapping_for(tool)

@@ -121,7 +121,8 @@ def create_app(
 
     def vendor_route(route: WebhookRoute) -> Callable[[Request], Awaitable[Response]]:
         def work(webhook: WebhookRequest) -> Outcome:
-            return intake.receive(route.tool, source.get(route.tool), webhook, route.redact)
+            connector = handshake.with_kept_secrets(source.get(route.tool), ledger.webhook_secrets(route.tool))
+            return intake.receive(route.tool, connector, webhook, route.redact)
 
         async def endpoint(request: Request) -> Response:
             return await deliver(request, route.tool, work, route.ack)
@@ -138,8 +139,8 @@ def create_app(
                 return _error(404, f"not a {route.tool} webhook path")
 
             def work(webhook: WebhookRequest) -> Outcome:
-                return handshake.receive(intake, route, source.get(route.tool), webhook, name,
-                                         clock())
+                connector, account = source.for_path(route.tool, name)
+                return handshake.receive(intake, route, connector, webhook, name, clock(), account=account)
 
             return await deliver(request, route.tool, work, route.ack)
 

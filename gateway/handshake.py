@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.intake import Intake, Outcome
 from gateway.vendors import WebhookRoute
+from kickoff.contracts.errors import VendorError
 from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.ledger import Ledger
 
@@ -54,10 +55,41 @@ def with_secret(connector: Any, name: str, value: str) -> Any:
     return view
 
 
+class _AnySecret:
+    """``connector`` whose webhook check also passes for a signature made with any secret the
+    ledger keeps for the tool (a tool with several webhooks, each with its own signing secret,
+    as Kickoff registered them); every other call goes to the connector itself."""
+
+    def __init__(self, connector: Any, secrets: list[str]) -> None:
+        self._connector, self._secrets = connector, secrets
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connector, name)
+
+    def verify_webhook(self, request: WebhookRequest, now: datetime) -> None:
+        try:
+            return self._connector.verify_webhook(request, now)
+        except (WebhookRejected, VendorError) as exc:
+            first = exc
+        for secret in self._secrets:
+            try:
+                return with_secret(self._connector, HOOK_SECRET, secret).verify_webhook(request, now)
+            except (WebhookRejected, VendorError):
+                continue
+        if isinstance(first, WebhookRejected):
+            raise first
+        raise WebhookRejected(401, f"no {getattr(self._connector, 'tool', 'webhook')} secret signed this request")
+
+
+def with_kept_secrets(connector: Any, secrets: list[str]) -> Any:
+    """``connector``, or a view of it that also accepts the secrets kept for the tool."""
+    return _AnySecret(connector, secrets) if secrets else connector
+
+
 def receive(intake: Intake, route: WebhookRoute, connector: Any, webhook: WebhookRequest,
-            name: str, now: datetime) -> Outcome:
+            name: str, now: datetime, *, account: str | None = None) -> Outcome:
     """One request on a handshake tool's path ``name``: a handshake, or a delivery signed
-    with the secret kept for that path."""
+    with the secret kept for that path (``account``: the tenant's own account the path is)."""
     tool = route.tool
     if connector.is_handshake(webhook):
         return _handshake(intake.ledger, tool, connector, webhook, name, now)
@@ -65,7 +97,8 @@ def receive(intake: Intake, route: WebhookRoute, connector: Any, webhook: Webhoo
     if secret is None:
         log.warning("%s: refused with 401: no secret kept for path %r", tool, name)
         return Outcome(401, f"no {tool} webhook secret kept for this path (no handshake done)")
-    return intake.receive(tool, with_secret(connector, HOOK_SECRET, secret), webhook, route.redact)
+    return intake.receive(tool, with_secret(connector, HOOK_SECRET, secret), webhook, route.redact,
+                          account=account)
 
 
 def _handshake(ledger: Ledger, tool: str, connector: Any, webhook: WebhookRequest, name: str,

@@ -48,8 +48,9 @@ class Intake:
         self.clock = clock
 
     def receive(self, tool: str, verifier: Any, request: WebhookRequest,
-                redact: Sequence[str] = ()) -> Outcome:
-        """``verifier`` has a connector's ``verify_webhook`` and ``parse_webhook``."""
+                redact: Sequence[str] = (), *, account: str | None = None) -> Outcome:
+        """``verifier`` has a connector's ``verify_webhook`` and ``parse_webhook``; ``account``:
+        the tenant's own account the request is known to come from (its deliveries say so)."""
         now = self.clock()
         try:
             verifier.verify_webhook(request, now)
@@ -60,7 +61,7 @@ class Intake:
             log.error("%s: cannot check webhooks, credential unavailable (%s)", tool, type(exc).__name__)
             return Outcome(503, f"{tool} webhook credential is not configured")
         try:
-            deliveries = verifier.parse_webhook(request, now)
+            deliveries = [d.from_account(account) for d in verifier.parse_webhook(request, now)]
         except WebhookRejected as rejected:
             if rejected.status not in KEPT_STATUSES:
                 return Outcome(rejected.status, rejected.reason)

@@ -18,7 +18,8 @@ from starlette.responses import Response
 
 from connectors.ratelimit import RateLimiter, limiter_for
 from flows.runtime import connector_for
-from kickoff.settings import Config, load_config
+from gateway.accounts import PATH, AccountRouter
+from kickoff.settings import SHARED_ACCOUNT, Config, load_config
 from kickoff.tools import ToolSpec, declared
 from mappings.base import load_tables
 
@@ -83,6 +84,7 @@ class Connectors:
             return self._built[tool]
 
     def _build(self, tool: str) -> Any:
+        """The tool's connector; with tenants' own accounts, an ``AccountRouter`` over them."""
         if self._config is None:
             self._config = load_config()
         if tool not in self._config.tools or tool not in VENDORS:
@@ -90,4 +92,18 @@ class Connectors:
         if self._limiter is None:
             self._limiter = limiter_for(self._config.tools)
             self._tables = load_tables(Path(self._config.settings.config_dir))
-        return connector_for(tool, self._config, self._tables, limiter=self._limiter)
+        accounts = list(self._config.accounts(tool))
+        if accounts in ([], [SHARED_ACCOUNT]):
+            return connector_for(tool, self._config, self._tables, limiter=self._limiter)
+        return AccountRouter(tool, {account: connector_for(tool, self._config, self._tables, limiter=self._limiter,
+                                                           account=account) for account in accounts},
+                             {account: self._config.route_of(tool, account) for account in accounts})
+
+    def for_path(self, tool: str, name: str) -> tuple[Any, str | None]:
+        """A handshake tool's connector for the webhook path ``name``, and the tenant's own
+        account that path belongs to (its route's ``path``), if any."""
+        connector = self.get(tool)
+        if not isinstance(connector, AccountRouter):
+            return connector, None
+        account = next((a for a, route in connector.routes.items() if route.get(PATH) == name), None)
+        return connector.connectors.get(account or SHARED_ACCOUNT, connector), account

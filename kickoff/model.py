@@ -273,6 +273,15 @@ class Delivery(_Model):
     payload: Any
     record_id: str | None = None
     echo: bool = Field(default=False, description="only reports Kickoff's own write")
+    account: str | None = Field(default=None, max_length=64,
+                                description="the tenant's own account it came from; None: the tool's shared one")
+
+    def from_account(self, account: str | None) -> Delivery:
+        """This delivery as it came from ``account`` (a tenant's own; None or "default": the
+        shared one): marked with it, its dedup key prefixed so two accounts' ids never collide."""
+        if account in (None, "default"):
+            return self
+        return self.model_copy(update={"account": account, "dedup_key": f"{account}:{self.dedup_key}"[:255]})
 
 
 class ResultStatus(StrEnum):

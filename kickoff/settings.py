@@ -33,6 +33,8 @@ from kickoff.tools.spec import RateLimit, ToolSpec
 from kickoff.yamlfile import ConfigError, load_yaml_model
 
 SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_\-]*$")
+SHARED_ACCOUNT = "default"
+"""The account of tools.yaml, shared by every tenant that names none of its own."""
 
 
 class _Strict(BaseModel):
@@ -65,8 +67,28 @@ class ToolConfig(_Strict):
         return value
 
 
+class AccountConfig(_Strict):
+    """A tenant's own account in one tool: what differs from the tool's shared account in
+    tools.yaml (credentials, host, budget, options), and ``route``: what the tool's webhooks
+    carry that names this account (``portalId``, ``account_id``, ``OrganizationId``,
+    ``workspace``, ``webhookKey``...), so a delivery is verified with this account's secret and
+    given to this tenant."""
+
+    base_url: str | None = None
+    credentials: dict[str, str] = Field(default_factory=dict)
+    rate_limit: RateLimit | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    route: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("credentials")
+    @classmethod
+    def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
+        return ToolConfig._references_only(value)
+
+
 class TenantConfig(_Strict):
-    """A customer company of Kickoff's: its time zone, its playbook and the tools it uses."""
+    """A customer company of Kickoff's: its time zone, its playbook and the tools it uses;
+    ``accounts``: the tools in which it has an account of its own (the others are shared)."""
 
     name: str
     timezone: str
@@ -78,6 +100,7 @@ class TenantConfig(_Strict):
                                   "default: the playbook's")
     recent_days: dict[str, int] = Field(
         default_factory=dict, description="signal -> days it counts as recent (default: the playbook's)")
+    accounts: dict[str, AccountConfig] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -135,6 +158,38 @@ class Config(BaseModel):
         except KeyError:
             raise ConfigError(self.settings.config_dir / "tenants.yaml", f"tenants.{name}", "a configured tenant") from None
 
+    # --- accounts: the shared one of tools.yaml, and tenants' own --------------------------------
+    def account_of(self, tool: str, tenant: str | None) -> str:
+        """The account ``tenant`` uses in ``tool``: its own (named after it) or the shared one."""
+        if tenant is not None and tool in self.tenant(tenant).accounts:
+            return tenant
+        return SHARED_ACCOUNT
+
+    def account_config(self, tool: str, account: str = "default") -> ToolConfig:
+        """How to reach ``tool`` for ``account``: tools.yaml's section, with a tenant's own
+        account's settings over it (its credentials replace the shared ones)."""
+        base = self.tools[tool]
+        if account == SHARED_ACCOUNT:
+            return base
+        own = self.tenant(account).accounts[tool]
+        return base.model_copy(update={
+            "base_url": own.base_url or base.base_url, "credentials": own.credentials or base.credentials,
+            "rate_limit": own.rate_limit or base.rate_limit, "options": {**base.options, **own.options}})
+
+    def accounts(self, tool: str) -> dict[str, ToolConfig]:
+        """Every account of ``tool`` in use: the shared one (when a tenant uses it) and the
+        tenants' own."""
+        found: dict[str, ToolConfig] = {}
+        for key, tenant in self.tenants.items():
+            if tool in tenant.tools or tool in tenant.accounts:
+                account = self.account_of(tool, key)
+                found.setdefault(account, self.account_config(tool, account))
+        return dict(sorted(found.items(), key=lambda item: item[0] != SHARED_ACCOUNT))  # the shared one first
+
+    def route_of(self, tool: str, account: str) -> dict[str, Any]:
+        """What a delivery of ``tool`` carries when it comes from ``account`` ({} for the shared one)."""
+        return {} if account == SHARED_ACCOUNT else dict(self.tenant(account).accounts[tool].route)
+
 
 def load_config(config_dir: Path | None = None, settings: KickoffSettings | None = None) -> Config:
     """Read ``tenants.yaml`` and ``tools.yaml`` from the config folder and check them together."""
@@ -153,6 +208,13 @@ def load_config(config_dir: Path | None = None, settings: KickoffSettings | None
         for tool in tenant.tools:
             if tool not in tools.tools:
                 raise ConfigError(folder / "tenants.yaml", f"tenants.{key}.tools", f"a tool defined in tools.yaml, got {tool!r}")
+        for tool in tenant.accounts:
+            if tool not in tenant.tools:
+                raise ConfigError(folder / "tenants.yaml", f"tenants.{key}.accounts.{tool}",
+                                  f"one of the tenant's tools ({', '.join(tenant.tools)})")
+        if key == SHARED_ACCOUNT and tenant.accounts:
+            raise ConfigError(folder / "tenants.yaml", f"tenants.{key}.accounts",
+                              f"no own accounts for a tenant named {SHARED_ACCOUNT!r} (the shared account's name)")
     return Config(settings=settings, tenants=tenants.tenants, tools=tools.tools)
 
 

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
+from kickoff.contracts.account import Account
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
@@ -29,8 +31,10 @@ from kickoff.tools.asana import (
     TaskChange,
     key_in,
 )
+from mappings import asana_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import change_fingerprint, parse_datetime
+from mappings.discovery import Names, Problem, Proposal
 
 TASK_FIELDS = ("completed", "completed_at", "memberships.section.name", "modified_at", "notes")
 """What ``to_events`` reads of a polled (or enriched) task."""
@@ -48,6 +52,14 @@ class AsanaTable(TableModel):
 class AsanaMapping(ToolMapping):
     tool = "asana"
     Table = AsanaTable
+
+    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
+                own_account: bool = False) -> Proposal:
+        """Ids of the live account by the playbook's names (``mappings/asana_account.py``)."""
+        return asana_account.propose(table, account, names, own_account=own_account)
+
+    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
+        return asana_account.verify(table, account)
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
@@ -82,6 +94,16 @@ class AsanaMapping(ToolMapping):
         return {"projects": projects, "tasks": list(TASK_FIELDS)} if projects else {}
 
     # --- outbound --------------------------------------------------------------------------
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """One webhook per tenant's board, posting to the tenant's own path (its handshake
+        secret kept under that name): tasks added (to a column) and completed, what
+        ``to_events`` reads of an event."""
+        filters = [{"resource_type": "task", "action": "added"},
+                   {"resource_type": "task", "action": "changed", "fields": ["completed"]}]
+        return [Wanted("webhook", f"{KICKOFF_PREFIX}: board {table['project']}",
+                       {"resource": str(table["project"]), "filters": filters}, path=tenant, tenant=tenant)
+                for tenant, table in sorted(tables.items())]
+
     def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:
         table = self.table(ctx)
         payload = self.payload(action)

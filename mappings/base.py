@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,14 +25,18 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from kickoff.actions import PAYLOAD_MODELS, Payload
+from kickoff.contracts.account import Account
 from kickoff.contracts.mapping import MappingContext, MappingError
+from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import PayloadRefused, VendorAction, VendorPayload
 from kickoff.events import validate_event_data
 from kickoff.model import Action, Delivery, Event, EventSource, split_cycle_id
 from kickoff.paths import dig
+from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.settings import ConfigError, TenantConfig, load_yaml_model
 from kickoff.tools import plugin, tool_names
 from mappings.common import change_fingerprint, stable_id
+from mappings.discovery import Names, Problem, Proposal
 
 __all__ = [
     "MappingContext", "MappingError", "TableModel", "ToolMapping", "change_fingerprint", "load_tables",
@@ -71,6 +75,26 @@ class ToolMapping(ABC):
         tenant's table of this tool. Default: nothing beyond the connector's own needs."""
         return {}
 
+    # --- adopting onboardings already running (``kickoff adopt``) ------------------------
+    adopt_starts: ClassVar[frozenset[str]] = frozenset()
+    """The start events this mapping can read off a running record (none: it adopts nothing)."""
+
+    def running_query(self, ctx: MappingContext, stages: Sequence[str]) -> dict[str, Any] | None:
+        """What the connector reads to find the tenant's onboardings under way whose record is in
+        one of the canonical ``stages`` (the playbook's open ones), in the tool's terms; None
+        when this tool holds none."""
+        return None
+
+    def adopt(self, record: dict[str, Any], ctx: MappingContext) -> Running | Unplaced:
+        """One running record (as ``Connector.read_running`` returns it) read as an onboarding:
+        its stage, and its history as canonical facts dated from the record."""
+        raise MappingError(f"{self.tool} records are not adopted", field="record")
+
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """What the tool must send Kickoff for this mapping to hear what it reads, in the tool's
+        terms, from the given tenants' tables (``kickoff webhooks``). Default: nothing."""
+        return []
+
     def write_fingerprints(self, vendor_action: VendorAction,
                            external_id: str | None = None) -> list[tuple[str, str]]:
         """(record id, fingerprint) of each field change a vendor action writes; a creation's
@@ -80,6 +104,19 @@ class ToolMapping(ABC):
     def delivery_fingerprints(self, delivery: Delivery) -> list[tuple[str, str]]:
         """(record id, fingerprint) of each field change a delivery reports; empty when it
         cannot tell (then it is never taken for an echo)."""
+        return []
+
+    # --- going live: the ids of the tenant's account --------------------------------------
+    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
+                own_account: bool = False) -> Proposal:
+        """The tenant's table with the ids ``account`` holds filled in, matched by the playbook's
+        ``names`` (``kickoff discover``); ``own_account``: the tenant alone uses this account, so
+        the account's id routes its webhooks. Default: nothing in the tool to match."""
+        return Proposal(copy.deepcopy(table))
+
+    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
+        """Every id, field and value the table names that the live account does not have as
+        the table says (``kickoff config check --live``). Default: nothing to check."""
         return []
 
     # --- shared helpers ----------------------------------------------------------------

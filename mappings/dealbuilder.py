@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import field_validator
 
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
@@ -49,6 +50,11 @@ class DealbuilderMapping(ToolMapping):
             for key, values in required_reads(table.event_types, table.paths).items():
                 needed[key] = list(dict.fromkeys([*needed.get(key, []), *values]))
         return needed
+
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """A webhook for the event types that are signatures (``event_types``)."""
+        events = sorted({e for t in tables.values() for e in self.Table.model_validate(t).event_types})
+        return [Wanted("webhook", f"{KICKOFF_PREFIX}: signed contracts", {"events": events})] if events else []
 
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
         table = self.table(ctx)

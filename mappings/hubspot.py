@@ -19,14 +19,17 @@ HubSpot itself fixes (object types, property names, enumerations, payload models
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any, Literal
 
 from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
+from kickoff.contracts.account import Account
+from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
+from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.tools.hubspot import (
     CALL_DISPOSITION,
     CREATED,
@@ -46,8 +49,10 @@ from kickoff.tools.hubspot import (
     UpdatePayload,
     object_type,
 )
+from mappings import hubspot_account, hubspot_adopt
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, change_fingerprint, parse_datetime
+from mappings.discovery import Names, Problem, Proposal
 
 WATCHED = (STAGE, OWNER, MEETING_OUTCOME, TASK_STATUS, CALL_DISPOSITION, "restart_onboarding")
 CREATED_FINGERPRINT = "(created)"
@@ -83,6 +88,8 @@ class HubSpotTable(TableModel):
     ticket_fields: dict[str, str] = default({"name": "subject", "org_number": "org_number"})
     task_types: dict[str, TaskType] = default({"call": "CALL", "email": "EMAIL", "todo": "TODO", "meeting": "TODO"})
     priorities: dict[str, TaskPriority] = default({"low": "LOW", "medium": "MEDIUM", "high": "HIGH"})
+    flow_stage: str | None = "onboarding_in_progress"
+    """``kickoff adopt``: the stage a ticket enters the day after its delivery start date (A2)."""
 
 
 class _Change:
@@ -124,6 +131,14 @@ class _Change:
 class HubSpotMapping(ToolMapping):
     tool = "hubspot"
     Table = HubSpotTable
+
+    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
+                own_account: bool = False) -> Proposal:
+        """Ids of the live account by the playbook's names (``mappings/hubspot_account.py``)."""
+        return hubspot_account.propose(table, account, names, own_account=own_account)
+
+    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
+        return hubspot_account.verify(table, account)
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
@@ -300,6 +315,41 @@ class HubSpotMapping(ToolMapping):
             meetings.append(typed.restart_property)
         return {"tickets": _unique(tickets), "meetings": _unique(meetings),
                 "calls": list(CALL_READS), "tasks": list(TASK_READS)}
+
+    # --- tickets already under way (``kickoff adopt``) ---------------------------------------
+    adopt_starts = frozenset({EventType.CONTRACT_SIGNED})
+
+    def running_query(self, ctx: MappingContext, stages: Sequence[str]) -> dict[str, Any] | None:
+        return hubspot_adopt.running_query(self.table(ctx), stages)
+
+    def adopt(self, record: dict[str, Any], ctx: MappingContext) -> Running | Unplaced:
+        subject = self.new_subject(ctx, f"hubspot-ticket-{record.get('id')}")
+        return hubspot_adopt.adopt(record, self.table(ctx), ctx, subject)
+
+    # --- what HubSpot must send ------------------------------------------------------------
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """The app's target URL, and one subscription per change ``to_events`` reads: the
+        ticket's stage (when a stage means an event), restart and resume properties; meetings
+        booked and their outcome; calls' dispositions; tasks' status. Meetings, calls and
+        tasks are subscribed as ``object.*`` with their type id."""
+        parsed = [self.Table.model_validate(t) for t in tables.values()]
+        if not parsed:
+            return []
+        type_id = {plural: key for key, plural in OBJECT_TYPES.items() if key.startswith("0-")}
+        wanted: list[tuple[str, str | None, str | None]] = [
+            ("object.propertyChange", TASK_STATUS, type_id["tasks"])]
+        for table in parsed:
+            wanted += [("ticket.propertyChange", STAGE, None)] if table.stage_events else []
+            wanted += [("ticket.propertyChange", p, None) for p in (table.restart_property, table.resume_property) if p]
+            if table.meeting_outcomes:
+                wanted += [("object.creation", None, type_id["meetings"]),
+                           ("object.propertyChange", MEETING_OUTCOME, type_id["meetings"])]
+            if table.call_outcomes:
+                wanted.append(("object.propertyChange", CALL_DISPOSITION, type_id["calls"]))
+        subs = [Wanted("subscription", " ".join(x for x in (event, type_ids, prop) if x),
+                       {"eventType": event, "propertyName": prop, "objectTypeId": type_ids})
+                for event, prop, type_ids in sorted(set(wanted), key=str)]
+        return [Wanted("settings", "target URL", {"throttling": {"maxConcurrentRequests": 10}}), *subs]
 
     # --- echo suppression ------------------------------------------------------------------
     def write_fingerprints(self, vendor_action: VendorAction,

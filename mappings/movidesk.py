@@ -20,7 +20,7 @@ person marks a task done with an action the table's ``actions`` read as ``task.u
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -33,13 +33,18 @@ from kickoff.actions import (
     PostAction,
     SetStage,
 )
+from kickoff.contracts.account import Account
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, Delivery, Event
 from kickoff.paths import first_value
+from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.tools import movidesk as mv
+from mappings import movidesk_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, parse_datetime
+from mappings.discovery import Names, Problem, Proposal
 
 LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}):\s*(.+?)\s*$", re.MULTILINE)
 DATETIME_FIELDS = {"start", "next_start"}
@@ -100,9 +105,22 @@ def _stamp(value: Any) -> Any:
     return parse_datetime(value) if value else None
 
 
+def _literal(text: str) -> str:
+    """An OData string literal (a quote doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 class MovideskMapping(ToolMapping):
     tool = "movidesk"
     Table = MovideskTable
+
+    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
+                own_account: bool = False) -> Proposal:
+        """Ids of the live account by the playbook's names (``mappings/movidesk_account.py``)."""
+        return movidesk_account.propose(table, account, names, own_account=own_account)
+
+    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
+        return movidesk_account.verify(table, account)
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
@@ -260,6 +278,62 @@ class MovideskMapping(ToolMapping):
             if table.actions:
                 fields += ACTION_FIELDS
         return {mv.TICKET: list(dict.fromkeys(fields))}
+
+    # --- implementation tickets already under way (``kickoff adopt``) -----------------------
+    adopt_starts = frozenset({EventType.PAYMENT_CONFIRMED})
+
+    def running_query(self, ctx: MappingContext, stages: Sequence[str]) -> dict[str, Any] | None:
+        """The tenant's implementation tickets (the ``ticket`` category) in an open stage's
+        status, with what the payment rule and the action rules read, and their dates."""
+        table = self.table(ctx)
+        statuses = sorted({table.stages[s].status for s in stages if s in table.stages})
+        if not statuses:
+            return None
+        clauses = [f"({' or '.join(f'status eq {_literal(s)}' for s in statuses)})"]
+        if table.ticket.get("category"):
+            clauses.insert(0, f"category eq {_literal(str(table.ticket['category']))}")
+        fields = [*self.reads({ctx.tenant_key: ctx.table})[mv.TICKET], "justification", "createdDate", "category",
+                  *ACTION_FIELDS]
+        return {"filter": " and ".join(clauses), "fields": list(dict.fromkeys(fields))}
+
+    def adopt(self, record: dict[str, Any], ctx: MappingContext) -> Running | Unplaced:
+        """A payment confirmed when the ticket was created (M1 made it then), then each action a
+        person posted that a rule reads (bookings, sessions held, no-shows), in time order."""
+        table, ticket = self.table(ctx), mv.camel(record)
+        rid, title = str(ticket.get("id") or ""), str(ticket.get("subject") or "")
+        label = f"Movidesk ticket {rid} {title!r}"
+        stage = next((name for name, spec in table.stages.items() if spec.status == ticket.get("status")
+                      and spec.justification in (None, ticket.get("justification"))), None)
+        created = _stamp(ticket.get("createdDate"))
+        if stage is None or created is None:
+            why = "it has no createdDate" if stage else f"its status {ticket.get('status')!r} is no stage of the table's"
+            return Unplaced(self.tool, rid, label, why)
+        subject = self.new_subject(ctx, f"movidesk-ticket-{rid}")
+        delivery = Delivery(tool="movidesk", kind="poll", dedup_key=f"adopt:movidesk:{rid}", received_at=created,
+                            payload=ticket, record_id=rid)
+        data = {name: self._convert(name, first_value(ticket, paths), table, ctx)
+                for name, paths in table.payment.data.items()}
+        if not data.get("account_name"):
+            return Unplaced(self.tool, rid, label, "it names no customer")
+        history = [self.event(delivery, ctx, EventType.PAYMENT_CONFIRMED, subject, data, occurred_at=created)]
+        posted = sorted((a for a in ticket.get("actions") or [] if _stamp(a.get("createdDate"))),
+                        key=lambda a: _stamp(a.get("createdDate")))
+        for n, action in enumerate(posted, start=1):
+            text = str(action.get("description") or "")
+            rule = next((r for r in table.actions if re.search(r.match, text, re.IGNORECASE | re.MULTILINE)), None)
+            if rule is not None and not action.get("isDeleted") and not mv.MARKER.search(text):
+                history.append(self._action_event(delivery, action, rule, subject, table, ctx, n))
+        return Running(subject=subject, tenant=ctx.tenant_key, tool=self.tool, record_id=rid, record_kind="ticket",
+                       label=label, stage=stage, history=history, records={table.main_record: rid})
+
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """An automation trigger that calls Kickoff when a ticket is created or changed (the
+        body a notice, or the whole ticket, per the tables' ``webhook_body``)."""
+        if not tables:
+            return []
+        bodies = sorted({MovideskTable.model_validate(t).webhook_body for t in tables.values()})
+        return [Wanted("trigger", f"{KICKOFF_PREFIX}: ticket changes",
+                       {"on": ["ticket created", "ticket changed"], "body": bodies})]
 
     # --- echo suppression ------------------------------------------------------------------
     def write_fingerprints(self, vendor_action: VendorAction,

@@ -15,7 +15,7 @@ table's ``records`` describe (a case, the set-up fee line). Onboarding ids are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kickoff.actions import (
@@ -27,12 +27,17 @@ from kickoff.actions import (
     Payload,
     SetStage,
 )
+from kickoff.contracts.account import Account
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
+from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.tools import salesforce as sf
+from mappings import salesforce_account, salesforce_adopt
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, parse_date, parse_datetime
+from mappings.discovery import Names, Problem, Proposal
 
 IDENTITY = {*sf.SYSTEM_FIELDS, "LastModifiedDate", "CreatedDate", "CaseNumber", "Name", "Subject",
             "AccountId", "WhatId", "Description", "attributes", "object", sf.KEY_FIELD}
@@ -90,6 +95,14 @@ def _fields(delivery: Delivery) -> tuple[str, dict[str, Any]]:
 class SalesforceMapping(ToolMapping):
     tool = "salesforce"
     Table = SalesforceTable
+
+    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
+                own_account: bool = False) -> Proposal:
+        """Ids of the live account by the playbook's names (``mappings/salesforce_account.py``)."""
+        return salesforce_account.propose(table, account, names, own_account=own_account)
+
+    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
+        return salesforce_account.verify(table, account)
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
@@ -279,6 +292,22 @@ class SalesforceMapping(ToolMapping):
             case += ["Subject", "Status", "OwnerId", "AccountId", "Description", spec.stage_field,
                      spec.link_field, *spec.fields.values()]
         return {sf.CASE: _names(case), sf.ACCOUNT: _names(account), sf.TASK: list(TASK_FIELDS)}
+
+    # --- Accounts already in onboarding (``kickoff adopt``) ----------------------------------
+    adopt_starts = frozenset({EventType.CONTRACT_SIGNED})
+
+    def running_query(self, ctx: MappingContext, stages: Sequence[str]) -> dict[str, Any] | None:
+        return salesforce_adopt.running_query(self.table(ctx), stages)
+
+    def adopt(self, record: dict[str, Any], ctx: MappingContext) -> Running | Unplaced:
+        return salesforce_adopt.adopt(record, self.table(ctx), ctx, self.new_subject(ctx, str(record.get("Id"))))
+
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """An Outbound Message per object whose changes ``to_events`` reads by webhook (the
+        account and the case), with the fields it reads; Salesforce has no API for them here."""
+        reads = self.reads(tables)
+        return [Wanted("outbound message", f"{KICKOFF_PREFIX}: {name}", {"object": name, "fields": reads[name]})
+                for name in (sf.ACCOUNT, sf.CASE) if reads.get(name)]
 
     # --- echo suppression ------------------------------------------------------------------
     def write_fingerprints(self, vendor_action: VendorAction,

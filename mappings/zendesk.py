@@ -25,16 +25,19 @@ is read at the top level under its own name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from kickoff.actions import AddNote, AssignOwner, CreateRecord, SetStage
+from kickoff.contracts.account import Account
+from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType, validate_event_data
 from kickoff.model import Action, Delivery, Event
 from kickoff.paths import dig, first_value
+from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.tools.zendesk import (
     OPEN_OPPORTUNITIES,
     AddNotePayload,
@@ -46,8 +49,10 @@ from kickoff.tools.zendesk import (
     TicketChange,
     TicketType,
 )
+from mappings import zendesk_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import change_fingerprint, parse_datetime
+from mappings.discovery import Names, Problem, Proposal
 
 EVENT_PREFIX = "zen:event-type:ticket."
 LINKED_EVENTS = (EventType.UPSELL_REQUESTED, EventType.HARDWARE_REQUESTED, EventType.REQUEST_SUBMITTED)
@@ -56,6 +61,20 @@ OPPORTUNITY_EVENTS = (EventType.RED_ALERT, EventType.CHURN_RISK)
 TRIGGER_PATHS: dict[str, str | list[str]] = {"id": ["ticket_id", "id"],
                                              "form_id": ["form_id", "ticket_form_id"]}
 """Where a trigger body has a ticket's fields when the table says nothing else."""
+CHANGES_HOOK = f"{KICKOFF_PREFIX}: ticket changes"
+ALERTS_HOOK = f"{KICKOFF_PREFIX}: new alert tickets"
+CONDITIONAL = "conditional_ticket_events"
+PLACEHOLDERS = {"organization_id": "ticket.organization.id", "requester_id": "ticket.requester.id",
+                "assignee_id": "ticket.assignee.id", "group_id": "ticket.group.id", "id": "ticket.id",
+                "form_id": "ticket.ticket_form_id", "subject": "ticket.title", "status": "ticket.status",
+                "tags": "ticket.tags", "description": "ticket.description",
+                "created_at": "ticket.created_at_with_timestamp", "updated_at": "ticket.updated_at_with_timestamp"}
+"""A trigger body's field -> the Zendesk placeholder that fills it."""
+
+
+def _placeholder(name: str) -> str:
+    """``{{name}}``: a Zendesk placeholder, filled in when the trigger fires."""
+    return "{{" + name + "}}"
 
 
 class ValueSpec(TableModel):
@@ -153,6 +172,14 @@ class _Ticket:
 class ZendeskMapping(ToolMapping):
     tool = "zendesk"
     Table = ZendeskTable
+
+    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
+                own_account: bool = False) -> Proposal:
+        """Ids of the live account by the playbook's names (``mappings/zendesk_account.py``)."""
+        return zendesk_account.propose(table, account, names, own_account=own_account)
+
+    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
+        return zendesk_account.verify(table, account)
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
@@ -286,6 +313,80 @@ class ZendeskMapping(ToolMapping):
             wanted |= {"opportunity_alerts": sorted(alerts), "opportunity_tags": sorted(opportunity),
                        "accounts": accounts}
         return wanted
+
+    # --- alert tickets already under way (``kickoff adopt``) --------------------------------
+    adopt_starts = frozenset(EventType)  # the table's alert rules say which fact a new ticket is
+
+    def running_query(self, ctx: MappingContext, stages: Sequence[str]) -> dict[str, Any] | None:
+        """The unsolved tickets an alert rule matches (tags, forms), as the export reads them."""
+        table = self.table(ctx)
+        tags = sorted({tag for rule in table.alerts for tag in rule.tags_any})
+        forms = sorted({str(rule.form_id) for rule in table.alerts if rule.form_id is not None})
+        return {"statuses": ["new", "open", "pending", "hold"], "tags_any": tags, "form_ids": forms} if (
+            tags or forms) else None
+
+    def adopt(self, record: dict[str, Any], ctx: MappingContext) -> Running | Unplaced:
+        """The alert the ticket opened with (as a new ticket of the feed is read), at its stage:
+        the case field's value, else its status."""
+        table = self.table(ctx)
+        delivery = Delivery(tool="zendesk", kind="poll", dedup_key=f"adopt:zendesk:{record.get('id')}",
+                            received_at=ctx.now, payload={"ticket": record}, record_id=str(record.get("id")))
+        ticket = _Ticket(delivery, table.trigger)
+        label = f"Zendesk ticket {ticket.id} {record.get('subject')!r}"
+        try:
+            subject = self._subject(ticket, table, ctx)
+            started = self._alert(delivery, ticket, table, subject, ctx)
+        except MappingError as exc:
+            return Unplaced(self.tool, ticket.id, label, exc.reason)
+        if not started:
+            return Unplaced(self.tool, ticket.id, label, "no alert rule matches it")
+        value = ticket.fields.get(str(table.case_field)) if table.case_field is not None else None
+        stage = next((name for name, spec in table.stages.items() if value is not None and spec.value == value),
+                     None) or next((name for name, spec in table.stages.items() if spec.status == ticket.status),
+                                   "new")
+        return Running(subject=subject, tenant=ctx.tenant_key, tool=self.tool, record_id=ticket.id,
+                       record_kind=table.main_kind or "ticket", label=label, stage=stage, history=started)
+
+    # --- what Zendesk must send ------------------------------------------------------------
+    def wanted_webhooks(self, tables: Mapping[str, dict[str, Any]]) -> list[Wanted]:
+        """A webhook subscribed to the ticket events ``_change`` reads, and a trigger that posts
+        each new alert ticket (the ``alerts`` rules' tags, forms, fields) to a second webhook
+        with the fields ``_alert`` reads, custom fields included (no read per alert). The
+        trigger's body puts each field where the tables' ``trigger`` paths look for it."""
+        parsed = [self.Table.model_validate(t) for t in tables.values()]
+        if not parsed:
+            return []
+        events = {kind for t in parsed for kind, used in (
+            ("status_changed", t.case_statuses), ("custom_field_changed", t.case_field is not None),
+            ("tags_changed", t.call_tags or t.meeting_tags)) if used}
+        wanted = [Wanted("webhook", CHANGES_HOOK, {"subscriptions": sorted(EVENT_PREFIX + e for e in events)})]
+        rules = [rule for t in parsed for rule in t.alerts]
+        if not rules:
+            return wanted if events else []
+        tags = sorted({tag for rule in rules for tag in rule.tags_any})
+        some = [{"field": "current_tags", "operator": "includes", "value": " ".join(tags)}] if tags else []
+        some += [{"field": "ticket_form_id", "operator": "is", "value": str(f)}
+                 for f in sorted({r.form_id for r in rules if r.form_id is not None})]
+        some += [{"field": f"custom_fields_{r.field}", "operator": "is", "value": str(r.equals)}
+                 for r in rules if r.field is not None]
+        conditions = {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": some}
+        trigger = {"webhook": ALERTS_HOOK, "conditions": conditions, "body": self._trigger_body(parsed, tables)}
+        return [*(wanted if events else []), Wanted("webhook", ALERTS_HOOK, {"subscriptions": [CONDITIONAL]}),
+                Wanted("trigger", f"{KICKOFF_PREFIX}: new alert ticket", trigger)]
+
+    def _trigger_body(self, parsed: list[ZendeskTable], tables: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """The template: every field the tables read, under the key their paths read first."""
+        body: dict[str, Any] = {}
+        for table in parsed:
+            names = [*table.account_from, "subject", "status", "tags", "description", "created_at", "updated_at"]
+            for name in dict.fromkeys(["id", "form_id", *names]):
+                paths = table.trigger.get(name, name)
+                first = (paths if isinstance(paths, list) else [paths])[0]
+                key = first if first.isidentifier() else name
+                body[key] = _placeholder(PLACEHOLDERS.get(name, f"ticket.{name}"))
+        fields = self.reads(tables).get("custom_fields", [])
+        body["custom_fields"] = [{"id": int(f), "value": _placeholder(f"ticket.ticket_field_{f}")} for f in fields]
+        return body
 
     # --- outbound --------------------------------------------------------------------------
     def to_vendor(self, action: Action, ctx: MappingContext) -> VendorAction:

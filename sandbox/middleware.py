@@ -31,6 +31,7 @@ def _route_template(routes: list[Any], scope: Scope) -> str:
 
 def _drop_connection(send: Send) -> None:
     """Close the socket under the request with no answer (uvicorn's h11 cycle holds it)."""
+    send = getattr(send, "__wrapped__", send)  # under a recorder's wrapper (sandbox.exchanges)
     cycle: Any = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
     if transport is None:
@@ -54,7 +55,18 @@ class VendorMiddleware:
         if vendor is None:
             await self.app(scope, receive, send)
             return
+        if vendor.name not in self.sb.exchanges.vendors:
+            await self._vendor(vendor, scope, receive, send)
+            return
+        receive, send, recorded = self.sb.exchanges.wrap(vendor.name, scope, receive, send)
+        try:
+            await self._vendor(vendor, scope, receive, send)
+        finally:
+            recorded()
 
+    async def _vendor(self, vendor: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """Faults, auth, limits, the route, headers and the log, for one vendor request."""
+        path = scope["path"]
         started = time.perf_counter()
         request = Request(scope)
         method = scope["method"]

@@ -6,7 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 from kickoff.tools import plugin, tool_names
+from sandbox import fixture_times
 from sandbox.clock import SandboxClock
+from sandbox.exchanges import Exchanges
 from sandbox.faults import Faults
 from sandbox.limits import Block, Clock, Counter, LimitSettings, SlidingWindow
 from sandbox.requestlog import RequestLog
@@ -38,6 +40,7 @@ class Sandbox:
         self.counters = Counter()
         self.faults = Faults(seed=fault_seed)
         self.log = RequestLog()
+        self.exchanges = Exchanges()  # whole exchanges of the vendors a contract test watches
         self.webhooks = WebhookDispatcher()
         self.mail = MailStore()  # fed by the SMTP server; the e-mail vendor reads and clears it
         self.limits_enabled_default = limits_enabled
@@ -78,6 +81,7 @@ class Sandbox:
         unknown = set(fixture) - set(self.vendors)
         if unknown:
             raise ValueError(f"unknown vendors in fixture: {sorted(unknown)}")
+        fixture = fixture_times.resolve(fixture, self.clock.now())  # "now-12d": from the clock's now
         for name, section in fixture.items():
             self.vendors[name].seed(section or {})
 

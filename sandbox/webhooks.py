@@ -37,6 +37,9 @@ class Outgoing:
     content_type: str = "application/json"
     extra_headers: dict[str, str] = field(default_factory=dict)
     attempt: int = 0
+    target: WebhookTarget | None = None
+    """Where this one goes (a webhook registered through the vendor's API); None: the
+    vendor's target set through ``/_sandbox/webhooks/<vendor>``."""
 
 
 @dataclass
@@ -68,8 +71,8 @@ class WebhookDispatcher:
             self.targets[vendor] = target
 
     def emit(self, item: Outgoing) -> bool:
-        """Queue a delivery if the vendor has a target; returns whether it was queued."""
-        target = self.targets.get(item.vendor)
+        """Queue a delivery if it or its vendor has a target; returns whether it was queued."""
+        target = item.target or self.targets.get(item.vendor)
         if target is None:
             return False
         copies = 2 if target.duplicate else 1
@@ -127,7 +130,7 @@ class WebhookDispatcher:
                 self._deliver(item)
 
     def _deliver(self, item: Outgoing) -> None:
-        target = self.targets.get(item.vendor)
+        target = item.target or self.targets.get(item.vendor)
         try:
             if target is None:
                 return

@@ -27,18 +27,34 @@ def _kickoff_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    """The sandbox, started once per test session on free loopback ports."""
+    """The sandbox, started once per test session on free loopback ports; its HubSpot and
+    Asana answers are recorded, to be checked against the vendors' published schemas."""
+    from tests.sandbox.openapi_schemas import SERVERS, documents
+
     with SandboxServer() as server:
+        if documents():
+            server.sandbox.exchanges.watch(*SERVERS)
         yield server
+
+
+def _schema_violations(server: SandboxServer) -> list[str]:
+    from tests.sandbox.openapi_schemas import violations
+
+    return violations(server.sandbox.exchanges.take())
 
 
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxControl]:
-    """Admin client of a freshly reset sandbox (limits at the vendors' real values)."""
+    """Admin client of a freshly reset sandbox (limits at the vendors' real values). Every
+    HubSpot and Asana answer the test got must fit the vendor's published schema."""
+    earlier = _schema_violations(sandbox_server)  # answers to tests without this fixture
+    assert not earlier, "sandbox answers that break the vendors' schemas:\n" + "\n".join(earlier[:10])
     control = SandboxControl(sandbox_server.url)
     control.reset()
     yield control
     control.close()
+    wrong = _schema_violations(sandbox_server)
+    assert not wrong, "sandbox answers that break the vendors' schemas:\n" + "\n".join(wrong[:10])
 
 
 @pytest.fixture

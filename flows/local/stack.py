@@ -75,25 +75,22 @@ def build_gateway(host: str = "127.0.0.1", port: int = 0, clock: Callable[[], da
     return GatewayServer(create_app(rt.ledger, config=rt.config, **options), host, port)
 
 
-def _create_handshake_webhook(stack: Stack, tool: str) -> None:
+def _register_handshake_webhooks(stack: Stack, tool: str) -> None:
     """A tool whose webhooks are created through its API with a handshake to the gateway (which
-    keeps the secret that signs every later delivery) while the call is open. Only Asana's
-    create call is written: another handshake tool needs its own here."""
-    import requests
-
+    keeps the secret that signs every later delivery): registered as ``kickoff webhooks apply``
+    does it, by the tool's connector, pointed at the local gateway."""
     from flows.runtime import default_runtime
-    from gateway import expect_webhook_handshake
+    from flows.webhooks import apply_webhooks, plan_webhooks
 
-    if tool != "asana":
-        raise NotImplementedError(f"no webhook creation written for handshake tool {tool}")
+    assert stack.gateway is not None and stack.sandbox is not None
     rt = default_runtime()
-    boards = rt.connector(tool).reads.get("projects", []) if tool in rt.config.tools else []
-    for project in boards[:1]:  # one target per vendor
-        expect_webhook_handshake(rt.ledger, tool, "default", stack.sandbox.sandbox.clock.now())
-        created = requests.post(f"{os.environ['KICKOFF_ASANA_BASE_URL']}/api/1.0/webhooks", timeout=30,
-                                headers={"Authorization": f"Bearer {os.environ['ASANA_ACCESS_TOKEN']}"},
-                                json={"data": {"resource": str(project), "target": f"{stack.gateway.url}/webhooks/asana"}})
-        created.raise_for_status()
+    if tool not in rt.config.tools:
+        return
+    now = stack.sandbox.sandbox.clock.now()
+    for reg in apply_webhooks(rt, plan_webhooks(rt, now, tools=[tool], public_url=stack.gateway.url), now):
+        failed = [change.line(reg.label) for change in reg.plan.failed]
+        if failed:
+            raise RuntimeError(f"{tool} webhooks not registered: {'; '.join(failed)}")
 
 
 def connect_webhooks(stack: Stack) -> None:
@@ -102,7 +99,7 @@ def connect_webhooks(stack: Stack) -> None:
     env = dict(os.environ)
     for tool in webhook_tools():
         if tool.webhooks is not None and tool.webhooks.handshake:
-            _create_handshake_webhook(stack, tool.name)
+            _register_handshake_webhooks(stack, tool.name)
             continue
         stack.control.set_webhook(tool.name, _webhook_url(stack.gateway.url, tool.name, env),
                                   _webhook_secret(tool.name, env))

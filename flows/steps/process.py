@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flows.runtime import Runtime
+from flows.steps.routing import tenant_of
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.mapping import MappingError
 from kickoff.ledger import Decided, SourceLink, state_after
@@ -17,7 +18,6 @@ from kickoff.ledger.errors import LedgerError
 from kickoff.ledger.records import DueTimer, InboxItem
 from kickoff.model import Decision, Event, Onboarding
 from kickoff.playbooks import decide, timer_event
-from mappings.base import tenant_for
 
 log = logging.getLogger("kickoff.flows.process")
 CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
@@ -115,8 +115,8 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
             events, table = [_canonical_event(rt, delivery)], {}
         else:
             if delivery.kind == "webhook" and delivery.tool in rt.config.tools:
-                delivery = rt.connector(delivery.tool).enrich(delivery, now)
-            tenant_key = tenant_for(delivery.tool, delivery, rt.config.tenants, rt.tables)
+                delivery = rt.connector(delivery.tool, delivery.account).enrich(delivery, now)
+            tenant_key = delivery.account or tenant_of(rt, delivery)
             ctx = rt.mapping_context(delivery.tool, tenant_key, now)
             events, table = rt.mapping(delivery.tool).to_events(delivery, ctx), ctx.table
         if not events:

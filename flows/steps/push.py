@@ -18,6 +18,7 @@ from kickoff.contracts.mapping import MappingError
 from kickoff.contracts.vendor import VendorAction
 from kickoff.ledger.records import OutboxItem
 from kickoff.model import Action, ActionResult, ResultStatus
+from kickoff.settings import SHARED_ACCOUNT
 
 log = logging.getLogger("kickoff.flows.push")
 NOT_READY_RETRY_SECONDS = 30.0
@@ -94,6 +95,22 @@ def _apply(connector: Connector, ready: list[tuple[OutboxItem, VendorAction]], n
     return results  # type: ignore[return-value]
 
 
+def _apply_per_account(rt: Runtime, tool: str, shared: Connector, ready: list[tuple[OutboxItem, VendorAction]],
+                       now: datetime) -> list[ActionResult]:
+    """``_apply`` with each row's tenant's connector: its own account's, or the shared one."""
+    groups: dict[str, list[int]] = {}
+    for index, (item, _) in enumerate(ready):
+        groups.setdefault(rt.config.account_of(tool, _tenant_key(rt, item.action)), []).append(index)
+    if list(groups) in ([], [SHARED_ACCOUNT]):
+        return _apply(shared, ready, now)
+    results: list[ActionResult | None] = [None] * len(ready)
+    for account, indexes in groups.items():
+        answered = _apply(rt.connector(tool, account), [ready[i] for i in indexes], now)
+        for i, result in zip(indexes, answered, strict=True):
+            results[i] = result
+    return results  # type: ignore[return-value]
+
+
 def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: int | None = None) -> PushReport:
     """Push what is due for ``tool`` in rounds of the connector's batch size x 10 rows."""
     report = PushReport(tool)
@@ -112,7 +129,7 @@ def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: 
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
                 report.rows.append(PushedRow(item.id, item.action, result, rt.ledger.record_result(item.id, result, now=now)))
-        results = _apply(connector, ready, now)
+        results = _apply_per_account(rt, tool, connector, ready, now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
                 _after_done(rt, tool, vendor, result, now)

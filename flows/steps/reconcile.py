@@ -67,7 +67,10 @@ def repair_stage_drift(rt: Runtime, now: datetime, tools: list[str]) -> DriftRep
         if not candidates:
             continue
         try:
-            current = rt.connector(tool).read_records("ticket", list(candidates))
+            current: dict = {}
+            for account in {rt.config.account_of(tool, tenant) for _, _, tenant in candidates.values()}:
+                ids = [rid for rid, (_, _, tenant) in candidates.items() if rt.config.account_of(tool, tenant) == account]
+                current.update(rt.connector(tool, account).read_records("ticket", ids))  # each in its own account
         except NotImplementedError:
             report.unsupported.append(tool)
             continue

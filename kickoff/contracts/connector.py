@@ -6,11 +6,13 @@ clock, so a run on a virtual clock behaves like one on the real one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from kickoff.contracts.account import Account
+from kickoff.contracts.subscriptions import HookChange, HookPlan, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import WebhookRequest
 from kickoff.model import ActionResult, Delivery
@@ -53,3 +55,24 @@ class Connector(Protocol):
 
     def read_records(self, object_kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The current state of records by id (what reconcile compares)."""
+
+    def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+        """The records a mapping's ``running_query`` names: onboardings already under way."""
+
+    def plan_webhooks(self, url: str, wanted: Sequence[Wanted], now: datetime, *,
+                      kept: Collection[str] = ()) -> HookPlan:
+        """What registering ``wanted`` (posting to ``url``) changes in the tool, read from the
+        tool; ``kept``: the ``secret_name``s whose signing secrets the ledger keeps. A tool
+        with no API for it answers with a person's steps."""
+
+    def apply_webhooks(self, plan: HookPlan, now: datetime, *,
+                       before_create: Callable[[HookChange], None] | None = None) -> HookPlan:
+        """Carry out ``plan``'s changes (``before_create`` runs just before each creation: a
+        handshake is armed then); a signing secret handed over is on its change's ``secret``."""
+
+    def check(self, now: datetime) -> list[str]:
+        """One cheap authenticated read proving the credentials and the access Kickoff needs
+        (Airbyte's ``check``): the problems in words, each naming the setting to fix; [] is ok."""
+
+    def discover(self, now: datetime) -> Account:
+        """The live account as the mappings refer to it (Airbyte's ``discover``)."""

@@ -9,12 +9,15 @@ through ``LedgerView``, a read-only view the flows pass in; tests pass an in-mem
 from __future__ import annotations
 
 from collections.abc import Mapping as MappingType
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.model import Action, Delivery, Event, Onboarding
+from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.settings import TenantConfig
 
 
@@ -110,3 +113,14 @@ class Mapping(Protocol):
     def reads(self, tables: MappingType[str, dict[str, Any]]) -> dict[str, list[str]]:
         """What the tool's connector must read for this mapping: object -> fields (or ids),
         from every tenant's table."""
+
+    def running_query(self, ctx: MappingContext, stages: Sequence[str]) -> dict[str, Any] | None:
+        """What the connector reads to find the tenant's onboardings under way (``kickoff adopt``)
+        in the canonical ``stages``; None when the tool holds none."""
+
+    def adopt(self, record: dict[str, Any], ctx: MappingContext) -> Running | Unplaced:
+        """A running record read as an onboarding: its stage, and its history as canonical facts."""
+
+    def wanted_webhooks(self, tables: MappingType[str, dict[str, Any]]) -> list[Wanted]:
+        """What the tool must send Kickoff (webhooks, triggers, subscriptions), in its terms,
+        for the given tenants' tables: what ``Connector.plan_webhooks`` registers."""

@@ -35,6 +35,7 @@ def store(conn: Connection, delivery: Delivery) -> tuple[int, bool]:
             echo=delivery.echo,
             payload=data["payload"],
             received_at=delivery.received_at,
+            account=delivery.account,
             status="pending",
             attempts=0,
         )

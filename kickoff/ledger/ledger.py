@@ -23,6 +23,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine
 
 from kickoff.ledger import (
+    adoption,
     audit,
     crosswalk,
     cursors,
@@ -52,7 +53,7 @@ from kickoff.ledger.records import (
 )
 from kickoff.ledger.sealing import Sealer, sealer_for
 from kickoff.ledger.types import as_utc
-from kickoff.model import ActionResult, Decision, Delivery, Onboarding
+from kickoff.model import Action, ActionResult, Decision, Delivery, Onboarding, Timer
 from kickoff.retry import Backoff
 from kickoff.settings import KickoffSettings
 
@@ -317,6 +318,19 @@ class Ledger:
             sealed = webhook_secrets.sealed(conn, tool, name)
         return self._secrets().open(sealed) if sealed else None
 
+    def keep_webhook_secret(self, tool: str, name: str, secret: str, now: datetime) -> None:
+        """Keep (sealed) a signing secret Kickoff read from the vendor for its webhook ``name``."""
+        at = as_utc(now)
+        sealed = self._secrets().seal(secret, at)
+        with self.transaction() as conn:
+            webhook_secrets.keep(conn, tool, name, sealed, at)
+
+    def webhook_secrets(self, tool: str) -> list[str]:
+        """Every secret kept for ``tool``'s webhooks, opened (a delivery signed by one is the tool's)."""
+        with self._read() as conn:
+            found = webhook_secrets.sealed_all(conn, tool)
+        return [self._secrets().open(sealed) for sealed in found]
+
     def forget_webhook_secret(self, tool: str, name: str, now: datetime) -> None:
         """After deleting the webhook: its path accepts no signed deliveries any more."""
         with self.transaction() as conn:
@@ -326,6 +340,14 @@ class Ledger:
         if self._sealer is None:
             self._sealer = sealer_for(self._settings)
         return self._sealer
+
+    # -- adoption (``kickoff adopt --apply``) ------------------------------------------------
+    def adopt(self, onboarding: Onboarding, done: Sequence[Action], pending: Sequence[Timer],
+              links: Sequence[tuple[str, str, str, str]], lines: Sequence[str], now: datetime) -> bool:
+        """Enter an onboarding already running in a tool, in one transaction (see
+        ``kickoff.ledger.adoption``); False when the ledger holds it already."""
+        with self.transaction() as conn:
+            return adoption.adopt(conn, onboarding, done, pending, links, lines, as_utc(now))
 
     # -- crosswalk ---------------------------------------------------------------------
     def link(

@@ -75,6 +75,7 @@ inbox = Table(
     Column("echo", Boolean, nullable=False, default=False),
     Column("payload", JSONType),
     Column("received_at", UTCDateTime, nullable=False),
+    Column("account", String(64)),  # a tenant's own account the delivery came from (None: shared)
     *_status(INBOX_STATUSES),
     Column("attempts", Integer, nullable=False, default=0),
     *_lease(),

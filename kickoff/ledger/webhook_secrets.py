@@ -47,6 +47,19 @@ def accept(conn: Connection, tool: str, name: str, sealed: str, now: datetime) -
     return taken.rowcount == 1
 
 
+def keep(conn: Connection, tool: str, name: str, sealed: str, now: datetime) -> None:
+    """Keep ``sealed`` for (tool, name) now: a secret Kickoff read from the vendor itself
+    (a Zendesk webhook's signing secret), not one offered to the gateway."""
+    stmt = insert_for(conn, webhook_secrets).values(tool=tool, name=name, secret=sealed, updated_at=now)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["tool", "name"],
+                                            set_={"secret": sealed, "armed_until": None, "updated_at": now}))
+
+
+def sealed_all(conn: Connection, tool: str) -> list[str]:
+    """Every sealed secret kept for ``tool``'s webhooks (a tool may have several)."""
+    return list(conn.scalars(select(ws.secret).where(ws.tool == tool, ws.secret.is_not(None)).order_by(ws.name)))
+
+
 def sealed(conn: Connection, tool: str, name: str) -> str | None:
     """The sealed secret kept for (tool, name), if any."""
     return conn.execute(

@@ -88,14 +88,15 @@ def simulate(
     tenant: str | None = None,
     calendar: Calendar | None = None,
     recent_days: Mapping[str, int] | None = None,
+    start: SimResult | None = None,
 ) -> SimResult:
     """Run ``events`` and every timer they set, in time order, up to ``until`` (inclusive).
 
     At the same instant an event goes before a timer. Without ``until`` it runs until no
-    timer is left.
+    timer is left. ``start``: go on from these states and pending timers (they are changed).
     """
     zone = ZoneInfo(tz) if isinstance(tz, str) else (tz or playbook.zone)
-    result = SimResult()
+    result = start or SimResult()
     index = 0
     clock: datetime | None = None
     for _ in range(MAX_STEPS):

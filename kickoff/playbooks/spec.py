@@ -229,6 +229,9 @@ class Playbook(_Spec):
     signals: Annotated[dict[str, SignalSpec], BeforeValidator(_drop_line)] = Field(default_factory=dict)
     blocks: Annotated[dict[str, list[ActionSpec]], BeforeValidator(_drop_line)] = Field(default_factory=dict)
     triggers: list[Trigger]
+    names: FreeDict = Field(default_factory=dict, description=(
+        "what the tools call the playbook's stages, owner roles and records (``kickoff discover`` "
+        "matches them): stages (default: each stage's seed name), owners, and per tool its own"))
 
     source: str = Field(default="", exclude=True, description="the file it was loaded from")
 

@@ -64,6 +64,23 @@ MeetingOutcome = Literal["SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CA
 MEETING_OUTCOMES: tuple[str, ...] = get_args(MeetingOutcome)
 NOTE_BODY_MAX = 65_536
 
+SCOPES: dict[str, str] = {
+    "tickets": "read and write tickets, their pipelines and properties",
+    "crm.objects.owners.read": "read the owners the owner roles stand for",
+    "crm.objects.contacts.read": "read meetings and calls (and task and note properties)",
+    "crm.objects.contacts.write": "create tasks and notes",
+    "crm.objects.companies.write": "set a company's owner",
+}
+"""The private app's scopes Kickoff needs, and what for (HubSpot's published OpenAPI documents
+name the scope of each operation: tickets under ``tickets``, the engagements under the contacts
+scopes, owners under ``crm.objects.owners.read``)."""
+CALL_OUTCOMES: dict[str, str] = {
+    "f240bbac-87c9-4f6e-bf70-924b57d47db7": "Connected", "73a0d17f-1163-4015-bdd5-ec830791da20": "No answer",
+    "b2cf5968-551e-4856-9783-52b3da59a7d0": "Left voicemail", "9d9162e7-6cf3-4944-bf63-4dff82258764": "Busy",
+    "a4c4c377-d246-4b32-a13b-75a56a4cd0ff": "Left live message", "17b47fee-58de-441e-a44c-c6300d46f273": "Wrong number",
+}
+"""HubSpot's default call outcomes (``hs_call_disposition``): the same ids in every portal."""
+
 NOTICES: dict[str, str] = {"meetings": MEETING_OUTCOME, "calls": CALL_DISPOSITION}
 """Objects whose webhook events are only notices (one property, no associations), and the
 property whose change is worth reading the record for (a creation always is)."""

@@ -19,6 +19,14 @@ CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 """A conversation id: public (C), private (G) or direct (D) channel."""
 
 
+SCOPES: dict[str, str] = {
+    "chat:write": "post the notifications",
+    "channels:history": "find a message again after a lost answer",
+    "channels:read": "list the channels discover matches by name",
+}
+"""The bot token's scopes Kickoff needs (Slack's method reference names each method's scope)."""
+
+
 def is_channel_id(text: str) -> bool:
     return CHANNEL_ID.match(text) is not None
 

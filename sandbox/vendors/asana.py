@@ -112,6 +112,7 @@ class Asana(Vendor):
         self.tasks: dict[str, dict[str, Any]] = {}
         self.stories: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
+        self.hook_secrets: dict[str, str] = {}  # webhook gid -> the secret of its handshake
         self.events: list[tuple[set[str], dict[str, Any]]] = []
         self.sync_tokens: dict[str, tuple[str, int, datetime]] = {}
         workspace = self._add_workspace({"name": "Sandbox Workspace"})
@@ -134,9 +135,16 @@ class Asana(Vendor):
         return gid
 
     def seed(self, data: dict[str, Any]) -> None:
-        """Sections: ``workspaces``, ``users``, ``custom_fields`` (``resource_subtype`` text,
+        """Sections: ``workspace`` (the account's own, replacing the default one), ``workspaces``, ``users``, ``custom_fields`` (``resource_subtype`` text,
         enum or number; ``enum_options``), ``projects`` (with ordered ``sections``), ``tasks``
         (the create-task body). Seeded records emit no events."""
+        if "workspace" in data:  # the account's own workspace instead of the sandbox's default
+            old = next(iter(self.workspaces))
+            self.workspaces.pop(old)
+            gid = self._add_workspace(data["workspace"])
+            for user in self.users.values():
+                user["workspaces"] = [self._ref(self.workspaces, gid) if w["gid"] == old else w
+                                      for w in user["workspaces"]]
         for ws in data.get("workspaces", []):
             self._add_workspace(ws)
         default_ws = next(iter(self.workspaces))
@@ -155,7 +163,7 @@ class Asana(Vendor):
             ws = str(project.get("workspace") or default_ws)
             self.projects[gid] = {"gid": gid, "name": project["name"], "resource_type": "project",
                                   "workspace": self._ref(self.workspaces, ws), "archived": False,
-                                  "sections": []}
+                                  "sections": [], "custom_fields": [str(g) for g in project.get("custom_fields", [])]}
             for section in project.get("sections") or [{"name": "Untitled section"}]:
                 sgid = str(section.get("gid") or self.new_gid())
                 self.sections[sgid] = {"gid": sgid, "name": section["name"], "resource_type": "section",
@@ -262,7 +270,7 @@ class Asana(Vendor):
             "name": task["name"], "notes": task["notes"], "completed": task["completed"],
             "completed_at": task["completed_at"], "created_at": task["created_at"], "modified_at": task["modified_at"],
             "due_on": task["due_on"], "due_at": task["due_at"],
-            "assignee": self._ref(self.users, task["assignee"]) if task["assignee"] else None,
+            **({"assignee": self._ref(self.users, task["assignee"])} if task["assignee"] else {}),
             "workspace": self._ref(self.workspaces, task["workspace"]),
             "projects": [self._ref(self.projects, p) for p in task["memberships"]],
             "memberships": memberships, "custom_fields": fields,
@@ -276,8 +284,10 @@ class Asana(Vendor):
         event: dict[str, Any] = {
             "user": self._ref(self.users, user) if user else None,
             "created_at": iso(self.sb.clock.now()), "type": resource["resource_type"], "action": action,
-            "resource": resource, "parent": parent,
+            "resource": resource,
         }
+        if parent is not None:  # Asana's schema: a parent is an object, absent when there is none
+            event["parent"] = parent
         if change is not None:
             event["change"] = change
         scopes = {resource["gid"]}
@@ -299,7 +309,7 @@ class Asana(Vendor):
         payload = []
         for e in events:
             item = {"user": slim(e["user"]), "created_at": e["created_at"], "action": e["action"],
-                    "resource": slim(e["resource"]), "parent": slim(e["parent"])}
+                    "resource": slim(e["resource"]), "parent": slim(e.get("parent"))}
             if "change" in e:
                 change = dict(e["change"])
                 for key in ("new_value", "added_value", "removed_value"):
@@ -308,6 +318,13 @@ class Asana(Vendor):
                 item["change"] = change
             payload.append(item)
         self.emit_webhook({"events": payload})
+        scopes = {id(e): s for s, e in self.events[-len(events):]}
+        for hook in self.webhooks.values():  # each webhook hears of its own resource's events
+            mine = [item for e, item in zip(events, payload, strict=True)
+                    if hook["resource"]["gid"] in scopes.get(id(e), set())]
+            if hook["active"] and mine:
+                self.emit_webhook({"events": mine}, target=WebhookTarget(url=hook["target"],
+                                                                          secret=self.hook_secrets[hook["gid"]]))
 
     def _task_ref(self, task: dict[str, Any]) -> dict[str, Any]:
         return {"gid": task["gid"], "name": task["name"], "resource_type": "task", "resource_subtype": "default_task"}
@@ -473,11 +490,13 @@ class Asana(Vendor):
             ("GET", "/workspaces", self.op_workspaces),
             ("GET", "/workspaces/{workspace_gid}", self.op_workspace),
             ("GET", "/workspaces/{workspace_gid}/custom_fields", self.op_workspace_fields),
+            ("GET", "/workspaces/{workspace_gid}/users", self.op_workspace_users),
             ("GET", "/workspaces/{workspace_gid}/tasks/search", self.op_search),
             ("GET", "/custom_fields/{custom_field_gid}", self.op_custom_field),
             ("GET", "/projects", self.op_projects),
             ("GET", "/projects/{project_gid}", self.op_project),
             ("GET", "/projects/{project_gid}/sections", self.op_sections),
+            ("GET", "/projects/{project_gid}/custom_field_settings", self.op_field_settings),
             ("GET", "/projects/{project_gid}/tasks", self.op_project_tasks),
             ("GET", "/sections/{section_gid}", self.op_section),
             ("POST", "/sections/{section_gid}/addTask", self.op_add_task_to_section),
@@ -510,6 +529,26 @@ class Asana(Vendor):
         fields = [f for f in self.custom_fields.values() if f["workspace"] == ws]
         return self._page(fields, f"/workspaces/{ws}/custom_fields", query)
 
+    async def op_workspace_users(self, params: dict[str, str], query: dict[str, str],
+                                 data: dict[str, Any]) -> Result:
+        ws = params["workspace_gid"]
+        self._get(self.workspaces, ws)
+        users = [u for u in self.users.values() if any(w["gid"] == ws for w in u["workspaces"])]
+        return self._page(users, f"/workspaces/{ws}/users", query)
+
+    async def op_field_settings(self, params: dict[str, str], query: dict[str, str],
+                                data: dict[str, Any]) -> Result:
+        """The project's custom fields (the seed's ``custom_fields`` of the project; else every
+        field of its workspace, as any field can be set on any task here)."""
+        project = self._get(self.projects, params["project_gid"])
+        gids = project.get("custom_fields") or [g for g, f in self.custom_fields.items()
+                                                 if f["workspace"] == project["workspace"]["gid"]]
+        ref = {"gid": project["gid"], "name": project["name"], "resource_type": "project"}
+        settings = [{"gid": f"{project['gid']}{g[-6:]}", "resource_type": "custom_field_setting",
+                     "is_important": True, "custom_field": self.custom_fields[g], "parent": ref, "project": ref}
+                    for g in gids if g in self.custom_fields]
+        return self._page(settings, f"/projects/{project['gid']}/custom_field_settings", query, compact=False)
+
     async def op_custom_field(self, params: dict[str, str], query: dict[str, str], data: dict[str, Any]) -> Result:
         field = self._get(self.custom_fields, params["custom_field_gid"])
         return 200, {"data": select(field, query.get("opt_fields"), False)}
@@ -520,7 +559,7 @@ class Asana(Vendor):
         return self._page(projects, "/projects", query)
 
     def _project_view(self, project: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in project.items() if k != "sections"}
+        return {k: v for k, v in project.items() if k not in ("sections", "custom_fields")}
 
     async def op_project(self, params: dict[str, str], query: dict[str, str], data: dict[str, Any]) -> Result:
         project = self._get(self.projects, params["project_gid"])
@@ -705,9 +744,7 @@ class Asana(Vendor):
 
     async def op_delete_webhook(self, params: dict[str, str], query: dict[str, str], data: dict[str, Any]) -> Result:
         hook = self.webhooks.pop(self._get(self.webhooks, params["webhook_gid"])["gid"])
-        current = self.sb.webhooks.targets.get(self.name)
-        if current is not None and current.url == hook["target"]:
-            self.sb.webhooks.configure(self.name, None)
+        self.hook_secrets.pop(hook["gid"], None)
         return 200, {"data": {}}
 
     async def op_create_webhook(self, params: dict[str, str], query: dict[str, str], data: dict[str, Any]) -> Result:
@@ -730,10 +767,10 @@ class Asana(Vendor):
         hook = {"gid": gid, "resource_type": "webhook", "active": True, "target": target,
                 "resource": {"gid": resource, "name": store[resource]["name"],
                              "resource_type": "project" if store is self.projects else "task"},
-                "created_at": iso(self.sb.clock.now()), "last_success_at": None, "last_failure_at": None,
+                "created_at": iso(self.sb.clock.now()),
                 "last_failure_content": "", "filters": data.get("filters") or []}
         self.webhooks[gid] = hook
-        self.sb.webhooks.configure(self.name, WebhookTarget(url=target, secret=secret))
+        self.hook_secrets[gid] = secret
         return 201, {"data": hook}
 
     # --- routes -----------------------------------------------------------------------

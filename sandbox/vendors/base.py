@@ -25,6 +25,16 @@ from sandbox.smtp import MailStore
 from sandbox.webhooks import Outgoing, WebhookDispatcher, WebhookTarget
 
 
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON body when it is an object; {} for anything else (the route decides
+    what a missing field means)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 class Services(Protocol):
     """What a vendor uses of the sandbox it lives in (``sandbox.state.Sandbox`` is one)."""
 
@@ -113,9 +123,12 @@ class Vendor:
     def window_hit(self, key: str, limit: int, window: float) -> tuple[bool, int, float]:
         return self.sb.windows.hit(f"{self.name}:{key}", limit, window)
 
-    def emit_webhook(self, payload: Any, *, content_type: str = "application/json", extra_headers: dict[str, str] | None = None) -> bool:
-        """Queue a webhook with this vendor's signature; False when no target is configured."""
+    def emit_webhook(self, payload: Any, *, content_type: str = "application/json",
+                     extra_headers: dict[str, str] | None = None, target: WebhookTarget | None = None) -> bool:
+        """Queue a webhook with this vendor's signature, to ``target`` (one registered through
+        the vendor's API) or the vendor's configured target; False when there is none."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":"), default=str).encode()
         return self.sb.webhooks.emit(
-            Outgoing(self.name, body, self.sign, content_type=content_type, extra_headers=extra_headers or {})
+            Outgoing(self.name, body, self.sign, content_type=content_type, extra_headers=extra_headers or {},
+                     target=target)
         )

@@ -22,16 +22,27 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.limits import LimitSettings
 from sandbox.vendors.base import Vendor
+from sandbox.vendors.hubspot_account import (
+    APP_ID,
+    BUILTIN_PROPERTIES,
+    PORTAL_ID,
+    Token,
+    missing_scopes,
+    property_view,
+    required_scopes,
+)
+from sandbox.vendors.hubspot_webhooks import HubSpotApp
 from sandbox.webhooks import WebhookTarget
 
 Props = Annotated[dict[str, Any], Body(embed=True)]
 OptionalId = Annotated[str | None, Body(embed=True)]
-PORTAL_ID = 146000001
-APP_ID = 3000001
 BATCH_MAX = 100
 SEARCH_PAGE_MAX = 200
 SEARCH_RESULT_CAP = 10_000
 WEBHOOK_EVENTS_PER_POST = 100
+STAGE_PROPERTY = "hs_pipeline_stage"
+DATE_ENTERED = "hs_v2_date_entered_"
+"""Stage calculated properties: when the ticket last entered each stage (``..._<stage id>``)."""
 
 OBJECT_TYPES = {  # path name (and singular, and type id) -> canonical plural name
     "tickets": "tickets", "ticket": "tickets", "0-5": "tickets",
@@ -40,10 +51,12 @@ OBJECT_TYPES = {  # path name (and singular, and type id) -> canonical plural na
     "tasks": "tasks", "task": "tasks", "0-27": "tasks",
     "notes": "notes", "note": "notes", "0-46": "notes",
     "meetings": "meetings", "meeting": "meetings", "0-47": "meetings",
+    "calls": "calls", "call": "calls", "0-48": "calls",
 }
-TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "tickets": "0-5", "tasks": "0-27", "notes": "0-46", "meetings": "0-47"}
+TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "tickets": "0-5", "tasks": "0-27", "notes": "0-46", "meetings": "0-47",
+            "calls": "0-48"}
 SINGULAR = {"tickets": "ticket", "companies": "company", "contacts": "contact", "tasks": "task", "notes": "note",
-            "meetings": "meeting"}
+            "meetings": "meeting", "calls": "call"}
 WEBHOOK_TYPES = {"tickets", "companies", "contacts", "meetings"}  # types an app can subscribe to here
 
 # HUBSPOT_DEFINED association type ids, each with its inverse (HubSpot's published table).
@@ -78,6 +91,7 @@ DEFAULT_PROPERTIES = {
     "tasks": ["hs_task_subject", "hs_task_status", "hs_timestamp"],
     "notes": ["hs_note_body", "hs_timestamp"],
     "meetings": ["hs_meeting_title", "hs_meeting_outcome", "hs_timestamp"],
+    "calls": ["hs_call_title", "hs_call_disposition", "hs_timestamp"],
 }
 NOTE_BODY_MAX = 65_536
 OPERATORS = {"EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "BETWEEN"}
@@ -177,7 +191,7 @@ def property_error(name: str, message: str, error: str) -> InvalidInput:
 
 class HubSpot(Vendor):
     name = "hubspot"
-    prefixes = ("/crm/", "/oauth/", "/integrations/",)
+    prefixes = ("/crm/", "/oauth/", "/integrations/", "/webhooks/v3/")
     # Free/Starter private app: 100 per 10 s; daily 250k; search 5 per second per account.
     default_limits: ClassVar[LimitSettings] = LimitSettings(
         requests=100, window_seconds=10, daily=250_000,
@@ -185,17 +199,30 @@ class HubSpot(Vendor):
     default_credentials: ClassVar[dict[str, str]] = {
         "HUBSPOT_ACCESS_TOKEN": "hs-sandbox-token",
         "HUBSPOT_CLIENT_SECRET": "hs-sandbox-client-secret",
+        "HUBSPOT_APP_ID": str(APP_ID),  # the developer app (not a secret; its webhooks API needs it)
+        "HUBSPOT_DEVELOPER_API_KEY": "hs-sandbox-developer-key",
     }
     webhook_secret = "HUBSPOT_CLIENT_SECRET"  # the app's client secret signs its webhooks
 
     # --- state -------------------------------------------------------------------------
     def reset(self) -> None:
         super().reset()
+        if not hasattr(self, "app"):  # the developer app's webhook settings and subscriptions
+            self.app = HubSpotApp(APP_ID, self.credentials.__getitem__, lambda: iso_ms(self.sb.clock.now()),
+                                  {v: TYPE_IDS[k] for k, v in SINGULAR.items()},
+                                  lambda events, target: self.emit_webhook(events, target=target))
+        self.app.reset()
         self.objects: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in TYPE_IDS}
         self.associations: set[tuple[str, str, str, str, int]] = set()  # from type, id, to type, id, type id
         self.pipelines: dict[str, dict[str, dict[str, Any]]] = {"tickets": {}}
         self.owners: dict[str, dict[str, Any]] = {}
         self.workflows: list[dict[str, Any]] = []
+        self.portal_id = PORTAL_ID
+        self.tokens: dict[str, Token] = {self.credentials["HUBSPOT_ACCESS_TOKEN"]: Token()}
+        stamp = iso_ms(self.sb.clock.now())
+        self.properties: dict[str, dict[str, dict[str, Any]]] = {
+            kind: {spec["name"]: property_view(spec, stamp) for spec in specs}
+            for kind, specs in BUILTIN_PROPERTIES.items()}
         self._event_ids = iter(range(1, 10**12))
         self._object_ids = iter(range(1_000_001, 10**12))
         for pipeline in (SUPPORT_PIPELINE, ONBOARDING_PIPELINE):
@@ -204,12 +231,27 @@ class HubSpot(Vendor):
             self.add_owner(owner)
 
     def seed(self, data: dict[str, Any]) -> None:
-        """``owners``: [owner]; ``pipelines``: {type: [pipeline]}; ``objects``: {type: [{id?,
-        properties, associations?}]}; ``generate``: {type: {count, properties, step_ms?}} for
-        cheap bulk records (e.g. more than 10,000 tickets); ``workflows``: [{object, pipeline?,
-        set: {property: value}}], the portal's own workflows that set a property of every record
+        """``portal``: {id, new?} (``new``: a portal of its own, without the sandbox's default
+        pipelines and owners); ``tokens``: [{token, scopes}] (more private-app tokens, e.g. one
+        lacking a scope); ``properties``: {type: [{name, label, type, fieldType, options?}]};
+        ``owners``: [owner] (``archived: true`` for a deactivated user, ``teams``: [{id, name,
+        primary}]); ``pipelines``: {type: [pipeline]}; ``objects``: {type: [{id?, properties,
+        associations?}]}; ``generate``: {type: {count, properties, step_ms?}} for cheap bulk
+        records (e.g. more than 10,000 tickets); ``workflows``: [{object, pipeline?, set:
+        {property: value}}], the portal's own workflows that set a property of every record
         created (in that pipeline) when it is empty, e.g. a default ticket owner."""
         self.workflows.extend(dict(w) for w in data.get("workflows", []))
+        if "portal" in data:
+            self.portal_id = int(data["portal"]["id"])
+            if data["portal"].get("new"):  # another portal: only HubSpot's own support pipeline
+                self.pipelines = {"tickets": {"0": self.pipelines["tickets"]["0"]}}
+                self.owners = {}
+        for token in data.get("tokens", []):
+            self.tokens[str(token["token"])] = Token(scopes=frozenset(token.get("scopes") or []))
+        stamp = iso_ms(self.sb.clock.now())
+        for object_type, specs in data.get("properties", {}).items():
+            found = self.properties.setdefault(OBJECT_TYPES[object_type], {})
+            found.update({spec["name"]: property_view(spec, stamp) for spec in specs})
         for owner in data.get("owners", []):
             self.add_owner(owner)
         for object_type, pipelines in data.get("pipelines", {}).items():
@@ -239,7 +281,17 @@ class HubSpot(Vendor):
                 "stages": stages, "createdAt": stamp, "updatedAt": stamp, "archived": False}
 
     def add_pipeline(self, object_type: str, pipeline: dict[str, Any]) -> None:
-        self.pipelines.setdefault(object_type, {})[str(pipeline["id"])] = pipeline
+        """A pipeline as HubSpot answers it (what a fixture leaves out filled in: timestamps,
+        order, stage metadata), so every read validates against HubSpot's schema."""
+        stamp = iso_ms(self.sb.clock.now())
+        stages = [{"displayOrder": i, "archived": False, "metadata": {}, "createdAt": stamp,
+                   "updatedAt": stamp, "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT", **stage,
+                   "id": str(stage["id"])}
+                  for i, stage in enumerate(pipeline.get("stages") or [])]
+        found = self.pipelines.setdefault(object_type, {})
+        found[str(pipeline["id"])] = {"displayOrder": len(found), "archived": False, "createdAt": stamp,
+                                      "updatedAt": stamp, **pipeline, "id": str(pipeline["id"]),
+                                      "stages": stages}
 
     def generate(self, object_type: str, count: int, properties: dict[str, Any], step_ms: int) -> None:
         """Bulk records without validation or webhooks; modification times ``step_ms`` apart."""
@@ -258,18 +310,21 @@ class HubSpot(Vendor):
                    ) -> dict[str, Any]:
         record_id = str(object_id or next(self._object_ids))
         props = {k: self.normalise(k, v) for k, v in properties.items()}
-        props.update({"hs_object_id": record_id, "createdate": stamp, self.modified_property(object_type): stamp})
+        created = props.get("createdate") or stamp  # a fixture (or an import) may give a past one
+        props.update({"hs_object_id": record_id, "createdate": created, self.modified_property(object_type): stamp})
         if object_type == "tickets":
             props.setdefault("hs_pipeline", "0")
+            if props.get(STAGE_PROPERTY):  # "Date entered <stage>": a fixture may give a past one
+                props.setdefault(f"{DATE_ENTERED}{props[STAGE_PROPERTY]}", stamp)
         if object_type in ("tasks", "notes", "meetings"):
             props["hs_createdate"] = stamp
-        return {"id": record_id, "properties": props, "createdAt": stamp, "updatedAt": stamp, "archived": False}
+        return {"id": record_id, "properties": props, "createdAt": created, "updatedAt": stamp, "archived": False}
 
     def normalise(self, name: str, value: Any) -> str | None:
         """HubSpot stores every value as a string; datetimes come back as ISO 8601 with ms."""
         if value is None:
             return None
-        if name in DATETIME_PROPERTIES:
+        if name in DATETIME_PROPERTIES or name.startswith(DATE_ENTERED):
             ms = to_epoch_ms(value)
             return from_epoch_ms(ms) if ms is not None else str(value)
         if isinstance(value, bool):
@@ -355,6 +410,8 @@ class HubSpot(Vendor):
             if record["properties"].get(name) != new:
                 record["properties"][name] = new
                 changed.append(name)
+                if name == STAGE_PROPERTY and object_type == "tickets" and new:
+                    record["properties"][f"{DATE_ENTERED}{new}"] = stamp
         record["properties"][self.modified_property(object_type)] = stamp
         record["updatedAt"] = stamp
         return changed
@@ -363,7 +420,8 @@ class HubSpot(Vendor):
         """A record as the API returns it: the asked properties (null when unset) plus the defaults."""
         names = list(properties) if properties else list(DEFAULT_PROPERTIES[object_type])
         names += ["hs_object_id", "createdate", self.modified_property(object_type)]
-        props = {name: record["properties"].get(name) for name in dict.fromkeys(names)}
+        props = {name: record["properties"][name] for name in dict.fromkeys(names)
+                 if record["properties"].get(name) is not None}  # HubSpot's schema: values are strings
         return {"id": record["id"], "properties": props, "createdAt": record["createdAt"],
                 "updatedAt": record["updatedAt"], "archived": record["archived"]}
 
@@ -374,7 +432,7 @@ class HubSpot(Vendor):
         event: dict[str, Any] = {
             "eventId": next(self._event_ids), "subscriptionId": 4100000 + list(TYPE_IDS).index(object_type) * 10
             + (1 if action == "propertyChange" else 0),
-            "portalId": PORTAL_ID, "appId": APP_ID, "occurredAt": self.sb.clock.now_ms(),
+            "portalId": self.portal_id, "appId": APP_ID, "occurredAt": self.sb.clock.now_ms(),
             "subscriptionType": f"{SINGULAR[object_type]}.{action}", "attemptNumber": 0,
             "objectId": int(record_id), "changeSource": change_source,
         }
@@ -389,6 +447,7 @@ class HubSpot(Vendor):
     def emit_events(self, events: list[dict[str, Any]]) -> None:
         for start in range(0, len(events), WEBHOOK_EVENTS_PER_POST):
             self.emit_webhook(events[start:start + WEBHOOK_EVENTS_PER_POST])
+        self.app.deliver(events)
 
     def created_events(self, object_type: str, records: list[dict[str, Any]], source: str) -> None:
         for record in records:
@@ -422,8 +481,18 @@ class HubSpot(Vendor):
 
     # --- auth and limits ---------------------------------------------------------------
     def check_auth(self, request: Request) -> Response | None:
-        if self.bearer_token(request) != self.credentials["HUBSPOT_ACCESS_TOKEN"]:
+        """A known private-app token (401 otherwise), whose scopes cover the operation (403
+        ``MISSING_SCOPES`` otherwise)."""
+        if request.url.path.startswith("/webhooks/v3/"):
+            return self.app.check_auth(request)  # the developer API key, not a private-app token
+        if request.url.path.startswith("/oauth/"):
+            return None  # token introspection: the token is in the body
+        token = self.tokens.get(self.bearer_token(request) or "")
+        if token is None:
             return hs_error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
+        required = required_scopes(request.method, request.url.path, self.kind)
+        if required and not token.allows(required):
+            return missing_scopes(required)
         return None
 
     def daily_key(self) -> str:
@@ -447,7 +516,7 @@ class HubSpot(Vendor):
 
     def rate_limited(self, policy: str, message: str) -> JSONResponse:
         return JSONResponse({"status": "error", "message": message, "errorType": "RATE_LIMIT",
-                             "correlationId": str(uuid.uuid4()), "policyName": policy,
+                             "category": "RATE_LIMITS", "correlationId": str(uuid.uuid4()), "policyName": policy,
                              "requestId": str(uuid.uuid4())}, status_code=429)
 
     def response_headers(self, request: Request) -> dict[str, str]:
@@ -479,6 +548,38 @@ class HubSpot(Vendor):
     # --- the API -----------------------------------------------------------------------
     def routes(self) -> None:
         r = self.router
+        self.app.routes(r)
+
+        @r.post("/oauth/v2/private-apps/get/access-token-info")
+        async def token_info(request: Request) -> Response:
+            """A private app token's portal, user and scopes."""
+            body, problem = await self.json_body(request)
+            if problem:
+                return problem
+            token = self.tokens.get(str(body.get("tokenKey") or ""))
+            if token is None:
+                return hs_error(401, "The access token is invalid or expired.", "INVALID_AUTHENTICATION")
+            return JSONResponse({"userId": token.user_id, "hubId": self.portal_id, "appId": token.app_id,
+                                 "scopes": sorted(token.scopes)})
+
+        @r.get("/crm/v3/properties/{object_type}")
+        async def properties(object_type: str, archived: bool = False) -> Response:
+            kind = self.kind(object_type)
+            if kind is None:
+                return self.unknown_type(object_type)
+            found = [p for p in self.properties.get(kind, {}).values() if p["archived"] == archived]
+            return JSONResponse({"results": found})
+
+        @r.get("/crm/v3/properties/{object_type}/{property_name}")
+        async def property_one(object_type: str, property_name: str) -> Response:
+            kind = self.kind(object_type)
+            if kind is None:
+                return self.unknown_type(object_type)
+            found = self.properties.get(kind, {}).get(property_name)
+            if found is None:
+                return hs_error(404, f"Unable to find property {property_name} on object type {kind}",
+                                "OBJECT_NOT_FOUND")
+            return JSONResponse(found)
 
         @r.get("/crm/v3/pipelines/{object_type}")
         async def pipelines(object_type: str) -> Response:
@@ -542,7 +643,8 @@ class HubSpot(Vendor):
             if record is None or record["archived"]:
                 return hs_error(404, "Object not found", "OBJECT_NOT_FOUND")
             body = self.view(record, _csv(request.query_params.getlist("properties")), kind)
-            wanted = [OBJECT_TYPES[t] for t in _csv(request.query_params.getlist("associations")) if t in OBJECT_TYPES]
+            wanted = [OBJECT_TYPES[t] for t in _csv(request.query_params.getlist("associations")) or []
+                      if t in OBJECT_TYPES]  # a plain read names no associations
             if wanted:
                 body["associations"] = {
                     t: {"results": [{"id": to_id, "type": f"{SINGULAR[kind]}_to_{SINGULAR[t]}"}
@@ -613,8 +715,8 @@ class HubSpot(Vendor):
         for (f, fid, t, to_id, type_id) in sorted(self.associations):
             if f == kind and fid == object_id and t == to_kind:
                 found.setdefault(to_id, []).append(type_id)
-        return [{"toObjectId": int(to_id), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": i,
-                                                                  "label": None} for i in types]}
+        return [{"toObjectId": str(to_id), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": i}
+                                                                 for i in types]}
                 for to_id, types in found.items()]
 
     def kind(self, object_type: str) -> str | None:
@@ -661,8 +763,8 @@ class HubSpot(Vendor):
                        ) -> JSONResponse:
         stamp = iso_ms(self.sb.clock.now())
         body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
-        if errors:
-            body.update(numErrors=len(errors), errors=errors)
+        if errors:  # each a StandardError: links and errors too
+            body.update(numErrors=len(errors), errors=[{"links": {}, "errors": [], **e} for e in errors])
         return JSONResponse(body, status_code=207 if errors else ok_status)
 
     # --- search ------------------------------------------------------------------------

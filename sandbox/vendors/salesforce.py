@@ -81,7 +81,10 @@ SCHEMA: dict[str, dict[str, str]] = {
                     "Probability": "double", "AccountId": "id", "Type": "string", "Description": "string",
                     "IsClosed": "boolean", "IsWon": "boolean"},
 }
-USER_SCHEMA = {"Id": "id", "Name": "string", "Email": "string", "Username": "string", "IsActive": "boolean"}
+USER_SCHEMA = {"Id": "id", "Name": "string", "Email": "string", "Username": "string", "IsActive": "boolean",
+               "Title": "string", "Department": "string"}
+ORG_SCHEMA = {"Id": "id", "Name": "string", "OrganizationType": "string", "TimeZoneSidKey": "string"}
+"""The read-only objects SOQL can read besides the records: users and the org itself."""
 KEY_PREFIX = {"Account": "001", "Contact": "003", "Case": "500", "Task": "00T", "Opportunity": "006", "User": "005"}
 REQUIRED = {"Account": ["Name"], "Contact": ["LastName"], "Opportunity": ["Name", "StageName", "CloseDate"],
             "Task": ["Subject"], "Case": []}
@@ -121,6 +124,11 @@ def sf_errors(code: str, message: str, status: int, fields: list[str] | None = N
     if fields is not None:
         item["fields"] = fields
     return JSONResponse([item], status_code=status, headers=headers)
+
+
+def _label(name: str) -> str:
+    """A field's label when the fixture gives none: its API name in words."""
+    return name.removesuffix("__c").replace("_", " ")
 
 
 def rest_time(at: datetime) -> str:
@@ -174,6 +182,9 @@ class Salesforce(Vendor):
     # --- state ------------------------------------------------------------------------
     def reset(self) -> None:
         super().reset()
+        self.credentials["SALESFORCE_ORG_ID"] = ORG_ID
+        self.org: dict[str, Any] = {"Id": ORG_ID, "Name": "Sandbox Org", "OrganizationType": "Enterprise Edition",
+                                    "TimeZoneSidKey": "Europe/Paris"}
         self.records: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in SCHEMA}
         self.users: dict[str, dict[str, Any]] = {
             SANDBOX_USER: {"Id": SANDBOX_USER, "Name": "Sandbox Integration", "Email": "kickoff@example.com",
@@ -181,6 +192,7 @@ class Salesforce(Vendor):
         self.queues: set[str] = set()
         self.custom_fields: dict[str, dict[str, str]] = {t: {} for t in SCHEMA}
         self.picklists: dict[str, list[str]] = {k: list(v) for k, v in PICKLISTS.items()}
+        self.labels: dict[str, str] = {}
         self.rules: list[dict[str, Any]] = [dict(r) for r in DEFAULT_RULES]
         self.sessions: set[str] = set()
         self.locators: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
@@ -191,7 +203,12 @@ class Salesforce(Vendor):
 
     def seed(self, data: dict[str, Any]) -> None:
         """Sections: users, queues, fields {Type: {Name__c: type}}, picklists {"Type.Field": [...]},
-        outbound_rules [...], records {Type: [fields, ...]} (Id and timestamps optional)."""
+        labels {"Type.Field": label},
+        outbound_rules [...], records {Type: [fields, ...]} (Id and timestamps optional), org
+        {Id, Name} (another org: its Outbound Messages carry that OrganizationId)."""
+        if "org" in data:
+            self.org.update(data["org"])
+            self.credentials["SALESFORCE_ORG_ID"] = str(self.org["Id"])
         for user in data.get("users", []):
             uid = user.get("Id") or make_id("005", self.next_id())
             self.users[uid] = {"IsActive": True, **user, "Id": uid}
@@ -199,6 +216,7 @@ class Salesforce(Vendor):
         for sobject, fields in data.get("fields", {}).items():
             self.custom_fields[self._type(sobject)].update(fields)
         self.picklists.update(data.get("picklists", {}))
+        self.labels.update(data.get("labels", {}))
         if "outbound_rules" in data:
             self.rules = list(data["outbound_rules"])
         for sobject, records in data.get("records", {}).items():
@@ -226,6 +244,8 @@ class Salesforce(Vendor):
     def _fields(self, sobject: str) -> dict[str, str]:
         if sobject == "User":
             return USER_SCHEMA
+        if sobject == "Organization":
+            return ORG_SCHEMA
         return {**_COMMON, **SCHEMA[sobject], **self.custom_fields[sobject]}
 
     def _field(self, sobject: str, name: str) -> tuple[str, str] | None:
@@ -660,7 +680,8 @@ class Salesforce(Vendor):
     def _run_query(self, version: str, text: str, *, all_rows: bool) -> Response:
         query = soql.parse(text)
         try:
-            sobject = "User" if query.sobject.lower() == "user" else self._type(query.sobject)
+            sobject = {"user": "User", "organization": "Organization"}.get(query.sobject.lower()) \
+                or self._type(query.sobject)
         except RequestError:
             raise soql.SoqlError("INVALID_TYPE", soql.caret(
                 text, text.find(query.sobject), f"sObject type '{query.sobject}' is not supported. If you are "
@@ -669,8 +690,10 @@ class Salesforce(Vendor):
         resolve = self._resolver(sobject, text)
         fields = [resolve(f)[0] for f in query.fields]
         match = soql.compile_where(query.where, resolve)
-        pool = list(self.users.values()) if sobject == "User" else [
-            r for r in self.records[sobject].values() if all_rows or not r["IsDeleted"]]
+        if sobject in ("User", "Organization"):
+            pool = list(self.users.values()) if sobject == "User" else [self.org]
+        else:
+            pool = [r for r in self.records[sobject].values() if all_rows or not r["IsDeleted"]]
         rows = soql.sort_records([r for r in pool if match(r)], query.order, resolve)
         rows = rows[query.offset:]
         if query.limit is not None:
@@ -792,7 +815,8 @@ class Salesforce(Vendor):
     def _describe(self, sobject: str) -> dict[str, Any]:
         fields = []
         for name, kind in self._fields(sobject).items():
-            item: dict[str, Any] = {"name": name, "type": {"id": "reference", "string": "string"}.get(kind, kind),
+            item: dict[str, Any] = {"name": name, "label": self.labels.get(f"{sobject}.{name}", _label(name)),
+                                    "type": {"id": "reference", "string": "string"}.get(kind, kind),
                                     "externalId": name == "Kickoff_Key__c", "unique": name == "Kickoff_Key__c",
                                     "createable": name not in READ_ONLY, "updateable": name not in READ_ONLY,
                                     "nillable": name not in REQUIRED.get(sobject, [])}
@@ -801,7 +825,8 @@ class Salesforce(Vendor):
                 item.update(type="picklist", restrictedPicklist=True,
                             picklistValues=[{"value": v, "label": v, "active": True} for v in picklist])
             fields.append(item)
-        return {"name": sobject, "keyPrefix": KEY_PREFIX[sobject], "fields": fields}
+        return {"name": sobject, "label": sobject, "keyPrefix": KEY_PREFIX[sobject], "createable": True,
+                "updateable": True, "queryable": True, "fields": fields}
 
     def _changes_between(self, sobject: str, kind: str, request: Request) -> Response:
         try:

@@ -1,5 +1,10 @@
-"""Slack: ``chat.postMessage`` (bot token) and incoming-webhook URLs. Kept messages are
-readable at ``GET /_sandbox/slack/messages``."""
+"""Slack: ``chat.postMessage`` (bot token), ``conversations.history`` and ``.list``,
+``auth.test`` and incoming-webhook URLs. Kept messages are readable at
+``GET /_sandbox/slack/messages``.
+
+A bot token carries scopes: ``auth.test`` lists them in the ``x-oauth-scopes`` header, and a
+method the token's scopes do not cover answers ``{"ok": false, "error": "missing_scope",
+"needed": ..., "provided": ...}`` as Slack does."""
 
 from __future__ import annotations
 
@@ -12,6 +17,11 @@ from sandbox.limits import LimitSettings
 from sandbox.vendors.base import Vendor
 
 WEBHOOK_PATH = "/services/T0SANDBOX/B0SANDBOX/sandboxwebhooksecret"
+TEAM_ID = "T0SANDBOX"
+NEEDS = {"chat.postMessage": "chat:write", "conversations.history": "channels:history",
+         "conversations.list": "channels:read"}
+"""The scope each method needs (public channels; Slack's method reference)."""
+ALL_SCOPES = ("chat:write", "channels:history", "channels:read", "groups:read")
 
 
 class Slack(Vendor):
@@ -34,15 +44,36 @@ class Slack(Vendor):
         super().reset()
         self.messages: list[dict[str, Any]] = []
         self._seq = 0
+        self.team = {"id": TEAM_ID, "name": "Sandbox"}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, tuple[str, ...]] = {self.credentials["SLACK_BOT_TOKEN"]: ALL_SCOPES}
+
+    def seed(self, data: dict[str, Any]) -> None:
+        """``team``: {id, name}; ``channels``: [{id, name, is_private?, is_archived?}];
+        ``tokens``: [{token, scopes}] (more bot tokens, e.g. one lacking a scope)."""
+        self.team.update(data.get("team") or {})
+        for channel in data.get("channels", []):
+            self.channels[str(channel["id"])] = {
+                "id": str(channel["id"]), "name": channel["name"], "is_channel": True,
+                "is_private": bool(channel.get("is_private", False)),
+                "is_archived": bool(channel.get("is_archived", False)), "is_member": True,
+                "created": int(self.sb.clock.now().timestamp()), "context_team_id": self.team["id"]}
+        for token in data.get("tokens", []):
+            self.tokens[str(token["token"])] = tuple(token.get("scopes") or ())
 
     def check_auth(self, request: Request) -> Response | None:
         if request.url.path.startswith("/services/"):
             if request.url.path != self.credentials["SLACK_WEBHOOK_URL"]:
                 return PlainTextResponse("no_service", status_code=404)
             return None
-        if self.bearer_token(request) != self.credentials["SLACK_BOT_TOKEN"]:
+        scopes = self.tokens.get(self.bearer_token(request) or "")
+        if scopes is None:
             # Slack answers 200 with ok:false for a bad token.
             return JSONResponse({"ok": False, "error": "invalid_auth"})
+        needed = NEEDS.get(request.url.path.removeprefix("/api/"))
+        if needed and needed not in scopes:
+            return JSONResponse({"ok": False, "error": "missing_scope", "needed": needed,
+                                 "provided": ",".join(scopes)})
         return None
 
     def check_limits(self, request: Request) -> Response | None:
@@ -83,8 +114,24 @@ class Slack(Vendor):
                                  "response_metadata": {"next_cursor": ""}})
 
         @self.router.post("/api/auth.test")
-        async def auth_test() -> dict[str, Any]:
-            return {"ok": True, "team": "Sandbox", "user": "kickoff", "bot_id": "B0SANDBOX"}
+        async def auth_test(request: Request) -> Response:
+            scopes = self.tokens.get(self.bearer_token(request) or "", ())
+            return JSONResponse({"ok": True, "url": "https://sandbox.slack.com/", "team": self.team["name"],
+                                 "team_id": self.team["id"], "user": "kickoff", "user_id": "U0KICKOFF",
+                                 "bot_id": "B0SANDBOX"}, headers={"x-oauth-scopes": ",".join(scopes)})
+
+        @self.router.api_route("/api/conversations.list", methods=["GET", "POST"])
+        async def conversations(request: Request) -> Response:
+            """Channels (not archived unless ``exclude_archived`` is false), ``limit`` and
+            ``cursor`` paging as Slack's cursor pagination."""
+            args = {**dict(request.query_params), **(await _body(request) if request.method == "POST" else {})}
+            keep_archived = str(args.get("exclude_archived", "false")).lower() not in ("1", "true")
+            found = [c for c in self.channels.values() if keep_archived or not c["is_archived"]]
+            start = int(args.get("cursor") or 0)
+            limit = max(1, min(int(args.get("limit") or 100), 1000))
+            after = start + limit
+            return JSONResponse({"ok": True, "channels": found[start:after],
+                                 "response_metadata": {"next_cursor": str(after) if after < len(found) else ""}})
 
         @self.router.post("/services/{team}/{bot}/{secret}")
         async def incoming_webhook(request: Request) -> Response:

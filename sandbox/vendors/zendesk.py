@@ -26,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.limits import LimitSettings
-from sandbox.vendors.base import Vendor
+from sandbox.vendors.base import Vendor, json_object
+from sandbox.vendors.zendesk_webhooks import ZendeskHooks
 from sandbox.webhooks import WebhookTarget
 
 ACCOUNT_ID = 90210001
@@ -50,6 +51,13 @@ def _iso(at: datetime) -> str:
 
 def _ts(iso: str) -> int:
     return int(datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
+
+
+def _one(store: dict[int, dict[str, Any]], record_id: int, key: str) -> JSONResponse:
+    """One record by id in Zendesk's envelope (``{"user": {...}}``), or its 404."""
+    if record_id not in store:
+        return _error(404, "RecordNotFound", "Not found")
+    return JSONResponse({key: store[record_id]})
 
 
 def _error(status: int, error: str, description: str, **extra: Any) -> JSONResponse:
@@ -109,6 +117,9 @@ class Zendesk(Vendor):
 
     def reset(self) -> None:
         super().reset()
+        if not hasattr(self, "hooks"):  # webhooks and triggers registered through the API
+            self.hooks = ZendeskHooks(self._now, lambda body, target: self.emit_webhook(body, target=target))
+        self.hooks.reset()
         self.tickets: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.users: dict[int, dict[str, Any]] = {}
@@ -117,6 +128,9 @@ class Zendesk(Vendor):
         self._remaining: int | None = None
         self._reset: int | None = None
         self.me = self._new_user("Kickoff Agent", self.credentials["ZENDESK_EMAIL"], "admin")
+        self.account_id = ACCOUNT_ID
+        self.ticket_fields: dict[int, dict[str, Any]] = {}
+        self.groups: dict[int, dict[str, Any]] = {}
 
     # --- records ----------------------------------------------------------------------
     def _now(self) -> str:
@@ -233,6 +247,28 @@ class Zendesk(Vendor):
         return {**ticket, "generated_timestamp": _ts(ticket["updated_at"])}
 
     def seed(self, data: dict[str, Any]) -> None:
+        """Sections: ``account`` {id}, ``groups`` [{id, name}], ``ticket_fields`` [{id, type,
+        title, active?, custom_field_options?: [{id?, name, value}]}], ``users``, ``tickets``."""
+        if "account" in data:
+            self.account_id = int(data["account"]["id"])
+        now = self._now()
+        for group in data.get("groups", []):
+            gid = int(group.get("id") or self.next_id())
+            self.groups[gid] = {"url": f"https://sandbox.zendesk.com/api/v2/groups/{gid}.json", "name": "",
+                                "description": "", "default": False, "deleted": False, "created_at": now,
+                                "updated_at": now, **group, "id": gid}
+        for spec in data.get("ticket_fields", []):
+            fid = int(spec.get("id") or self.next_id())
+            options = [{"id": int(o.get("id") or self.next_id()), "name": o["name"], "raw_name": o["name"],
+                        "value": o["value"], "default": bool(o.get("default", False))}
+                       for o in spec.get("custom_field_options") or []]
+            self.ticket_fields[fid] = {
+                "url": f"https://sandbox.zendesk.com/api/v2/ticket_fields/{fid}.json", "type": "text",
+                "title": "", "description": "", "position": len(self.ticket_fields), "active": True,
+                "required": False, "removable": True, "created_at": now, "updated_at": now,
+                **{k: v for k, v in spec.items() if k != "custom_field_options"},
+                "raw_title": spec.get("title", ""), "id": fid,
+                **({"custom_field_options": options} if options else {})}
         for user in data.get("users", []):
             self._new_user(user.get("name", "Seeded User"), user["email"], user.get("role", "end-user"),
                            **{k: v for k, v in user.items() if k not in ("name", "email", "role")})
@@ -326,15 +362,24 @@ class Zendesk(Vendor):
         for position, item in enumerate(events, start=1):
             event = {**item.get("event", {}), "meta": {"sequence": {"id": sequence, "position": position,
                                                                     "total": len(events)}}}
-            self.emit_webhook({
-                "type": f"zen:event-type:ticket.{item['type']}", "account_id": ACCOUNT_ID,
+            payload = {
+                "type": f"zen:event-type:ticket.{item['type']}", "account_id": self.account_id,
                 "id": str(uuid.uuid4()), "time": self._now(), "zendesk_event_version": EVENT_VERSION,
                 "subject": f"zen:ticket:{ticket['id']}", "detail": _detail(ticket, self.me["id"]), "event": event,
-            })
+            }
+            self.emit_webhook(payload)
+            self.hooks.event(payload)
+        kinds = {item["type"] for item in events}
+        if events and "soft_deleted" not in kinds:
+            changed = {f for f, kind in EVENT_FOR_FIELD.items() if f"{kind}" in kinds}
+            changed |= {f"custom_fields_{(i['event'].get('custom_field') or {}).get('id')}" for i in events
+                        if i["type"] == "custom_field_changed"}
+            self.hooks.ticket_changed(ticket, created="created" in kinds, changed=changed)
 
     # --- the API ----------------------------------------------------------------------
     def routes(self) -> None:
         r = self.router
+        self.hooks.routes(r)
 
         @r.get("/api/v2/users/me.json")
         async def me() -> dict[str, Any]:
@@ -365,11 +410,21 @@ class Zendesk(Vendor):
         async def list_users(request: Request) -> dict[str, Any]:
             return _page(request, "users", list(self.users.values()))
 
+        @r.get("/api/v2/ticket_fields.json")
+        async def ticket_fields(request: Request) -> dict[str, Any]:
+            return _page(request, "ticket_fields", list(self.ticket_fields.values()))
+
+        @r.get("/api/v2/ticket_fields/{field_id:int}.json")
+        async def ticket_field(field_id: int) -> Response:
+            return _one(self.ticket_fields, field_id, "ticket_field")
+
+        @r.get("/api/v2/groups.json")
+        async def groups(request: Request) -> dict[str, Any]:
+            return _page(request, "groups", [g for g in self.groups.values() if not g["deleted"]])
+
         @r.get("/api/v2/users/{user_id:int}.json")
         async def show_user(user_id: int) -> Response:
-            if user_id not in self.users:
-                return _error(404, "RecordNotFound", "Not found")
-            return JSONResponse({"user": self.users[user_id]})
+            return _one(self.users, user_id, "user")
 
         @r.get("/api/v2/tickets.json")
         async def list_tickets(request: Request, external_id: str | None = None) -> dict[str, Any]:
@@ -716,12 +771,7 @@ def _page(request: Request, key: str, items: list[dict[str, Any]]) -> dict[str, 
                       "prev": None}}
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+_json = json_object
 
 
 VENDOR = Zendesk

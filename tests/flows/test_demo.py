@@ -205,11 +205,12 @@ def action(says: str, change: Callable[[dict[str, Any]], None] | None = None) ->
 
 
 def in_first_column(tasks: Rows) -> Rows:
-    new = next(m["section"] for t in tasks for m in t.get("memberships") or []
-               if t["name"].endswith("requester-11"))
-    for task in tasks:
-        if task["name"].startswith("Retention alert") and task["name"].endswith("requester-17"):
-            task["memberships"] = [{**m, "section": new} for m in task["memberships"]]
+    """The request that W7 moved on (the red alert's) put back in the first column."""
+    alerts = [t for t in tasks if str(t.get("name", "")).startswith("Retention alert")]
+    first = next(m["section"] for t in alerts for m in t.get("memberships") or []
+                 if m["section"].get("name") == "new request")
+    for task in alerts:
+        task["memberships"] = [{**m, "section": first} for m in task["memberships"]]
     return tasks
 
 

@@ -133,7 +133,7 @@ def test_given_no_sync_token_when_reading_events_then_412_with_a_token_then_even
     board.act("asana", f"tasks/{task['gid']}/complete")
     page = events_api.get_events(PROJECT, {"sync": token}, full_payload=True)
 
-    changes = [(e["action"], (e.get("change") or {}).get("field"), (e["parent"] or {}).get("resource_type"))
+    changes = [(e["action"], (e.get("change") or {}).get("field"), (e.get("parent") or {}).get("resource_type"))
                for e in page["data"]]
     assert changes == [("added", None, "project"), ("added", None, "section"), ("changed", "completed", None)]
     assert page["sync"] != token and page["has_more"] is False
