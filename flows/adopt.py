@@ -85,7 +85,9 @@ def _place(rt: Runtime, plan: TenantPlan, read: Running | Unplaced, now: datetim
         plan.unplaced.append(Unplaced(read.tool, read.record_id, read.label,
                                       f"{read.subject} is adopted from {first.label} already"))
         return
-    placed = adopt(plan.playbook, read, now, tz=rt.tenant(plan.tenant).zone, horizon=horizon)
+    tenant = rt.tenant(plan.tenant)
+    placed = adopt(plan.playbook, read, now, tz=tenant.zone, calendar=tenant.calendar,
+                   recent_days=tenant.recent_days, horizon=horizon)
     (plan.unplaced if isinstance(placed, Unplaced) else plan.adoptions).append(placed)  # type: ignore[arg-type]
 
 

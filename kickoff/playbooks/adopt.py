@@ -8,23 +8,32 @@ decision function as the flows, on a virtual clock up to ``now``: what the playb
 have done before now is *taken as done* (never sent: the people did it, or it no longer
 matters), and the timers still pending are the ones that follow. Where the replay's stage
 differs from the record's, the record wins. Tasks the replay "created" were not created by
-Kickoff, so none is left open for a later ``complete_task``; a record the replay "created" is
-kept only when the tool's record is that record (``Running.records``), and then linked.
+Kickoff, so none is left open for a later ``complete_task``; and a task whose completion a rule
+waits for (a trigger's ``tasks:``, e.g. A6's pre-onboarding before A7's call) is taken as done
+in its tool by its due time (at the latest now), so what follows it is in the past as well
+rather than waiting for a completion that can never come. A record the replay "created" is
+kept only when the tool's record is that record (``Running.records``), and then linked, under
+the cycle the replay leaves running (the first, for a history that starts one onboarding).
+The tenant's calendar and recency windows apply as in the flows.
 Pure: no clock, no I/O, so an adoption is planned, printed and tested like a simulation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from kickoff.model import CREATED_RECORDS_FACT, Action, Event, Onboarding, Timer
+from kickoff.calendar import Calendar
+from kickoff.events import EventType
+from kickoff.model import CREATED_RECORDS_FACT, OPEN_TASKS_FACT, Action, Event, Onboarding, Timer
 from kickoff.playbooks.simulate import SimAction, SimResult, simulate
 from kickoff.playbooks.spec import Playbook
 
-TASKS_FACT = "_tasks"
 DEFAULT_HORIZON = timedelta(days=120)
+AFTER_CREATION = timedelta(seconds=1)
+"""A task taken as done is done after the step that created it, never at the same instant."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,10 @@ class Adoption:
 
 
 def adopt(playbook: Playbook, running: Running, now: datetime, *, tz: ZoneInfo | str | None = None,
+          calendar: Calendar | None = None, recent_days: Mapping[str, int] | None = None,
           horizon: timedelta = DEFAULT_HORIZON) -> Adoption | Unplaced:
-    """The adoption of ``running`` at ``now``, or why it cannot be placed."""
+    """The adoption of ``running`` at ``now``, or why it cannot be placed. ``tz``,
+    ``calendar``, ``recent_days``: the tenant's (default: the playbook's)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if running.stage not in playbook.stages:
@@ -100,7 +111,15 @@ def adopt(playbook: Playbook, running: Running, now: datetime, *, tz: ZoneInfo |
         return _unplaced(running, f"stage {running.stage!r} is where {playbook.name} ends: nothing runs")
     if not running.history or running.history[0].occurred_at > now:
         return _unplaced(running, "its record gives no start before now")
-    past = simulate(playbook, list(running.history), until=now, tz=tz, tenant=running.tenant)
+
+    def play(events: list[Event], until: datetime, start: SimResult | None = None) -> SimResult:
+        return simulate(playbook, events, until=until, tz=tz, tenant=running.tenant, calendar=calendar,
+                        recent_days=recent_days, start=start)
+
+    past = play(list(running.history), now)
+    waited = _waited_tasks(playbook, running, past, now)
+    if waited:
+        past = play(sorted([*running.history, *waited], key=lambda e: e.occurred_at), now)
     state = past.states.get(running.subject)
     if state is None:
         why = past.audit[-1][1] if past.audit else "no start event"
@@ -111,13 +130,38 @@ def adopt(playbook: Playbook, running: Running, now: datetime, *, tz: ZoneInfo |
                      "taken from the record")
         state.stage = running.stage
     done = [item for item in past.actions if item.action.onboarding_id == running.subject]
+    if waited:
+        notes.append("taken as done in its tool, so what follows it is past too: "
+                     + ", ".join(str(e.data["task"]) for e in waited))
     links, state = _records(running, state, done, notes)
     pending = {key: timer for key, timer in past.pending.items() if key[0] == running.subject}
     ahead = SimResult(states={running.subject: state.model_copy(deep=True)}, pending=dict(pending))
-    simulate(playbook, [], until=now + horizon, tz=tz, tenant=running.tenant, start=ahead)
+    play([], now + horizon, ahead)
     upcoming = [item for item in ahead.actions if item.action.onboarding_id == running.subject]
     return Adoption(running, state, done, sorted(pending.values(), key=lambda t: (t.fire_at, t.key)),
                     upcoming, links, notes)
+
+
+def _waited_tasks(playbook: Playbook, running: Running, past: SimResult, now: datetime) -> list[Event]:
+    """A ``task.updated`` completed for each task of the past a rule waits for (a trigger's
+    ``tasks:``), by its due time and at the latest ``now``: the people did that step too. One
+    pass: a task the replayed completions lead to is not completed in turn."""
+    state = past.states.get(running.subject)
+    waited = {name for trigger in playbook.triggers for name in trigger.tasks or []}
+    if state is None or not waited:
+        return []
+    made = {item.action.idempotency_key: item for item in past.actions}
+    events = []
+    for name, key in sorted((state.facts.get(OPEN_TASKS_FACT) or {}).items()):
+        task = made.get(key)
+        if name not in waited or task is None:
+            continue
+        at = max(min(task.due or now, now), task.at + AFTER_CREATION)
+        if at <= now:
+            events.append(Event(id=f"adopt-{running.tool}-{running.record_id}-done-{name}", type=EventType.TASK_UPDATED,
+                                occurred_at=at, subject=running.subject, tenant=running.tenant,
+                                data={"task": name, "status": "completed"}))
+    return events
 
 
 def _records(running: Running, state: Onboarding, done: list[SimAction],
@@ -135,12 +179,12 @@ def _records(running: Running, state: Onboarding, done: list[SimAction],
         else:
             del records[line]
             notes.append(f"record {line!r} was not made by Kickoff: none is linked")
-    if running.record_id not in running.records.values():
-        links.append(Link(running.subject, running.tool, running.record_id, running.record_kind))
-    tasks = state.facts.get(TASKS_FACT) or {}
+    if running.record_id not in running.records.values():  # the record of the cycle that runs
+        links.append(Link(state.cycle_id, running.tool, running.record_id, running.record_kind))
+    tasks = state.facts.get(OPEN_TASKS_FACT) or {}
     if tasks:
         notes.append(f"{len(tasks)} task(s) of the past were not made by Kickoff: none is left open")
-    facts = {**state.facts, CREATED_RECORDS_FACT: records, TASKS_FACT: {}}
+    facts = {**state.facts, CREATED_RECORDS_FACT: records, OPEN_TASKS_FACT: {}}
     return links, state.model_copy(update={"facts": facts, "version": 0}, deep=True)
 
 

@@ -4,6 +4,9 @@ the timers from now on; what it cannot place is said, with the reason."""
 
 from __future__ import annotations
 
+from datetime import date
+
+from kickoff.calendar import Calendar
 from kickoff.model import ActionKind
 from kickoff.playbooks import Playbook
 from kickoff.playbooks.adopt import Adoption, Running, Unplaced, adopt
@@ -82,3 +85,28 @@ def test_given_a_terminal_stage_or_no_start_then_the_record_is_unplaced_with_the
                                                              {"account_name": "X"}, subject=SUBJECT)]})
     refused = adopt(playbooks["assist-se"], wrong, NOW)
     assert isinstance(refused, Unplaced) and "start no assist-se onboarding" in refused.reason
+
+
+def test_A6_A7_a_task_a_rule_waits_for_is_taken_as_done_so_what_follows_it_is_past_too(playbooks) -> None:
+    """The pre-onboarding task (A6) of an onboarding adopted in progress was not Kickoff's: no
+    completion of it can come, so it is taken as done by its due time and A7's call to the main
+    user, which follows it, is a step of the past as well."""
+    adoption = _adopted(playbooks, _running())
+    done = [(a.action.rule, str(a.action.kind), a.at.isoformat()) for a in adoption.done]
+    assert ("A7", "create_task", "2026-03-05T08:00:00+01:00") in done  # at the move, as in a run
+    assert adoption.state.facts["pre_onboarding_done"] and adoption.state.facts["main_user_called"]
+    assert adoption.state.facts["_tasks"] == {} and adoption.state.cycle == 1  # its first cycle to Kickoff
+    assert any("pre_onboarding" in note for note in adoption.notes)
+    assert not [a for a in adoption.upcoming if a.action.rule in ("A6", "A7")]
+
+
+def test_given_the_tenants_calendar_then_the_adopted_timers_count_its_business_days(playbooks) -> None:
+    plain = _adopted(playbooks, _running())
+    closed = adopt(playbooks["assist-se"], _running(), NOW, tz="Europe/Stockholm",
+                   calendar=Calendar(country="SE", categories=["public", "de_facto"], closed_days=[date(2026, 4, 8)]))
+    assert isinstance(closed, Adoption)
+
+    def a10_emails(adoption: Adoption) -> list[str]:
+        return [a.at.date().isoformat() for a in adoption.upcoming if a.action.rule == "A10" and a.action.kind == "notify"]
+
+    assert a10_emails(plain) and a10_emails(closed) != a10_emails(plain)  # one day the team does not work
