@@ -3,7 +3,9 @@ property names by the playbook's names, ``verify`` checks every id and property 
 
 A stage must belong to the table's pipeline, an owner must be active, ``restart_onboarding``
 must exist on tickets as a yes/no property, and ``kickoff_key`` (the connector's idempotency
-key) must exist on tickets, tasks and notes.
+key) must exist on tickets, tasks and notes. The ``route`` names the portal (an account of the
+tenant's own), the pipeline (a ticket's) and the owners of the tenant's roles (a polled task's:
+HubSpot sends no webhook for a task a person marks done, and it names no pipeline).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import copy
 from typing import Any
 
 from kickoff.contracts.account import Account
-from kickoff.tools.hubspot import CALL_OUTCOMES, KEY_PROPERTY
+from kickoff.tools.hubspot import CALL_OUTCOMES, KEY_PROPERTY, OWNER
 from mappings.discovery import Names, Problem, Problems, Proposal, get, put
 
 KEYED = ("tickets", "tasks", "notes")
@@ -20,6 +22,8 @@ KEYED = ("tickets", "tasks", "notes")
 CALL_WORDS = {"Connected": "answered", "No answer": "no_answer", "Left voicemail": "no_answer",
               "Busy": "no_answer"}
 YES_NO = ("bool", "enum")
+OWNER_ROUTE = f"properties.{OWNER}"
+"""The route key a polled task is given to its tenant by: its owner, one of the tenant's roles."""
 
 
 def propose(table: dict[str, Any], account: Account, names: Names, *, own_account: bool) -> Proposal:
@@ -61,6 +65,9 @@ def propose(table: dict[str, Any], account: Account, names: Names, *, own_accoun
         route["portalId"] = int(account.id) if account.id.isdigit() else account.id
     if pipeline_id:
         route["properties.hs_pipeline"] = pipeline_id
+    owners = list(dict.fromkeys(str(o) for o in (t.get("owners") or {}).values() if o not in (None, "")))
+    if owners:
+        route[OWNER_ROUTE] = owners
     return found
 
 
@@ -103,4 +110,9 @@ def verify(table: dict[str, Any], account: Account) -> list[Problem]:
     routed = (portal or {}).get("properties.hs_pipeline") if isinstance(portal, dict) else None
     if routed is not None and account.pipeline(str(routed)) is None:
         problems.add("route.properties.hs_pipeline", f"no ticket pipeline {routed}")
+    routed_owners = portal.get(OWNER_ROUTE) if isinstance(portal, dict) else None
+    checked = {str(o) for o in (table.get("owners") or {}).values()}
+    for n, owner in enumerate(routed_owners if isinstance(routed_owners, list) else [routed_owners]):
+        if owner not in (None, "") and str(owner) not in checked:  # the roles' owners are named above
+            problems.person(f"route.{OWNER_ROUTE}[{n}]", account, owner)
     return list(problems)

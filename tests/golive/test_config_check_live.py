@@ -71,6 +71,15 @@ def test_given_a_deactivated_owner_then_it_is_named(seeded):
         "hubspot.yaml: assist.owners.onboarding_team: owner 51200102 (Olle Bergh) is deactivated in hubspot"]
 
 
+def test_given_a_polled_tasks_owner_route_naming_someone_gone_then_it_is_named(seeded, config_copy):
+    """The route a polled task is given to its tenant by (its owner): each id a person there."""
+    edit(config_copy, "hubspot", lambda d: d["assist"]["route"]["properties.hubspot_owner_id"].append("51200199"))
+    found = problems(kickoff("config", "check", "--live", "--tenant", "assist"))
+    assert len(found) == 1
+    assert found[0].startswith("hubspot.yaml: assist.route.properties.hubspot_owner_id[4]: no owner 51200199 in "
+                               "hubspot (active: 51200101 (Cora Lind)")
+
+
 def test_given_restart_onboarding_missing_or_not_yes_no_then_it_is_named(sandbox, sandbox_env):
     default = fixture("default")
     tickets = default["hubspot"]["properties"]["tickets"]

@@ -41,7 +41,8 @@ def test_given_other_accounts_and_empty_tables_when_discover_writes_then_every_i
     assert assist["owners"] == {"no_owner": "", "new_customer_coordinator": "88020301", "onboarding_team": "88020302",
                                 "contracts_team": "88020303", "sam_advisor": "88020304"}
     assert assist["restart_property"] == "restart_onboarding_se" and assist["ticket_fields"] == {"org_number": "org_nr"}
-    assert assist["route"] == {"properties.hs_pipeline": "41200770"}  # two tenants share the portal: no portalId
+    assert assist["route"] == {"properties.hs_pipeline": "41200770",  # two tenants share the portal: no portalId
+                               "properties.hubspot_owner_id": ["88020301", "88020302", "88020303", "88020304"]}
     assert table(config_copy, "hubspot", "network")["stages"]["closed"] == "97320204"
     assert table(config_copy, "asana", "retention")["sections"]["resolved"] == "2208700000000103"
     assert table(config_copy, "slack", "retention")["channels"] == {
