@@ -100,6 +100,24 @@ def test_given_two_accounts_then_each_is_polled_from_its_own_cursor_and_its_deli
     runtime.ledger.close()
 
 
+def test_given_own_accounts_then_tasks_done_are_polled_from_each_accounts_own_cursor(accounts, sandbox, tmp_path):
+    """HubSpot sends no webhook for a task a person marks done (the closed loops of A6, E6): it
+    is polled, after the tickets, on each account's own cursor, and marked with its account."""
+    task = sandbox.act("hubspot", "records/tasks", properties={
+        "hs_task_subject": "Follow-up call", "hs_task_status": "NOT_STARTED", "hubspot_owner_id": "51200105",
+        "hs_timestamp": "2026-03-03T09:00:00.000Z"})
+    sandbox.act("hubspot", f"tasks/{task['id']}", method="PATCH", properties={"hs_task_status": "COMPLETED"})
+    runtime = Runtime.build(accounts, ledger=Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}"))
+    poll(runtime, "hubspot", NOW)
+    assert "|tasks=" in runtime.ledger.get_cursor("hubspot", "changes@network")
+    assert "|tasks=" in runtime.ledger.get_cursor("hubspot", "changes")
+    claimed = runtime.ledger.claim_inbox("test", limit=10, now=NOW)
+    done = [item.delivery for item in claimed if item.delivery.payload.get("objectType") == "tasks"]
+    assert sorted((d.account or "", d.record_id) for d in done) == [("", task["id"]), ("network", task["id"])]
+    assert poll(runtime, "hubspot", NOW).stored == 0  # each cursor moved past the task too
+    runtime.ledger.close()
+
+
 def request_of(post, base: str = "http://gateway.example.com") -> WebhookRequest:
     return WebhookRequest(method="POST", url=base + post.path, headers=post.headers, body=post.body,
                           query={})
