@@ -23,7 +23,9 @@ ticket once and adds the ones the mapping reads (``reads["custom_fields"]``) to 
 for a new alert the mapping weighs an open opportunity for (``reads["opportunity_alerts"]``,
 tags), one search adds the ids of the account's open tickets with the opportunity tags
 (``reads["opportunity_tags"]``; the account is the first of ``reads["accounts"]`` the ticket
-has). Zendesk indexes a new ticket for search within minutes: one made seconds ago may be missed.
+has). A trigger webhook of a new alert gets that search too, its result at the top of the body
+(the trigger ``kickoff webhooks apply`` registers names the ticket's tags and account fields
+there). Zendesk indexes a new ticket for search within minutes: one made seconds ago may be missed.
 
 Updates go through ``update_many`` (at most 100 tickets a call; several actions on one ticket
 are merged into one ticket update when their fields do not collide), and each job is followed
@@ -87,6 +89,8 @@ log = logging.getLogger("kickoff.connectors.zendesk")
 
 MAX_UPDATE_MANY = 100
 EVENT_PREFIX = "zen:event-type:"
+TRIGGER_KEY = "zendesk:trigger:"
+"""How a trigger webhook's dedup key begins (the rest: a hash of its body)."""
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -350,7 +354,7 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
         digest = hashlib.sha256(canonical).hexdigest()[:40]
         return Delivery(tool="zendesk", kind="webhook", received_at=now,
-                        dedup_key=f"zendesk:trigger:{digest}", payload=body)
+                        dedup_key=f"{TRIGGER_KEY}{digest}", payload=body)
 
     # --- tickets already under way (``kickoff adopt``) -------------------------------------------
     def read_running(self, query: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -377,6 +381,11 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
         (``detail[OPEN_OPPORTUNITIES]``). The event is kept as it came; other events say
         what changed already; a ticket deleted since is left as it came."""
         body = delivery.payload if isinstance(delivery.payload, dict) else {}
+        if delivery.kind == "webhook" and delivery.dedup_key.startswith(TRIGGER_KEY):
+            found = self._alert_opportunities(body)
+            if found is None:
+                return delivery
+            return delivery.model_copy(update={"payload": {**body, OPEN_OPPORTUNITIES: found}}, deep=True)
         detail = body.get("detail")
         created = delivery.kind == "webhook" and body.get("type") == f"{EVENT_PREFIX}ticket.created"
         if not created or not isinstance(detail, dict) or not delivery.record_id:
@@ -396,16 +405,23 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
                                          for f in ticket.get("custom_fields") or []
                                          if isinstance(f, dict) and str(f.get("id")) in wanted]
             enriched["ticket_form_id"] = ticket.get("ticket_form_id")
-        tags = set(detail.get("tags") or [])
-        opportunity = set(self.reads.get("opportunity_tags", []))
-        if (OPEN_OPPORTUNITIES not in detail and tags & set(self.reads.get("opportunity_alerts", []))
-                and not opportunity <= tags):  # an alert, not an opportunity itself
-            found = self._open_opportunities(detail)
-            if found is not None:
-                enriched[OPEN_OPPORTUNITIES] = found
+        found = self._alert_opportunities(detail)
+        if found is not None:
+            enriched[OPEN_OPPORTUNITIES] = found
         if enriched == detail:
             return delivery
         return delivery.model_copy(update={"payload": {**body, "detail": enriched}}, deep=True)
+
+    def _alert_opportunities(self, ticket: dict[str, Any]) -> list[str] | None:
+        """For a new alert the mapping weighs open opportunities for (by its tags; a trigger
+        body's tags are one space-separated text), its account's open ones; else None."""
+        tags = ticket.get("tags") or []
+        tags = set(tags.split() if isinstance(tags, str) else tags)
+        opportunity = set(self.reads.get("opportunity_tags", []))
+        if (OPEN_OPPORTUNITIES in ticket or not tags & set(self.reads.get("opportunity_alerts", []))
+                or opportunity <= tags):  # not an alert, or an opportunity itself
+            return None
+        return self._open_opportunities(ticket)
 
     def _open_opportunities(self, detail: dict[str, Any]) -> list[str] | None:
         """Ids of the open tickets (not solved, not closed) of the alert's account that carry

@@ -172,3 +172,24 @@ def test_given_a_tenant_when_planned_then_only_its_tools_are_registered(
     assert result.exit_code == 0, result.output
     tools = {line.split()[0] for line in result.output.splitlines() if line and not line.startswith((" ", "to do"))}
     assert tools == {"zendesk", "asana"}  # retention's tools that call Kickoff (Slack calls nobody)
+
+
+def test_W2_given_the_registered_alert_trigger_then_its_delivery_reads_the_accounts_open_opportunity(
+        world: World) -> None:
+    """W2's "déjà créée" for an alert the registered trigger posts (no ``ticket.created`` event
+    is subscribed): the connector searches the account's open opportunities as it does for an
+    event webhook, and the churn risk says one is open."""
+    world.apply()
+    control = world.control
+    control.act("zendesk", "tickets", subject="Opportunité", tags=["churn_risk_opportunity"],
+                requester_email="owner@salon.example.com", comment={"body": "Ouverte à la main"})
+    control.act("zendesk", "tickets", subject="Parle de résilier", tags=["churn_risk"],
+                requester_email="owner@salon.example.com", comment={"body": "Risque de churn"})
+    assert control.flush_webhooks()
+    now = world.server.sandbox.clock.now()
+    [alert] = [item.delivery for item in world.rt.ledger.claim_inbox("test", limit=50, now=now)
+               if item.delivery.dedup_key.startswith("zendesk:trigger:")]
+    enriched = world.rt.connector("zendesk").enrich(alert, now)
+    ctx = world.rt.mapping_context("zendesk", "retention", now)
+    [event] = world.rt.mapping("zendesk").to_events(enriched, ctx)
+    assert (event.type, event.data.get("open_opportunity")) == ("churn_risk.reported", True)
