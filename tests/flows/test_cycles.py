@@ -33,6 +33,7 @@ CASE_FIELD, AM, ALERTS_CHANNEL = 360000101, 9100001, "C0RETENTION1"
 FIRST_ALERT = local(PARIS, date(2026, 3, 3), 10)
 FIRST_MEETING = local(PARIS, date(2026, 3, 5), 10)
 FIRST_SAVED = local(PARIS, date(2026, 3, 12), 10)
+HIGH_NPS = local(PARIS, date(2026, 6, 9), 10)          # a happy customer, the case long closed
 SECOND_ALERT = local(PARIS, date(2026, 9, 8), 10)      # six months later
 SECOND_MEETING = local(PARIS, date(2026, 9, 10), 10)
 TASK_DONE_AFTER = timedelta(minutes=10)
@@ -60,6 +61,13 @@ def retention(memo: dict[str, Any]) -> Procedure:
                   and not t.get("completed")]
         control.act("asana", f"tasks/{task['gid']}/complete")
 
+    def high_nps(control: SandboxControl, rt: Runtime) -> None:
+        memo["nps_ticket"] = control.act("zendesk", "tickets", requester_email=REQUESTER, subject="NPS",
+                                         tags=["nps", "nps_score_9"], comment={"body": "Très satisfaite"})["id"]
+
+    def after_nps(control: SandboxControl, rt: Runtime) -> None:
+        memo["after_nps"] = rt.ledger.load_state(f"retention:requester-{ticket(control, 1, memo)['requester_id']}")
+
     def saved(control: SandboxControl, rt: Runtime) -> None:
         control.act("zendesk", f"tickets/{memo['ticket_1']}", method="PUT",
                     custom_fields=[{"id": CASE_FIELD, "value": "saved"}])
@@ -69,6 +77,8 @@ def retention(memo: dict[str, Any]) -> Procedure:
         Act(FIRST_MEETING, "retention", "Zendesk: the intern sets a meeting (tag)", meeting_set(1)),
         Act(FIRST_MEETING + TASK_DONE_AFTER, "retention", "Asana: the red alert task done", task_done),
         Act(FIRST_SAVED, "retention", "Zendesk: the AM marks the case saved", saved),
+        Act(HIGH_NPS, "retention", "Zendesk: an NPS of 9 (high)", high_nps),
+        Act(HIGH_NPS + timedelta(hours=1), "retention", "(the account as the NPS left it)", after_nps),
         Act(SECOND_ALERT, "retention", "Zendesk: a new red alert on a new ticket", red_alert(2, date(2026, 9, 22))),
         Act(SECOND_MEETING, "retention", "Zendesk: the intern sets a meeting (tag)", meeting_set(2)),
         Act(SECOND_MEETING + TASK_DONE_AFTER, "retention", "Asana: the new red alert task done", task_done),
@@ -198,6 +208,17 @@ def test_W1_the_new_task_done_posts_one_check_mark_for_the_new_meeting(game: Pla
     assert posted == [FIRST_MEETING + TASK_DONE_AFTER, SECOND_MEETING + TASK_DONE_AFTER]
     requests = [t for t in control.get("asana", "records/tasks") if str(t.get("name")).startswith("Retention alert")]
     assert len(requests) == 2  # one request per case on the board
+
+
+def test_W4_a_high_nps_months_after_the_case_was_saved_opens_no_case(game: Played) -> None:
+    """W4: only medium and low get a follow-up: a high NPS opens no case nothing would close."""
+    memo = MEMO["retention"]
+    state = memo["after_nps"]
+    assert (state.cycle, state.stage, str(state.status), state.facts["nps_band"]) == (1, "closed", "completed",
+                                                                                      "high")
+    assert game.rt.ledger.canonical_for("zendesk", str(memo["nps_ticket"])) is None  # no case's ticket
+    nps = next(t for t in game.control.get("zendesk", "records/tickets") if t["id"] == memo["nps_ticket"])
+    assert [c for c in game.control.get("zendesk", "records/comments")[str(nps["id"])] if not c["public"]] == []
 
 
 def test_A1_a_second_contract_gets_its_own_ticket_and_calls_and_leaves_the_first_as_it_was(game: Played) -> None:

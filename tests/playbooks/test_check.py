@@ -135,7 +135,7 @@ def test_playbook_check_cli_ok_and_failing(tmp_path):
 @pytest.mark.parametrize(("name", "old", "new", "message"), [
     pytest.param("retention-alerts", "  facts: [open_opportunity, request_open,", "  facts: [open_oportunity, request_open,",
                  "cycles: unknown fact 'open_oportunity': declare it under facts:", id="a_cycle_fact_not_declared"),
-    pytest.param("retention-alerts", "  when: status == 'completed'\n  stage: new", "  when: status == 'completed'\n  stage: nwe",
+    pytest.param("retention-alerts", "nps_band(data.score) != 'high']\n  stage: new", "nps_band(data.score) != 'high']\n  stage: nwe",
                  "unknown stage 'nwe' in cycles", id="a_cycle_stage_unknown"),
     pytest.param("retention-alerts", "nps: {facts: [nps_band, nps_score]", "nps: {facts: [nps_bnd, nps_score]",
                  "signal 'nps': unknown fact 'nps_bnd': declare it under facts:", id="a_signal_fact_not_declared"),

@@ -167,7 +167,12 @@ def test_W2_an_opportunity_closed_in_the_tool_is_not_already_created(pb):
 )
 def test_W4_nps_bands_and_follow_up_meeting(pb, score, band, follow_up):
     assert nps_band(score) == band
-    decision = decide(None, ev("nps.received", AT, {"score": score}), t(AT), pb)
+    nps = ev("nps.received", AT, {"score": score})
+    decision = decide(None, nps, t(AT), pb)
+    if not follow_up:  # a high NPS opens no case (nothing would close it); on an open one, noted
+        assert decision is None
+        opened = decide(None, ev("upsell.requested", "2024-06-03T09:00:00+02:00", {}), t("2024-06-03T09:00:00+02:00"), pb)
+        decision = decide(opened.state, nps, t(AT), pb)
     assert decision.state.facts["nps_band"] == band
     [note] = [a for a in decision.actions if a.rule == "W4" and a.kind == "add_note"]
     assert note.payload["body"] == f"NPS {score}/10 ({band})"
@@ -319,3 +324,48 @@ def test_W1_a_customer_who_comes_back_starts_a_new_case(pb):
     state = result.states["ob-1"]
     assert (state.stage, state.status, state.owner, state.facts["_cycle"]["n"]) == ("new", "active", None, 2)
     assert not [a for a in second if a.action.kind in ("set_stage", "assign_owner") and a.action.tool == "zendesk"]
+
+
+# W4: "Medium and low get a follow-up meeting" -- a high NPS gets none, so it opens no case.
+CLOSED_CASE = [
+    ev("red_alert.reported", AT, {"competitor_date": "2024-06-20"}),
+    ev("meeting.booked", "2024-06-04T09:00:00+02:00", {"start": "2024-06-06T10:00:00+02:00"}),
+    ev("case.updated", "2024-06-10T09:00:00+02:00", {"status": "saved"}),
+]
+LATER = "2024-09-02T10:00:00+02:00"
+
+
+def test_W4_a_high_nps_after_a_closed_case_opens_no_case_and_drives_nothing_of_the_closed_one(pb):
+    result = run(pb, [*CLOSED_CASE, ev("nps.received", LATER, {"score": 9})])
+    after = [a for a in result.actions if a.at >= t(LATER)]
+    assert after == []  # no request, no task, no "meeting already set" (W5), no note on the closed case's ticket
+    state = result.states["ob-1"]
+    assert (state.cycle, state.stage, str(state.status)) == (1, "closed", "completed")
+    assert (state.facts["nps_band"], state.facts["nps_score"]) == ("high", 9)  # the account's signal, kept
+
+
+@pytest.mark.parametrize(("score", "band"), [(6, "medium"), (2, "low")])
+def test_W4_a_medium_or_low_nps_after_a_closed_case_opens_a_new_case_with_its_follow_up(pb, score, band):
+    result = run(pb, [*CLOSED_CASE, ev("nps.received", LATER, {"score": score})])
+    after = [(a.action.rule, a.action.kind) for a in result.actions if a.at >= t(LATER)]
+    assert after == [("W4", "add_note"), ("W7", "create_record"), ("W4", "create_task")]
+    state = result.states["ob-1"]
+    assert (state.cycle, state.stage, str(state.status), state.facts["nps_band"]) == (2, "new", "active", band)
+
+
+def test_W4_a_high_nps_after_a_closed_case_still_counts_for_the_next_alert(pb):
+    """A high NPS replaces an earlier low one: the next red alert is no churn risk (W3)."""
+    low = ev("nps.received", "2024-06-05T10:00:00+02:00", {"score": 2})
+    high = ev("nps.received", "2024-06-20T10:00:00+02:00", {"score": 8})
+    alert = ev("red_alert.reported", "2024-06-25T10:00:00+02:00", {"competitor_date": "2024-07-10"})
+    result = run(pb, [*CLOSED_CASE[:2], low, CLOSED_CASE[2], high, alert])
+    later = [(a.action.rule, a.action.kind) for a in result.actions if a.at >= t("2024-06-25T10:00:00+02:00")]
+    assert ("W2", "create_record") not in later and ("W3", "create_task") in later
+    assert result.states["ob-1"].cycle == 2
+
+
+def test_W6_a_ticket_of_the_account_changing_after_its_case_is_closed_drives_nothing(pb):
+    solved = ev("case.updated", LATER, {"case": "ticket", "status": "closed"})
+    waiting = ev("case.updated", "2024-09-03T10:00:00+02:00", {"case": "ticket", "status": "waiting"})
+    result = run(pb, [*CLOSED_CASE, solved, waiting])
+    assert [a for a in result.actions if a.at >= t(LATER)] == []
