@@ -103,10 +103,6 @@ def played(home: Path, days: int = 60, use_prefect: bool = True, out: Callable[[
                 out(f"  Prefect UI while it runs: {stack.prefect.ui_url}")
             out(f"  sandbox {stack.sandbox.url if stack.sandbox else '-'}, gateway {stack.gateway.url if stack.gateway else '-'}; "
                 f"ready in {time.monotonic() - started:.1f} s")
-            if use_prefect:
-                from connectors.ratelimit import sync_prefect_limits
-
-                sync_prefect_limits(rt.config.tools)  # the vendors' limits, shared by every flow run
             calls = prefect_calls() if use_prefect else direct_calls(rt)
             clock = VirtualClock(rt, stack.control, calls)
             start = acts[0].at

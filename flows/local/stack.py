@@ -36,6 +36,8 @@ class Stack:
     gateway: GatewayServer | None = None
     control: SandboxControl | None = None
     env: dict[str, str] = field(default_factory=dict)
+    limits: int = 0
+    """Prefect global concurrency limits synced (one per tool or endpoint, and per own account)."""
 
 
 def _set_env(values: dict[str, str], saved: dict[str, str | None]) -> None:
@@ -93,6 +95,16 @@ def _register_handshake_webhooks(stack: Stack, tool: str) -> None:
             raise RuntimeError(f"{tool} webhooks not registered: {'; '.join(failed)}")
 
 
+def sync_limits() -> int:
+    """Prefect's global concurrency limits for every tool and every tenant's own account, made
+    before anything calls a tool through them (registering webhooks with a handshake does)."""
+    from connectors.ratelimit import sync_account_limits, sync_prefect_limits
+    from flows.runtime import default_runtime
+
+    config = default_runtime().config
+    return len(sync_prefect_limits(config.tools) + sync_account_limits(config))
+
+
 def connect_webhooks(stack: Stack) -> None:
     """Point every declared webhook tool of the sandbox at the gateway."""
     assert stack.control is not None and stack.gateway is not None
@@ -128,6 +140,8 @@ def local_stack(home: Path, *, with_prefect: bool = True, with_sandbox: bool = T
         world_clock = stack.sandbox.sandbox.clock.now if stack.sandbox else None
         stack.gateway = build_gateway(port=gateway_port, clock=world_clock).start()
         _set_env({"KICKOFF_PUBLIC_URL": stack.gateway.url}, saved)
+        if stack.prefect is not None:  # Prefect reads its settings when first imported: now they name ours
+            stack.limits = sync_limits()
         if stack.control is not None:
             connect_webhooks(stack)
         stack.env = {k: os.environ[k] for k in saved if k in os.environ}

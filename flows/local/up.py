@@ -74,18 +74,12 @@ def run_up(home: Path, with_sandbox: bool, prefect_port: int, gateway_port: int)
     stop_on_sigterm()
     try:
         with local_stack(home, with_sandbox=with_sandbox, prefect_port=prefect_port, gateway_port=gateway_port) as stack:
-            # Prefect reads its settings when first imported: only now do they name our server.
-            from connectors.ratelimit import sync_prefect_limits
-            from flows.runtime import default_runtime
-
-            rt = default_runtime()
-            limits = sync_prefect_limits(rt.config.tools)
-            ensure_dead_letter_automation()
+            ensure_dead_letter_automation()  # the stack synced the rate limits (stack.limits)
             print(f"Prefect UI:   {stack.prefect.ui_url if stack.prefect else '-'}")
             print(f"Gateway:      {stack.gateway.url if stack.gateway else '-'}/webhooks/<tool>")
             if stack.sandbox:
                 print(f"Sandbox:      {stack.sandbox.url}/_sandbox/")
-            print(f"Rate limits:  {len(limits)} Prefect global concurrency limits synced")
+            print(f"Rate limits:  {stack.limits} Prefect global concurrency limits synced")
             print("Serving every deployment; Ctrl-C stops everything.", flush=True)
             return serve_until_stopped()
     except KeyboardInterrupt:

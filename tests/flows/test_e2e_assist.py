@@ -223,3 +223,31 @@ def test_limits_sync_makes_one_shared_limit_per_tool_and_per_endpoint(prefect_se
     limiter = PrefectRateLimiter(timeout_seconds=10, limited=set(configured_limits(kickoff_config.tools)))
     limiter.acquire("hubspot", slots=1)
     limiter.acquire("hubspot.search", slots=1)
+
+
+def test_the_local_stack_syncs_every_tools_and_every_own_accounts_limit(
+        prefect_server, sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kickoff up` and `kickoff demo` sync the limits before registering webhooks (Asana's
+    handshake calls Asana through them): the tools' and each tenant's own account's."""
+    import shutil
+
+    from prefect.client.orchestration import get_client
+
+    from connectors.ratelimit import limit_name
+    from flows.local.stack import sync_limits
+
+    config = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "config", config)
+    tenants = yaml.safe_load((config / "tenants.yaml").read_text(encoding="utf-8"))
+    tenants["tenants"]["network"]["accounts"] = {"hubspot": {"credentials": {"token": "env:NETWORK_HUBSPOT_TOKEN"},
+                                                              "rate_limit": {"requests": 190, "per_seconds": 10}}}
+    (config / "tenants.yaml").write_text(yaml.safe_dump(tenants, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("KICKOFF_CONFIG_DIR", str(config))
+    default_runtime.cache_clear()
+    try:
+        assert sync_limits() >= 8
+    finally:
+        default_runtime.cache_clear()
+    with get_client(sync_client=True) as client:
+        for name in (limit_name("asana"), limit_name("hubspot", "network")):
+            assert client.read_global_concurrency_limit_by_name(name).limit >= 1
