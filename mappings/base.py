@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
@@ -107,17 +108,27 @@ class ToolMapping(ABC):
         return []
 
     # --- going live: the ids of the tenant's account --------------------------------------
+    account_module: ClassVar[ModuleType | None] = None
+    """The tool's ``mappings/<tool>_account.py``, whose ``propose`` and ``verify`` (same
+    arguments as below) read the live account; None: the tool has nothing to match."""
+
     def propose(self, table: dict[str, Any], account: Account, names: Names, *,
                 own_account: bool = False) -> Proposal:
         """The tenant's table with the ids ``account`` holds filled in, matched by the playbook's
         ``names`` (``kickoff discover``); ``own_account``: the tenant alone uses this account, so
         the account's id routes its webhooks. Default: nothing in the tool to match."""
-        return Proposal(copy.deepcopy(table))
+        if self.account_module is None:
+            return Proposal(copy.deepcopy(table))
+        proposal: Proposal = self.account_module.propose(table, account, names, own_account=own_account)
+        return proposal
 
     def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
         """Every id, field and value the table names that the live account does not have as
         the table says (``kickoff config check --live``). Default: nothing to check."""
-        return []
+        if self.account_module is None:
+            return []
+        problems: list[Problem] = self.account_module.verify(table, account)
+        return problems
 
     # --- shared helpers ----------------------------------------------------------------
     def stage_of(self, record: dict[str, Any], ctx: MappingContext) -> str | None:
