@@ -1,0 +1,91 @@
+"""Bad input stops at the edge: an action on a record whose creation is dead ends dead itself,
+blocked by that creation, and replaying the creation replays it. The network playbook's E5
+call task is written on the sign-up's HubSpot ticket; the sandbox refuses the ticket."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+import yaml
+
+from flows.runtime import Runtime
+from flows.steps import process, push
+from kickoff.event_input import read_event
+from kickoff.model import Delivery
+from tests.conftest import REPO
+
+FIXTURE = REPO / "sandbox" / "fixtures" / "default.yaml"  # the tenants' pipelines, owners, fields
+
+SIGNUP = {"type": "account.created", "occurred_at": "2026-03-02T14:00:00+01:00", "subject": "network:edge-customer",
+          "tenant": "network", "data": {"account_name": "Edge Customer", "origin": "diy", "network": "edge-network",
+                                        "email": "pro@edge-customer.example.com"}}
+
+
+@pytest.fixture
+def rt(kickoff_config, sandbox) -> Iterator[Runtime]:
+    sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
+    runtime = Runtime.build(kickoff_config)
+    yield runtime
+    runtime.ledger.close()
+
+
+def signed_up(rt: Runtime) -> datetime:
+    """The sign-up stored and decided; returns when it happened."""
+    event = read_event(SIGNUP)
+    rt.ledger.store_delivery(Delivery(tool="kickoff", dedup_key=f"kickoff:event:{event.id}", kind="webhook",
+                                      received_at=event.occurred_at, record_id=event.subject,
+                                      payload=event.model_dump(mode="json")))
+    process.process_inbox(rt, event.occurred_at)
+    return event.occurred_at
+
+
+def hubspot_rows(rt: Runtime) -> dict[str, dict]:
+    """The onboarding's HubSpot outbox rows by kind (one ticket, one call task)."""
+    rows = [r for r in rt.ledger.outbox_rows() if r["tool"] == "hubspot"]
+    return {r["kind"]: r for r in rows}
+
+
+def test_a_call_task_on_a_ticket_whose_creation_is_dead_ends_dead_blocked_and_comes_back_with_its_ticket(
+        rt: Runtime, sandbox) -> None:
+    at = signed_up(rt)
+    sandbox.add_fault(vendor="hubspot", method="POST", path="objects/tickets", kind="error", status=400)
+    push.push(rt, "hubspot", at)  # the call task is tried before its ticket dies: not ready yet
+    ticket = hubspot_rows(rt)["create_record"]
+    assert ticket["status"] == "dead"
+    assert hubspot_rows(rt)["create_task"]["status"] == "pending"
+
+    call_due = at + timedelta(minutes=5)
+    report = push.push(rt, "hubspot", call_due)
+    call = hubspot_rows(rt)["create_task"]
+    assert [r.new_status for r in report.rows] == ["dead"]  # at once, not after its 8 attempts
+    assert (call["status"], call["attempts"]) == ("dead", 2)
+    assert call["last_error"] == f"blocked: {ticket['idempotency_key']} is dead"
+    assert call["blocked_by"] == ticket["idempotency_key"]
+
+    sandbox.clear_faults()
+    replayed = rt.ledger.replay_dead([ticket["id"]], now=call_due)
+    assert replayed == sorted([ticket["id"], call["id"]])
+    push.push(rt, "hubspot", call_due)
+    push.push(rt, "hubspot", call_due + timedelta(minutes=5))  # the task once its ticket exists
+    rows = hubspot_rows(rt)
+    assert (rows["create_record"]["status"], rows["create_task"]["status"]) == ("done", "done")
+    tasks = [t for t in sandbox.get("hubspot", "records/tasks")
+             if any(str(a.get("toObjectId")) == str(rows["create_record"]["external_id"])
+                    for a in t.get("associations") or [])]
+    assert len(tasks) == 1
+
+
+def test_a_call_task_waiting_for_a_ticket_still_being_tried_stays_retryable(rt: Runtime, sandbox) -> None:
+    at = signed_up(rt)
+    sandbox.add_fault(vendor="hubspot", method="POST", path="objects/tickets", kind="error", status=503)
+    push.push(rt, "hubspot", at)
+    ticket = hubspot_rows(rt)["create_record"]
+    assert ticket["status"] == "pending"
+
+    for minutes in (5, 10):
+        push.push(rt, "hubspot", at + timedelta(minutes=minutes))
+    call = hubspot_rows(rt)["create_task"]
+    assert (call["status"], call["blocked_by"]) == ("pending", ticket["idempotency_key"])
+    assert "not created yet" in call["last_error"]
