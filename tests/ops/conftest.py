@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from flows.local.prefect_server import PrefectServer
+from tests.gateway.conftest import gateway, gateway_env, ledger, start_gateway  # noqa: F401 - the gateway's, reused
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ from flows.steps import process, push
 from kickoff.event_input import read_event
 from kickoff.model import Delivery
 from tests.conftest import REPO
+from tests.gateway import signing
+from tests.gateway.conftest import EVENTS_TOKEN, Gateway
 
 FIXTURE = REPO / "sandbox" / "fixtures" / "default.yaml"  # the tenants' pipelines, owners, fields
 
@@ -89,3 +91,43 @@ def test_a_call_task_waiting_for_a_ticket_still_being_tried_stays_retryable(rt: 
     call = hubspot_rows(rt)["create_task"]
     assert (call["status"], call["blocked_by"]) == ("pending", ticket["idempotency_key"])
     assert "not created yet" in call["last_error"]
+
+
+# --- events refused where they come in, per what the tenant's playbook writes on -----------
+MEETING_DONE = {"type": "meeting.completed", "occurred_at": "2026-03-12T11:00:00+01:00", "subject": "edge-customer",
+                "tenant": "assist", "data": {"meeting_id": "m-1", "kind": "kickoff"}}
+
+
+def post_event(gateway: Gateway, event: dict):
+    return gateway.post(signing.canonical(EVENTS_TOKEN, event))
+
+
+def test_a_meeting_event_without_the_meeting_the_playbook_writes_on_is_answered_422_and_kept_as_failed(
+        gateway: Gateway) -> None:
+    event = {**MEETING_DONE, "data": {"kind": "kickoff"}}
+    answer = post_event(gateway, event)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error == "event 0: data.meeting_id: missing: assist's playbook writes on it (rule A14)"
+    [row] = gateway.rows()
+    assert (row["status"], row["error"], row["id"]) == ("failed", error, answer.json()["kept_as_inbox_id"])
+    assert gateway.announced_ids() == []
+
+
+def test_the_same_meeting_event_naming_its_meeting_or_for_a_playbook_that_writes_nothing_on_it_is_accepted(
+        gateway: Gateway) -> None:
+    assert post_event(gateway, MEETING_DONE).status_code == 200
+    other_tenant = {**MEETING_DONE, "tenant": "core", "data": {"kind": "core"}}  # core's playbook needs no id
+    assert post_event(gateway, other_tenant).status_code == 200
+    assert [r["status"] for r in gateway.rows()] == ["pending", "pending"]
+
+
+def test_what_each_playbook_writes_on_is_read_from_its_triggers() -> None:
+    from kickoff.playbooks.loader import load_playbook, playbook_files
+    from kickoff.playbooks.needs import data_needs
+
+    needs = {path.stem: data_needs(load_playbook(path)) for path in playbook_files(REPO / "config" / "playbooks")}
+    assert needs["assist-se"] == {"meeting.completed": {"meeting_id": "A14"}, "meeting.no_show": {"meeting_id": "A15"},
+                                  "meeting.cancelled": {"meeting_id": "A15"},
+                                  "meeting.rescheduled": {"meeting_id": "A15"}}
+    assert needs["network-onboarding"] == {}  # its account.created needs its e-mail: the event format's own rule
