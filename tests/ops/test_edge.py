@@ -5,7 +5,7 @@ call task is written on the sign-up's HubSpot ticket; the sandbox refuses the ti
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -131,3 +131,39 @@ def test_what_each_playbook_writes_on_is_read_from_its_triggers() -> None:
                                   "meeting.cancelled": {"meeting_id": "A15"},
                                   "meeting.rescheduled": {"meeting_id": "A15"}}
     assert needs["network-onboarding"] == {}  # its account.created needs its e-mail: the event format's own rule
+
+
+
+def test_replaying_a_dead_creation_replays_what_died_blocked_by_it_and_by_those_in_turn(ledger) -> None:
+    from kickoff.model import (
+        Action,
+        ActionKind,
+        ActionResult,
+        Decision,
+        Onboarding,
+        ResultStatus,
+        idempotency_key,
+    )
+
+    at = datetime(2026, 3, 2, 13, tzinfo=UTC)
+    ticket, task, completion = (
+        Action(kind=kind, tool="hubspot", onboarding_id="network:edge", rule="E5", due_at=at, payload=payload,
+               idempotency_key=idempotency_key("network:edge", "E5", n))
+        for n, kind, payload in ((1, ActionKind.CREATE_RECORD, {"object": "ticket"}),
+                                 (2, ActionKind.CREATE_TASK, {"subject": "Phone the professional"}),
+                                 (3, ActionKind.COMPLETE_TASK, {"task_key": "the call"})))
+    state = Onboarding(id="network:edge", tenant="network", playbook="network-onboarding", stage="signed_up")
+    ids = ledger.commit_decision(Decision(state=state, actions=[ticket, task, completion], audit=["E5"]),
+                                 now=at).outbox_ids
+    ledger.claim_outbox("hubspot", "w", 3, now=at)
+    ledger.record_result(ids[0], ActionResult(idempotency_key=ticket.idempotency_key,
+                                              status=ResultStatus.PERMANENT, reason="400"), now=at)
+    for row_id, action, parent in ((ids[1], task, ticket), (ids[2], completion, task)):
+        ledger.record_result(row_id, ActionResult(idempotency_key=action.idempotency_key,
+                                                  status=ResultStatus.RETRYABLE, reason="not created yet",
+                                                  waits_for=parent.idempotency_key), now=at)
+    assert [ledger.outbox_row(i)["status"] for i in ids] == ["dead", "dead", "dead"]
+    assert ledger.outbox_row(ids[2])["last_error"] == f"blocked: {task.idempotency_key} is dead"
+
+    assert ledger.replay_dead([ids[0]], now=at + timedelta(hours=1)) == sorted(ids)
+    assert [ledger.outbox_row(i)["status"] for i in ids] == ["pending", "pending", "pending"]
