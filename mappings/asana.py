@@ -115,7 +115,7 @@ class AsanaMapping(ToolMapping):
             task = ctx.record_for(payload.task_key, self.tool, "task")
             if task is None:
                 raise MappingError(f"task {payload.task_key[:12]} is not created in Asana yet", field="task_key",
-                                   retry=True)
+                                   retry=True, waits_for=payload.task_key)
             done = payload.section or table.done_sections[0]
             return self.vendor(action, {"record_id": str(task), "project": table.project,
                                         "section": role_value(table.sections, done, "section")})

@@ -238,7 +238,7 @@ class ToolMapping(ABC):
             found = ctx.record_for(payload.target, self.tool, record_kind)
             if found is None:
                 raise MappingError(f"the {self.tool} record created by {payload.target[:12]} does not exist yet",
-                                   field="target", retry=True)
+                                   field="target", retry=True, waits_for=payload.target)
             return str(found)
         onboarding = action.onboarding_id
         state = ctx.state_for(onboarding)
@@ -263,7 +263,7 @@ class ToolMapping(ABC):
             found = ctx.record_for(key, self.tool, None)
             if found is None:
                 raise MappingError(f"the {self.tool} {main_record} of {onboarding} is not created yet",
-                                   field="record_id", retry=True)
+                                   field="record_id", retry=True, waits_for=key)
             return str(found)
         raise MappingError(f"onboarding {onboarding} has no {self.tool} record", field="record_id")
 

@@ -243,7 +243,7 @@ class HubSpotMapping(ToolMapping):
             task = ctx.record_for(payload.task_key, self.tool, "task")
             if task is None:
                 raise MappingError(f"task {payload.task_key[:12]} is not created in HubSpot yet", field="task_key",
-                                   retry=True)
+                                   retry=True, waits_for=payload.task_key)
             return self.vendor(action, {"record_id": str(task)})
         if isinstance(payload, AddNote):
             mentions = [f"@{role} ({role_value(table.owners, role, 'owner') or 'no owner'})" for role in payload.mentions]

@@ -210,7 +210,8 @@ class SalesforceMapping(ToolMapping):
         if isinstance(payload, CompleteTask):
             task = ctx.record_for(payload.task_key, self.tool, "task")
             if task is None:
-                raise MappingError(f"task {payload.task_key[:12]} is not created yet", field="task_key", retry=True)
+                raise MappingError(f"task {payload.task_key[:12]} is not created yet", field="task_key", retry=True,
+                                   waits_for=payload.task_key)
             return self.vendor(action, {"record_id": str(task)})
         if isinstance(payload, AddNote):
             _, rid = self._where(action, ctx, table, payload)
@@ -236,7 +237,7 @@ class SalesforceMapping(ToolMapping):
                 if found:
                     return kind, str(found)
             raise MappingError(f"the record created by {payload.target[:12]} does not exist yet", field="target",
-                               retry=True)
+                               retry=True, waits_for=payload.target)
         if payload.record:
             return payload.record, self.record_id(action, ctx, payload)
         return None, self._account_id(action)

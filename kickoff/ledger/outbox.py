@@ -136,22 +136,20 @@ def dead_letters(conn: Connection, tool: str | None = None) -> list[DeadLetter]:
 def replay_dead(conn: Connection, ids: Iterable[int], now: datetime) -> list[int]:
     """Give dead rows a fresh start (attempts 0, due now); returns the ids that were dead.
 
-    The last error stays on the row until the next result, so it is still visible.
+    The rows that died waiting for one of them (``blocked_by``) are replayed with it, and
+    theirs with them. The last error stays on the row until the next result, so it is still
+    visible.
     """
-    wanted = list(ids)
-    if not wanted:
-        return []
-    rows = conn.execute(
-        update(outbox)
-        .where(ob.id.in_(wanted), ob.status == "dead")
-        .values(
-            status="pending",
-            attempts=0,
-            next_try_at=now,
-            claimed_by=None,
-            lease_until=None,
-            updated_at=now,
-        )
-        .returning(ob.id)
-    )
-    return sorted(r.id for r in rows)
+    fresh = {"status": "pending", "attempts": 0, "next_try_at": now, "claimed_by": None,
+             "lease_until": None, "updated_at": now}
+    replayed: list[int] = []
+    where = ob.id.in_(list(ids))
+    while True:
+        rows = conn.execute(
+            update(outbox).where(where, ob.status == "dead").values(**fresh)
+            .returning(ob.id, ob.idempotency_key)
+        ).all()
+        if not rows:
+            return sorted(replayed)
+        replayed += [r.id for r in rows]
+        where = ob.blocked_by.in_([r.idempotency_key for r in rows])
