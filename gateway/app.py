@@ -122,7 +122,8 @@ def create_app(
 
     def vendor_route(route: WebhookRoute) -> Callable[[Request], Awaitable[Response]]:
         def work(webhook: WebhookRequest) -> Outcome:
-            connector = handshake.with_kept_secrets(source.get(route.tool), ledger.webhook_secrets(route.tool))
+            connector = handshake.with_kept_secrets(source.get(route.tool),
+                                                   functools.partial(ledger.webhook_secrets, route.tool))
             return intake.receive(route.tool, connector, webhook, route.redact)
 
         async def endpoint(request: Request) -> Response:

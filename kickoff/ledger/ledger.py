@@ -41,6 +41,7 @@ from kickoff.ledger import status as status_mod
 from kickoff.ledger.commit import commit_decision as _commit_decision
 from kickoff.ledger.commit import commit_delivery as _commit_delivery
 from kickoff.ledger.database import READ_ONLY, open_database
+from kickoff.ledger.group_commit import GroupCommit
 from kickoff.ledger.records import (
     CommitResult,
     DeadLetter,
@@ -86,6 +87,7 @@ class Ledger:
         self.backoff = backoff or Backoff()
         self._settings = settings  # whose key seals webhook secrets (default: the environment's)
         self._sealer: Sealer | None = None
+        self._stores = GroupCommit(database.begin)  # concurrent inbox stores share one commit
 
     @classmethod
     def open(
@@ -111,6 +113,8 @@ class Ledger:
         )
 
     def close(self) -> None:
+        """Wait for the inbox stores in progress to commit, then close the connections."""
+        self._stores.flush()
         self.database.dispose()
 
     def __enter__(self) -> Self:
@@ -134,9 +138,9 @@ class Ledger:
 
     # -- inbox -------------------------------------------------------------------------
     def store_delivery(self, delivery: Delivery) -> tuple[int, bool]:
-        """Store a delivery once; returns (inbox id, created). A duplicate is not an error."""
-        with self.transaction() as conn:
-            return inbox.store(conn, delivery)
+        """Store a delivery once; returns (inbox id, created). A duplicate is not an error.
+        Committed before it returns, possibly in one transaction with concurrent stores."""
+        return self._stores.run(lambda conn: inbox.store(conn, delivery))
 
     def store_deliveries(
         self,
@@ -144,13 +148,19 @@ class Ledger:
         cursor: tuple[str, str, str] | None = None,
         now: datetime | None = None,
     ) -> list[tuple[int, bool]]:
-        """Store a poll page and move the cursor ``(tool, stream, value)`` in the same transaction."""
+        """Store a poll page (or one webhook request's deliveries) and move the cursor ``(tool,
+        stream, value)`` in the same transaction. Committed before it returns; concurrent calls
+        share one commit (``group_commit``), each all or nothing."""
         at = _now(now)
-        with self.transaction() as conn:
-            stored = [inbox.store(conn, d) for d in deliveries]
+        page = list(deliveries)
+
+        def store(conn: Connection) -> list[tuple[int, bool]]:
+            stored = [inbox.store(conn, d) for d in page]
             if cursor is not None:
                 cursors.advance(conn, *cursor, now=at)
             return stored
+
+        return self._stores.run(store)
 
     def claim_inbox(
         self,
