@@ -54,6 +54,20 @@ _INSERT = text(
 )
 
 
+_INSERT_MANY = text(str(_INSERT.text).removesuffix(" RETURNING id")).bindparams(
+    bindparam("payload", type_=JSONType),
+    bindparam("due_at", type_=UTCDateTime()),
+    bindparam("now", type_=UTCDateTime()),
+)
+
+
+def enqueue_all(conn: Connection, actions: Sequence[Action], now: datetime) -> None:
+    """``enqueue`` many actions in one statement, when which were new need not be known (a
+    key already in the outbox is skipped all the same)."""
+    if actions:
+        conn.execute(_INSERT_MANY, [_row(action, now) for action in actions])
+
+
 def enqueue(conn: Connection, action: Action, now: datetime) -> int | None:
     """Add ``action``; None if its idempotency key is already in the outbox (skipped)."""
     return conn.execute(_INSERT, _row(action, now)).scalar_one_or_none()
