@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, and_, bindparam, select, text, update
 
 from kickoff.ledger import pauses
@@ -30,7 +31,7 @@ def _row(action: Action, now: datetime) -> dict[str, Any]:
         "kind": action.kind.value,
         "rule": action.rule,
         "onboarding_id": action.onboarding_id,
-        "payload": action.model_dump(mode="json")["payload"],
+        "payload": to_jsonable_python(action.payload),  # as model_dump(mode="json") has it, for one field
         "due_at": action.due_at,
         "caused_by_event": action.caused_by_event,
         "caused_by_timer": action.caused_by_timer,
@@ -52,20 +53,6 @@ _INSERT = text(
     bindparam("due_at", type_=UTCDateTime()),
     bindparam("now", type_=UTCDateTime()),
 )
-
-
-_INSERT_MANY = text(str(_INSERT.text).removesuffix(" RETURNING id")).bindparams(
-    bindparam("payload", type_=JSONType),
-    bindparam("due_at", type_=UTCDateTime()),
-    bindparam("now", type_=UTCDateTime()),
-)
-
-
-def enqueue_all(conn: Connection, actions: Sequence[Action], now: datetime) -> None:
-    """``enqueue`` many actions in one statement, when which were new need not be known (a
-    key already in the outbox is skipped all the same)."""
-    if actions:
-        conn.execute(_INSERT_MANY, [_row(action, now) for action in actions])
 
 
 def enqueue(conn: Connection, action: Action, now: datetime) -> int | None:

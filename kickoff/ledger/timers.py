@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, bindparam, select, text, update
 
 from kickoff.ledger.claims import claim_rows, claimed, due_or_expired
@@ -59,7 +60,7 @@ def set_timers(conn: Connection, new_timers: Iterable[Timer], now: datetime) -> 
                 "key": timer.key,
                 "fire_at": timer.fire_at,
                 "rule": timer.rule,
-                "data": timer.model_dump(mode="json")["data"],
+                "data": to_jsonable_python(timer.data),  # as model_dump(mode="json") has it, for one field
                 "updated_at": now,
             }
             for timer in latest.values()

@@ -95,3 +95,43 @@ def test_a_worker_whose_lease_ran_out_and_was_reclaimed_cannot_fire_the_timer(le
     assert ledger.commit_firings([fired(ledger, current, 2)], now=later) == [None]
     assert ledger.timer_row("ob-1", "nudge")["status"] == "fired"
     assert ledger.load_state("ob-1").version == 2  # fired once
+
+
+def test_a_claim_committed_together_writes_the_same_rows_as_each_firing_committed_alone(ledger: Ledger) -> None:
+    def rows(oid: str) -> dict[str, object]:
+        """What the ledger holds for ``oid``, ids and the onboarding's name taken out."""
+        def plain(row: dict | None) -> dict | None:
+            drop = {"id", "onboarding_id", "idempotency_key"}
+            return None if row is None else {k: v for k, v in row.items() if k not in drop}
+        loaded = ledger.load_state(oid)
+        return {
+            "state": loaded.model_dump(exclude={"id"}) if loaded else None,
+            "timers": [plain(ledger.timer_row(oid, k)) for k in ("nudge", "call", "later")],
+            "outbox": [plain(r) for r in ledger.outbox_rows([oid])],
+            "audit": [plain(r) for r in ledger.audit_for(oid)],
+        }
+
+    def firing_decision(due: DueTimer) -> Firing:
+        oid = due.onboarding_id
+        current = ledger.load_state(oid)
+        assert current is not None
+        after = current.model_copy(update={"stage": "kickoff_booked", "facts": {"at": FIRE.isoformat(), "n": [1, None]}})
+        d = decision(after,
+                     actions=[action(1, onboarding_id=oid), action(2, tool="asana", onboarding_id=oid,
+                                                                   payload={"stage": "x", "due": "2025-03-04"})],
+                     set_timers=[timer("later", oid, fire_at=FIRE + timedelta(days=2), attempt=2)],
+                     cancel_timers=["call"], audit=["T1: fired", "A2: task é due", "no rule here"])
+        return Firing(due, d, f"timer:{due.key}")
+
+    started(ledger, "ob-a", "ob-b", keys=("nudge", "call"))
+    ledger.commit_decision(decision(ledger.load_state("ob-a"), set_timers=[timer("call", "ob-a", fire_at=FIRE + timedelta(days=9))]), now=T0)
+    ledger.commit_decision(decision(ledger.load_state("ob-b"), set_timers=[timer("call", "ob-b", fire_at=FIRE + timedelta(days=9))]), now=T0)
+    due = {d.onboarding_id: d for d in ledger.claim_due_timers(now=FIRE, limit=10, worker="tick")}
+
+    alone = firing_decision(due["ob-a"])
+    assert alone.decision is not None
+    ledger.commit_decision(alone.decision, timer=alone.timer, event_id=alone.event_id, now=FIRE)
+    assert ledger.commit_firings([firing_decision(due["ob-b"])], now=FIRE) == [None]
+
+    assert rows("ob-a") == rows("ob-b")
+    assert len(rows("ob-b")["outbox"]) == 2 and len(rows("ob-b")["audit"]) == 2 + 3
