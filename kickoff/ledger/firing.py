@@ -69,7 +69,8 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
         key = firing.timer.key
         lines.extend((now, oid, firing.event_id, key, rule_of(line), line) for line in decision.audit)
     timers.cancel_many(conn, cancels, now)
-    execute_many(conn, _SET_TIMER, timers_table, _SET_TIMER_COLUMNS, new_timers)
+    latest = {(row[0], row[1]): row for row in new_timers}  # one row per timer: the last set wins
+    execute_many(conn, _SET_TIMER, timers_table, _SET_TIMER_COLUMNS, list(latest.values()))
     states = [f.decision.state for f in decided if f.decision is not None]
     for one in (s for s in states if s.version == 0):  # a timer that started an onboarding
         state.save(conn, one, now)
