@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, and_, bindparam, select, text, update
 
 from kickoff.ledger import pauses
@@ -30,7 +31,7 @@ def _row(action: Action, now: datetime) -> dict[str, Any]:
         "kind": action.kind.value,
         "rule": action.rule,
         "onboarding_id": action.onboarding_id,
-        "payload": action.model_dump(mode="json")["payload"],
+        "payload": to_jsonable_python(action.payload),  # as model_dump(mode="json") has it, for one field
         "due_at": action.due_at,
         "caused_by_event": action.caused_by_event,
         "caused_by_timer": action.caused_by_timer,
