@@ -8,9 +8,9 @@ linked to it when processed, and those naming one of its records in a tool (the 
 so a fact that failed before it could be tied to the onboarding is still listed.
 
 "Stuck" (``kickoff onboarding list --stuck``) means one of: an action is a dead letter; a
-timer or an action is overdue by more than ``OVERDUE``; a fact about it failed; or it is
-active with nothing pending (no timer, no action) and nothing decided for ``idle`` (no
-progress: only a fact from outside can move it, and none came).
+timer or an action is overdue by more than ``OVERDUE``; a fact about it failed; or, none of
+these, it is active with nothing pending (no timer, no action) and nothing decided for
+``idle`` (no progress: only a fact from outside can move it, and none came).
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def summaries(conn: Connection, now: datetime, *, tenant: str | None = None, sta
         one.stuck = [f"{n} {k}" for k in ("dead actions", "overdue timers", "overdue actions", "failed facts")
                      if (n := one.counts[k])]
         waiting = one.counts["pending actions"] + one.counts["pending timers"]
-        if one.status == "active" and not waiting and one.updated_at <= now - idle:
+        if not one.stuck and one.status == "active" and not waiting and one.updated_at <= now - idle:
             one.stuck.append(f"no progress for {(now - one.updated_at).days} days, nothing pending")
         found.append(one)
     return found
