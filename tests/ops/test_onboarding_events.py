@@ -1,5 +1,5 @@
 """Every onboarding is a Prefect event resource: a sign-up played for real (gateway, ledger,
-process/tick/push against the sandbox) with a real Prefect test server listening, and the
+process/tick/push against the sandbox) with the ops tests' real Prefect server listening, and the
 Event Feed filtered by the onboarding's resource id reads as the customer's history, each
 event on the resource named after the customer, with rule, tool, kind, result, the tool's
 id and the reason."""
@@ -20,18 +20,14 @@ from tests.ops.world import NAME, SIGNUP, World, network_world, signup
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture
-def world(prefect_server: None, sandbox_server: SandboxServer, sandbox: SandboxControl,
+def world(prefect_api: str, sandbox_server: SandboxServer, sandbox: SandboxControl,
           sandbox_env: dict[str, str]) -> Iterator[World]:
+    from connectors.ratelimit import sync_account_limits, sync_prefect_limits
+
     with network_world(sandbox_server, sandbox) as played:
+        sync_prefect_limits(played.rt.config.tools)  # as kickoff up does: calls take Prefect's limits
+        sync_account_limits(played.rt.config)
         yield played
 
 
@@ -65,7 +61,7 @@ def test_each_decision_timer_and_push_result_is_an_event_on_the_customers_resour
     assert {e.resource.get("prefect.resource.name") for e in events} == {NAME}
     assert {e.resource.get("kickoff.tenant") for e in events} == {"network"}
 
-    [dead] = [e for e in events if e.event == "kickoff.onboarding.action.dead"]
+    [dead] = [e for e in events if e.event == "kickoff.onboarding.action.dead" and e.payload["rule"] == "E1"]
     assert (dead.payload["rule"], dead.payload["tool"], dead.payload["kind"]) == ("E1", "hubspot", "create_record")
     assert dead.payload["result"] == "dead" and dead.payload["reason"].startswith("VALIDATION_ERROR: ")
     assert dead.resource.get("kickoff.rule") == "E1" and dead.resource.get("kickoff.result") == "dead"

@@ -2,7 +2,7 @@
 onboarding show``) lists every fact received about it: decided, ignored and why, or failed.
 
 Revision ID: 0004_onboarding_story
-Revises: 0003_12_accounts
+Revises: 0004_blocked_by
 Create Date: 2026-12-06
 
 Set when a row is processed (the onboarding its events name); rows processed before stay
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_onboarding_story"
-down_revision = "0003_12_accounts"
+down_revision = "0004_blocked_by"
 branch_labels = None
 depends_on = None
 
