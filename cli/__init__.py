@@ -20,6 +20,7 @@ _AREAS = (
     "cli.connect_cmd",
     "cli.discover_cmd",
     "cli.ledger_cmd",
+    "cli.onboarding_cmd",
     "cli.schema_cmd",
     "cli.playbook_cmd",
     "cli.sandbox_cmd",

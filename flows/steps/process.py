@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flows import onboarding_events
 from flows.runtime import Runtime
 from flows.steps.routing import tenant_of
 from kickoff.contracts.errors import ErrorKind, VendorError
@@ -16,8 +17,9 @@ from kickoff.contracts.mapping import MappingError
 from kickoff.ledger import Decided, Firing, SourceLink, state_after
 from kickoff.ledger.errors import LedgerError
 from kickoff.ledger.records import InboxItem
-from kickoff.model import Decision, Event, Onboarding
+from kickoff.model import Decision, Delivery, Event, Onboarding
 from kickoff.playbooks import decide, timer_event
+from kickoff.playbooks.simulate import did_nothing, why_ignored
 
 log = logging.getLogger("kickoff.flows.process")
 CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
@@ -65,16 +67,24 @@ def _source_link(event: Event, table: dict, state: Onboarding) -> SourceLink | N
     return SourceLink(state.cycle_id, source.tool, source.record_id, kind)
 
 
-def _decide_all(rt: Runtime, events: list[Event], table: dict, now: datetime) -> list[Decided]:
+def _decide_all(rt: Runtime, events: list[Event], table: dict, now: datetime,
+                ignored: list[str] | None = None) -> list[Decided]:
     """Each event decided in turn; a later event about the same onboarding is decided on the
-    state the earlier decision leaves, as if it had been committed already."""
+    state the earlier decision leaves, as if it had been committed already. An event the
+    playbook does nothing with (no action, timer or change) is not a decision: why is added
+    to ``ignored``, as the simulator says it."""
     states: dict[str, Onboarding | None] = {}
     decided: list[Decided] = []
     for event in events:
         if event.subject not in states:
             states[event.subject] = rt.ledger.load_state(event.subject)
-        decision = _decide(rt, event, states[event.subject], now)
-        if decision is not None:
+        state = states[event.subject]
+        decision = _decide(rt, event, state, now)
+        if did_nothing(state, decision):
+            if ignored is not None:
+                playbook = rt.playbook(state.playbook if state else rt.tenant(str(event.tenant)).playbook)
+                ignored.append(f"{event.type}: {why_ignored(playbook, state, event, decision)}")
+        elif decision is not None:
             states[event.subject] = state_after(decision)
             decided.append(Decided(decision, event.id, _source_link(event, table, decision.state)))
     return decided
@@ -94,9 +104,17 @@ def _is_echo(rt: Runtime, item: InboxItem, now: datetime) -> bool:
         rt.ledger.is_echo(item.delivery.tool, rid, fp, now=now) for rid, fp in prints)
 
 
+def _subject(delivery: Delivery) -> str | None:
+    """The subject a canonical event names (what it is about even if it fails)."""
+    payload = delivery.payload if delivery.tool == CANONICAL else None
+    subject = payload.get("subject") if isinstance(payload, dict) else None
+    return subject if isinstance(subject, str) else None
+
+
 def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessReport) -> None:
     """One inbox row: echo? -> events -> decisions. Bad input is kept as failed, never raised."""
     delivery = item.delivery
+    about = _subject(delivery)  # the onboarding it is about, once known (its story lists it)
     try:
         if delivery.echo or (delivery.tool != CANONICAL and _is_echo(rt, item, now)):
             rt.ledger.ignore_inbox(item.id, ECHO_REASON, now=now)
@@ -114,9 +132,12 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
             rt.ledger.ignore_inbox(item.id, "no onboarding fact in this change", now=now)
             report.ignored += 1
             return
-        decided = _decide_all(rt, events, table, now)
-        nothing = f"{events[-1].type} starts or changes nothing"
-        rt.ledger.commit_delivery(item.id, decided, ignored_because=nothing, now=now)  # all at once
+        about = events[-1].subject
+        why: list[str] = []
+        decided = _decide_all(rt, events, table, now, why)
+        nothing = "; ".join(why) or f"{events[-1].type} starts or changes nothing"
+        rt.ledger.commit_delivery(item.id, decided, ignored_because=nothing, about=about, now=now)  # all at once
+        onboarding_events.delivery(rt, item, events, decided, nothing, now)
         for one in decided:
             report.add_actions(one.decision)
         report.processed += 1 if decided else 0
@@ -126,19 +147,19 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
             report.deferred += 1  # the lease runs out and the row is claimed again later
             log.info("inbox %s deferred: %s", item.id, exc.reason)
         else:
-            rt.ledger.fail_inbox(item.id, f"{exc.field}: {exc.reason}", now=now)
+            rt.ledger.fail_inbox(item.id, f"{exc.field}: {exc.reason}", now=now, about=about)
             report.failed += 1
     except LedgerError as exc:  # a concurrent commit, a lost claim: the row is tried again later
         log.info("inbox %s deferred: %s", item.id, type(exc).__name__)
         report.deferred += 1
     except VendorError as exc:  # reading the record behind a notice failed
         if exc.kind is ErrorKind.PERMANENT:
-            rt.ledger.fail_inbox(item.id, f"reading the record failed: {exc.reason}", now=now)
+            rt.ledger.fail_inbox(item.id, f"reading the record failed: {exc.reason}", now=now, about=about)
             report.failed += 1
         else:
             report.deferred += 1
     except (ValueError, LookupError) as exc:
-        rt.ledger.fail_inbox(item.id, f"{type(exc).__name__}: {exc}", now=now)
+        rt.ledger.fail_inbox(item.id, f"{type(exc).__name__}: {exc}", now=now, about=about)
         report.failed += 1
 
 
@@ -181,7 +202,9 @@ def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) 
                 if lost is not None:
                     log.info("timer %s deferred: %s", firing.timer.key, lost)
                     report.deferred += 1
-                elif firing.decision is None:
+                    continue
+                onboarding_events.timer_fired(rt, firing.timer, firing.decision, now)
+                if firing.decision is None:
                     report.ignored += 1
                 else:
                     report.processed += 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.base import Connector
+from flows import onboarding_events
 from flows.runtime import Runtime
 from kickoff.contracts.mapping import MappingError
 from kickoff.contracts.vendor import VendorAction
@@ -113,7 +114,14 @@ def _apply_per_account(rt: Runtime, tool: str, shared: Connector, ready: list[tu
 
 
 def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: int | None = None) -> PushReport:
-    """Push what is due for ``tool`` in rounds of the connector's batch size x 10 rows."""
+    """Push what is due for ``tool`` in rounds of the connector's batch size x 10 rows; each
+    row's result told on its onboarding (``flows.onboarding_events``)."""
+    report = _push(rt, tool, now, worker=worker, limit=limit)
+    onboarding_events.pushed(rt, tool, report.rows, now)
+    return report
+
+
+def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | None) -> PushReport:
     report = PushReport(tool)
     connector = rt.connector(tool)
     mapping = rt.mapping(tool)

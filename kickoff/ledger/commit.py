@@ -49,7 +49,7 @@ def commit_decision(
     timers.set_timers(conn, decision.set_timers, now)
 
     if inbox_id is not None:
-        inbox.finish(conn, inbox_id, "done", now)
+        inbox.finish(conn, inbox_id, "done", now, about=onboarding_id)
 
     audit.write(conn, onboarding_id, decision.audit, now, event_id=event_id, timer_key=timer_key)
     return CommitResult(version=version, outbox_ids=added, skipped_keys=skipped)
@@ -62,11 +62,14 @@ def commit_delivery(
     now: datetime,
     *,
     ignored_because: str,
+    about: str | None = None,
 ) -> list[CommitResult]:
     """Every decision of one claimed inbox row, in order, then the row: done if anything was
     decided, else ignored with ``ignored_because``. A later decision on the same onboarding
     must be based on the state an earlier one leaves (``state_after``): versions are checked
-    as for separate commits, so a stale one raises ``StateConflict`` and nothing is kept."""
+    as for separate commits, so a stale one raises ``StateConflict`` and nothing is kept.
+    The row is linked to the onboarding last decided on, else to ``about`` (whose events
+    changed nothing), so that onboarding's story lists it."""
     results = []
     for one in decided:
         results.append(commit_decision(conn, one.decision, now, event_id=one.event_id))
@@ -76,9 +79,9 @@ def commit_delivery(
                 conn, source.canonical_id, source.tool, source.external_id, source.object_kind, now
             )
     if decided:
-        inbox.finish(conn, inbox_id, "done", now)
+        inbox.finish(conn, inbox_id, "done", now, about=decided[-1].decision.state.id)
     else:
-        inbox.finish(conn, inbox_id, "ignored", now, ignored_because)
+        inbox.finish(conn, inbox_id, "ignored", now, ignored_because, about=about)
     return results
 
 

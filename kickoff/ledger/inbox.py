@@ -95,13 +95,17 @@ def finish(
     error: str | None = None,
     *,
     require_claim: bool = True,
+    about: str | None = None,
 ) -> None:
-    """Mark a row done/ignored/failed. Finishing a row that is no longer claimed is ClaimLost."""
+    """Mark a row done/ignored/failed, and the onboarding it was ``about`` when known (its
+    story lists it). Finishing a row that is no longer claimed is ClaimLost."""
     allowed = ("claimed",) if require_claim else ("pending", "claimed", "failed")
+    linked = {"onboarding_id": about} if about is not None else {}
     result = conn.execute(
         update(inbox)
         .where(inbox.c.id == inbox_id, inbox.c.status.in_(allowed))
-        .values(status=status, error=error, claimed_by=None, lease_until=None, finished_at=now)
+        .values(status=status, error=error, claimed_by=None, lease_until=None, finished_at=now,
+                **linked)
     )
     if result.rowcount == 1:
         return

@@ -40,6 +40,7 @@ from kickoff.ledger import (
     webhook_secrets,
 )
 from kickoff.ledger import status as status_mod
+from kickoff.ledger import story as story_mod
 from kickoff.ledger.commit import commit_decision as _commit_decision
 from kickoff.ledger.commit import commit_delivery as _commit_delivery
 from kickoff.ledger.database import READ_ONLY, open_database
@@ -179,15 +180,18 @@ class Ledger:
                 conn, worker, limit, _now(now), timedelta(seconds=lease_seconds), self.max_attempts
             )
 
-    def ignore_inbox(self, inbox_id: int, reason: str, now: datetime | None = None) -> None:
-        """Nothing to do for this delivery (an echo, an irrelevant change); kept with the reason."""
+    def ignore_inbox(self, inbox_id: int, reason: str, now: datetime | None = None,
+                     about: str | None = None) -> None:
+        """Nothing to do for this delivery (an echo, an irrelevant change); kept with the reason
+        (and the onboarding it was ``about``, when known)."""
         with self.transaction() as conn:
-            inbox.finish(conn, inbox_id, "ignored", _now(now), reason, require_claim=False)
+            inbox.finish(conn, inbox_id, "ignored", _now(now), reason, require_claim=False, about=about)
 
-    def fail_inbox(self, inbox_id: int, reason: str, now: datetime | None = None) -> None:
+    def fail_inbox(self, inbox_id: int, reason: str, now: datetime | None = None,
+                   about: str | None = None) -> None:
         """This delivery could not be processed (bad input); kept for inspection, the rest goes on."""
         with self.transaction() as conn:
-            inbox.finish(conn, inbox_id, "failed", _now(now), reason, require_claim=False)
+            inbox.finish(conn, inbox_id, "failed", _now(now), reason, require_claim=False, about=about)
 
     # -- decisions ---------------------------------------------------------------------
     def commit_decision(
@@ -214,6 +218,7 @@ class Ledger:
         decided: Sequence[Decided],
         *,
         ignored_because: str = "nothing decided",
+        about: str | None = None,
         now: datetime | None = None,
     ) -> list[CommitResult]:
         """Everything one claimed delivery decided, in ONE transaction: each decision (state
@@ -226,7 +231,7 @@ class Ledger:
         """
         with self.transaction() as conn:
             return _commit_delivery(
-                conn, inbox_id, decided, _now(now), ignored_because=ignored_because
+                conn, inbox_id, decided, _now(now), ignored_because=ignored_because, about=about
             )
 
     def load_state(self, onboarding_id: str) -> Onboarding | None:
@@ -483,3 +488,20 @@ class Ledger:
     def audit_for(self, onboarding_id: str) -> list[dict[str, Any]]:
         with self._read() as conn:
             return audit.lines_for(conn, onboarding_id)
+
+    # -- one customer's story (``kickoff.ledger.story``) ----------------------------------
+    def find_onboardings(self, text: str) -> list[story_mod.Found]:
+        """Onboardings whose id is ``text``, or whose customer's name matches it (case and
+        accents ignored)."""
+        with self._read() as conn:
+            return story_mod.find(conn, text)
+
+    def story(self, onboarding_id: str) -> story_mod.Story | None:
+        with self._read() as conn:
+            return story_mod.story(conn, onboarding_id)
+
+    def onboarding_summaries(self, now: datetime | None = None, *, tenant: str | None = None,
+                             stage: str | None = None, idle: timedelta = story_mod.DEFAULT_IDLE,
+                             ) -> list[story_mod.Summary]:
+        with self._read() as conn:
+            return story_mod.summaries(conn, _now(now), tenant=tenant, stage=stage, idle=idle)

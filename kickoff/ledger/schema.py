@@ -81,9 +81,11 @@ inbox = Table(
     *_lease(),
     Column("error", Text),
     Column("finished_at", UTCDateTime),
+    Column("onboarding_id", String(255)),  # the onboarding its events named, set when processed
     UniqueConstraint("tool", "dedup_key"),
     CheckConstraint(_one_of("kind", ("webhook", "poll")), name="kind"),
     Index(None, "status", "lease_until"),
+    Index(None, "onboarding_id"),
 )
 
 outbox = Table(

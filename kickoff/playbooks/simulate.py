@@ -130,7 +130,7 @@ def _step(playbook: Playbook, event: Event, now: datetime, zone: ZoneInfo, tenan
     decision = decide(before, event, now, playbook, tz=zone, tenant=tenant,
                       calendar=calendar, recent_days=recent_days)
     local = now.astimezone(zone)
-    if number is not None and _did_nothing(before, decision):
+    if number is not None and did_nothing(before, decision):
         ignored = SimIgnored(local, event, why_ignored(playbook, before, event, decision), number)
         result.ignored.append(ignored)
         result.timeline.append(ignored)
@@ -149,8 +149,9 @@ def _step(playbook: Playbook, event: Event, now: datetime, zone: ZoneInfo, tenan
     result.audit.extend((local, line) for line in decision.audit)
 
 
-def _did_nothing(before: Onboarding | None, decision: Decision | None) -> bool:
-    """No action, no timer, no change of state: the playbook ignored the event."""
+def did_nothing(before: Onboarding | None, decision: Decision | None) -> bool:
+    """No action, no timer, no change of state: the playbook ignored the event (the flows
+    keep such an event's inbox row as ignored, with ``why_ignored``)."""
     if decision is None:
         return True
     if decision.actions or decision.set_timers or decision.cancel_timers or before is None:

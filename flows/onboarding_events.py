@@ -1,0 +1,199 @@
+"""Every onboarding is a Prefect event resource, so the Event Feed filtered by it is the
+customer's history: ``prefect.resource.id`` = ``kickoff.onboarding.<tenant>.<id>``,
+``prefect.resource.name`` = the customer's name.
+
+The steps call one function each when they finish a piece of work, with what the ledger
+already told them: a delivery decided or ignored, a timer fired (and timers set), each
+action pushed (done, retryable, dead, paused). Best effort and quiet: without a Prefect API,
+or when Prefect does not answer, nothing is sent and the step goes on (the ledger, which
+``kickoff onboarding show`` reads, is the record; these events are its view in the UI).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from kickoff.ledger import Decided
+from kickoff.ledger.audit import rule_of
+from kickoff.ledger.records import DueTimer, InboxItem
+from kickoff.model import Action, ActionResult, Decision, Event, Onboarding, ResultStatus, Timer
+
+if TYPE_CHECKING:
+    from flows.runtime import Runtime
+
+log = logging.getLogger("kickoff.flows.onboarding_events")
+
+PREFIX = "kickoff.onboarding"
+DECIDED = f"{PREFIX}.decided"
+IGNORED = f"{PREFIX}.ignored"
+TIMER_SET = f"{PREFIX}.timer.set"
+TIMER_FIRED = f"{PREFIX}.timer.fired"
+ACTION = f"{PREFIX}.action"  # + .done / .retryable / .dead / .paused
+
+
+def resource_id(tenant: str, onboarding_id: str) -> str:
+    return f"{PREFIX}.{tenant}.{onboarding_id}"
+
+
+def resource(state: Onboarding, **labels: str | None) -> dict[str, str]:
+    """The onboarding as a Prefect resource, with ``labels`` (rule, tool, ...) to filter on."""
+    found = {
+        "prefect.resource.id": resource_id(state.tenant, state.id),
+        "prefect.resource.name": state.account_name or state.id,
+        "kickoff.tenant": state.tenant,
+        "kickoff.onboarding": state.id,
+        "kickoff.stage": state.stage,
+    }
+    return found | {f"kickoff.{key}": str(value) for key, value in labels.items() if value}
+
+
+def _prefect_configured() -> bool:
+    try:
+        from prefect.settings import get_current_settings
+
+        return bool(get_current_settings().api.url)
+    except Exception:  # noqa: BLE001 - no Prefect, no events
+        return False
+
+
+def _send(events: Iterable[tuple[str, dict[str, str], dict[str, Any]]]) -> int:
+    """Emit each (event, resource, payload); how many Prefect took. Never raises."""
+    sent = 0
+    try:
+        from prefect.events import emit_event
+
+        for name, res, payload in events:
+            sent += emit_event(event=name, resource=res, payload=payload) is not None
+    except Exception as exc:  # noqa: BLE001 - Prefect down: the ledger has it all
+        log.debug("onboarding events not sent (%s)", type(exc).__name__)
+    return sent
+
+
+def _zone(rt: Runtime, tenant: str) -> ZoneInfo | None:
+    try:
+        return rt.tenant(tenant).zone
+    except Exception:  # noqa: BLE001 - a tenant no longer configured: UTC only
+        return None
+
+
+def _when(moment: datetime, zone: ZoneInfo | None) -> dict[str, str]:
+    local = {"local": moment.astimezone(zone).isoformat(), "zone": str(zone)} if zone else {}
+    return {"utc": moment.isoformat(), **local}
+
+
+def _decision_events(rt: Runtime, decision: Decision, now: datetime, cause: dict[str, Any]
+                     ) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+    """One ``decided`` event (rules, actions, timers), then one ``timer.set`` per timer set."""
+    state = decision.state
+    rules = sorted({r for r in (rule_of(line) for line in decision.audit) if r}
+                   | {a.rule for a in decision.actions} | {t.rule for t in decision.set_timers})
+    zone = _zone(rt, state.tenant)
+    payload = {
+        **cause, "at": now.isoformat(), "stage": state.stage, "status": state.status.value,
+        "rules": rules, "audit": decision.audit,
+        "actions": [{"rule": a.rule, "tool": a.tool, "kind": a.kind.value, "key": a.idempotency_key}
+                    for a in decision.actions],
+        "timers_set": [t.key for t in decision.set_timers], "timers_cancelled": decision.cancel_timers,
+    }
+    found = [(DECIDED, resource(state, rule=",".join(rules), event=cause.get("event")), payload)]
+    found += [(TIMER_SET, resource(state, rule=t.rule, timer=t.key), _timer(t, zone, now))
+              for t in decision.set_timers]
+    return found
+
+
+def _timer(timer: Timer, zone: ZoneInfo | None, now: datetime) -> dict[str, Any]:
+    return {"rule": timer.rule, "timer": timer.key, "at": now.isoformat(), "fire_at": _when(timer.fire_at, zone)}
+
+
+def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Sequence[Decided],
+             ignored_because: str, now: datetime) -> int:
+    """A delivery committed: each decision (and its timers), or, when nothing was decided,
+    the onboarding its events named told that it was ignored and why."""
+    if not _prefect_configured():
+        return 0
+    try:
+        source = {"inbox_id": item.id, "tool": item.delivery.tool}
+        found = []
+        for one in decided:
+            kind = next((e.type.value for e in events if e.id == one.event_id), None)
+            found += _decision_events(rt, one.decision, now, {**source, "event": kind, "event_id": one.event_id})
+        if not decided and events:
+            state = rt.ledger.load_state(events[-1].subject)
+            if state is not None:
+                kind = events[-1].type.value
+                found.append((IGNORED, resource(state, event=kind, tool=item.delivery.tool),
+                              {**source, "event": kind, "reason": ignored_because, "at": now.isoformat()}))
+        return _send(found)
+    except Exception as exc:  # noqa: BLE001 - never the step's failure
+        log.debug("onboarding events not built (%s)", type(exc).__name__)
+        return 0
+
+
+def timer_fired(rt: Runtime, timer: DueTimer, decision: Decision | None, now: datetime) -> int:
+    """A due timer fired: the ``timer.fired`` event, then what it decided (if anything)."""
+    if not _prefect_configured():
+        return 0
+    try:
+        state = decision.state if decision is not None else rt.ledger.load_state(timer.onboarding_id)
+        if state is None:
+            return 0
+        t = timer.timer
+        fired = {**_timer(t, _zone(rt, state.tenant), now), "decided": decision is not None}
+        found = [(TIMER_FIRED, resource(state, rule=t.rule, timer=t.key), fired)]
+        if decision is not None:
+            found += _decision_events(rt, decision, now, {"timer": t.key, "event": "timer.fired"})
+        return _send(found)
+    except Exception as exc:  # noqa: BLE001 - never the step's failure
+        log.debug("onboarding events not built (%s)", type(exc).__name__)
+        return 0
+
+
+class PushedRow(Protocol):
+    """A row a push recorded (``flows.steps.push.PushedRow``)."""
+
+    outbox_id: int
+    action: Action
+    result: ActionResult
+    new_status: str
+
+
+def result_name(row: PushedRow) -> str:
+    """done, retryable (tried again later), dead (a dead letter) or paused (credentials refused)."""
+    if row.new_status == "dead":
+        return "dead"
+    if row.result.status is ResultStatus.DONE:
+        return "done"
+    return "paused" if row.result.status is ResultStatus.AUTH else "retryable"
+
+
+def pushed(rt: Runtime, tool: str, rows: Sequence[PushedRow], now: datetime) -> int:
+    """Each action pushed, on its onboarding: ``kickoff.onboarding.action.<result>`` with rule,
+    tool, kind, the tool's id and the reason."""
+    if not rows or not _prefect_configured():
+        return 0
+    try:
+        states: dict[str, Onboarding | None] = {}
+        found = []
+        for row in rows:
+            action = row.action
+            if action.onboarding_id not in states:
+                states[action.onboarding_id] = rt.ledger.load_state(action.onboarding_id)
+            state = states[action.onboarding_id]
+            if state is None:
+                continue
+            outcome = result_name(row)
+            payload = {"rule": action.rule, "tool": tool, "kind": action.kind.value, "result": outcome,
+                       "vendor_result": row.result.status.value, "status": row.new_status,
+                       "external_id": row.result.external_id, "reason": row.result.reason,
+                       "outbox_id": row.outbox_id, "key": action.idempotency_key, "at": now.isoformat()}
+            found.append((f"{ACTION}.{outcome}",
+                          resource(state, rule=action.rule, tool=tool, kind=action.kind.value, result=outcome),
+                          payload))
+        return _send(found)
+    except Exception as exc:  # noqa: BLE001 - never the step's failure
+        log.debug("onboarding events not built (%s)", type(exc).__name__)
+        return 0

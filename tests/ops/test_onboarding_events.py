@@ -1,0 +1,77 @@
+"""Every onboarding is a Prefect event resource: a sign-up played for real (gateway, ledger,
+process/tick/push against the sandbox) with the ops tests' real Prefect server listening, and the
+Event Feed filtered by the onboarding's resource id reads as the customer's history, each
+event on the resource named after the customer, with rule, tool, kind, result, the tool's
+id and the reason."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from flows.onboarding_events import resource_id
+from sandbox.control import SandboxControl
+from sandbox.server import SandboxServer
+from tests.ops.world import NAME, SIGNUP, World, network_world, signup
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+
+@pytest.fixture
+def world(prefect_api: str, sandbox_server: SandboxServer, sandbox: SandboxControl,
+          sandbox_env: dict[str, str]) -> Iterator[World]:
+    from connectors.ratelimit import sync_account_limits, sync_prefect_limits
+
+    with network_world(sandbox_server, sandbox) as played:
+        sync_prefect_limits(played.rt.config.tools)  # as kickoff up does: calls take Prefect's limits
+        sync_account_limits(played.rt.config)
+        yield played
+
+
+def feed(resource: str, wanted: set[str], timeout: float = 60.0) -> list:
+    """The server's events on ``resource``, oldest first, once every name in ``wanted`` is there."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventResourceFilter
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=30)
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_client(sync_client=True) as client:
+            page = client.read_events(EventFilter(resource=EventResourceFilter(id=[resource])), limit=50)
+        found = sorted(page.events, key=lambda e: e.occurred)
+        if wanted <= {e.event for e in found} or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
+
+
+def test_each_decision_timer_and_push_result_is_an_event_on_the_customers_resource(world: World) -> None:
+    world.control.add_fault(vendor="hubspot", method="POST", path="batch/create", kind="error", status=400)
+    world.play([world.act(SIGNUP, "sign-up", signup())], until=SIGNUP + timedelta(minutes=31))
+
+    rid = resource_id("network", "network:chalet-des-neiges")
+    assert rid == "kickoff.onboarding.network.network:chalet-des-neiges"
+    wanted = {"kickoff.onboarding.decided", "kickoff.onboarding.timer.set", "kickoff.onboarding.timer.fired",
+              "kickoff.onboarding.action.done", "kickoff.onboarding.action.dead"}
+    events = feed(rid, wanted)
+    assert wanted <= {e.event for e in events}, [e.event for e in events]
+    assert {e.resource.get("prefect.resource.name") for e in events} == {NAME}
+    assert {e.resource.get("kickoff.tenant") for e in events} == {"network"}
+
+    [dead] = [e for e in events if e.event == "kickoff.onboarding.action.dead" and e.payload["rule"] == "E1"]
+    assert (dead.payload["rule"], dead.payload["tool"], dead.payload["kind"]) == ("E1", "hubspot", "create_record")
+    assert dead.payload["result"] == "dead" and dead.payload["reason"].startswith("VALIDATION_ERROR: ")
+    assert dead.resource.get("kickoff.rule") == "E1" and dead.resource.get("kickoff.result") == "dead"
+    done = [e for e in events if e.event == "kickoff.onboarding.action.done"]
+    assert {(e.payload["rule"], e.payload["tool"]) for e in done} == {("E2", "email"), ("E3", "email")}
+    assert all(e.payload["external_id"] for e in done)  # the tool's id of what was written
+
+    [started] = [e for e in events if e.event == "kickoff.onboarding.decided" and e.payload.get("event") == "account.created"]
+    assert {"E1", "E2", "E3", "E5"} <= set(started.payload["rules"])
+    [timer] = [e for e in events if e.event == "kickoff.onboarding.timer.set"]
+    assert timer.payload["timer"] == "e3_welcome" and timer.payload["fire_at"]["local"] == "2026-03-02T14:30:00+01:00"
+    [fired] = [e for e in events if e.event == "kickoff.onboarding.timer.fired"]
+    assert fired.payload["rule"] == "E3" and fired.payload["decided"] is True
