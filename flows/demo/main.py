@@ -170,7 +170,7 @@ def _drain_prefect() -> None:
         from prefect.events.worker import EventsWorker
         from prefect.logging.handlers import APILogHandler
 
-        APILogHandler.flush()
+        APILogHandler().flush()
         EventsWorker.drain_all()
 
 
