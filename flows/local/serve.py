@@ -1,6 +1,7 @@
-"""Serve every deployment (``prefect.serve``) in this process: what ``kickoff up`` runs as its
-child, in a process group of its own, so that stopping ``up`` stops it and every flow run it
-started (Prefect's runner handles SIGTERM by waiting on itself, so it is stopped from outside)."""
+"""Serve every deployment (``prefect.serve``) in this process, with the safety sweep beside
+it: what ``kickoff up`` runs as its child, in a process group of its own, so that stopping
+``up`` stops it and every flow run it started (Prefect's runner handles SIGTERM by waiting on
+itself, so it is stopped from outside)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ def main() -> None:
 
     from flows.deployments import all_deployments
     from flows.runtime import default_runtime
+    from flows.sweep import SweepLoop
 
-    serve(*all_deployments(set(default_runtime().config.tools)))
+    rt = default_runtime()
+    SweepLoop(rt).start_thread()  # replaces the safety schedules: a run only when work is due
+    serve(*all_deployments(set(rt.config.tools), sweeping=True))
 
 
 if __name__ == "__main__":
