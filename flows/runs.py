@@ -57,11 +57,12 @@ def not_done(report: PushReport) -> list[PushedRow]:
 
 def log_push(rt: Runtime, report: PushReport, log: logging.Logger | logging.LoggerAdapter) -> None:
     """One line for what the run did, then one per row not done: onboarding, customer, rule,
-    kind, what happens next and the tool's reason (dead letters at ERROR level)."""
+    kind, what happens next and the tool's reason: a dead letter at ERROR, a paused tool at
+    WARNING, a retry (often a record another action is still creating) at INFO."""
     names: dict[str, str] = {}
     log.info("%s (%d rows handled)", report.summary(), len(report.rows))
     for row in not_done(report):
-        level = logging.ERROR if row.new_status == "dead" else logging.WARNING
+        level = {"dead": logging.ERROR, "pending": logging.INFO}.get(row.new_status, logging.WARNING)
         log.log(level, "%s %s for onboarding %s (customer %s), rule %s: %s, now %s; reason: %s",
                 report.tool, row.action.kind.value, row.action.onboarding_id,
                 customer_of(rt, row.action.onboarding_id, names) or "?", row.action.rule,

@@ -50,8 +50,10 @@ def start_deployment(name: str, scheduled_time: datetime | None = None, idempote
     try:
         from prefect.deployments import run_deployment
 
+        label = name.split("/", 1)[1]
+        when = f"{(scheduled_time or datetime.now(UTC)).astimezone(UTC):%Y-%m-%d %H:%M:%S}"
         run_deployment(name, timeout=0, as_subflow=False, scheduled_time=scheduled_time,
-                       idempotency_key=idempotency_key)
+                       idempotency_key=idempotency_key, flow_run_name=f"{label} @ {when} (scheduled by Kickoff)")
         return True
     except Exception as exc:  # noqa: BLE001 - Prefect away or the deployment not served
         log.warning("could not start %s: %s", name, type(exc).__name__)

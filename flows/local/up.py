@@ -65,7 +65,7 @@ def serve_until_stopped() -> int:
                 return child.returncode or 0
         return 0
     finally:
-        stop_process_group(child)
+        stop_process_group(child, grace=30.0, leader_first=True)
 
 
 def run_up(home: Path, with_sandbox: bool, prefect_port: int, gateway_port: int) -> int:
