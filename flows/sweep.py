@@ -21,6 +21,9 @@ log = logging.getLogger("kickoff.flows.sweep")
 
 GRACE_SECONDS = 60.0
 """Inbox and outbox work waiting longer than this was missed by its event."""
+TIMER_GRACE_SECONDS = 30.0
+"""A due timer's tick is scheduled for its moment by the run that set it; the sweep starts one
+only when the timer is still due this long after (so a timer fires within about a minute)."""
 EVERY_SECONDS = 15.0
 """How often the loop reads the ledger: a due timer starts a tick within this (plus start-up)."""
 COOLDOWN_SECONDS = 90.0
@@ -34,10 +37,11 @@ def push_deployment(tool: str) -> str:
     return f"push/push-{tool}"
 
 
-def plan(rt: Runtime, now: datetime, grace_seconds: float = GRACE_SECONDS) -> list[str]:
-    """The deployments (``flow/deployment``) with work due that no event started; [] when
-    nothing is due (the usual case: nothing is started)."""
-    found = rt.ledger.overdue(now, grace_seconds)
+def plan(rt: Runtime, now: datetime, grace_seconds: float = GRACE_SECONDS,
+         timer_grace_seconds: float = TIMER_GRACE_SECONDS) -> list[str]:
+    """The deployments (``flow/deployment``) with work due that no event or scheduled tick
+    started; [] when nothing is due (the usual case: nothing is started)."""
+    found = rt.ledger.overdue(now, grace_seconds, timer_grace_seconds)
     wanted = [PROCESS] if found.inbox else []
     wanted += [TICK] if found.timers else []
     served = set(rt.config.tools)

@@ -74,11 +74,12 @@ class Overdue:
     next_timer: datetime | None
 
 
-def overdue(conn: Connection, now: datetime, since: datetime) -> Overdue:
-    """Four indexed look-ups: cheap enough to run every few seconds without a flow run."""
+def overdue(conn: Connection, now: datetime, since: datetime, timers_since: datetime | None = None) -> Overdue:
+    """Four indexed look-ups: cheap enough to run every few seconds without a flow run.
+    ``timers_since``: timers due by then count (default ``now``)."""
     waiting = or_(and_(inbox.c.status == "pending", inbox.c.received_at <= since),
                   and_(inbox.c.status == "claimed", inbox.c.lease_until <= now))
     has_inbox = conn.execute(select(inbox.c.id).where(waiting).limit(1)).first() is not None
-    has_timers = conn.execute(select(timers.c.id).where(_due_timer(now)).limit(1)).first() is not None
+    has_timers = conn.execute(select(timers.c.id).where(_due_timer(timers_since or now)).limit(1)).first() is not None
     next_timer = conn.execute(select(func.min(timers.c.fire_at)).where(timers.c.status == "pending")).scalar_one()
     return Overdue(has_inbox, has_timers, due_outbox_tools(conn, since), next_timer)

@@ -11,7 +11,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flows.runtime import Runtime, default_runtime
-from flows.sweep import GRACE_SECONDS, PROCESS, TICK, SweepLoop, plan, push_deployment
+from flows.sweep import (
+    GRACE_SECONDS,
+    PROCESS,
+    TICK,
+    TIMER_GRACE_SECONDS,
+    SweepLoop,
+    plan,
+    push_deployment,
+)
 from kickoff.model import Action, ActionKind, Decision, Delivery, Onboarding, Timer, idempotency_key
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -42,10 +50,12 @@ def test_with_nothing_due_the_sweep_plans_nothing(rt: Runtime) -> None:
     assert rt.ledger.overdue(NOW).next_timer == NOW + timedelta(hours=3)  # what the next tick is scheduled for
 
 
-def test_a_due_timer_makes_the_sweep_start_the_tick(rt: Runtime) -> None:
-    rt.ledger.commit_decision(_timer("sweep-2", NOW + timedelta(minutes=5)), now=NOW)
+def test_a_timer_still_due_after_its_scheduled_tick_makes_the_sweep_start_the_tick(rt: Runtime) -> None:
+    due = NOW + timedelta(minutes=5)
+    rt.ledger.commit_decision(_timer("sweep-2", due), now=NOW)
     assert plan(rt, NOW) == []
-    assert plan(rt, NOW + timedelta(minutes=5)) == [TICK]
+    assert plan(rt, due) == []  # the tick scheduled for this moment fires it
+    assert plan(rt, due + timedelta(seconds=TIMER_GRACE_SECONDS + 1)) == [TICK]
 
 
 def test_inbox_and_outbox_work_is_left_to_its_event_for_the_grace_period(rt: Runtime) -> None:
@@ -89,7 +99,7 @@ def test_the_sweep_loop_starts_no_run_when_nothing_is_due_and_the_tick_when_a_ti
     for _ in range(3):
         assert loop.once() == []
     assert _runs_of(tick_deployment) == 0
-    clock["now"] = NOW + timedelta(minutes=2, seconds=10)
+    clock["now"] = NOW + timedelta(minutes=2, seconds=TIMER_GRACE_SECONDS + 10)
     assert loop.once() == [TICK]
     assert loop.once() == []  # started already: not again while its run claims the timer
     assert _runs_of(tick_deployment) == 1
