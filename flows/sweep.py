@@ -72,7 +72,7 @@ def schedule_next_tick(rt: Runtime, now: datetime) -> datetime | None:
     if due is None:
         return None
     at = max(due, now)
-    start_deployment(TICK, scheduled_time=at, idempotency_key=f"tick@{at:%Y-%m-%dT%H:%M}")
+    start_deployment(TICK, scheduled_time=at, idempotency_key=f"tick@{at:%Y-%m-%dT%H:%M:%S}")
     return at
 
 

@@ -75,7 +75,7 @@ class Overdue:
 
 
 def overdue(conn: Connection, now: datetime, since: datetime, timers_since: datetime | None = None) -> Overdue:
-    """Four indexed look-ups: cheap enough to run every few seconds without a flow run.
+    """Four small look-ups (one row or one MIN each): cheap enough to run every few seconds.
     ``timers_since``: timers due by then count (default ``now``)."""
     waiting = or_(and_(inbox.c.status == "pending", inbox.c.received_at <= since),
                   and_(inbox.c.status == "claimed", inbox.c.lease_until <= now))

@@ -5,7 +5,8 @@ decided. Real flow runs on a Prefect test server, the sandbox's Movidesk, a real
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,15 +54,22 @@ def _ticket_action(onboarding: str) -> Action:
                   payload={"object": "ticket", "fields": {"subject": f"CORE - {CUSTOMER}"}})
 
 
-def _logs(run_id) -> list[str]:
+def _logs(run_id, wanted: Callable[[str], bool]) -> list[str]:
+    """The run's log lines that ``wanted`` accepts, waiting (up to 30 s) for the log worker to
+    send them: the logs reach the server after the run, in the background."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
 
     APILogHandler().flush()
-    with get_client(sync_client=True) as client:
-        return [log.message for log in client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))]
+    deadline = time.monotonic() + 30
+    while True:
+        with get_client(sync_client=True) as client:
+            found = [log.message for log in client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))) if wanted(log.message)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def _artifact(run_id, key: str) -> list[dict]:
@@ -89,7 +97,7 @@ def test_a_push_run_with_a_dead_letter_ends_failed_with_the_count_and_logs_custo
     assert state.message.startswith("1 dead letter: create_record ops-1 (M1)"), state.message
     assert rt.ledger.status(NOW).dead_outbox == 1  # the ledger recorded it all the same
     run_id = state.state_details.flow_run_id
-    dead_lines = [m for m in _logs(run_id) if "ops-1" in m and "now dead" in m]
+    dead_lines = _logs(run_id, lambda m: "ops-1" in m and "now dead" in m)
     assert dead_lines and CUSTOMER in dead_lines[0] and "rule M1" in dead_lines[0] and "reason:" in dead_lines[0]
     from prefect.client.orchestration import get_client
 
@@ -133,7 +141,7 @@ def test_a_tick_run_publishes_a_table_of_the_timer_that_fired_and_what_it_decide
     [row] = _artifact(state.state_details.flow_run_id, "tick")
     assert row["onboarding"] == "ops-4" and row["customer"] == CUSTOMER and "timer ops-wake (M1" in row["what"]
     assert "timer ops-wake is not pending" in row["why"]  # the playbook's own words: it never set it
-    assert any("timer ops-wake" in m and CUSTOMER in m for m in _logs(state.state_details.flow_run_id))
+    assert _logs(state.state_details.flow_run_id, lambda m: "timer ops-wake" in m and CUSTOMER in m)
 
 
 def test_a_process_inbox_run_publishes_a_table_of_each_item_with_its_rule_or_why_it_was_ignored(
@@ -164,4 +172,4 @@ def test_a_process_inbox_run_shows_the_customer_and_the_rule_that_decided_a_sign
     [row] = _artifact(state.state_details.flow_run_id, "process-inbox")
     assert (row["onboarding"], row["customer"], row["what"]) == ("network:ops-5", CUSTOMER, "account.created (kickoff webhook)")
     assert row["rules"] and row["actions"] and not row["ignored"]
-    assert any(CUSTOMER in m and "decided by" in m for m in _logs(state.state_details.flow_run_id))
+    assert _logs(state.state_details.flow_run_id, lambda m: CUSTOMER in m and "decided by" in m)
