@@ -181,8 +181,7 @@ FOOTER = """
 #             match: {prefect.resource.id: "kickoff.action.*"}, threshold: 1, within: 0}
 #   actions: [{type: send-notification, block_document_id: <your Slack or e-mail block>,
 #              subject: "Kickoff: dead letter on {{ event.resource['kickoff.tool'] }}",
-#              body: "{{ event.payload.customer }}: {{ event.payload.kind }} ({{ event.payload.rule }})
-#                     gave up: {{ event.payload.reason }}; `kickoff ledger dead` lists them."}]
+#              body: "{{ event.payload.count }} action(s) gave up; `kickoff ledger dead` lists them."}]
 """
 
 

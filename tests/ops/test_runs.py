@@ -5,6 +5,7 @@ decided. Real flow runs on a Prefect test server, the sandbox's Movidesk, a real
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,9 +38,13 @@ def rt(prefect_server, sandbox: SandboxControl, sandbox_env: dict[str, str]) -> 
     sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
     default_runtime.cache_clear()
     runtime = default_runtime()
+    run_logger = logging.getLogger("prefect.flow_runs")
+    level = run_logger.level
+    run_logger.setLevel(logging.INFO)  # Prefect's default (the demo quiets it to WARNING)
     try:
         yield runtime
     finally:
+        run_logger.setLevel(level)
         runtime.ledger.close()
         default_runtime.cache_clear()
 
