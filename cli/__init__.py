@@ -24,6 +24,8 @@ _AREAS = (
     "cli.playbook_cmd",
     "cli.sandbox_cmd",
     "cli.limits_cmd",
+    "cli.alerts_cmd",
+    "cli.blocks_cmd",
     "cli.gateway_cmd",
     "cli.stack_cmd",
     "cli.webhooks_cmd",

@@ -38,7 +38,6 @@ from connectors import asana_account
 from connectors.asana_hooks import AsanaWebhooks
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.ratelimit import bucket_for
-from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, UnknownOutcome, VendorError, classify
 from kickoff.contracts.vendor import VendorAction
 from kickoff.contracts.webhooks import (
@@ -118,6 +117,7 @@ class _Plan:
 
 class AsanaConnector(AsanaWebhooks, Connector):
     tool = "asana"
+    account_module = asana_account
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -164,13 +164,6 @@ class AsanaConnector(AsanaWebhooks, Connector):
     def task_fields(self) -> str:
         """``opt_fields`` of a task read: the connector's own and what the mapping reads."""
         return ",".join(sorted({*OWN_TASK_FIELDS, *self.reads.get("tasks", [])}))
-
-    # --- proving access, describing the account ------------------------------------------
-    def check(self, now: datetime) -> list[str]:
-        return asana_account.check(self, now)
-
-    def discover(self, now: datetime) -> Account:
-        return asana_account.discover(self, now)
 
     # --- reads ------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,

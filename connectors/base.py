@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime
+from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
 from connectors.credentials import resolve_secret
@@ -174,15 +175,25 @@ class Connector(ABC):
         return plan
 
     # --- proving access, describing the account (Airbyte's check and discover) ---------
+    account_module: ClassVar[ModuleType | None] = None
+    """The tool's ``connectors/<tool>_account.py``, whose ``check(connector, now)`` and
+    ``discover(connector, now)`` do both through this connector; None: the defaults below."""
+
     def check(self, now: datetime) -> list[str]:
         """Problems reaching the tool with the access Kickoff needs, each in words with the
         setting to fix; [] when it is ok. Default (a tool with nothing to call): every
         credential resolves."""
-        return self.unset_credentials()
+        if self.account_module is None:
+            return self.unset_credentials()
+        problems: list[str] = self.account_module.check(self, now)
+        return problems
 
     def discover(self, now: datetime) -> Account:
         """The live account; default: nothing to read."""
-        return Account(tool=self.tool)
+        if self.account_module is None:
+            return Account(tool=self.tool)
+        account: Account = self.account_module.discover(self, now)
+        return account
 
     def setting(self, credential: str) -> str:
         """Where a credential is set, by the name its reference gives (never its value)."""

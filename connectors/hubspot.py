@@ -56,7 +56,6 @@ from connectors import hubspot_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.hubspot_adopt import HubSpotRunning
 from connectors.hubspot_hooks import HubSpotWebhooks
-from kickoff.contracts.account import Account
 from kickoff.contracts.errors import (
     ErrorKind,
     UnknownOutcome,
@@ -202,6 +201,7 @@ class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
     """Tickets, tasks and notes in HubSpot; reads ticket changes; verifies v3 webhooks."""
 
     tool = "hubspot"
+    account_module = hubspot_account
 
     @cached_property
     def _client(self) -> HubSpot:
@@ -219,14 +219,6 @@ class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
     def invoke(self, fn: Callable[[], T], now: datetime | None = None) -> T:
         """One call of the client under the limiter and the retry policy, its errors classified."""
         return self.call(lambda: self._invoke(fn, now))
-
-    def check(self, now: datetime) -> list[str]:
-        """Reads proving the token and the scopes Kickoff needs (see ``hubspot_account``)."""
-        return hubspot_account.check(self, now)
-
-    def discover(self, now: datetime) -> Account:
-        """The portal: its id, ticket pipelines, owners and properties."""
-        return hubspot_account.discover(self, now)
 
     def problem(self, error: VendorError, credential: str) -> str:
         """A 403 ``MISSING_SCOPES`` names the scope to grant; the rest as for every tool."""

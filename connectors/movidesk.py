@@ -48,7 +48,6 @@ import requests
 from connectors import movidesk_account
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.http import make_session, send
-from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
 from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
@@ -188,6 +187,7 @@ class MovideskConnector(Connector):
     """Kickoff's Movidesk connector (see the module's docstring)."""
 
     tool: ClassVar[str] = "movidesk"
+    account_module = movidesk_account
 
     def __init__(self, tool_config: ToolConfig, **kwargs: Any) -> None:
         super().__init__(tool_config, **kwargs)
@@ -208,13 +208,6 @@ class MovideskConnector(Connector):
 
     def _get(self, path: str, params: dict[str, str]) -> Any:
         return self.call(lambda: self._request("GET", path, params).json())
-
-    # --- proving access, describing the account ------------------------------------------
-    def check(self, now: datetime) -> list[str]:
-        return movidesk_account.check(self, now)
-
-    def discover(self, now: datetime) -> Account:
-        return movidesk_account.discover(self, now)
 
     # --- reading --------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,

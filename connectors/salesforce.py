@@ -63,7 +63,6 @@ from simple_salesforce.exceptions import (
 from connectors import salesforce_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import make_session, transport_error
-from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
 from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
@@ -177,6 +176,7 @@ class SalesforceConnector(Connector):
     """
 
     tool: ClassVar[str] = "salesforce"
+    account_module = salesforce_account
 
     def __init__(self, tool_config: ToolConfig, **kwargs: Any) -> None:
         super().__init__(tool_config, **kwargs)
@@ -227,13 +227,6 @@ class SalesforceConnector(Connector):
             last = self._last_response
             headers = last.headers if last is not None and getattr(exc, "status", None) == last.status_code else None
             raise vendor_error(exc, write=write, headers=headers) from exc
-
-    # --- proving access, describing the account ------------------------------------------
-    def check(self, now: datetime) -> list[str]:
-        return salesforce_account.check(self, now)
-
-    def discover(self, now: datetime) -> Account:
-        return salesforce_account.discover(self, now)
 
     # --- reads ----------------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,

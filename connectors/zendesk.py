@@ -64,7 +64,6 @@ from connectors import zendesk_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import SandboxRedirectAdapter, make_session, transport_error
 from connectors.zendesk_hooks import ZendeskWebhooks
-from kickoff.contracts.account import Account
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
 from kickoff.contracts.vendor import VendorAction, VendorPayload
 from kickoff.contracts.webhooks import (
@@ -255,6 +254,7 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
     """
 
     tool: ClassVar[str] = "zendesk"
+    account_module = zendesk_account
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -277,13 +277,6 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
     def _zd(self, fn: Callable[[], T], *, write: bool = False, lookup: Callable[[], T | None] | None = None) -> T:
         """One zenpy call under the limiter and the retry policy, its errors translated."""
         return self.call(_guarded(fn, write=write), lookup=_guarded(lookup, write=False) if lookup else None)
-
-    # --- proving access, describing the account ------------------------------------------
-    def check(self, now: datetime) -> list[str]:
-        return zendesk_account.check(self, now)
-
-    def discover(self, now: datetime) -> Account:
-        return zendesk_account.discover(self, now)
 
     # --- reads ----------------------------------------------------------------------------
     def read_changes(self, cursor: str | None, *, now: datetime,

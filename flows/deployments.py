@@ -174,14 +174,11 @@ deployments:
 """
 
 FOOTER = """
-# An example automation (create it in the UI or with `prefect automation create`):
-# alert when an action lands in the dead-letter state.
-#   name: kickoff-dead-letter-alert
-#   trigger: {type: event, posture: Reactive, expect: [kickoff.action.dead],
-#             match: {prefect.resource.id: "kickoff.action.*"}, threshold: 1, within: 0}
-#   actions: [{type: send-notification, block_document_id: <your Slack or e-mail block>,
-#              subject: "Kickoff: dead letter on {{ event.resource['kickoff.tool'] }}",
-#              body: "{{ event.payload.count }} action(s) gave up; `kickoff ledger dead` lists them."}]
+# After `prefect deploy --all` (and whenever config/alerts.yaml changes): `kickoff alerts sync`
+# creates or updates the automation kickoff-dead-letter-alert, which turns each
+# kickoff.action.dead event into a notification through the Prefect block config/alerts.yaml
+# names (a Slack webhook, e-mail...). `kickoff blocks register` puts the tools' credentials
+# in Prefect Secret blocks, which config/tools.yaml then names block:NAME.
 """
 
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -75,7 +76,7 @@ def create_app(
     source = Connectors(connectors, config)
     intake = Intake(ledger, clock)
     announcer = BackgroundAnnouncer(announce, max_pending_announcements)
-    canonical = CanonicalEvents(events_token, zones=_tenant_zones(config))
+    canonical = CanonicalEvents(events_token, zones=_tenant_zones(config), needs=_tenant_needs(config))
     if public_url is None:
         from kickoff.settings import KickoffSettings
 
@@ -121,7 +122,8 @@ def create_app(
 
     def vendor_route(route: WebhookRoute) -> Callable[[Request], Awaitable[Response]]:
         def work(webhook: WebhookRequest) -> Outcome:
-            connector = handshake.with_kept_secrets(source.get(route.tool), ledger.webhook_secrets(route.tool))
+            connector = handshake.with_kept_secrets(source.get(route.tool),
+                                                   functools.partial(ledger.webhook_secrets, route.tool))
             return intake.receive(route.tool, connector, webhook, route.redact)
 
         async def endpoint(request: Request) -> Response:
@@ -180,6 +182,25 @@ def _tenant_zones(config: Config | None) -> Callable[[], dict[str, ZoneInfo]]:
         return {key: tenant.zone for key, tenant in (config or load_config()).tenants.items()}
 
     return zones
+
+
+def _tenant_needs(config: Config | None) -> Callable[[], dict[str, dict[str, dict[str, str]]]]:
+    """What each tenant's playbook writes on, per event type (a canonical event's required
+    fields beyond its type's), read once, when first needed."""
+
+    @functools.cache
+    def needs() -> dict[str, dict[str, dict[str, str]]]:
+        from kickoff.playbooks.loader import find_playbook
+        from kickoff.playbooks.needs import data_needs
+        from kickoff.settings import load_config
+
+        loaded = config or load_config()
+        folder = Path(loaded.settings.config_dir) / "playbooks"
+        by_playbook = {name: data_needs(find_playbook(name, folder if folder.is_dir() else None))
+                       for name in {tenant.playbook for tenant in loaded.tenants.values()}}
+        return {key: by_playbook[tenant.playbook] for key, tenant in loaded.tenants.items()}
+
+    return needs
 
 
 def _route_paths() -> list[str]:

@@ -30,6 +30,9 @@ from kickoff.model import Delivery
 
 Zones = Callable[[], Mapping[str, ZoneInfo]]
 """The configured tenants and their time zones, read when the first event comes."""
+Needs = Callable[[], Mapping[str, Mapping[str, Mapping[str, str]]]]
+"""Tenant -> event type -> {data field: rule}: what each tenant's playbook writes on
+(``kickoff.playbooks.needs``), read when the first event comes."""
 
 TOKEN_ENV = "KICKOFF_EVENTS_TOKEN"
 MAX_EVENTS = 100
@@ -40,9 +43,10 @@ class CanonicalEvents:
 
     tool = "kickoff"
 
-    def __init__(self, token: str | None = None, zones: Zones | None = None) -> None:
+    def __init__(self, token: str | None = None, zones: Zones | None = None, needs: Needs | None = None) -> None:
         self._token = token
         self._zones = zones
+        self._needs = needs
 
     def secret(self, name: str) -> str:
         """The token, read when a request comes (like every credential); VendorError if unset."""
@@ -68,12 +72,24 @@ class CanonicalEvents:
         for index, item in enumerate(items):
             try:
                 event = read_event(item, self._zone(item))
+                self._check_needs(event.tenant, event.type, event.data)
             except EventRefused as exc:
                 raise WebhookRejected(422, f"event {index}: {exc}") from None
             deliveries.append(Delivery(tool="kickoff", dedup_key=f"kickoff:event:{event.id}",
                                        kind="webhook", received_at=now, record_id=event.subject,
                                        payload=event.model_dump(mode="json")))
         return deliveries
+
+    def _check_needs(self, tenant: str | None, event_type: str, data: Mapping[str, object]) -> None:
+        """The fields the tenant's playbook writes on must be there (an event naming no tenant
+        is checked when its onboarding is found)."""
+        if tenant is None or self._needs is None:
+            return
+        needed = self._needs().get(tenant, {}).get(str(event_type), {})
+        missing = [(f"data.{field}", f"missing: {tenant}'s playbook writes on it (rule {rule})")
+                   for field, rule in needed.items() if data.get(field) in (None, "")]
+        if missing:
+            raise EventRefused(missing)
 
     def _zone(self, item: object) -> ZoneInfo | None:
         """The zone of the tenant the event names (EventRefused if it is none of ours)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,9 +59,11 @@ def with_secret(connector: Any, name: str, value: str) -> Any:
 class _AnySecret:
     """``connector`` whose webhook check also passes for a signature made with any secret the
     ledger keeps for the tool (a tool with several webhooks, each with its own signing secret,
-    as Kickoff registered them); every other call goes to the connector itself."""
+    as Kickoff registered them); every other call goes to the connector itself. The kept
+    secrets are read only when the connector's own secret does not sign the request, so the
+    usual delivery costs no ledger read on the way to its ack."""
 
-    def __init__(self, connector: Any, secrets: list[str]) -> None:
+    def __init__(self, connector: Any, secrets: Callable[[], list[str]]) -> None:
         self._connector, self._secrets = connector, secrets
 
     def __getattr__(self, name: str) -> Any:
@@ -71,7 +74,10 @@ class _AnySecret:
             return self._connector.verify_webhook(request, now)
         except (WebhookRejected, VendorError) as exc:
             first = exc
-        for secret in self._secrets:
+        kept = self._secrets()
+        if not kept:
+            raise first
+        for secret in kept:
             try:
                 return with_secret(self._connector, HOOK_SECRET, secret).verify_webhook(request, now)
             except (WebhookRejected, VendorError):
@@ -81,9 +87,10 @@ class _AnySecret:
         raise WebhookRejected(401, f"no {getattr(self._connector, 'tool', 'webhook')} secret signed this request")
 
 
-def with_kept_secrets(connector: Any, secrets: list[str]) -> Any:
-    """``connector``, or a view of it that also accepts the secrets kept for the tool."""
-    return _AnySecret(connector, secrets) if secrets else connector
+def with_kept_secrets(connector: Any, secrets: Callable[[], list[str]]) -> Any:
+    """``connector``, as a view that also accepts the secrets kept for the tool (``secrets()``,
+    read only if the connector's own check fails)."""
+    return _AnySecret(connector, secrets)
 
 
 def receive(intake: Intake, route: WebhookRoute, connector: Any, webhook: WebhookRequest,

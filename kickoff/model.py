@@ -299,3 +299,6 @@ class ActionResult(_Model):
     external_id: str | None = None
     reason: str | None = None
     retry_after: float | None = None
+    waits_for: str | None = None
+    """A not-ready answer: the idempotency key of the action whose creation this one needs
+    (the ledger ends the row dead, blocked, when that creation is dead)."""

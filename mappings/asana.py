@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
-from kickoff.contracts.account import Account
 from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
@@ -34,7 +33,6 @@ from kickoff.tools.asana import (
 from mappings import asana_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import change_fingerprint, parse_datetime
-from mappings.discovery import Names, Problem, Proposal
 
 TASK_FIELDS = ("completed", "completed_at", "memberships.section.name", "modified_at", "notes")
 """What ``to_events`` reads of a polled (or enriched) task."""
@@ -52,14 +50,7 @@ class AsanaTable(TableModel):
 class AsanaMapping(ToolMapping):
     tool = "asana"
     Table = AsanaTable
-
-    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
-                own_account: bool = False) -> Proposal:
-        """Ids of the live account by the playbook's names (``mappings/asana_account.py``)."""
-        return asana_account.propose(table, account, names, own_account=own_account)
-
-    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
-        return asana_account.verify(table, account)
+    account_module = asana_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
@@ -124,7 +115,7 @@ class AsanaMapping(ToolMapping):
             task = ctx.record_for(payload.task_key, self.tool, "task")
             if task is None:
                 raise MappingError(f"task {payload.task_key[:12]} is not created in Asana yet", field="task_key",
-                                   retry=True)
+                                   retry=True, waits_for=payload.task_key)
             done = payload.section or table.done_sections[0]
             return self.vendor(action, {"record_id": str(task), "project": table.project,
                                         "section": role_value(table.sections, done, "section")})

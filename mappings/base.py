@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
@@ -107,17 +108,27 @@ class ToolMapping(ABC):
         return []
 
     # --- going live: the ids of the tenant's account --------------------------------------
+    account_module: ClassVar[ModuleType | None] = None
+    """The tool's ``mappings/<tool>_account.py``, whose ``propose`` and ``verify`` (same
+    arguments as below) read the live account; None: the tool has nothing to match."""
+
     def propose(self, table: dict[str, Any], account: Account, names: Names, *,
                 own_account: bool = False) -> Proposal:
         """The tenant's table with the ids ``account`` holds filled in, matched by the playbook's
         ``names`` (``kickoff discover``); ``own_account``: the tenant alone uses this account, so
         the account's id routes its webhooks. Default: nothing in the tool to match."""
-        return Proposal(copy.deepcopy(table))
+        if self.account_module is None:
+            return Proposal(copy.deepcopy(table))
+        proposal: Proposal = self.account_module.propose(table, account, names, own_account=own_account)
+        return proposal
 
     def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
         """Every id, field and value the table names that the live account does not have as
         the table says (``kickoff config check --live``). Default: nothing to check."""
-        return []
+        if self.account_module is None:
+            return []
+        problems: list[Problem] = self.account_module.verify(table, account)
+        return problems
 
     # --- shared helpers ----------------------------------------------------------------
     def stage_of(self, record: dict[str, Any], ctx: MappingContext) -> str | None:
@@ -227,7 +238,7 @@ class ToolMapping(ABC):
             found = ctx.record_for(payload.target, self.tool, record_kind)
             if found is None:
                 raise MappingError(f"the {self.tool} record created by {payload.target[:12]} does not exist yet",
-                                   field="target", retry=True)
+                                   field="target", retry=True, waits_for=payload.target)
             return str(found)
         onboarding = action.onboarding_id
         state = ctx.state_for(onboarding)
@@ -252,7 +263,7 @@ class ToolMapping(ABC):
             found = ctx.record_for(key, self.tool, None)
             if found is None:
                 raise MappingError(f"the {self.tool} {main_record} of {onboarding} is not created yet",
-                                   field="record_id", retry=True)
+                                   field="record_id", retry=True, waits_for=key)
             return str(found)
         raise MappingError(f"onboarding {onboarding} has no {self.tool} record", field="record_id")
 

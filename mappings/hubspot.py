@@ -24,7 +24,6 @@ from datetime import UTC
 from typing import Any, Literal
 
 from kickoff.actions import AddNote, AssignOwner, CompleteTask, CreateRecord, CreateTask, SetStage
-from kickoff.contracts.account import Account
 from kickoff.contracts.subscriptions import Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
@@ -52,7 +51,6 @@ from kickoff.tools.hubspot import (
 from mappings import hubspot_account, hubspot_adopt
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, change_fingerprint, parse_datetime
-from mappings.discovery import Names, Problem, Proposal
 
 WATCHED = (STAGE, OWNER, MEETING_OUTCOME, TASK_STATUS, CALL_DISPOSITION, "restart_onboarding")
 CREATED_FINGERPRINT = "(created)"
@@ -131,14 +129,7 @@ class _Change:
 class HubSpotMapping(ToolMapping):
     tool = "hubspot"
     Table = HubSpotTable
-
-    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
-                own_account: bool = False) -> Proposal:
-        """Ids of the live account by the playbook's names (``mappings/hubspot_account.py``)."""
-        return hubspot_account.propose(table, account, names, own_account=own_account)
-
-    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
-        return hubspot_account.verify(table, account)
+    account_module = hubspot_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
@@ -252,7 +243,7 @@ class HubSpotMapping(ToolMapping):
             task = ctx.record_for(payload.task_key, self.tool, "task")
             if task is None:
                 raise MappingError(f"task {payload.task_key[:12]} is not created in HubSpot yet", field="task_key",
-                                   retry=True)
+                                   retry=True, waits_for=payload.task_key)
             return self.vendor(action, {"record_id": str(task)})
         if isinstance(payload, AddNote):
             mentions = [f"@{role} ({role_value(table.owners, role, 'owner') or 'no owner'})" for role in payload.mentions]

@@ -33,7 +33,6 @@ from kickoff.actions import (
     PostAction,
     SetStage,
 )
-from kickoff.contracts.account import Account
 from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
@@ -44,7 +43,6 @@ from kickoff.tools import movidesk as mv
 from mappings import movidesk_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, parse_datetime
-from mappings.discovery import Names, Problem, Proposal
 
 LABEL_LINE = re.compile(r"^\s*([^:\n]{1,40}):\s*(.+?)\s*$", re.MULTILINE)
 DATETIME_FIELDS = {"start", "next_start"}
@@ -113,14 +111,7 @@ def _literal(text: str) -> str:
 class MovideskMapping(ToolMapping):
     tool = "movidesk"
     Table = MovideskTable
-
-    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
-                own_account: bool = False) -> Proposal:
-        """Ids of the live account by the playbook's names (``mappings/movidesk_account.py``)."""
-        return movidesk_account.propose(table, account, names, own_account=own_account)
-
-    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
-        return movidesk_account.verify(table, account)
+    account_module = movidesk_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:

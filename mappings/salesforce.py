@@ -27,7 +27,6 @@ from kickoff.actions import (
     Payload,
     SetStage,
 )
-from kickoff.contracts.account import Account
 from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType
@@ -37,7 +36,6 @@ from kickoff.tools import salesforce as sf
 from mappings import salesforce_account, salesforce_adopt
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, parse_date, parse_datetime
-from mappings.discovery import Names, Problem, Proposal
 
 IDENTITY = {*sf.SYSTEM_FIELDS, "LastModifiedDate", "CreatedDate", "CaseNumber", "Name", "Subject",
             "AccountId", "WhatId", "Description", "attributes", "object", sf.KEY_FIELD}
@@ -95,14 +93,7 @@ def _fields(delivery: Delivery) -> tuple[str, dict[str, Any]]:
 class SalesforceMapping(ToolMapping):
     tool = "salesforce"
     Table = SalesforceTable
-
-    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
-                own_account: bool = False) -> Proposal:
-        """Ids of the live account by the playbook's names (``mappings/salesforce_account.py``)."""
-        return salesforce_account.propose(table, account, names, own_account=own_account)
-
-    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
-        return salesforce_account.verify(table, account)
+    account_module = salesforce_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:
@@ -219,7 +210,8 @@ class SalesforceMapping(ToolMapping):
         if isinstance(payload, CompleteTask):
             task = ctx.record_for(payload.task_key, self.tool, "task")
             if task is None:
-                raise MappingError(f"task {payload.task_key[:12]} is not created yet", field="task_key", retry=True)
+                raise MappingError(f"task {payload.task_key[:12]} is not created yet", field="task_key", retry=True,
+                                   waits_for=payload.task_key)
             return self.vendor(action, {"record_id": str(task)})
         if isinstance(payload, AddNote):
             _, rid = self._where(action, ctx, table, payload)
@@ -245,7 +237,7 @@ class SalesforceMapping(ToolMapping):
                 if found:
                     return kind, str(found)
             raise MappingError(f"the record created by {payload.target[:12]} does not exist yet", field="target",
-                               retry=True)
+                               retry=True, waits_for=payload.target)
         if payload.record:
             return payload.record, self.record_id(action, ctx, payload)
         return None, self._account_id(action)

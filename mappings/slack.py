@@ -12,11 +12,9 @@ from typing import Any, Self
 from pydantic import field_validator, model_validator
 
 from kickoff.actions import Notify
-from kickoff.contracts.account import Account
 from kickoff.tools.slack import is_channel_id
 from mappings import slack_account
 from mappings.base import MappingError, TableModel, default
-from mappings.discovery import Names, Problem, Proposal
 from mappings.messages import MessageMapping, resolve, text_of
 
 
@@ -44,14 +42,7 @@ class SlackTable(TableModel):
 class SlackMapping(MessageMapping):
     tool = "slack"
     Table = SlackTable
-
-    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
-                own_account: bool = False) -> Proposal:
-        """Channel ids of the live workspace by the playbook's names (``mappings/slack_account.py``)."""
-        return slack_account.propose(table, account, names, own_account=own_account)
-
-    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
-        return slack_account.verify(table, account)
+    account_module = slack_account
 
     def message(self, payload: Notify, table: SlackTable) -> dict[str, Any]:
         fallback = table.channels.get(table.default_channel, table.default_channel)

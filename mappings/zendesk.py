@@ -31,7 +31,6 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from kickoff.actions import AddNote, AssignOwner, CreateRecord, SetStage
-from kickoff.contracts.account import Account
 from kickoff.contracts.subscriptions import KICKOFF_PREFIX, Wanted
 from kickoff.contracts.vendor import VendorAction
 from kickoff.events import EventType, validate_event_data
@@ -52,7 +51,6 @@ from kickoff.tools.zendesk import (
 from mappings import zendesk_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import change_fingerprint, parse_datetime
-from mappings.discovery import Names, Problem, Proposal
 
 EVENT_PREFIX = "zen:event-type:ticket."
 LINKED_EVENTS = (EventType.UPSELL_REQUESTED, EventType.HARDWARE_REQUESTED, EventType.REQUEST_SUBMITTED)
@@ -172,14 +170,7 @@ class _Ticket:
 class ZendeskMapping(ToolMapping):
     tool = "zendesk"
     Table = ZendeskTable
-
-    def propose(self, table: dict[str, Any], account: Account, names: Names, *,
-                own_account: bool = False) -> Proposal:
-        """Ids of the live account by the playbook's names (``mappings/zendesk_account.py``)."""
-        return zendesk_account.propose(table, account, names, own_account=own_account)
-
-    def verify(self, table: dict[str, Any], account: Account) -> list[Problem]:
-        return zendesk_account.verify(table, account)
+    account_module = zendesk_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from flows.deployments import all_deployments, deployments, prefect_yaml
 from kickoff.contracts.vendor import VendorPayload
@@ -122,6 +123,35 @@ def test_payload_models_cover_the_kinds_the_tools_mapping_produces(tool: str) ->
         missing = {k for k in asked if payload_model(tool, k) is None}
         assert not missing, f"the playbooks ask {tool} for {sorted(missing)}: no payload model"
 
+
+
+@pytest.mark.parametrize(("tool", "kind", "payload", "message"), [
+    ("zendesk", ActionKind.SET_STAGE, {"record_id": "12"}, "set_stage needs status, custom_fields or add_tags"),
+    ("zendesk", ActionKind.ASSIGN_OWNER, {"record_id": "12"}, "assign_owner needs assignee_id or group_id"),
+    ("movidesk", ActionKind.ASSIGN_OWNER, {"record_id": "12", "owner_team": ""},
+     "assign_owner needs owner_id or owner_team"),
+    ("slack", ActionKind.NOTIFY, {"channel": "C0123ABCD", "blocks": []}, "a message needs text or blocks"),
+])
+def test_a_payload_giving_none_of_its_alternatives_is_refused_naming_them(
+        tool: str, kind: ActionKind, payload: dict[str, Any], message: str) -> None:
+    """None, an empty text and an empty list give nothing; a vendor would refuse the write."""
+    model = payload_model(tool, kind)
+    assert model is not None
+    with pytest.raises(ValidationError, match=message):
+        model.model_validate(payload)
+
+
+@pytest.mark.parametrize(("tool", "kind", "payload"), [
+    ("zendesk", ActionKind.ASSIGN_OWNER, {"record_id": "12", "group_id": 0}),
+    ("zendesk", ActionKind.SET_STAGE, {"record_id": "12", "add_tags": ["vip"]}),
+    ("movidesk", ActionKind.ASSIGN_OWNER, {"record_id": "12", "owner_team": "Onboarding"}),
+    ("slack", ActionKind.NOTIFY, {"channel": "C0123ABCD", "text": "hello"}),
+])
+def test_a_payload_giving_one_of_its_alternatives_is_taken(
+        tool: str, kind: ActionKind, payload: dict[str, Any]) -> None:
+    model = payload_model(tool, kind)
+    assert model is not None
+    model.model_validate(payload)
 
 # --- deployments and prefect.yaml ---------------------------------------------------------------
 def test_prefect_yaml_is_the_text_generated_from_the_declarations() -> None:

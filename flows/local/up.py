@@ -27,30 +27,18 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def ensure_dead_letter_automation() -> bool:
-    """The example automation: a ``kickoff.action.dead`` event shows up as a Prefect alert
-    (it notifies nobody until ops attach a notification action in the UI)."""
-    try:
-        from prefect.automations import Automation
-        from prefect.events.actions import DoNothing
-        from prefect.events.schemas.automations import EventTrigger, Posture
+def ensure_dead_letter_automation(config_dir: Path) -> bool:
+    """The dead-letter alert (``flows.alerts``): a ``kickoff.action.dead`` event notifies
+    through the block config/alerts.yaml names, or only shows up when it names none."""
+    from flows.alerts import AUTOMATION, sync_dead_letter_alert
 
-        try:
-            if Automation.read(name="kickoff-dead-letter-alert"):
-                return True
-        except ValueError:  # not there yet
-            pass
-        Automation(
-            name="kickoff-dead-letter-alert",
-            description="An action gave up and is in the dead-letter state: see `kickoff ledger dead`.",
-            trigger=EventTrigger(expect={"kickoff.action.dead"}, match={"prefect.resource.id": "kickoff.action.*"},
-                                 posture=Posture.Reactive, threshold=1),
-            actions=[DoNothing()],
-        ).create()
-        return True
-    except Exception as exc:  # noqa: BLE001 - an example; the stack runs without it
-        log.warning("could not create the dead-letter automation: %s", type(exc).__name__)
+    try:
+        outcome, block = sync_dead_letter_alert(config_dir)
+    except Exception as exc:  # noqa: BLE001 - the stack runs without it; `kickoff alerts sync` says why
+        log.warning("could not sync the %s automation: %s: %s", AUTOMATION, type(exc).__name__, exc)
         return False
+    print(f"Alert:        {AUTOMATION} {outcome}, " + (f"notifies through {block}" if block else "no notification block"))
+    return True
 
 
 def serve_until_stopped() -> int:
@@ -68,13 +56,19 @@ def serve_until_stopped() -> int:
         stop_process_group(child, grace=30.0, leader_first=True)
 
 
+def _config_dir() -> Path:
+    from kickoff.settings import KickoffSettings
+
+    return Path(KickoffSettings().config_dir)
+
+
 def run_up(home: Path, with_sandbox: bool, prefect_port: int, gateway_port: int) -> int:
     from flows.local.stack import local_stack
 
     stop_on_sigterm()
     try:
         with local_stack(home, with_sandbox=with_sandbox, prefect_port=prefect_port, gateway_port=gateway_port) as stack:
-            ensure_dead_letter_automation()  # the stack synced the rate limits (stack.limits)
+            ensure_dead_letter_automation(_config_dir())  # the stack synced the rate limits (stack.limits)
             print(f"Prefect UI:   {stack.prefect.ui_url if stack.prefect else '-'}")
             print(f"Gateway:      {stack.gateway.url if stack.gateway else '-'}/webhooks/<tool>")
             if stack.sandbox:

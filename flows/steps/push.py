@@ -71,7 +71,8 @@ def _not_mapped(action: Action, exc: MappingError) -> ActionResult:
     status = ResultStatus.RETRYABLE if exc.retry else ResultStatus.PERMANENT
     return ActionResult(idempotency_key=action.idempotency_key, status=status,
                         reason=f"mapping: {exc.field}: {exc.reason}",
-                        retry_after=NOT_READY_RETRY_SECONDS if exc.retry else None)
+                        retry_after=NOT_READY_RETRY_SECONDS if exc.retry else None,
+                        waits_for=exc.waits_for if exc.retry else None)
 
 
 def _after_done(rt: Runtime, tool: str, vendor: VendorAction, result: ActionResult, now: datetime) -> None:

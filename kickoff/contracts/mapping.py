@@ -82,10 +82,13 @@ class MappingError(Exception):
 
     ``retry`` True: the data is not ready yet (the record an action writes to is not created
     yet): try again later. False: bad input: the flow marks it failed and keeps it.
+    ``waits_for``: with ``retry``, the idempotency key of the action creating that record, so
+    the ledger can tell waiting for a creation under way from waiting for a dead one.
     """
 
-    def __init__(self, reason: str, field: str | None = None, retry: bool = False) -> None:
-        self.reason, self.field, self.retry = reason, field, retry
+    def __init__(self, reason: str, field: str | None = None, retry: bool = False,
+                 waits_for: str | None = None) -> None:
+        self.reason, self.field, self.retry, self.waits_for = reason, field, retry, waits_for
         super().__init__(f"{field}: {reason}" if field else reason)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError
 
@@ -24,6 +24,19 @@ class VendorPayload(BaseModel):
     """Base of every tool's payload models: unknown fields are mistakes, and refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+    def needs_any(self, what: str, *fields: str) -> Self:
+        """``self`` when one of ``fields`` holds something (not None, an empty text or list);
+        else a ValueError such as ``assign_owner needs assignee_id or group_id``: what the
+        vendor would refuse later, said where the payload is made (call it from a model
+        validator)."""
+        if all(_empty(getattr(self, name)) for name in fields):
+            raise ValueError(f"{what} needs {', '.join(fields[:-1])} or {fields[-1]}")
+        return self
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
 
 
 class PayloadRefused(ValueError):

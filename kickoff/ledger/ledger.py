@@ -21,12 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from kickoff.ledger import (
     adoption,
     audit,
     crosswalk,
     cursors,
+    firing,
     inbox,
     journal,
     migrate,
@@ -41,11 +43,14 @@ from kickoff.ledger import status as status_mod
 from kickoff.ledger.commit import commit_decision as _commit_decision
 from kickoff.ledger.commit import commit_delivery as _commit_delivery
 from kickoff.ledger.database import READ_ONLY, open_database
+from kickoff.ledger.errors import LedgerError
+from kickoff.ledger.group_commit import GroupCommit
 from kickoff.ledger.records import (
     CommitResult,
     DeadLetter,
     Decided,
     DueTimer,
+    Firing,
     InboxItem,
     LedgerStatus,
     OutboxItem,
@@ -86,6 +91,7 @@ class Ledger:
         self.backoff = backoff or Backoff()
         self._settings = settings  # whose key seals webhook secrets (default: the environment's)
         self._sealer: Sealer | None = None
+        self._stores = GroupCommit(database.begin)  # concurrent inbox stores share one commit
 
     @classmethod
     def open(
@@ -111,6 +117,8 @@ class Ledger:
         )
 
     def close(self) -> None:
+        """Wait for the inbox stores in progress to commit, then close the connections."""
+        self._stores.flush()
         self.database.dispose()
 
     def __enter__(self) -> Self:
@@ -134,9 +142,9 @@ class Ledger:
 
     # -- inbox -------------------------------------------------------------------------
     def store_delivery(self, delivery: Delivery) -> tuple[int, bool]:
-        """Store a delivery once; returns (inbox id, created). A duplicate is not an error."""
-        with self.transaction() as conn:
-            return inbox.store(conn, delivery)
+        """Store a delivery once; returns (inbox id, created). A duplicate is not an error.
+        Committed before it returns, possibly in one transaction with concurrent stores."""
+        return self._stores.run(lambda conn: inbox.store(conn, delivery))
 
     def store_deliveries(
         self,
@@ -144,13 +152,19 @@ class Ledger:
         cursor: tuple[str, str, str] | None = None,
         now: datetime | None = None,
     ) -> list[tuple[int, bool]]:
-        """Store a poll page and move the cursor ``(tool, stream, value)`` in the same transaction."""
+        """Store a poll page (or one webhook request's deliveries) and move the cursor ``(tool,
+        stream, value)`` in the same transaction. Committed before it returns; concurrent calls
+        share one commit (``group_commit``), each all or nothing."""
         at = _now(now)
-        with self.transaction() as conn:
-            stored = [inbox.store(conn, d) for d in deliveries]
+        page = list(deliveries)
+
+        def store(conn: Connection) -> list[tuple[int, bool]]:
+            stored = [inbox.store(conn, d) for d in page]
             if cursor is not None:
                 cursors.advance(conn, *cursor, now=at)
             return stored
+
+        return self._stores.run(store)
 
     def claim_inbox(
         self,
@@ -282,9 +296,42 @@ class Ledger:
     def finish_timer(self, timer: DueTimer | int, now: datetime | None = None) -> str:
         """Mark a claimed timer fired when its firing decided nothing (no state to change),
         so it is not handed out again."""
-        timer_id = timer.id if isinstance(timer, DueTimer) else timer
         with self.transaction() as conn:
-            return timers.mark_fired(conn, timer_id, _now(now))
+            return timers.mark_fired(conn, timer, _now(now))
+
+    def load_states(self, onboarding_ids: Iterable[str]) -> dict[str, Onboarding]:
+        """The states of many onboardings in one read (missing ones are left out)."""
+        with self._read() as conn:
+            return state.load_many(conn, onboarding_ids)
+
+    def commit_firings(self, fired: Sequence[Firing], now: datetime | None = None) -> list[LedgerError | None]:
+        """A claim of fired timers with their decisions, in ONE transaction (``kickoff.ledger.firing``).
+
+        If any of them cannot be written (its claim was lost, its onboarding changed), each is
+        then committed alone, so the others still commit. Returns, per firing, None if it was
+        committed, else the ``LedgerError`` that left it out (its timer stays claimed until
+        the lease runs out, then fires again).
+        """
+        at = _now(now)
+        try:
+            with self.transaction() as conn:
+                firing.commit_firings(conn, fired, at)
+            return [None] * len(fired)
+        except LedgerError as exc:
+            if len(fired) == 1:
+                return [exc]
+        except IntegrityError:
+            if len(fired) == 1:
+                raise
+        outcomes: list[LedgerError | None] = []
+        for one in fired:
+            try:
+                with self.transaction() as conn:
+                    firing.commit_firings(conn, [one], at)
+                outcomes.append(None)
+            except LedgerError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     # -- cursors -----------------------------------------------------------------------
     def get_cursor(self, tool: str, stream: str) -> str | None:

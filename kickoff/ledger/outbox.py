@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, and_, bindparam, select, text, update
 
 from kickoff.ledger import pauses
@@ -30,7 +31,7 @@ def _row(action: Action, now: datetime) -> dict[str, Any]:
         "kind": action.kind.value,
         "rule": action.rule,
         "onboarding_id": action.onboarding_id,
-        "payload": action.model_dump(mode="json")["payload"],
+        "payload": to_jsonable_python(action.payload),  # as model_dump(mode="json") has it, for one field
         "due_at": action.due_at,
         "caused_by_event": action.caused_by_event,
         "caused_by_timer": action.caused_by_timer,
@@ -136,22 +137,20 @@ def dead_letters(conn: Connection, tool: str | None = None) -> list[DeadLetter]:
 def replay_dead(conn: Connection, ids: Iterable[int], now: datetime) -> list[int]:
     """Give dead rows a fresh start (attempts 0, due now); returns the ids that were dead.
 
-    The last error stays on the row until the next result, so it is still visible.
+    The rows that died waiting for one of them (``blocked_by``) are replayed with it, and
+    theirs with them. The last error stays on the row until the next result, so it is still
+    visible.
     """
-    wanted = list(ids)
-    if not wanted:
-        return []
-    rows = conn.execute(
-        update(outbox)
-        .where(ob.id.in_(wanted), ob.status == "dead")
-        .values(
-            status="pending",
-            attempts=0,
-            next_try_at=now,
-            claimed_by=None,
-            lease_until=None,
-            updated_at=now,
-        )
-        .returning(ob.id)
-    )
-    return sorted(r.id for r in rows)
+    fresh = {"status": "pending", "attempts": 0, "next_try_at": now, "claimed_by": None,
+             "lease_until": None, "updated_at": now}
+    replayed: list[int] = []
+    where = ob.id.in_(list(ids))
+    while True:
+        rows = conn.execute(
+            update(outbox).where(where, ob.status == "dead").values(**fresh)
+            .returning(ob.id, ob.idempotency_key)
+        ).all()
+        if not rows:
+            return sorted(replayed)
+        replayed += [r.id for r in rows]
+        where = ob.blocked_by.in_([r.idempotency_key for r in rows])

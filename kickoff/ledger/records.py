@@ -35,11 +35,15 @@ class OutboxItem:
 
 @dataclass(frozen=True)
 class DueTimer:
-    """A claimed timer; pass it to ``commit_decision(timer=...)`` to mark it fired."""
+    """A claimed timer; pass it to ``commit_decision(timer=...)`` to mark it fired.
+
+    ``claimed_by`` and ``lease_until`` are the claim: only while the row still carries both
+    may it be marked fired (a worker whose lease ran out and was taken over cannot)."""
 
     id: int
     timer: Timer
     lease_until: datetime
+    claimed_by: str | None = None
 
     @property
     def key(self) -> str:
@@ -93,6 +97,16 @@ class Decided:
     decision: Decision
     event_id: str | None = None
     source: SourceLink | None = None
+
+
+@dataclass(frozen=True)
+class Firing:
+    """A claimed timer and what its ``timer.fired`` event decided (None: nothing to change):
+    what ``Ledger.commit_firings`` writes for it."""
+
+    timer: DueTimer
+    decision: Decision | None
+    event_id: str
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,10 @@
 - retryable: one more attempt; next try after the backoff (never before Retry-After);
   dead letter once ``max_attempts`` is reached.
 - permanent: dead letter at once, reason kept.
+- not ready (retryable, ``waits_for`` naming the action creating the record it writes to):
+  the parent is kept as ``blocked_by``; when that creation is dead the row is dead at once,
+  "blocked: <parent> is dead", rather than coming back until its attempts run out (replaying
+  the parent replays it: ``kickoff.ledger.outbox.replay_dead``).
 - auth: not the action's fault: back to pending, no attempt burned, and the tool paused.
 """
 
@@ -66,6 +70,14 @@ def record(
             "result": result.model_dump(mode="json"),
             "last_error": note,
         }
+    elif result.status == ResultStatus.RETRYABLE and _is_dead(conn, result.waits_for):
+        values = {
+            **released,
+            "status": "dead",
+            "attempts": row.attempts + 1,
+            "last_error": f"blocked: {result.waits_for} is dead",
+            "blocked_by": result.waits_for,
+        }
     elif result.status == ResultStatus.RETRYABLE:
         attempts = row.attempts + 1
         dead = attempts >= max_attempts
@@ -77,6 +89,7 @@ def record(
             "next_try_at": row.next_try_at
             if dead
             else now + backoff.delay(attempts, result.retry_after),
+            "blocked_by": result.waits_for,
         }
     elif result.status == ResultStatus.PERMANENT:
         values = {
@@ -94,6 +107,14 @@ def record(
         }
     conn.execute(update(outbox).where(ob.id == outbox_id).values(**values))
     return str(values["status"])
+
+
+def _is_dead(conn: Connection, idempotency_key: str | None) -> bool:
+    """Whether the action ``idempotency_key`` is a dead letter (its creation will not come)."""
+    if not idempotency_key:
+        return False
+    status = conn.execute(select(ob.status).where(ob.idempotency_key == idempotency_key)).scalar_one_or_none()
+    return status == "dead"
 
 
 def _after_success(conn: Connection, row: Any, result: ActionResult, now: datetime) -> str | None:

@@ -108,6 +108,9 @@ outbox = Table(
     Column("caused_by_timer", String(255)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # the action whose creation this one last waited for (kickoff.ledger.results): its
+    # death ends this row too, and replaying it replays this row
+    Column("blocked_by", String(64)),
     Index(None, "tool", "status", "next_try_at"),
     Index(None, "onboarding_id"),
 )

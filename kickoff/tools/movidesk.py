@@ -148,9 +148,7 @@ class AssignOwner(_OnTicket):
 
     @model_validator(mode="after")
     def _someone(self) -> AssignOwner:
-        if not (self.owner_id or self.owner_team):
-            raise ValueError("assign_owner needs owner_id or owner_team")
-        return self
+        return self.needs_any("assign_owner", "owner_id", "owner_team")
 
 
 class PostAction(_WithStatus):

@@ -48,9 +48,7 @@ class SlackNotify(VendorPayload):
 
     @model_validator(mode="after")
     def _says_something(self) -> Self:
-        if not (self.text or self.blocks):
-            raise ValueError("a message needs text or blocks")  # Slack answers no_text
-        return self
+        return self.needs_any("a message", "text", "blocks")  # Slack answers no_text
 
 
 TOOL = ToolSpec(

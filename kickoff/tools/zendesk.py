@@ -49,9 +49,7 @@ class SetStagePayload(TicketChange):
 
     @model_validator(mode="after")
     def _something(self) -> SetStagePayload:
-        if self.status is None and not self.custom_fields and not self.add_tags:
-            raise ValueError("set_stage needs status, custom_fields or add_tags")
-        return self
+        return self.needs_any("set_stage", "status", "custom_fields", "add_tags")
 
 
 class AssignOwnerPayload(TicketChange):
@@ -60,9 +58,7 @@ class AssignOwnerPayload(TicketChange):
 
     @model_validator(mode="after")
     def _someone(self) -> AssignOwnerPayload:
-        if self.assignee_id is None and self.group_id is None:
-            raise ValueError("assign_owner needs assignee_id or group_id")
-        return self
+        return self.needs_any("assign_owner", "assignee_id", "group_id")
 
 
 class AddNotePayload(TicketChange):

@@ -220,6 +220,19 @@ def test_given_vendor_secret_not_configured_then_503_and_nothing_stored(gateway:
     assert answer.status_code == 503 and gateway.rows() == []
 
 
+def test_given_a_secret_kept_in_the_ledger_then_a_delivery_it_signs_is_stored_and_an_unsigned_one_refused(
+        gateway: Gateway) -> None:
+    gateway.ledger.keep_webhook_secret("zendesk", "second-account", "zendesk-kept-signing-secret",
+                                       datetime.now(UTC))
+
+    kept = gateway.post(signing.zendesk("zendesk-kept-signing-secret", signing.zendesk_event("kept")))
+    configured = gateway.post(signing.zendesk(ZENDESK_SECRET, signing.zendesk_event("configured")))
+    forged = gateway.post(signing.zendesk("not-the-signing-secret", signing.zendesk_event("forged")))
+
+    assert (kept.status_code, configured.status_code, forged.status_code) == (200, 200, 401)
+    assert len(gateway.rows("zendesk")) == 2
+
+
 def test_given_unknown_tool_then_404(gateway: Gateway) -> None:
     assert gateway.session.post(gateway.url + "/webhooks/slack", data=b"{}", timeout=5).status_code == 404
 

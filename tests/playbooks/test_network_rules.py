@@ -8,6 +8,8 @@ from kickoff.playbooks import decide
 from tests.playbooks.conftest import Done, acts, ev, run, t, when
 
 CREATED_AT = "2024-04-09T10:00:00+02:00"  # a Tuesday
+BOOKED_AT = "2024-04-10T09:00:00+02:00"
+MEETING_START = "2024-04-12T14:00:00+02:00"  # a Friday
 SIGNUP = {
     "account_name": "Gîte Exemple",
     "origin": "transformation",
@@ -24,6 +26,15 @@ def pb(playbooks):
 
 def created(at=CREATED_AT, **changes):
     return ev("account.created", at, {**SIGNUP, **changes})
+
+
+def booked(at=BOOKED_AT, start=MEETING_START, meeting_id="r-1"):
+    return ev("meeting.booked", at, {"meeting_id": meeting_id, "start": start})
+
+
+def sent(items):
+    """(decision time, template) of each notification."""
+    return [(a.at.isoformat(), a.action.payload["template"]) for a in items]
 
 
 @pytest.mark.parametrize("origin", ["transformation", "diy"])
@@ -63,45 +74,42 @@ def test_E3_dedicated_line_and_leisure_variant(pb):
     assert welcome.action.payload["fields"]["phone"] == "+33 4 00 00 00 01"
 
 
-def test_E4_confirmation_now_reminders_a_day_and_an_hour_before(pb):
-    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
-    result = run(pb, [created(), booked], until="2024-04-13T00:00:00+02:00")
-    e4 = acts(result, "E4", "notify")
-    assert [(a.at.isoformat(), a.action.payload["template"]) for a in e4] == [
+@pytest.mark.parametrize(("at", "start", "timeline"), [
+    pytest.param(BOOKED_AT, MEETING_START, [
         ("2024-04-10T09:00:00+02:00", "appointment_confirmation"),
         ("2024-04-11T14:00:00+02:00", "appointment_reminder_day"),
         ("2024-04-12T13:00:00+02:00", "appointment_reminder_hour"),
-    ]
+    ], id="two_days_ahead"),
+    # Seed 000: "sa confirmation par mail dès la fin de sa prise de rendez-vous ainsi qu'un
+    # rappel un jour avant": less than 24 hours ahead, the day before has begun already, so
+    # the day reminder ("demain") goes at once.
+    pytest.param("2024-04-10T17:00:00+02:00", "2024-04-11T09:30:00+02:00", [
+        ("2024-04-10T17:00:00+02:00", "appointment_confirmation"),
+        ("2024-04-10T17:00:00+02:00", "appointment_reminder_day"),
+        ("2024-04-11T08:30:00+02:00", "appointment_reminder_hour"),
+    ], id="less_than_24_hours_ahead"),
+])
+def test_E4_confirmation_now_reminders_a_day_and_an_hour_before(pb, at, start, timeline):
+    result = run(pb, [created(), booked(at, start=start)], until="2024-04-13T00:00:00+02:00")
+    e4 = acts(result, "E4", "notify")
+    assert sent(e4) == timeline
     assert e4[0].action.payload["fields"]["duration_minutes"] == 20  # transformation: the short one
+    assert e4[1].action.payload["subject"].endswith("demain")
 
 
 def test_E4_duration_50_minutes_for_diy_and_reminders_across_dst(pb):
-    booked = ev("meeting.booked", "2024-03-28T09:00:00+01:00", {"meeting_id": "r-1", "start": "2024-03-31T14:00:00+02:00"})
-    result = run(pb, [created(at="2024-03-27T10:00:00+01:00", origin="diy"), booked], until="2024-04-01T00:00:00+02:00")
+    meeting = booked("2024-03-28T09:00:00+01:00", start="2024-03-31T14:00:00+02:00")
+    result = run(pb, [created(at="2024-03-27T10:00:00+01:00", origin="diy"), meeting], until="2024-04-01T00:00:00+02:00")
     e4 = acts(result, "E4", "notify")
     assert when(e4) == ["2024-03-28T09:00:00+01:00", "2024-03-30T14:00:00+01:00", "2024-03-31T13:00:00+02:00"]
     assert e4[0].action.payload["fields"]["duration_minutes"] == 50
 
 
-def test_E4_booked_less_than_24_hours_ahead_gets_the_day_reminder_at_once(pb):
-    # Seed 000: "sa confirmation par mail dès la fin de sa prise de rendez-vous ainsi qu'un
-    # rappel un jour avant": the day before has begun already, so "demain" goes with it.
-    booked = ev("meeting.booked", "2024-04-10T17:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-11T09:30:00+02:00"})
-    result = run(pb, [created(), booked], until="2024-04-12T00:00:00+02:00")
-    e4 = acts(result, "E4", "notify")
-    assert [(a.at.isoformat(), a.action.payload["template"]) for a in e4] == [
-        ("2024-04-10T17:00:00+02:00", "appointment_confirmation"),
-        ("2024-04-10T17:00:00+02:00", "appointment_reminder_day"),
-        ("2024-04-11T08:30:00+02:00", "appointment_reminder_hour"),
-    ]
-    assert e4[1].action.payload["subject"].endswith("demain")
-
-
 @pytest.mark.parametrize(("booked_at", "hour_reminder"), [("2024-04-10T09:00:00+02:00", True),
                                                            ("2024-04-10T15:30:00+02:00", False)])
 def test_E4_same_day_appointment_gets_no_tomorrow_reminder(pb, booked_at, hour_reminder):
-    booked = ev("meeting.booked", booked_at, {"meeting_id": "r-1", "start": "2024-04-10T16:00:00+02:00"})
-    result = run(pb, [created(), booked], until="2024-04-11T00:00:00+02:00")
+    meeting = booked(booked_at, start="2024-04-10T16:00:00+02:00")
+    result = run(pb, [created(), meeting], until="2024-04-11T00:00:00+02:00")
     templates = [a.action.payload["template"] for a in acts(result, "E4", "notify")]
     assert templates == ["appointment_confirmation"] + (["appointment_reminder_hour"] if hour_reminder else [])
 
@@ -111,15 +119,15 @@ def test_E4_durations_are_the_playbooks_constants_not_the_seeds(pb):
     # constants do, and a tenant's copy of the playbook may change them
     assert (pb.constants["short_appointment_minutes"], pb.constants["long_appointment_minutes"]) == (20, 50)
     longer = pb.model_copy(update={"constants": {**pb.constants, "short_appointment_minutes": 30}})
-    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
-    [confirmation, *_] = acts(run(longer, [created(), booked], until="2024-04-10T10:00:00+02:00"), "E4", "notify")
+    meeting = booked()
+    [confirmation, *_] = acts(run(longer, [created(), meeting], until="2024-04-10T10:00:00+02:00"), "E4", "notify")
     assert confirmation.action.payload["fields"]["duration_minutes"] == 30
 
 
 def test_E4_cancelled_appointment_drops_reminders(pb):
-    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
+    meeting = booked()
     cancelled = ev("meeting.cancelled", "2024-04-10T18:00:00+02:00", {"meeting_id": "r-1"})
-    result = run(pb, [created(), booked, cancelled], until="2024-04-13T00:00:00+02:00")
+    result = run(pb, [created(), meeting, cancelled], until="2024-04-13T00:00:00+02:00")
     assert [a.action.payload["template"] for a in acts(result, "E4", "notify")] == ["appointment_confirmation"]
     assert result.states["ob-1"].stage == "signed_up"
 
@@ -153,9 +161,9 @@ def test_E5_logged_call_completes_the_task(pb):
 def test_E6_regular_follow_ups_after_the_onboarding(pb):
     # Seed 000: "Le pro est ensuite contacté régulièrement, par mail ou téléphone, dès son
     # OnBoarding effectué": each follow-up done in HubSpot brings the next one.
-    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
+    meeting = booked()
     done = ev("meeting.completed", "2024-04-12T15:00:00+02:00", {"meeting_id": "r-1"})
-    events = [created(), booked, done, Done("follow_up", "2024-04-19T11:00:00+02:00"),
+    events = [created(), meeting, done, Done("follow_up", "2024-04-19T11:00:00+02:00"),
               Done("follow_up", "2024-05-16T09:00:00+02:00"), Done("follow_up", "2024-06-07T16:00:00+02:00")]
     result = run(pb, events)
     assert acts(result, "E6", "set_stage")[0].action.payload == {"stage": "onboarded"}
@@ -169,22 +177,22 @@ def test_E6_regular_follow_ups_after_the_onboarding(pb):
 
 
 def test_E6_no_next_follow_up_until_the_last_one_is_done(pb):
-    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
+    meeting = booked()
     done = ev("meeting.completed", "2024-04-12T15:00:00+02:00", {"meeting_id": "r-1"})
-    result = run(pb, [created(), booked, done], until="2024-09-01T00:00:00+02:00")
+    result = run(pb, [created(), meeting, done], until="2024-09-01T00:00:00+02:00")
     assert len(acts(result, "E6", "create_task")) == 1
     assert result.states["ob-1"].stage == "onboarded"
 
 
 def test_E1_a_professional_who_comes_back_is_onboarded_again(pb):
     """Two cycles of one subject: onboarded and followed up in spring, a new account in autumn."""
-    booked = ev("meeting.booked", "2024-04-10T09:00:00+02:00", {"meeting_id": "r-1", "start": "2024-04-12T14:00:00+02:00"})
+    meeting = booked()
     done = ev("meeting.completed", "2024-04-12T15:00:00+02:00", {"meeting_id": "r-1"})
-    spring = [created(), booked, done, Done("follow_up", "2024-04-19T11:00:00+02:00"),
+    spring = [created(), meeting, done, Done("follow_up", "2024-04-19T11:00:00+02:00"),
               Done("follow_up", "2024-05-16T09:00:00+02:00"), Done("follow_up", "2024-06-07T16:00:00+02:00")]
     autumn_at = "2024-10-04T16:00:00+02:00"  # a Friday
     again = created(at=autumn_at, origin="diy", email="gite-bis@example.com")
-    rebooked = ev("meeting.booked", "2024-10-05T10:00:00+02:00", {"meeting_id": "r-2", "start": "2024-10-08T11:00:00+02:00"})
+    rebooked = booked("2024-10-05T10:00:00+02:00", start="2024-10-08T11:00:00+02:00", meeting_id="r-2")
     result = run(pb, [*spring, again, rebooked], until="2024-10-09T00:00:00+02:00")
     second = [a for a in result.actions if a.at >= t(autumn_at)]
     assert [(a.action.rule, a.action.kind) for a in second] == [

@@ -1,0 +1,127 @@
+"""The dead-letter automation acts: ``kickoff alerts sync`` makes ``kickoff-dead-letter-alert``
+send a notification through the Prefect block config/alerts.yaml names, and a dead letter's
+event reaches the block's receiver with the customer, rule and reason in it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from tests.conftest import REPO
+from tests.webhook_receiver import WebhookReceiver
+
+
+def kickoff(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "config"
+    shutil.copytree(REPO / "config", folder)
+    monkeypatch.setenv("KICKOFF_CONFIG_DIR", str(folder))
+    return folder
+
+
+def name_block(config_dir: Path, block: str | None, subject: str = "Kickoff: {{ event.payload.customer }} gave up") -> None:
+    text = (REPO / "config" / "alerts.yaml").read_text(encoding="utf-8")
+    text = text.replace("  block: null", f"  block: {block or 'null'}")
+    text = text.replace(text.split("\n  subject: ")[1].split("\n")[0], json.dumps(subject))
+    (config_dir / "alerts.yaml").write_text(text, encoding="utf-8")
+
+
+def webhook_block(url: str) -> str:
+    """A custom-webhook notification block posting to ``url``; returns its name."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    name = f"ops-{uuid.uuid4().hex[:8]}"
+    CustomWebhookNotificationBlock(name="kickoff-test", url=url, method="POST",
+                                   json_data={"subject": "{{subject}}", "body": "{{body}}"}).save(name)
+    return name
+
+
+def read_automation():
+    from prefect.automations import Automation
+
+    return Automation.read(name="kickoff-dead-letter-alert")
+
+
+def test_alerts_sync_makes_the_automation_notify_through_the_configured_block_and_is_idempotent(
+        prefect_api: str, config_dir: Path) -> None:
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    block = webhook_block("http://127.0.0.1:9/never-called")
+    name_block(config_dir, f"custom-webhook/{block}")
+    first = kickoff("alerts", "sync")
+    assert first.exit_code == 0, first.output
+    assert f"notifies through block custom-webhook/{block}" in first.output
+    [action] = read_automation().actions
+    assert action.type == "send-notification"
+    assert action.block_document_id == CustomWebhookNotificationBlock.load(block)._block_document_id
+    assert action.subject == "Kickoff: {{ event.payload.customer }} gave up"
+    assert "{{ event.payload.reason }}" in action.body
+
+    assert "kickoff-dead-letter-alert: unchanged" in kickoff("alerts", "sync").output
+    name_block(config_dir, f"custom-webhook/{block}", subject="Kickoff: {{ event.payload.rule }} gave up")
+    assert "kickoff-dead-letter-alert: updated" in kickoff("alerts", "sync").output
+    assert read_automation().actions[0].subject == "Kickoff: {{ event.payload.rule }} gave up"
+
+
+def test_alerts_sync_without_a_block_keeps_an_automation_that_only_shows_up(prefect_api: str, config_dir: Path) -> None:
+    name_block(config_dir, None)
+    synced = kickoff("alerts", "sync")
+    assert synced.exit_code == 0, synced.output
+    assert "no notification block" in synced.output
+    assert [a.type for a in read_automation().actions] == ["do-nothing"]
+
+
+def test_alerts_sync_names_a_block_that_is_not_on_the_server(prefect_api: str, config_dir: Path) -> None:
+    name_block(config_dir, "custom-webhook/no-such-block")
+    refused = kickoff("alerts", "sync")
+    assert refused.exit_code == 2
+    assert "no Prefect block custom-webhook/no-such-block" in refused.output
+
+
+def test_alerts_yaml_with_a_block_that_is_no_type_and_name_is_refused_naming_file_and_field(
+        prefect_api: str, config_dir: Path) -> None:
+    name_block(config_dir, "kickoff-ops")
+    refused = kickoff("alerts", "sync")
+    assert refused.exit_code == 2
+    assert "alerts.yaml" in refused.output and "dead_letter.block" in refused.output
+
+
+def test_a_dead_letter_event_reaches_the_configured_receiver_with_customer_rule_and_reason(
+        prefect_api: str, config_dir: Path) -> None:
+    from flows.prefect_events import ACTION_DEAD, emit_kickoff_event
+
+    receiver = WebhookReceiver("/alerts")
+    try:
+        name_block(config_dir, f"custom-webhook/{webhook_block(receiver.url)}")
+        assert kickoff("alerts", "sync").exit_code == 0
+        payload = {"tenant": "network", "onboarding": "network:edge-customer", "customer": "Edge Customer",
+                   "rule": "E5", "tool": "hubspot", "kind": "create_task",
+                   "reason": "blocked: 32cadc996543ac6c2ae693c5752fc335 is dead"}
+        deadline = time.monotonic() + 90
+        while not receiver.received and time.monotonic() < deadline:
+            # the automations service loads a new automation within seconds: until then an
+            # event would not trigger it, so the dead letter is announced again
+            emit_kickoff_event(ACTION_DEAD, {"prefect.resource.id": "kickoff.action.hubspot",
+                                             "kickoff.tool": "hubspot"}, payload)
+            for _ in range(50):
+                if receiver.received:
+                    break
+                time.sleep(0.2)
+        assert receiver.received, "no notification within 90 s"
+        sent = json.loads(receiver.received[0].body)
+        assert sent["subject"] == "Kickoff: Edge Customer gave up"
+        assert "create_task on hubspot for Edge Customer" in sent["body"]
+        assert "rule E5" in sent["body"] and payload["reason"] in sent["body"]
+    finally:
+        receiver.close()
