@@ -14,6 +14,7 @@ from datetime import datetime
 
 from connectors.base import Connector
 from flows.runtime import Runtime
+from flows.steps import budget
 from kickoff.contracts.mapping import MappingError
 from kickoff.contracts.vendor import VendorAction
 from kickoff.ledger.records import OutboxItem
@@ -112,11 +113,12 @@ def _apply_per_account(rt: Runtime, tool: str, shared: Connector, ready: list[tu
 
 
 def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: int | None = None) -> PushReport:
-    """Push what is due for ``tool`` in rounds of the connector's batch size x 10 rows."""
+    """Push what is due for ``tool`` in rounds of ``connector.round_size`` rows; near the end
+    of a daily allowance only urgent rows go (``flows.steps.budget``)."""
     report = PushReport(tool)
     connector = rt.connector(tool)
     mapping = rt.mapping(tool)
-    round_size = limit or max(connector.batch_size * 10, 10)
+    round_size = limit or connector.round_size
     while True:
         items: list[OutboxItem] = rt.ledger.claim_outbox(tool, worker, limit=round_size, now=now)
         if not items:
@@ -129,7 +131,10 @@ def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: 
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
                 report.rows.append(PushedRow(item.id, item.action, result, rt.ledger.record_result(item.id, result, now=now)))
+        accounts = {item.id: rt.config.account_of(tool, _tenant_key(rt, item.action)) for item, _ in ready}
+        ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
         results = _apply_per_account(rt, tool, connector, ready, now)
+        budget.remember(rt, tool, [rt.connector(tool, a) for a in sorted(set(accounts.values()))], now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
                 _after_done(rt, tool, vendor, result, now)

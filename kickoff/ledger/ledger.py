@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine
 from kickoff.ledger import (
     adoption,
     audit,
+    budgets,
     crosswalk,
     cursors,
     inbox,
@@ -42,6 +43,7 @@ from kickoff.ledger.commit import commit_decision as _commit_decision
 from kickoff.ledger.commit import commit_delivery as _commit_delivery
 from kickoff.ledger.database import READ_ONLY, open_database
 from kickoff.ledger.records import (
+    Budget,
     CommitResult,
     DeadLetter,
     Decided,
@@ -407,6 +409,26 @@ class Ledger:
     def due_outbox_tools(self, now: datetime | None = None) -> list[str]:
         with self._read() as conn:
             return status_mod.due_outbox_tools(conn, _now(now))
+
+    def record_budget(self, budget: Budget) -> None:
+        """Keep a vendor's latest daily count (shared by every worker)."""
+        with self.transaction() as conn:
+            budgets.record(conn, budget)
+
+    def budget(self, tool: str, account: str) -> Budget | None:
+        with self._read() as conn:
+            return budgets.get(conn, tool, account)
+
+    def budgets(self) -> list[Budget]:
+        with self._read() as conn:
+            return budgets.all_budgets(conn)
+
+    def defer_outbox(self, ids: Sequence[int], worker: str, until: datetime,
+                     now: datetime | None = None) -> int:
+        """Hand claimed rows back to wait until ``until`` (a daily allowance's reset): pending,
+        not an attempt, so waiting never makes a dead letter. Returns the rows released."""
+        with self.transaction() as conn:
+            return outbox.defer(conn, ids, worker, until, _now(now))
 
     def status(self, now: datetime | None = None) -> LedgerStatus:
         with self._read() as conn:
