@@ -13,13 +13,16 @@ connector's HTTP layer through ``connectors.http``): a ``Remaining`` below what 
 holds (someone else spends the same token) caps it; a ``Retry-After`` empties it for that
 long; a daily allowance (HubSpot's ``X-HubSpot-RateLimit-Daily*``, Salesforce's
 ``Sforce-Limit-Info``) is kept as the latest report, which the push step stores in the
-ledger's budgets (``kickoff.ledger.budgets``), shared by every worker.
+ledger's budgets (``kickoff.ledger.budgets``), shared by every worker. On Prefect's shared
+limits only the daily reports are kept: the shared bucket already counts every worker's
+calls, and a 429's ``Retry-After`` is waited out by the one retry policy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 import threading
 import time
 from collections.abc import Mapping
@@ -187,7 +190,14 @@ class TokenBucketLimiter(Observing):
 
 class PrefectRateLimiter(Observing):
     """Prefect global concurrency limits with slot decay; strict, so a missing limit fails
-    loudly instead of running unthrottled (create them with ``kickoff limits sync``)."""
+    loudly instead of running unthrottled (create them with ``kickoff limits sync``).
+
+    Why not Prefect's own ``rate_limit`` loop: the server decays a limit's slots from the
+    row's last update, and a refused attempt (423) updates the row too, so every early retry
+    throws away the decay accrued so far; with several workers retrying on the server's
+    jittered ``Retry-After`` about a fifth of the budget went unused. Here a refused attempt
+    reads the limit (a read changes nothing) and waits until its slots have decayed enough,
+    so attempts come when a slot is free and the limit runs at its designed rate."""
 
     def __init__(self, timeout_seconds: float | None = 600.0, limited: set[str] | None = None) -> None:
         super().__init__()
@@ -197,9 +207,42 @@ class PrefectRateLimiter(Observing):
     def acquire(self, tool: str, key: str = "default", slots: int = 1) -> None:
         if self.limited is not None and tool not in self.limited:
             return  # no limit in tools.yaml (e-mail): no global limit was synced for it
-        from prefect.concurrency.sync import rate_limit
+        import httpx
+        from prefect.client.orchestration import get_client
+        from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 
-        rate_limit(limit_name(tool, key), occupy=slots, timeout_seconds=self.timeout_seconds, strict=True)
+        name = limit_name(tool, key)
+        deadline = None if self.timeout_seconds is None else time.monotonic() + self.timeout_seconds
+        with get_client(sync_client=True) as client:
+            while True:
+                try:
+                    if not client.increment_concurrency_slots(names=[name], slots=slots, mode="rate_limit").json():
+                        raise ConcurrencySlotAcquisitionError(f"no global concurrency limit {name}: "
+                                                              "run `kickoff limits sync`")
+                    return
+                except httpx.HTTPStatusError as exc:
+                    if exc.response.status_code != 423:
+                        raise
+                    server_wait = float(exc.response.headers.get("Retry-After", 1.0))
+                wait = self._until_free(client, name, slots, server_wait)
+                if deadline is not None and time.monotonic() + wait > deadline:
+                    raise TimeoutError(f"no {slots} slot(s) of {name} within {self.timeout_seconds} s")
+                time.sleep(wait)
+
+    @staticmethod
+    def _until_free(client, name: str, slots: int, server_wait: float) -> float:
+        """Seconds until ``slots`` have decayed free on ``name`` (the server's wait if unknown),
+        plus a little jitter so that workers waiting together do not all try at once."""
+        from datetime import UTC, datetime
+
+        limit = client.read_global_concurrency_limit_by_name(name)
+        decay = limit.slot_decay_per_second
+        if decay <= 0 or limit.updated is None:
+            return server_wait
+        excess = limit.active_slots + slots - limit.limit  # slots that must decay first
+        elapsed = (datetime.now(UTC) - limit.updated).total_seconds()
+        wait = max(excess / decay - elapsed, 0.0) if excess > 0 else 0.0
+        return min(wait, server_wait) + random.uniform(0.0, min(0.25, 0.2 / decay))
 
 
 def sync_prefect_limits(tools: dict[str, ToolConfig], key: str = "default") -> list[tuple[str, Bucket]]:
