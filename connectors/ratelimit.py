@@ -32,7 +32,7 @@ from typing import Protocol
 from kickoff.settings import Config, RateLimit, ToolConfig
 
 HEADROOM = 0.97        # the steady rate, as a share of the vendor's N per window
-BURST_FRACTION = 0.02  # the bucket's capacity, as a share of N (at least one request)
+BURST_FRACTION = 0.05  # the most of N the bucket holds at once (what the headroom leaves, at most this)
 JITTER_REQUESTS = 0.5  # spare in any window, in requests: arrival times at the vendor vary
 
 
@@ -49,7 +49,8 @@ def bucket_for(limit: RateLimit, headroom: float = HEADROOM) -> Bucket:
     least the largest call (``lump``: Asana's /batch of 10 takes 10 at once), which is what
     its refill pays for (Asana: 0.94 N)."""
     n = limit.requests
-    capacity = max(limit.lump, int(n * BURST_FRACTION))
+    spare = n + 1 - JITTER_REQUESTS - n * headroom  # what the steady rate leaves of a window
+    capacity = max(limit.lump, 1, min(int(spare), int(n * BURST_FRACTION)))
     refill = min(n * headroom, n + 1 - capacity - JITTER_REQUESTS)
     return Bucket(capacity, max(refill, 0.5) / limit.per_seconds)
 
@@ -203,31 +204,40 @@ class PrefectRateLimiter(Observing):
         super().__init__()
         self.timeout_seconds = timeout_seconds
         self.limited = limited  # the limiter keys with a limit (None: all); the others are not limited
+        self._local = threading.local()
+
+    def _client(self):
+        """One API client per thread, kept: a new one per call costs more than the call."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from prefect.client.orchestration import get_client
+
+            client = self._local.client = get_client(sync_client=True).__enter__()
+        return client
 
     def acquire(self, tool: str, key: str = "default", slots: int = 1) -> None:
         if self.limited is not None and tool not in self.limited:
             return  # no limit in tools.yaml (e-mail): no global limit was synced for it
         import httpx
-        from prefect.client.orchestration import get_client
         from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 
         name = limit_name(tool, key)
         deadline = None if self.timeout_seconds is None else time.monotonic() + self.timeout_seconds
-        with get_client(sync_client=True) as client:
-            while True:
-                try:
-                    if not client.increment_concurrency_slots(names=[name], slots=slots, mode="rate_limit").json():
-                        raise ConcurrencySlotAcquisitionError(f"no global concurrency limit {name}: "
-                                                              "run `kickoff limits sync`")
-                    return
-                except httpx.HTTPStatusError as exc:
-                    if exc.response.status_code != 423:
-                        raise
-                    server_wait = float(exc.response.headers.get("Retry-After", 1.0))
-                wait = self._until_free(client, name, slots, server_wait)
-                if deadline is not None and time.monotonic() + wait > deadline:
-                    raise TimeoutError(f"no {slots} slot(s) of {name} within {self.timeout_seconds} s")
-                time.sleep(wait)
+        client = self._client()
+        while True:
+            try:
+                if not client.increment_concurrency_slots(names=[name], slots=slots, mode="rate_limit").json():
+                    raise ConcurrencySlotAcquisitionError(f"no global concurrency limit {name}: "
+                                                          "run `kickoff limits sync`")
+                return
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 423:
+                    raise
+                server_wait = float(exc.response.headers.get("Retry-After", 1.0))
+            wait = self._until_free(client, name, slots, server_wait)
+            if deadline is not None and time.monotonic() + wait > deadline:
+                raise TimeoutError(f"no {slots} slot(s) of {name} within {self.timeout_seconds} s")
+            time.sleep(wait)
 
     @staticmethod
     def _until_free(client, name: str, slots: int, server_wait: float) -> float:
@@ -242,7 +252,7 @@ class PrefectRateLimiter(Observing):
         excess = limit.active_slots + slots - limit.limit  # slots that must decay first
         elapsed = (datetime.now(UTC) - limit.updated).total_seconds()
         wait = max(excess / decay - elapsed, 0.0) if excess > 0 else 0.0
-        return min(wait, server_wait) + random.uniform(0.0, min(0.25, 0.2 / decay))
+        return min(wait, server_wait) + random.uniform(0.0, min(0.05, 0.05 / decay))
 
 
 def sync_prefect_limits(tools: dict[str, ToolConfig], key: str = "default") -> list[tuple[str, Bucket]]:

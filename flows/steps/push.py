@@ -97,11 +97,12 @@ def _apply(connector: Connector, ready: list[tuple[OutboxItem, VendorAction]], n
 
 
 def _apply_per_account(rt: Runtime, tool: str, shared: Connector, ready: list[tuple[OutboxItem, VendorAction]],
-                       now: datetime) -> list[ActionResult]:
-    """``_apply`` with each row's tenant's connector: its own account's, or the shared one."""
+                       now: datetime, accounts: dict[int, str]) -> list[ActionResult]:
+    """``_apply`` with each row's tenant's connector (``accounts``: by outbox id): its own
+    account's, or the shared one."""
     groups: dict[str, list[int]] = {}
     for index, (item, _) in enumerate(ready):
-        groups.setdefault(rt.config.account_of(tool, _tenant_key(rt, item.action)), []).append(index)
+        groups.setdefault(accounts[item.id], []).append(index)
     if list(groups) in ([], [SHARED_ACCOUNT]):
         return _apply(shared, ready, now)
     results: list[ActionResult | None] = [None] * len(ready)
@@ -133,7 +134,7 @@ def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: 
                 report.rows.append(PushedRow(item.id, item.action, result, rt.ledger.record_result(item.id, result, now=now)))
         accounts = {item.id: rt.config.account_of(tool, _tenant_key(rt, item.action)) for item, _ in ready}
         ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
-        results = _apply_per_account(rt, tool, connector, ready, now)
+        results = _apply_per_account(rt, tool, connector, ready, now, accounts)
         budget.remember(rt, tool, [rt.connector(tool, a) for a in sorted(set(accounts.values()))], now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
