@@ -3,7 +3,7 @@ in the baseline (its own ``.venv``) and in this checkout, alternately, and the f
 printed as "baseline | now" tables. Machines differ and load varies over minutes, which is
 why a figure is only compared with one measured in the same run.
 
-Run: ``.venv/bin/python -m bench.compare gateway tick --baseline ../base [--rounds 2] [--quick]``
+Run: ``.venv/bin/python -m bench.compare gateway tick throughput --baseline ../base [--rounds 2] [--quick]``
 where ``../base`` is e.g. ``git worktree add ../base 73c149d`` with a venv of its own
 (``python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'``). PostgreSQL rows too when
 ``KICKOFF_BENCH_DATABASE_URL`` is set. One function per benchmark: ``compare_<name>``.
@@ -128,7 +128,35 @@ def compare_tick(checkouts: list[Checkout], rounds: int, quick: bool,
                      for m in memory])
 
 
-COMPARES: dict[str, Callable[..., None]] = {"gateway": compare_gateway, "tick": compare_tick}
+def compare_throughput(checkouts: list[Checkout], rounds: int, quick: bool) -> None:
+    """``bench throughput`` in each checkout, alternately: per vendor the steady rate's ratio to
+    the vendor's bound and to the limiter's own rate, and the 429s (median ratio, summed 429s)."""
+    runs: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for n in range(rounds):
+        for label, root in checkouts:
+            print(f"-- throughput, round {n + 1}/{rounds}: {label} ({root.name})", flush=True)
+            for row in table_rows(run_bench(root, "throughput", quick), "tool"):
+                runs.setdefault((row["tool"], label), []).append(row)
+    labels = [label for label, _ in checkouts]
+    tools = list(dict.fromkeys(tool for tool, _ in runs))
+    rows = []
+    for tool in tools:
+        cells = [tool]
+        for figure in ("steady/bound", "steady/limiter"):
+            for label in labels:
+                measured = runs.get((tool, label), [])
+                cells.append(f"{statistics.median(float(r[figure]) for r in measured):.2f}" if measured else "-")
+        for label in labels:
+            measured = runs.get((tool, label), [])
+            cells.append(str(sum(int(r["429s"]) for r in measured)) if measured else "-")
+        rows.append(cells)
+    headers = ["tool", *(f"{f} {label}" for f in ("steady/bound", "steady/limiter") for label in labels),
+               *(f"429s {label}" for label in labels)]
+    print_table(f"Throughput at the vendors' limits: baseline vs now (median of {rounds} round(s))", headers, rows)
+
+
+COMPARES: dict[str, Callable[..., None]] = {
+    "gateway": compare_gateway, "tick": compare_tick, "throughput": compare_throughput}
 
 
 def main(argv: list[str] | None = None) -> int:

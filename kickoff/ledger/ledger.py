@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from kickoff.ledger import (
     adoption,
     audit,
+    budgets,
     crosswalk,
     cursors,
     firing,
@@ -47,6 +48,7 @@ from kickoff.ledger.database import READ_ONLY, open_database
 from kickoff.ledger.errors import LedgerError
 from kickoff.ledger.group_commit import GroupCommit
 from kickoff.ledger.records import (
+    Budget,
     CommitResult,
     DeadLetter,
     Decided,
@@ -471,6 +473,26 @@ class Ledger:
                                        moment - timedelta(seconds=timer_grace_seconds))
         return status_mod.Overdue(found.inbox, found.timers, found.outbox_tools,
                                   as_utc(found.next_timer) if found.next_timer is not None else None)
+
+    def record_budget(self, budget: Budget) -> None:
+        """Keep a vendor's latest daily count (shared by every worker)."""
+        with self.transaction() as conn:
+            budgets.record(conn, budget)
+
+    def budget(self, tool: str, account: str) -> Budget | None:
+        with self._read() as conn:
+            return budgets.get(conn, tool, account)
+
+    def budgets(self) -> list[Budget]:
+        with self._read() as conn:
+            return budgets.all_budgets(conn)
+
+    def defer_outbox(self, ids: Sequence[int], worker: str, until: datetime,
+                     now: datetime | None = None) -> int:
+        """Hand claimed rows back to wait until ``until`` (a daily allowance's reset): pending,
+        not an attempt, so waiting never makes a dead letter. Returns the rows released."""
+        with self.transaction() as conn:
+            return outbox.defer(conn, ids, worker, until, _now(now))
 
     def status(self, now: datetime | None = None) -> LedgerStatus:
         with self._read() as conn:

@@ -154,3 +154,16 @@ def replay_dead(conn: Connection, ids: Iterable[int], now: datetime) -> list[int
             return sorted(replayed)
         replayed += [r.id for r in rows]
         where = ob.blocked_by.in_([r.idempotency_key for r in rows])
+
+
+def defer(conn: Connection, ids: Iterable[int], worker: str, until: datetime, now: datetime) -> int:
+    """Release rows ``worker`` holds to wait until ``until``: pending again, attempts unchanged
+    (waiting for a daily allowance is not a failure). Rows another worker took are left alone."""
+    wanted = list(ids)
+    if not wanted:
+        return 0
+    return conn.execute(
+        update(outbox)
+        .where(ob.id.in_(wanted), ob.status == "claimed", ob.claimed_by == worker)
+        .values(status="pending", next_try_at=until, claimed_by=None, lease_until=None, updated_at=now)
+    ).rowcount
