@@ -2,7 +2,9 @@
 connector's batches, each result recorded (done, retry later, dead letter, tool paused).
 
 A row is claimed by one worker only (the ledger's claim); the connector makes the write
-idempotent in the tool; the ledger records what was written so its echo is recognised.
+idempotent in the tool; the ledger records what was written so its echo is recognised. Each
+answer is recorded under the row's claim: a push that outlived its lease gets "stale" and the
+row is left to the worker that took it over (which looks the write up before sending it).
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
                 ready.append((item, mapping.to_vendor(item.action, ctx)))
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
-                report.rows.append(PushedRow(item.id, item.action, result, rt.ledger.record_result(item.id, result, now=now)))
+                report.rows.append(PushedRow(item.id, item.action, result,
+                                             rt.ledger.record_result(item.id, result, now=now, claim=item)))
         accounts = {item.id: rt.config.account_of(tool, _tenant_key(rt, item.action)) for item, _ in ready}
         ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
         results = _apply_per_account(rt, tool, connector, ready, now, accounts)
@@ -148,7 +151,7 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
                 _after_done(rt, tool, vendor, result, now)
-            new_status = rt.ledger.record_result(item.id, result, now=now)
+            new_status = rt.ledger.record_result(item.id, result, now=now, claim=item)
             report.rows.append(PushedRow(item.id, item.action, result, new_status))
             if result.status is ResultStatus.AUTH:
                 log.warning("push-%s: authentication refused; pushes to %s paused until resumed", tool, tool)

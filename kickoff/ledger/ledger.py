@@ -256,15 +256,25 @@ class Ledger:
             )
 
     def record_result(
-        self, outbox_id: int, result: ActionResult, now: datetime | None = None
+        self,
+        outbox_id: int,
+        result: ActionResult,
+        now: datetime | None = None,
+        *,
+        claim: OutboxItem | None,
     ) -> str:
-        """Apply a connector's answer; returns the row's new status (done/pending/dead)."""
+        """Apply a connector's answer; returns the row's new status (done/pending/dead), or
+        "stale" when ``claim`` no longer holds the row (nothing changed then).
+
+        ``claim`` is required: a push passes the ``OutboxItem`` it claimed; ``None`` is for
+        callers that hold no claim (tools, tests) and records whoever holds the row."""
         with self.transaction() as conn:
             return results.record(
                 conn,
                 outbox_id,
                 result,
                 _now(now),
+                claim=claim,
                 max_attempts=self.max_attempts,
                 backoff=self.backoff,
             )

@@ -89,6 +89,7 @@ def _item(row: Any, reclaimed: bool = False) -> OutboxItem:
         action=action_of(row),
         attempts=row.attempts,
         lease_until=row.lease_until,
+        claimed_by=row.claimed_by,
         reclaimed=reclaimed,
     )
 

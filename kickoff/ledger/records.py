@@ -49,12 +49,15 @@ class OutboxItem:
     """A claimed outbox row: the action to carry out, with its attempt count so far.
 
     ``reclaimed``: the row was taken over from a worker whose lease ran out (it died or hung
-    mid-push), so the write may already be in the tool."""
+    mid-push), so the write may already be in the tool. ``claimed_by`` and ``lease_until``
+    are the claim: pass the item to ``record_result(claim=...)`` so that only this claim,
+    while the row still carries it, may record the tool's answer."""
 
     id: int
     action: Action
     attempts: int
     lease_until: datetime
+    claimed_by: str
     reclaimed: bool = False
 
 

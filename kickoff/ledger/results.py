@@ -11,10 +11,17 @@
   "blocked: <parent> is dead", rather than coming back until its attempts run out (replaying
   the parent replays it: ``kickoff.ledger.outbox.replay_dead``).
 - auth: not the action's fault: back to pending, no attempt burned, and the tool paused.
+
+Only the row's current claim may record (``claim``: the ``OutboxItem`` a push was handed):
+a worker whose lease ran out, or whose row another worker took over, gets "stale" and
+nothing changes. Refusing loses nothing: a row left claimed is taken over once its lease
+runs out, and a row taken over is pushed with ``apply_again``, which looks the idempotency
+key up in the tool before writing, so a write the stale worker did make is found, not doubled.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +30,13 @@ from sqlalchemy import Connection, select, update
 from kickoff.ledger import crosswalk, journal, pauses, state
 from kickoff.ledger.errors import CrosswalkConflict, NotFound
 from kickoff.ledger.outbox import ob, outbox
+from kickoff.ledger.records import OutboxItem
 from kickoff.ledger.schema import crosswalk as crosswalk_table
 from kickoff.model import ActionKind, ActionResult, ResultStatus
 from kickoff.retry import Backoff
+
+log = logging.getLogger("kickoff.ledger.results")
+STALE = "stale"
 
 
 def created_object_kind(kind: str, payload: dict[str, Any]) -> str | None:
@@ -43,11 +54,15 @@ def record(
     result: ActionResult,
     now: datetime,
     *,
+    claim: OutboxItem | None,
     max_attempts: int,
     backoff: Backoff,
 ) -> str:
-    """Apply ``result`` to the row and return the row's new status."""
-    row = conn.execute(select(outbox).where(ob.id == outbox_id)).first()
+    """Apply ``result`` to the row and return the row's new status, or "stale" (nothing
+    changed) when ``claim`` is given and no longer holds the row with a live lease."""
+    # locked (PostgreSQL) so that no claim can take the row between this check and the update;
+    # SQLite's write transactions are serialised already
+    row = conn.execute(select(outbox).where(ob.id == outbox_id).with_for_update()).first()
     if row is None:
         raise NotFound(f"no outbox row {outbox_id}")
     if result.idempotency_key != row.idempotency_key:
@@ -55,6 +70,14 @@ def record(
             f"result for {result.idempotency_key!r} recorded on outbox row {outbox_id} "
             f"({row.idempotency_key!r})"
         )
+    if claim is not None and not _held_by(row, claim, now):
+        log.warning(
+            "outbox row %s: %s answer of %s refused: its claim (lease until %s) no longer holds "
+            "the row (%s, claimed by %s until %s)",
+            outbox_id, result.status.value, claim.claimed_by, claim.lease_until.isoformat(),
+            row.status, row.claimed_by, row.lease_until.isoformat() if row.lease_until else None,
+        )
+        return STALE
     if row.status == "done":
         return "done"  # a repeated report of a success changes nothing
     if row.status == "dead" and result.status != ResultStatus.DONE:
@@ -107,6 +130,19 @@ def record(
         }
     conn.execute(update(outbox).where(ob.id == outbox_id).values(**values))
     return str(values["status"])
+
+
+def _held_by(row: Any, claim: OutboxItem, now: datetime) -> bool:
+    """Whether the row is still ``claim``'s: claimed by its worker, under its lease, not run out.
+
+    The lease is part of the claim because workers may share a name: a worker taken over by
+    another run under the same name is told apart by the lease it was given."""
+    return (
+        row.status == "claimed"
+        and row.claimed_by == claim.claimed_by
+        and row.lease_until == claim.lease_until
+        and row.lease_until > now
+    )
 
 
 def _is_dead(conn: Connection, idempotency_key: str | None) -> bool:

@@ -45,12 +45,14 @@ def seeded(home: Path) -> int:
             reason="422 no such project",
         ),
         now=T0,
+        claim=None,
     )
     ledger.claim_outbox("hubspot", "w", 1, now=T0)
     ledger.record_result(
         ids[1],
         ActionResult(idempotency_key=ok.idempotency_key, status=ResultStatus.AUTH, reason="401"),
         now=T0,
+        claim=None,
     )
     ledger.close()
     assert (home / "ledger.sqlite3").exists()

@@ -49,7 +49,7 @@ def test_retryable_failures_back_off_then_dead_letter_after_max_attempts(
     for attempt in range(1, 5):
         [item] = ledger.claim_outbox("hubspot", "w", limit=1, now=now)
         assert item.attempts == attempt - 1
-        status = ledger.record_result(oid, result(a, ResultStatus.RETRYABLE, reason="503"), now=now)
+        status = ledger.record_result(oid, result(a, ResultStatus.RETRYABLE, reason="503"), now=now, claim=item)
         row = ledger.outbox_row(oid)
         if attempt < 4:
             assert status == "pending"
@@ -85,10 +85,10 @@ def test_max_attempts_defaults_to_the_setting(ledger_backend: LedgerBackend) -> 
 def test_retry_after_is_honoured_when_longer_than_the_backoff(ledger: Ledger) -> None:
     a = action(1)
     [oid] = enqueue(ledger, a)
-    ledger.claim_outbox("hubspot", "w", 1, now=T0)
+    [item] = ledger.claim_outbox("hubspot", "w", 1, now=T0)
 
     ledger.record_result(
-        oid, result(a, ResultStatus.RETRYABLE, reason="429", retry_after=600), now=T0
+        oid, result(a, ResultStatus.RETRYABLE, reason="429", retry_after=600), now=T0, claim=item
     )
 
     assert ledger.outbox_row(oid)["next_try_at"] == T0 + timedelta(seconds=600)
@@ -97,10 +97,10 @@ def test_retry_after_is_honoured_when_longer_than_the_backoff(ledger: Ledger) ->
 def test_permanent_failure_is_dead_at_once_with_its_reason(ledger: Ledger) -> None:
     a = action(1)
     [oid] = enqueue(ledger, a)
-    ledger.claim_outbox("hubspot", "w", 1, now=T0)
+    [item] = ledger.claim_outbox("hubspot", "w", 1, now=T0)
 
     status = ledger.record_result(
-        oid, result(a, ResultStatus.PERMANENT, reason="422 unknown stage"), now=T0
+        oid, result(a, ResultStatus.PERMANENT, reason="422 unknown stage"), now=T0, claim=item
     )
 
     assert status == "dead"
@@ -110,10 +110,10 @@ def test_permanent_failure_is_dead_at_once_with_its_reason(ledger: Ledger) -> No
 def test_auth_failure_pauses_the_tool_without_burning_an_attempt(ledger: Ledger) -> None:
     a, b, other = action(1), action(2), action(3, tool="asana")
     oid, _, _ = enqueue(ledger, a, b, other)
-    ledger.claim_outbox("hubspot", "w", 1, now=T0)
+    [item] = ledger.claim_outbox("hubspot", "w", 1, now=T0)
 
     status = ledger.record_result(
-        oid, result(a, ResultStatus.AUTH, reason="401 token expired"), now=T0
+        oid, result(a, ResultStatus.AUTH, reason="401 token expired"), now=T0, claim=item
     )
 
     row = ledger.outbox_row(oid)
@@ -153,10 +153,10 @@ def test_done_creation_is_linked_in_the_crosswalk_and_journalled_as_our_write(
         payload={"object": "ticket", "fields": {"subject": "Hi"}},
     )
     [oid] = enqueue(ledger, create)
-    ledger.claim_outbox("zendesk", "w", 1, now=T0)
+    [item] = ledger.claim_outbox("zendesk", "w", 1, now=T0)
 
     status = ledger.record_result(
-        oid, result(create, ResultStatus.DONE, external_id="ZD-42"), now=T0
+        oid, result(create, ResultStatus.DONE, external_id="ZD-42"), now=T0, claim=item
     )
 
     row = ledger.outbox_row(oid)
@@ -173,7 +173,7 @@ def test_done_creation_is_linked_in_the_crosswalk_and_journalled_as_our_write(
     )
     # a repeated report of the same success changes nothing
     assert (
-        ledger.record_result(oid, result(create, ResultStatus.DONE, external_id="ZD-42"), now=T0)
+        ledger.record_result(oid, result(create, ResultStatus.DONE, external_id="ZD-42"), now=T0, claim=None)
         == "done"
     )
 
@@ -182,9 +182,9 @@ def test_update_is_journalled_against_the_onboardings_record_in_that_tool(ledger
     ledger.link("ob-1", "hubspot", "deal-77", "deal", now=T0)
     stage = action(1, payload={"stage": "onboarding"})
     [oid] = enqueue(ledger, stage)
-    ledger.claim_outbox("hubspot", "w", 1, now=T0)
+    [item] = ledger.claim_outbox("hubspot", "w", 1, now=T0)
 
-    ledger.record_result(oid, result(stage, ResultStatus.DONE), now=T0)
+    ledger.record_result(oid, result(stage, ResultStatus.DONE), now=T0, claim=item)
 
     assert ledger.is_echo(
         "hubspot", "deal-77", write_fingerprint("set_stage", {"stage": "onboarding"}), now=T0
@@ -197,14 +197,14 @@ def test_update_is_journalled_against_the_onboardings_record_in_that_tool(ledger
 def test_result_for_another_action_is_refused(ledger: Ledger) -> None:
     [oid] = enqueue(ledger, action(1))
     with pytest.raises(ValueError, match="recorded on outbox row"):
-        ledger.record_result(oid, result(action(2), ResultStatus.DONE), now=T0)
+        ledger.record_result(oid, result(action(2), ResultStatus.DONE), now=T0, claim=None)
 
 
 def test_dead_letters_can_be_replayed(ledger: Ledger) -> None:
     a, b = action(1), action(2)
     oid_a, oid_b = enqueue(ledger, a, b)
-    ledger.claim_outbox("hubspot", "w", 2, now=T0, lease_seconds=86400)
-    ledger.record_result(oid_a, result(a, ResultStatus.PERMANENT, reason="bad stage"), now=T0)
+    first, _ = ledger.claim_outbox("hubspot", "w", 2, now=T0, lease_seconds=86400)
+    ledger.record_result(oid_a, result(a, ResultStatus.PERMANENT, reason="bad stage"), now=T0, claim=first)
 
     replayed = ledger.replay_dead([oid_a, oid_b], now=T0 + timedelta(hours=1))
 

@@ -157,11 +157,11 @@ def test_replaying_a_dead_creation_replays_what_died_blocked_by_it_and_by_those_
                                  now=at).outbox_ids
     ledger.claim_outbox("hubspot", "w", 3, now=at)
     ledger.record_result(ids[0], ActionResult(idempotency_key=ticket.idempotency_key,
-                                              status=ResultStatus.PERMANENT, reason="400"), now=at)
+                                              status=ResultStatus.PERMANENT, reason="400"), now=at, claim=None)
     for row_id, action, parent in ((ids[1], task, ticket), (ids[2], completion, task)):
         ledger.record_result(row_id, ActionResult(idempotency_key=action.idempotency_key,
                                                   status=ResultStatus.RETRYABLE, reason="not created yet",
-                                                  waits_for=parent.idempotency_key), now=at)
+                                                  waits_for=parent.idempotency_key), now=at, claim=None)
     assert [ledger.outbox_row(i)["status"] for i in ids] == ["dead", "dead", "dead"]
     assert ledger.outbox_row(ids[2])["last_error"] == f"blocked: {task.idempotency_key} is dead"
 
