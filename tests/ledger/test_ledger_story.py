@@ -51,7 +51,8 @@ def test_summaries_say_why_an_onboarding_is_stuck(ledger: Ledger) -> None:
     _decide(ledger, 1, "ob-dead", "Dead", actions=[doomed])
     [item] = ledger.claim_outbox("hubspot", "w", now=T0)
     ledger.record_result(item.id, ActionResult(idempotency_key=doomed.idempotency_key,
-                                               status=ResultStatus.PERMANENT, reason="400: bad"), now=T0)
+                                               status=ResultStatus.PERMANENT, reason="400: bad"), now=T0,
+                         claim=item)
     _decide(ledger, 2, "ob-late", "Late", set_timers=[timer(onboarding_id="ob-late", fire_at=T0)])
     _decide(ledger, 3, "ob-idle", "Idle")
     _decide(ledger, 4, "ob-fine", "Fine", set_timers=[timer(onboarding_id="ob-fine", fire_at=T0 + timedelta(days=30))])
