@@ -4,8 +4,11 @@ a test keeps the file equal to the generated text).
 
 The fixed ones (process-inbox, tick, reconcile, replay-dead-letters) plus, from the tools'
 declarations, ``poll-<tool>`` for each tool Kickoff reads and ``push-<tool>`` for each it
-writes to. Schedules sweep; event triggers (always matched on our own resource namespace:
-an omitted ``match`` would fire on every resource) react at once.
+writes to. Event triggers (always matched on our own resource namespace: an omitted
+``match`` would fire on every resource) do the work; the runs that set timers schedule the
+tick for their moment, and a push with retries schedules itself for the next one. Schedules
+are slow safety nets: ``kickoff up`` replaces those of the ledger's deployments (``swept``)
+by ``flows.sweep``, which reads the ledger and starts a run only when work is due.
 
 Nothing here imports Prefect until a deployment is built for serving.
 """
@@ -26,6 +29,12 @@ from kickoff.tools import declared
 FLOWS_MODULE = "flows/flows.py"
 PREFECT_VERSION = "3.8.8"
 WORK_POOL = {"name": "kickoff", "work_queue_name": "default"}
+SAFETY_INTERVAL = 1800
+"""Seconds between the safety runs of the ledger's deployments (events and the runs'
+own scheduling do the work; on a work pool this catches what they missed)."""
+POLL_INTERVAL = 1800
+"""Seconds between polls: every polled tool also sends webhooks, and ``reconcile`` re-reads
+everything hourly; the polls catch what webhooks never carry (a HubSpot task marked done)."""
 """The process work pool every deployment of ``prefect.yaml`` runs on (``*pool`` there)."""
 
 
@@ -54,6 +63,9 @@ class Deployment:
     cron: str | None = None
     concurrency_limit: int | None = None
     triggers: tuple[Trigger, ...] = ()
+    swept: bool = False
+    """Its work is in the ledger, so ``flows.sweep`` can tell when it is due (served without
+    the safety schedule by ``kickoff up``, whose sweep loop starts it instead)."""
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -81,8 +93,9 @@ class Deployment:
             entry["triggers"] = [trigger.as_yaml() for trigger in self.triggers]
         return entry
 
-    def served(self) -> Any:
-        """The deployment for ``prefect.serve`` (imports Prefect and the flows)."""
+    def served(self, sweeping: bool = False) -> Any:
+        """The deployment for ``prefect.serve`` (imports Prefect and the flows); with
+        ``sweeping`` a swept deployment has no schedule (the sweep loop starts it when due)."""
         from prefect.events import DeploymentEventTrigger
 
         from flows import flows
@@ -90,21 +103,23 @@ class Deployment:
         triggers = [DeploymentEventTrigger(name=t.name, expect={t.event},
                                            match={"prefect.resource.id": t.resource})
                     for t in self.triggers]
+        scheduled = not (sweeping and self.swept)
         return getattr(flows, self.flow).to_deployment(
-            name=self.name, parameters=self.parameters or None, interval=self.interval,
-            cron=self.cron, triggers=triggers or None, concurrency_limit=self.concurrency_limit,
+            name=self.name, parameters=self.parameters or None, interval=self.interval if scheduled else None,
+            cron=self.cron if scheduled else None, triggers=triggers or None, concurrency_limit=self.concurrency_limit,
             description=self.description)
 
 
 def deployments() -> list[Deployment]:
     """Every deployment: the fixed ones, then poll-<tool> and push-<tool> from the declarations."""
     fixed = [
-        Deployment("process-inbox", "process_inbox_flow", interval=300, concurrency_limit=1,
-                   triggers=(Trigger("on-inbox-received", INBOX_RECEIVED, "kickoff.inbox.*"),),
+        Deployment("process-inbox", "process_inbox_flow", interval=SAFETY_INTERVAL, concurrency_limit=1,
+                   triggers=(Trigger("on-inbox-received", INBOX_RECEIVED, "kickoff.inbox.*"),), swept=True,
                    description="Inbox -> mapping -> playbook -> decision committed; "
-                               "on kickoff.inbox.received, and a sweep every 5 minutes."),
-        Deployment("tick", "tick_flow", cron="* * * * *", concurrency_limit=1,
-                   description="Due timers -> playbook, every minute."),
+                               "on kickoff.inbox.received (a safety run every 30 minutes)."),
+        Deployment("tick", "tick_flow", interval=SAFETY_INTERVAL, concurrency_limit=1, swept=True,
+                   description="Due timers -> playbook; scheduled for each timer's moment by the run "
+                               "that set it (a safety run every 30 minutes)."),
         Deployment("reconcile", "reconcile_flow", interval=3600, concurrency_limit=1,
                    description="Re-reads every polled tool (a missed webhook is found) and "
                                "repairs stage drift, hourly."),
@@ -112,23 +127,27 @@ def deployments() -> list[Deployment]:
                    description="Manual: sends dead letters again."),
     ]
     tools = declared()
-    polls = [Deployment(f"poll-{t.name}", "poll_flow", tool=t.name, interval=120,
+    polls = [Deployment(f"poll-{t.name}", "poll_flow", tool=t.name, interval=POLL_INTERVAL,
                         concurrency_limit=1,
-                        description=f"{t.title} changes since the cursor -> inbox, every 2 minutes.")
+                        description=f"{t.title} changes since the cursor -> inbox, every 30 minutes "
+                                    "(what its webhooks do not send).")
              for t in tools if t.polls]
-    pushes = [Deployment(f"push-{t.name}", "push_flow", tool=t.name, interval=60, concurrency_limit=1,
+    pushes = [Deployment(f"push-{t.name}", "push_flow", tool=t.name, interval=SAFETY_INTERVAL,
+                         concurrency_limit=1, swept=True,
                          triggers=(Trigger(f"on-outbox-ready-{t.name}", OUTBOX_READY,
                                            f"kickoff.outbox.{t.name}"),),
                          description=f"Outbox -> {t.title}, batched and rate-limited; on "
-                                     "kickoff.outbox.ready, and a sweep every minute.")
+                                     "kickoff.outbox.ready, and scheduled for its next retry "
+                                     "(a safety run every 30 minutes).")
               for t in tools if t.pushes]
     return fixed + polls + pushes
 
 
-def all_deployments(tools: Iterable[str] | None = None) -> list[Any]:
-    """The served deployments for the configured ``tools`` (every declared one when None)."""
+def all_deployments(tools: Iterable[str] | None = None, sweeping: bool = False) -> list[Any]:
+    """The served deployments for the configured ``tools`` (every declared one when None);
+    ``sweeping``: the caller runs ``flows.sweep``'s loop, which replaces the safety schedules."""
     wanted = None if tools is None else set(tools)
-    return [d.served() for d in deployments()
+    return [d.served(sweeping) for d in deployments()
             if d.tool is None or wanted is None or d.tool in wanted]
 
 

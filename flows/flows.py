@@ -13,11 +13,14 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.runtime import flow_run
+from prefect.states import Failed, State
 
+from flows import runs
 from flows.prefect_events import ACTION_DEAD, INBOX_RECEIVED, OUTBOX_READY, emit
-from flows.runtime import default_runtime, parse_now
+from flows.runtime import Runtime, default_runtime, parse_now
 from flows.steps import ingest, process, push, reconcile
 from flows.steps.process import ProcessReport
+from flows.sweep import schedule_next_tick, schedule_push_retry
 from kickoff.tools import declared
 
 PUSH_TOOLS = tuple(tool.name for tool in declared() if tool.pushes)
@@ -38,6 +41,14 @@ def _rename(name: str) -> None:
         get_run_logger().debug("could not rename the run")
 
 
+def _deployed() -> bool:
+    """Running as a deployment (served, or on a work pool), not called directly: it can
+    schedule the next run of a deployment."""
+    from prefect.runtime import deployment
+
+    return bool(deployment.id)
+
+
 def _worker(step: str) -> str:
     """Who claims ledger rows: the flow run's id, so the ledger says which run handled a row."""
     return f"{step}-{flow_run.get_id() or 'local'}"
@@ -48,12 +59,28 @@ def _announce_actions(report: ProcessReport) -> None:
         emit(OUTBOX_READY, "outbox", tool, {"actions": report.actions[tool]})
 
 
-@flow(name="poll", log_prints=False)
+def _publish_decisions(rt: Runtime, step: str, report: ProcessReport, moment: datetime) -> None:
+    """The run's log lines and table artifact (one row per item: customer, event or timer,
+    rules, actions, or why ignored); as a deployment, the next timer's tick scheduled."""
+    rows = runs.decision_table(rt, report)
+    logger = get_run_logger()
+    runs.log_decisions(rows, logger)
+    if rows:
+        create_table_artifact(table=rows, key=step, description=f"What this {step} run decided, item by item")
+    if _deployed():  # served or on a work pool: timers fire without a tick every minute
+        at = schedule_next_tick(rt, moment)
+        if at is not None:
+            logger.info("next timer due %s: tick scheduled for it", at.isoformat(timespec="minutes"))
+
+
+@flow(name="poll", log_prints=False, flow_run_name=runs.start_name("poll", tool_parameter=True))
 def poll_flow(tool: str, max_pages: int = 50, now: str | None = None) -> dict:
     """poll-<tool>: the tool's changes since the cursor into the inbox."""
     rt = default_runtime()
     progress = create_progress_artifact(0.0, description=f"poll-{tool}: reading changes") if max_pages > 1 else None
     report = ingest.poll(rt, tool, parse_now(now), max_pages=max_pages)
+    get_run_logger().info("read %d pages of %s changes: %d new into the inbox, %d already seen",
+                          report.pages, tool, report.stored, report.duplicates)
     if progress is not None:
         update_progress_artifact(progress, 100.0)
     if report.stored:
@@ -62,43 +89,67 @@ def poll_flow(tool: str, max_pages: int = 50, now: str | None = None) -> dict:
     return report.__dict__
 
 
-@flow(name="process-inbox")
+@flow(name="process-inbox", flow_run_name=runs.start_name("process-inbox"))
 def process_inbox_flow(now: str | None = None) -> dict:
     """Inbox -> mapping -> engine -> decision committed."""
     rt = default_runtime()
-    report = process.process_inbox(rt, parse_now(now), worker=_worker("process-inbox"))
+    moment = parse_now(now)
+    report = process.process_inbox(rt, moment, worker=_worker("process-inbox"))
+    _publish_decisions(rt, "process-inbox", report, moment)
     _announce_actions(report)
     _rename(f"process-inbox: {report.processed} decided, {report.ignored} ignored, "
             f"{report.echoes} echoes, {report.failed} failed")
     return {**report.__dict__, "actions": dict(report.actions)}
 
 
-@flow(name="tick")
+@flow(name="tick", flow_run_name=runs.start_name("tick"))
 def tick_flow(now: str | None = None) -> dict:
-    """Due timers -> engine (every minute)."""
+    """Due timers -> engine (scheduled for each timer's moment; the sweep catches a miss)."""
     rt = default_runtime()
-    report = process.tick(rt, parse_now(now), worker=_worker("tick"))
+    moment = parse_now(now)
+    report = process.tick(rt, moment, worker=_worker("tick"))
+    _publish_decisions(rt, "tick", report, moment)
     _announce_actions(report)
     _rename(f"tick: {report.processed} timers fired, {sum(report.actions.values())} actions")
     return {**report.__dict__, "actions": dict(report.actions)}
 
 
-@flow(name="push")
-def push_flow(tool: str, now: str | None = None) -> dict:
-    """push-<tool>: outbox -> connector, batched, rate-limited; a table artifact of what it pushed."""
+def _announce_dead(rt: Runtime, tool: str, dead: list[push.PushedRow]) -> None:
+    """One ``kickoff.action.dead`` event per dead letter, saying whose, which rule and why."""
+    for row in dead:
+        emit(ACTION_DEAD, "action", tool, runs.dead_letter_payload(rt, row))
+
+
+@flow(name="push", flow_run_name=runs.start_name("push", tool_parameter=True))
+def push_flow(tool: str, now: str | None = None) -> dict | State:
+    """push-<tool>: outbox -> connector, batched, rate-limited; a table artifact of what it
+    pushed. A dead letter makes the run Failed (the rows are recorded all the same: the
+    ledger, not the run's state, is what retries and replays read)."""
     rt = default_runtime()
-    report = push.push(rt, tool, parse_now(now), worker=_worker(f"push-{tool}"))
+    moment = parse_now(now)
+    report = push.push(rt, tool, moment, worker=_worker(f"push-{tool}"))
+    runs.log_push(rt, report, get_run_logger())
+    retrying = [row.outbox_id for row in report.rows if row.new_status == "pending"]
+    if retrying and _deployed():
+        at = schedule_push_retry(rt, tool, retrying, moment)
+        if at is not None:
+            get_run_logger().info("%d rows to retry: push-%s scheduled for %s", len(retrying), tool,
+                                  at.isoformat(timespec="seconds"))
     if report.rows:
         create_table_artifact(table=report.table(), key=f"push-{tool}",
                               description=f"Actions pushed to {tool} by this run")
     dead = [row for row in report.rows if row.new_status == "dead"]
+    _announce_dead(rt, tool, dead)
+    result = {"summary": report.summary(), "by_status": dict(report.by_status)}
     if dead:
-        emit(ACTION_DEAD, "action", tool, {"count": len(dead), "keys": [r.action.idempotency_key for r in dead]})
+        message = runs.dead_message(dead)
+        _rename(f"{report.summary()} ({len(dead)} dead)")
+        return Failed(message=message, data=result)
     _rename(report.summary())
-    return {"summary": report.summary(), "by_status": dict(report.by_status)}
+    return result
 
 
-@flow(name="reconcile")
+@flow(name="reconcile", flow_run_name=runs.start_name("reconcile"))
 def reconcile_flow(now: str | None = None) -> dict:
     """Re-read every tool's recent changes (a missed webhook is found; duplicates are dropped
     by the inbox's dedup key), then process what came in."""
@@ -108,6 +159,7 @@ def reconcile_flow(now: str | None = None) -> dict:
     read = {tool: ingest.poll(rt, tool, moment).stored for tool in tools}
     report = process.process_inbox(rt, moment, worker="reconcile")
     _announce_actions(report)
+    _publish_decisions(rt, "reconcile", report, moment)
     drift = reconcile.repair_stage_drift(rt, moment, tools)
     for tool in sorted({tool for tool, *_ in drift.repaired}):
         emit(OUTBOX_READY, "outbox", tool, {"repairs": len(drift.repaired)})
@@ -116,11 +168,12 @@ def reconcile_flow(now: str | None = None) -> dict:
     return {"found": read, "decided": report.processed, "repaired": drift.repaired, "checked": drift.checked}
 
 
-@flow(name="replay-dead-letters")
+@flow(name="replay-dead-letters", flow_run_name=runs.start_name("replay-dead-letters"))
 def replay_dead_letters_flow(ids: list[int] | None = None, tool: str | None = None) -> list[int]:
     """Manual: send dead letters again (all, one tool's, or the ids given)."""
     rt = default_runtime()
     replayed = push.replay_dead_letters(rt, datetime.now().astimezone(), ids=ids, tool=tool)
+    get_run_logger().info("%d dead letters sent again: outbox ids %s", len(replayed), replayed)
     for row_tool in {rt.ledger.outbox_row(i)["tool"] for i in replayed}:
         emit(OUTBOX_READY, "outbox", row_tool, {"replayed": True})
     _rename(f"replay-dead-letters: {len(replayed)} sent again")

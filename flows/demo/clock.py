@@ -44,7 +44,8 @@ def prefect_calls() -> FlowCalls:
     return FlowCalls(
         process=lambda now: process_inbox_flow(now=now.isoformat()),
         tick=lambda now: tick_flow(now=now.isoformat()),
-        push=lambda tool, now: push_flow(tool=tool, now=now.isoformat()),
+        # a run with a dead letter ends Failed (the ledger has recorded it): its state, not a raise
+        push=lambda tool, now: push_flow(tool=tool, now=now.isoformat(), return_state=True),
         poll=lambda tool, now: poll_flow(tool=tool, max_pages=1, now=now.isoformat()),
     )
 

@@ -170,7 +170,7 @@ def _drain_prefect() -> None:
         from prefect.events.worker import EventsWorker
         from prefect.logging.handlers import APILogHandler
 
-        APILogHandler.flush()
+        APILogHandler().flush()
         EventsWorker.drain_all()
 
 
@@ -180,7 +180,9 @@ def _where_to_look(out: Callable[[str], None], use_prefect: bool) -> None:
     out("  · Runs: every flow run is named after what it did ('process-inbox: 1 decided…',")
     out("    'tick: 2 timers fired, 3 actions', 'push-hubspot: 4 done', 'poll-zendesk: 3 new…').")
     out("  · Artifacts: each push run publishes a table 'push-<tool>' of the actions it wrote")
-    out("    (rule, kind, onboarding, result, the tool's id).")
+    out("    (rule, kind, onboarding, result, the tool's id); process-inbox and tick runs a table of")
+    out("    what they decided (customer, event or timer, rules, actions, or why ignored).")
+    out("  · A push run with a dead letter ends Failed, its message giving the count and why.")
     out("  · Events: kickoff.inbox.received / kickoff.outbox.ready / kickoff.action.dead link the steps.")
     if not use_prefect:
         out("  (this run called the flows directly, without Prefect: --prefect to see them as runs)")

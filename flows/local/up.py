@@ -53,7 +53,7 @@ def serve_until_stopped() -> int:
                 return child.returncode or 0
         return 0
     finally:
-        stop_process_group(child)
+        stop_process_group(child, grace=30.0, leader_first=True)
 
 
 def _config_dir() -> Path:

@@ -5,6 +5,7 @@ decides, and state + actions + timers + links + "done" are committed in one tran
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ from kickoff.playbooks.simulate import did_nothing, why_ignored
 log = logging.getLogger("kickoff.flows.process")
 CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
 ECHO_REASON = "echo: only reports Kickoff's own write"
+AUDIT_RULE = re.compile(r"^([ETAWM][0-9]{1,2}):|\(rule ([ETAWM][0-9]{1,2})\)")
 
 
 @dataclass
@@ -34,10 +36,27 @@ class ProcessReport:
     failed: int = 0
     deferred: int = 0
     actions: Counter[str] = field(default_factory=Counter)
+    lines: list[dict[str, str]] = field(default_factory=list)
+    """One per inbox row or timer handled: what the run's table artifact and log show."""
 
     def add_actions(self, decision: Decision) -> None:
         for action in decision.actions:
             self.actions[action.tool] += 1
+
+    def note(self, what: str, decisions: list[Decision] | None = None, *, subject: str = "",
+             ignored: str = "", customer: str = "") -> None:
+        """Remember one handled item: the onboarding and customer, the event or timer, the
+        rules that decided, the actions written, or why it was ignored."""
+        decisions = decisions or []
+        state = decisions[-1].state if decisions else None
+        audit = [line for d in decisions for line in d.audit]
+        rules = sorted({a.rule for d in decisions for a in d.actions} | {t.rule for d in decisions for t in d.set_timers}
+                       | {g for line in audit for pair in AUDIT_RULE.findall(line) for g in pair if g})
+        self.lines.append({
+            "onboarding": state.id if state else subject, "customer": (state.account_name if state else customer) or "",
+            "what": what, "rules": ", ".join(rules),
+            "actions": ", ".join(f"{a.tool} {a.kind.value}" for d in decisions for a in d.actions),
+            "ignored": ignored[:200], "why": "; ".join(audit)[:300]})
 
     @property
     def tools_with_actions(self) -> list[str]:
@@ -120,6 +139,12 @@ def _subject(delivery: Delivery) -> str | None:
     return subject if isinstance(subject, str) else None
 
 
+def _what(delivery, event: Event | None = None) -> str:
+    """The item as ops name it: the event's type, from which tool, by webhook or poll."""
+    head = event.type.value if event is not None else "change"
+    return f"{head} ({delivery.tool} {delivery.kind})"
+
+
 def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessReport) -> None:
     """One inbox row: echo? -> events -> decisions. Bad input is kept as failed, never raised."""
     delivery = item.delivery
@@ -128,6 +153,7 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
         if delivery.echo or (delivery.tool != CANONICAL and _is_echo(rt, item, now)):
             rt.ledger.ignore_inbox(item.id, ECHO_REASON, now=now)
             report.echoes += 1
+            report.note(_what(delivery), ignored=ECHO_REASON)
             return
         if delivery.tool == CANONICAL:  # POST /webhooks/events (rule E1): the payload is the event
             events, table = [_canonical_event(rt, delivery)], {}
@@ -140,6 +166,7 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
         if not events:
             rt.ledger.ignore_inbox(item.id, "no onboarding fact in this change", now=now)
             report.ignored += 1
+            report.note(_what(delivery), ignored="no onboarding fact in this change")
             return
         about = events[-1].subject
         why: list[str] = []
@@ -151,6 +178,8 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
             report.add_actions(one.decision)
         report.processed += 1 if decided else 0
         report.ignored += 0 if decided else 1
+        report.note(_what(delivery, events[-1]), [one.decision for one in decided], subject=events[-1].subject,
+                    ignored="" if decided else nothing)
     except MappingError as exc:
         if exc.retry:
             report.deferred += 1  # the lease runs out and the row is claimed again later
@@ -158,6 +187,7 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
         else:
             rt.ledger.fail_inbox(item.id, f"{exc.field}: {exc.reason}", now=now, about=about)
             report.failed += 1
+            report.note(_what(delivery), ignored=f"failed: {exc.field}: {exc.reason}")
     except LedgerError as exc:  # a concurrent commit, a lost claim: the row is tried again later
         log.info("inbox %s deferred: %s", item.id, type(exc).__name__)
         report.deferred += 1
@@ -165,11 +195,13 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
         if exc.kind is ErrorKind.PERMANENT:
             rt.ledger.fail_inbox(item.id, f"reading the record failed: {exc.reason}", now=now, about=about)
             report.failed += 1
+            report.note(_what(delivery), ignored=f"failed: reading the record failed: {exc.reason}")
         else:
             report.deferred += 1
     except (ValueError, LookupError) as exc:
         rt.ledger.fail_inbox(item.id, f"{type(exc).__name__}: {exc}", now=now, about=about)
         report.failed += 1
+        report.note(_what(delivery), ignored=f"failed: {type(exc).__name__}: {exc}")
 
 
 def process_inbox(rt: Runtime, now: datetime, *, worker: str = "process",
@@ -201,11 +233,14 @@ def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) 
                 report.deferred += 1
                 continue
             onboarding_events.timer_fired(rt, timer, decision, now)
+            what = f"timer {timer.key} ({timer.timer.rule}, due {timer.timer.fire_at:%Y-%m-%d %H:%M})"
             if decision is None:
                 rt.ledger.finish_timer(timer, now=now)
                 report.ignored += 1
+                report.note(what, subject=timer.onboarding_id, ignored="the playbook does nothing with it now")
             else:
                 report.processed += 1
                 report.add_actions(decision)
+                report.note(what, [decision])
         if len(due) < limit:
             return report

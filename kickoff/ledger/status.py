@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
@@ -59,3 +60,26 @@ def due_outbox_tools(conn: Connection, now: datetime) -> list[str]:
         )).distinct()
     )
     return sorted(r[0] for r in rows)
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """What a safety sweep must start, because no event started it: inbox rows waiting
+    since before ``since``, due timers, and tools with outbox rows due since before ``since``;
+    with the next pending timer's moment (what the next tick is scheduled for)."""
+
+    inbox: bool
+    timers: bool
+    outbox_tools: list[str]
+    next_timer: datetime | None
+
+
+def overdue(conn: Connection, now: datetime, since: datetime, timers_since: datetime | None = None) -> Overdue:
+    """Four small look-ups (one row or one MIN each): cheap enough to run every few seconds.
+    ``timers_since``: timers due by then count (default ``now``)."""
+    waiting = or_(and_(inbox.c.status == "pending", inbox.c.received_at <= since),
+                  and_(inbox.c.status == "claimed", inbox.c.lease_until <= now))
+    has_inbox = conn.execute(select(inbox.c.id).where(waiting).limit(1)).first() is not None
+    has_timers = conn.execute(select(timers.c.id).where(_due_timer(timers_since or now)).limit(1)).first() is not None
+    next_timer = conn.execute(select(func.min(timers.c.fire_at)).where(timers.c.status == "pending")).scalar_one()
+    return Overdue(has_inbox, has_timers, due_outbox_tools(conn, since), next_timer)

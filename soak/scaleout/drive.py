@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import time
 import traceback
@@ -31,6 +32,20 @@ PUSH_COPIES = 2          # contention: this many push runs per due tool at once
 FLOW_TIMEOUT = 600.0
 LOAD_COPIES = 3          # push runs per loaded tool at once
 CRASH_REPORT_WAIT = 60.0  # a killed run the worker has not marked Crashed by then is marked by us
+
+
+COMPLETED = "COMPLETED"
+DEAD_LETTERS = "FAILED (dead letters)"
+"""A push run whose actions became dead letters ends Failed on purpose (the ledger recorded
+them): what a fault injected permanently does, not a run that went wrong."""
+
+
+def final_state(state: Any) -> str:
+    """The run's final state type, telling a push run Failed by its dead letters apart."""
+    kind = state.type.value
+    if kind == "FAILED" and re.match(r"^\d+ dead letters?:", state.message or ""):
+        return DEAD_LETTERS
+    return kind
 
 
 @dataclass
@@ -134,8 +149,8 @@ class ScaleoutRun:
                 for run_id in list(pending):
                     state = client.read_flow_run(run_id).state
                     if state is not None and state.is_final():
-                        self.flow_runs.append((pending.pop(run_id), str(run_id), state.type.value))
-                        self.result.stats[f"flow runs {state.type.value}"] += 1
+                        self.flow_runs.append((pending.pop(run_id), str(run_id), final_state(state)))
+                        self.result.stats[f"flow runs {final_state(state)}"] += 1
             for run_id, name in pending.items():
                 self.flow_runs.append((name, str(run_id), "TIMEOUT"))
 
@@ -248,7 +263,7 @@ class ScaleoutRun:
     # -- the extra invariants ---------------------------------------------------------------------
     def extra_violations(self) -> list[str]:
         v = [f"flow run {name} {rid} ended {state}" for name, rid, state in self.flow_runs
-             if state != "COMPLETED" and not (rid in self.killed and state == "CRASHED")]
+             if state not in (COMPLETED, DEAD_LETTERS) and not (rid in self.killed and state == "CRASHED")]
         with self.rt.ledger.database.connect() as conn:
             audit = conn.execute(text("SELECT outbox_id, old_status, new_status, old_claimed_by, new_claimed_by, pid "
                                       "FROM soak_outbox_audit ORDER BY seq")).all()

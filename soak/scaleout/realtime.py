@@ -1,8 +1,10 @@
 """The real-time variant: the deployments exactly as ``prefect.yaml`` declares them
 (schedules, event triggers, concurrency limits), the sandbox on the wall clock, and the
-procedures' acts replayed one after another. Nothing here starts a flow run: the gateway's
+procedures' acts replayed one after another. Nothing here starts a flow run but the poll an
+act is read by (its schedule is half-hourly: the poll is started as ops would): the gateway's
 ``kickoff.inbox.received`` event triggers ``process-inbox``, its ``kickoff.outbox.ready``
-triggers ``push-<tool>``, and the schedules run ``tick``, ``poll-*`` and the sweeps.
+triggers ``push-<tool>``, a push with retries schedules itself, and the runs that set timers
+schedule ``tick``.
 
 Days of a procedure are compressed into the time the system needs to go quiet after each
 act, so timers days away never fire here (the virtual-clock variant covers them); what this
@@ -16,12 +18,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from flows.sweep import start_deployment
 from soak.run import FLUSH_TIMEOUT
-from soak.scaleout.drive import ScaleoutRun
+from soak.scaleout.drive import ScaleoutRun, final_state
 
 QUIET_FOR = 8.0            # seconds with nothing pending, due, claimed or running
 ACT_TIMEOUT = 240.0        # an act waits at most this long for the previous one to settle
-POLL_WAIT = 150.0          # acts read by polling wait for the poll-* schedule (every 2 min)
 FINAL_WAIT = 600.0
 
 
@@ -44,8 +46,8 @@ class RealtimeRun(ScaleoutRun):
             except Exception as exc:  # noqa: BLE001
                 self.act_errors.append(f"act {act.label!r}: {type(exc).__name__}: {exc}")
             self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
-            if act.poll:
-                time.sleep(POLL_WAIT)  # the change is only seen by the next scheduled poll
+            for tool in act.poll:  # the change is only seen by a poll
+                start_deployment(f"poll/poll-{tool}")
         self.quiet(FINAL_WAIT)
         self.control.flush_webhooks(timeout=FLUSH_TIMEOUT)
         self.final_now = datetime.now(UTC)
@@ -103,7 +105,7 @@ class RealtimeRun(ScaleoutRun):
         with get_client(sync_client=True) as client:
             names = {d.id: d.name for d in client.read_deployments()}
         for run in self._server_runs(since=self.started):
-            state = run.state.type.value if run.state else "NONE"
+            state = final_state(run.state) if run.state else "NONE"
             if state == "SCHEDULED":
                 continue  # a schedule's next run, not started yet
             self.flow_runs.append((names.get(run.deployment_id, "?"), str(run.id), state))

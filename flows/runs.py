@@ -1,0 +1,104 @@
+"""What ops read of a flow run in the Prefect UI: its name from the moment it starts, its log
+lines (what Kickoff did, per customer), its table artifact, and the dead-letter events'
+payloads. The steps report; this module words it, so the steps stay free of Prefect."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flows.runtime import Runtime
+from flows.steps.process import ProcessReport
+from flows.steps.push import PushedRow, PushReport
+
+
+def start_name(step: str, tool_parameter: bool = False) -> Callable[[], str]:
+    """A ``flow_run_name`` callable: ``push-hubspot @ 12:03:05`` when the run starts (the
+    run's ``now`` parameter, the demo's virtual time, when given), so no run ever shows a
+    random name; the flow may rename it with its outcome when it ends."""
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        params = flow_run.parameters or {}
+        label = f"{step}-{params.get('tool')}" if tool_parameter else step
+        at = params.get("now") or datetime.now(UTC).isoformat()
+        try:
+            stamp = datetime.fromisoformat(str(at)).strftime("%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            stamp = str(at)[:19]
+        return f"{label} @ {stamp}"
+
+    return name
+
+
+def customer_of(rt: Runtime, onboarding_id: str, cache: dict[str, str] | None = None) -> str:
+    """The customer's name as the onboarding's state holds it ("" when not known)."""
+    if cache is not None and onboarding_id in cache:
+        return cache[onboarding_id]
+    state = rt.ledger.load_state(onboarding_id) if onboarding_id else None
+    name = (state.account_name or "") if state else ""
+    if cache is not None:
+        cache[onboarding_id] = name
+    return name
+
+
+def tenant_of(rt: Runtime, row: PushedRow) -> str:
+    state = rt.ledger.load_state(row.action.onboarding_id)
+    return state.tenant if state else (rt.tenant_of_tool(row.action.tool) or "")
+
+
+def not_done(report: PushReport) -> list[PushedRow]:
+    """The rows of a push run that did not end done: retried later, dead, or paused."""
+    return [row for row in report.rows if row.new_status != "done"]
+
+
+def log_push(rt: Runtime, report: PushReport, log: logging.Logger | logging.LoggerAdapter) -> None:
+    """One line for what the run did, then one per row not done: onboarding, customer, rule,
+    kind, what happens next and the tool's reason: a dead letter at ERROR, a paused tool at
+    WARNING, a retry (often a record another action is still creating) at INFO."""
+    names: dict[str, str] = {}
+    log.info("%s (%d rows handled)", report.summary(), len(report.rows))
+    for row in not_done(report):
+        level = {"dead": logging.ERROR, "pending": logging.INFO}.get(row.new_status, logging.WARNING)
+        log.log(level, "%s %s for onboarding %s (customer %s), rule %s: %s, now %s; reason: %s",
+                report.tool, row.action.kind.value, row.action.onboarding_id,
+                customer_of(rt, row.action.onboarding_id, names) or "?", row.action.rule,
+                row.result.status.value, row.new_status, row.result.reason or "-")
+
+
+def dead_letter_payload(rt: Runtime, row: PushedRow) -> dict[str, Any]:
+    """What a ``kickoff.action.dead`` event carries: enough to act on without a look-up."""
+    return {"tenant": tenant_of(rt, row), "onboarding": row.action.onboarding_id,
+            "customer": customer_of(rt, row.action.onboarding_id), "rule": row.action.rule,
+            "tool": row.action.tool, "kind": row.action.kind.value, "reason": row.result.reason or "",
+            "outbox_id": row.outbox_id, "key": row.action.idempotency_key}
+
+
+def dead_message(rows: list[PushedRow]) -> str:
+    """The Failed state's message: the count, then each dead letter in a few words."""
+    parts = [f"{r.action.kind.value} {r.action.onboarding_id} ({r.action.rule}): {(r.result.reason or '')[:80]}"
+             for r in rows[:5]]
+    more = f"; and {len(rows) - 5} more" if len(rows) > 5 else ""
+    plural = "s" if len(rows) != 1 else ""
+    return f"{len(rows)} dead letter{plural}: " + "; ".join(parts) + more
+
+
+def decision_table(rt: Runtime, report: ProcessReport) -> list[dict[str, str]]:
+    """The process-inbox or tick run's table: each item with its customer filled in."""
+    names: dict[str, str] = {}
+    return [{**line, "customer": line["customer"] or customer_of(rt, line["onboarding"], names)}
+            for line in report.lines]
+
+
+def log_decisions(rows: list[dict[str, str]], log: logging.Logger | logging.LoggerAdapter) -> None:
+    """One log line per item handled: what came in, for whom, what was decided or why not."""
+    for row in rows:
+        who = f"onboarding {row['onboarding'] or '?'} (customer {row['customer'] or '?'})"
+        if row["ignored"]:
+            log.info("%s for %s: ignored: %s", row["what"], who, row["ignored"])
+        else:
+            log.info("%s for %s: decided by %s; actions: %s", row["what"], who, row["rules"] or "-",
+                     row["actions"] or "none")

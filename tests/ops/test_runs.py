@@ -1,0 +1,180 @@
+"""What ops see of a run in the Prefect UI: a push run with a dead letter ends Failed with the
+count in its state message and log lines naming the customer, rule and reason; the dead-letter
+event says whose action died and why; process-inbox and tick runs publish a table of what they
+decided. Real flow runs on a Prefect test server, the sandbox's Movidesk, a real ledger."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.runtime import Runtime, default_runtime
+from kickoff.model import Action, ActionKind, Decision, Onboarding, Timer, idempotency_key
+from sandbox.control import SandboxControl
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+CUSTOMER = "Fjällstugan Test AB"
+FIXTURE = Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "default.yaml"
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def rt(prefect_server, sandbox: SandboxControl, sandbox_env: dict[str, str]) -> Iterator[Runtime]:
+    sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
+    default_runtime.cache_clear()
+    runtime = default_runtime()
+    run_logger = logging.getLogger("prefect.flow_runs")
+    level = run_logger.level
+    run_logger.setLevel(logging.INFO)  # Prefect's default (the demo quiets it to WARNING)
+    try:
+        yield runtime
+    finally:
+        run_logger.setLevel(level)
+        runtime.ledger.close()
+        default_runtime.cache_clear()
+
+
+def _onboarding(name: str = "ops-1") -> Onboarding:
+    return Onboarding(id=name, tenant="core", playbook="core-implementation", stage="new", account_name=CUSTOMER)
+
+
+def _ticket_action(onboarding: str) -> Action:
+    return Action(kind=ActionKind.CREATE_RECORD, tool="movidesk", onboarding_id=onboarding, rule="M1", due_at=NOW,
+                  idempotency_key=idempotency_key("ops", onboarding, "ticket"),
+                  payload={"object": "ticket", "fields": {"subject": f"CORE - {CUSTOMER}"}})
+
+
+def _logs(run_id, wanted: Callable[[str], bool]) -> list[str]:
+    """The run's log lines that ``wanted`` accepts, waiting (up to 30 s) for the log worker to
+    send them: the logs reach the server after the run, in the background."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+    deadline = time.monotonic() + 30
+    while True:
+        with get_client(sync_client=True) as client:
+            found = [log.message for log in client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))) if wanted(log.message)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def _artifact(run_id, key: str) -> list[dict]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+    tables = [a for a in found if a.key == key]
+    assert tables, f"no {key} artifact on the run"
+    data = tables[0].data
+    import json
+
+    return json.loads(data) if isinstance(data, str) else data
+
+
+def test_a_push_run_with_a_dead_letter_ends_failed_with_the_count_and_logs_customer_rule_and_reason(
+        rt: Runtime, sandbox: SandboxControl) -> None:
+    from flows.flows import push_flow
+
+    rt.ledger.commit_decision(Decision(state=_onboarding(), actions=[_ticket_action("ops-1")]), now=NOW)
+    sandbox.add_fault(vendor="movidesk", method="POST", kind="error", status=400, times=5)
+    state = push_flow(tool="movidesk", now=NOW.isoformat(), return_state=True)
+    assert state.is_failed() and not state.is_crashed()
+    assert state.message.startswith("1 dead letter: create_record ops-1 (M1)"), state.message
+    assert rt.ledger.status(NOW).dead_outbox == 1  # the ledger recorded it all the same
+    run_id = state.state_details.flow_run_id
+    dead_lines = _logs(run_id, lambda m: "ops-1" in m and "now dead" in m)
+    assert dead_lines and CUSTOMER in dead_lines[0] and "rule M1" in dead_lines[0] and "reason:" in dead_lines[0]
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+    assert run.name.startswith("push-movidesk") and "dead" in run.name
+
+
+def test_a_push_run_with_everything_done_completes(rt: Runtime) -> None:
+    from flows.flows import push_flow
+
+    rt.ledger.commit_decision(Decision(state=_onboarding("ops-2"), actions=[_ticket_action("ops-2")]), now=NOW)
+    state = push_flow(tool="movidesk", now=NOW.isoformat(), return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result()["by_status"] == {"done": 1}
+
+
+def test_the_dead_letter_event_names_tenant_onboarding_customer_rule_tool_kind_and_reason(
+        rt: Runtime, sandbox: SandboxControl) -> None:
+    from flows import runs
+    from flows.steps import push
+
+    rt.ledger.commit_decision(Decision(state=_onboarding("ops-3"), actions=[_ticket_action("ops-3")]), now=NOW)
+    sandbox.add_fault(vendor="movidesk", method="POST", kind="error", status=400, times=5)
+    report = push.push(rt, "movidesk", NOW)
+    [dead] = [row for row in report.rows if row.new_status == "dead"]
+    payload = runs.dead_letter_payload(rt, dead)
+    assert {k: payload[k] for k in ("tenant", "onboarding", "customer", "rule", "tool", "kind")} == {
+        "tenant": "core", "onboarding": "ops-3", "customer": CUSTOMER, "rule": "M1", "tool": "movidesk",
+        "kind": "create_record"}
+    assert payload["reason"] and payload["reason"] == dead.result.reason
+
+
+def test_a_tick_run_publishes_a_table_of_the_timer_that_fired_and_what_it_decided(rt: Runtime) -> None:
+    from flows.flows import tick_flow
+
+    timer = Timer(key="ops-wake", onboarding_id="ops-4", fire_at=NOW - timedelta(minutes=1), rule="M1")
+    rt.ledger.commit_decision(Decision(state=_onboarding("ops-4"), set_timers=[timer]), now=NOW - timedelta(hours=1))
+    state = tick_flow(now=NOW.isoformat(), return_state=True)
+    assert state.is_completed()
+    [row] = _artifact(state.state_details.flow_run_id, "tick")
+    assert row["onboarding"] == "ops-4" and row["customer"] == CUSTOMER and "timer ops-wake (M1" in row["what"]
+    assert "timer ops-wake is not pending" in row["why"]  # the playbook's own words: it never set it
+    assert _logs(state.state_details.flow_run_id, lambda m: "timer ops-wake" in m and CUSTOMER in m)
+
+
+def test_a_process_inbox_run_publishes_a_table_of_each_item_with_its_rule_or_why_it_was_ignored(
+        rt: Runtime) -> None:
+    from flows.flows import process_inbox_flow
+    from kickoff.model import Delivery
+
+    rt.ledger.store_delivery(Delivery(tool="kickoff", dedup_key="ops-bad-1", kind="webhook", received_at=NOW,
+                                      payload={"type": "nonsense"}))
+    state = process_inbox_flow(now=NOW.isoformat(), return_state=True)
+    assert state.is_completed()
+    [row] = _artifact(state.state_details.flow_run_id, "process-inbox")
+    assert row["what"] == "change (kickoff webhook)" and row["ignored"].startswith("failed:")
+
+
+def test_a_process_inbox_run_shows_the_customer_and_the_rule_that_decided_a_sign_up(rt: Runtime) -> None:
+    from flows.flows import process_inbox_flow
+    from kickoff.model import Delivery
+
+    event = {"id": "signup-ops-5", "type": "account.created", "occurred_at": NOW.isoformat(),
+             "subject": "network:ops-5", "tenant": "network",
+             "data": {"account_name": CUSTOMER, "origin": "transformation", "network": "alpes-tourisme",
+                      "leisure": False, "email": "hej@fjallstugan.example.com"}}
+    rt.ledger.store_delivery(Delivery(tool="kickoff", dedup_key="signup-ops-5", kind="webhook", received_at=NOW,
+                                      payload=event))
+    state = process_inbox_flow(now=NOW.isoformat(), return_state=True)
+    assert state.is_completed()
+    [row] = _artifact(state.state_details.flow_run_id, "process-inbox")
+    assert (row["onboarding"], row["customer"], row["what"]) == ("network:ops-5", CUSTOMER, "account.created (kickoff webhook)")
+    assert row["rules"] and row["actions"] and not row["ignored"]
+    assert _logs(state.state_details.flow_run_id, lambda m: CUSTOMER in m and "decided by" in m)
