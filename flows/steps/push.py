@@ -121,6 +121,17 @@ def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: 
     return report
 
 
+def _recorded(rt: Runtime, outbox_id: int, action: Action, result: ActionResult, now: datetime) -> PushedRow:
+    """The result recorded; when the ledger ended a not-ready row dead (its parent's creation
+    is dead), the row says the ledger's reason, so the run's log, table and events agree
+    with ``kickoff ledger dead``."""
+    new_status = rt.ledger.record_result(outbox_id, result, now=now)
+    if new_status == "dead" and result.status is ResultStatus.RETRYABLE:
+        recorded = (rt.ledger.outbox_row(outbox_id) or {}).get("last_error")
+        result = result.model_copy(update={"reason": recorded or result.reason})
+    return PushedRow(outbox_id, action, result, new_status)
+
+
 def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | None) -> PushReport:
     report = PushReport(tool)
     connector = rt.connector(tool)
@@ -137,13 +148,13 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
                 ready.append((item, mapping.to_vendor(item.action, ctx)))
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
-                report.rows.append(PushedRow(item.id, item.action, result, rt.ledger.record_result(item.id, result, now=now)))
+                report.rows.append(_recorded(rt, item.id, item.action, result, now))
         results = _apply_per_account(rt, tool, connector, ready, now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
                 _after_done(rt, tool, vendor, result, now)
-            new_status = rt.ledger.record_result(item.id, result, now=now)
-            report.rows.append(PushedRow(item.id, item.action, result, new_status))
+            row = _recorded(rt, item.id, item.action, result, now)
+            report.rows.append(row)
             if result.status is ResultStatus.AUTH:
                 log.warning("push-%s: authentication refused; pushes to %s paused until resumed", tool, tool)
         if len(items) < round_size or any(r.result.status is ResultStatus.AUTH for r in report.rows):
