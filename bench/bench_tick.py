@@ -103,7 +103,7 @@ def child(url: str, schema: str | None, now: str, profile: bool) -> None:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("KICKOFF_BENCH_PROFILE_SORT", "cumulative")).print_stats(35)
     _, peak = memory_kb()
     status = ledger.status(moment)
     print(json.dumps({"seconds": seconds, "processed": report.processed, "ignored": report.ignored,

@@ -32,11 +32,13 @@ def register(app: typer.Typer) -> None:
 
     @ledger_app.command("status")
     def status(as_json: JsonFlag = False) -> None:
-        """Pending inbox, pending and dead outbox rows, due timers, paused tools."""
+        """Pending inbox, pending and dead outbox rows, due timers, paused tools, and each daily
+        budget (a vendor's daily allowance: used of allowed, and when it resets)."""
         with _open() as ledger:
             counts = ledger.status(datetime.now(UTC))
+            budgets = ledger.budgets()
         if as_json:
-            typer.echo(json.dumps(counts.as_dict(), indent=2))
+            typer.echo(json.dumps({**counts.as_dict(), "budgets": [b.as_dict() for b in budgets]}, indent=2))
             return
         rows = [
             ("pending inbox", counts.pending_inbox),
@@ -48,6 +50,9 @@ def register(app: typer.Typer) -> None:
         ]
         for label, value in rows:
             typer.echo(f"{label + ':':<16} {value}")
+        for b in budgets:
+            resets = f"resets {b.resets_at:%Y-%m-%d %H:%M}Z" if b.resets_at else "rolling"
+            typer.echo(f"{'budget ' + b.tool + '/' + b.account + ':':<16} used {b.used:,} of {b.allowed:,}, {resets}")
 
     @ledger_app.command("dead")
     def dead(

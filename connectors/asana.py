@@ -37,6 +37,7 @@ from urllib3.util.retry import Retry
 from connectors import asana_account
 from connectors.asana_hooks import AsanaWebhooks
 from connectors.base import Connector, ReadResult, done, result_for
+from connectors.http import observe_pool
 from connectors.ratelimit import bucket_for
 from kickoff.contracts.errors import ErrorKind, UnknownOutcome, VendorError, classify
 from kickoff.contracts.vendor import VendorAction
@@ -134,6 +135,7 @@ class AsanaConnector(AsanaWebhooks, Connector):
                 cfg.host = f"{self.base_url.rstrip('/')}/api/1.0"
             cfg.retry_strategy = Retry(total=False)  # our one retry policy decides
             self._client = asana.ApiClient(cfg)
+            observe_pool(self._client.rest_client.pool_manager, self.observe)
         return self._client
 
     def _invoke(self, fn: Callable[[], T], *, write: bool = False, slots: int = 1,

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
 from connectors.credentials import resolve_secret
-from connectors.ratelimit import RateLimiter, TokenBucketLimiter, configured_limits
+from connectors.ratelimit import RateLimiter, TokenBucketLimiter, configured_limits, reported
 from kickoff.contracts.account import Account
 from kickoff.contracts.connector import ReadResult
 from kickoff.contracts.errors import ErrorKind, VendorError
@@ -84,6 +84,11 @@ class Connector(ABC):
     def batch_size(self) -> int:
         return self.config.batch_size
 
+    @property
+    def round_size(self) -> int:
+        """How many rows one push round hands to ``apply``: ten batches."""
+        return max(self.batch_size * 10, 10)
+
     def secret(self, name: str) -> str:
         """A credential by its name in tools.yaml, resolved now; never logged."""
         try:
@@ -103,6 +108,13 @@ class Connector(ABC):
             return fn()
 
         return self.retry.call(limited, lookup=lookup, look_up_first=_MAYBE_APPLIED.get())
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """An answer's rate-limit headers, handed to the shared limiter to correct its budget
+        (``connectors.http`` calls this for every answer of every client)."""
+        observe = getattr(self.limiter, "observe", None)
+        if observe is not None:
+            observe(self.tool, self.credential_key, reported(headers))
 
     def apply_each(self, actions: Sequence[VendorAction],
                    write: Callable[[VendorAction], ActionResult]) -> list[ActionResult]:

@@ -8,6 +8,8 @@ unmodified and the traffic stays real.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -16,6 +18,7 @@ from requests.adapters import HTTPAdapter
 from kickoff.contracts.errors import UnknownOutcome, VendorError, classify
 
 DEFAULT_TIMEOUT = (5.0, 30.0)
+Observer = Callable[[Mapping[str, str]], None]  # takes every answer's headers (``Connector.observe``)
 
 
 class SandboxRedirectAdapter(HTTPAdapter):
@@ -38,13 +41,35 @@ class SandboxRedirectAdapter(HTTPAdapter):
         return response
 
 
-def make_session(base_url: str | None = None) -> requests.Session:
-    """A session with no hidden retries; with ``base_url``, every URL goes there."""
+def make_session(base_url: str | None = None, observe: Observer | None = None) -> requests.Session:
+    """A session with no hidden retries; with ``base_url``, every URL goes there; with
+    ``observe``, every answer's headers go to it (the vendor's rate-limit counters)."""
     session = requests.Session()
     adapter: HTTPAdapter = SandboxRedirectAdapter(base_url) if base_url else HTTPAdapter(max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    if observe is not None:
+        observe_session(session, observe)
     return session
+
+
+def observe_session(session: requests.Session, observe: Observer) -> None:
+    """Hand every answer's headers to ``observe`` (requests-based clients: simple-salesforce,
+    zenpy, Movidesk, Slack)."""
+    session.hooks["response"].append(lambda response, *args, **kwargs: observe(response.headers))
+
+
+def observe_pool(pool_manager: Any, observe: Observer) -> None:
+    """Hand every answer's headers to ``observe`` for urllib3-based clients (the generated
+    HubSpot and Asana clients send through ``rest_client.pool_manager.request``)."""
+    request = pool_manager.request
+
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        response = request(*args, **kwargs)
+        observe(response.headers)
+        return response
+
+    pool_manager.request = observed
 
 
 def transport_error(exc: requests.RequestException, *, write: bool) -> VendorError:
@@ -75,4 +100,4 @@ def raise_for_vendor(response: requests.Response, reason: str | None = None) -> 
     raise classify(response.status_code, response.headers, text)
 
 
-__all__ = ["SandboxRedirectAdapter", "VendorError", "make_session", "raise_for_vendor", "send", "transport_error"]
+__all__ = ["Observer", "SandboxRedirectAdapter", "VendorError", "make_session", "observe_pool", "observe_session", "raise_for_vendor", "send", "transport_error"]

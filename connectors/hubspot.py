@@ -49,11 +49,13 @@ from hubspot.crm.objects import (
     PublicObjectSearchRequest,
 )
 from hubspot.crm.objects.exceptions import ApiException
+from hubspot.discovery.discovery_base import DiscoveryBase
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from connectors import hubspot_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
+from connectors.http import observe_pool
 from connectors.hubspot_adopt import HubSpotRunning
 from connectors.hubspot_hooks import HubSpotWebhooks
 from kickoff.contracts.errors import (
@@ -206,10 +208,18 @@ class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
     @cached_property
     def _client(self) -> HubSpot:
         """The official client, pointed at ``base_url`` when set, with urllib3 retries off."""
-        options: dict[str, Any] = {"access_token": self.secret("token"), "retry": Retry(0)}
+        options: dict[str, Any] = {"access_token": self.secret("token"), "retry": Retry(0),
+                                   "api_factory": self._api_factory}
         if self.base_url:
             options["host"] = self.base_url.rstrip("/")
         return HubSpot(**options)
+
+    def _api_factory(self, package: Any, api_name: str, config: dict[str, Any]) -> Any:
+        """The client's own factory (its documented ``api_factory`` hook), with every answer's
+        ``X-HubSpot-RateLimit-*`` headers handed to the limiter."""
+        api = DiscoveryBase._default_api_factory(package, api_name, config)
+        observe_pool(api.api_client.rest_client.pool_manager, self.observe)
+        return api
 
     @property
     def _objects(self) -> Any:

@@ -191,7 +191,7 @@ class MovideskConnector(Connector):
 
     def __init__(self, tool_config: ToolConfig, **kwargs: Any) -> None:
         super().__init__(tool_config, **kwargs)
-        self.session = make_session(tool_config.base_url)
+        self.session = make_session(tool_config.base_url, self.observe)
         self._auth_failure: VendorError | None = None
 
     # --- HTTP -----------------------------------------------------------------------------

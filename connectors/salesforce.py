@@ -216,8 +216,10 @@ class SalesforceConnector(Connector):
             raise vendor_error(exc, write=False) from exc
 
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        """Keep the last answer's headers: simple-salesforce's exceptions drop Retry-After."""
+        """Keep the last answer's headers (simple-salesforce's exceptions drop Retry-After) and
+        hand them to the limiter (``Sforce-Limit-Info``: the 24-hour allocation)."""
         self._last_response = response
+        self.observe(response.headers)
 
     def _invoke(self, fn: Callable[[], Any], *, write: bool) -> Any:
         """One client call with its exceptions translated (runs inside ``self.call``)."""

@@ -50,7 +50,7 @@ class SlackConnector(NoReads, NoWebhooks, Connector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.session: requests.Session = make_session(self.base_url)
+        self.session: requests.Session = make_session(self.base_url, self.observe)
 
     def apply(self, actions: Sequence[VendorAction], now: datetime) -> list[ActionResult]:
         return self.apply_each(actions, lambda action: self._notify(action, now))

@@ -62,7 +62,7 @@ from zenpy.lib.exception import APIException, ZenpyException
 
 from connectors import zendesk_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
-from connectors.http import SandboxRedirectAdapter, make_session, transport_error
+from connectors.http import Observer, SandboxRedirectAdapter, make_session, transport_error
 from connectors.zendesk_hooks import ZendeskWebhooks
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
 from kickoff.contracts.vendor import VendorAction, VendorPayload
@@ -114,9 +114,10 @@ def _raise_on_429(response: requests.Response, *args: Any, **kwargs: Any) -> Non
         raise classify(429, response.headers, _vendor_reason(response))
 
 
-def zendesk_session(base_url: str | None) -> requests.Session:
-    """A session with no hidden retries, 429s raised at once, and (for the sandbox) redirected."""
-    session = make_session(None)
+def zendesk_session(base_url: str | None, observe: Observer | None = None) -> requests.Session:
+    """A session with no hidden retries, 429s raised at once, and (for the sandbox) redirected;
+    every answer's rate-limit headers go to ``observe`` (before a 429 is raised)."""
+    session = make_session(None, observe)
     if base_url:
         adapter = SandboxRedirectAdapter(base_url)
         session.mount("https://", adapter)
@@ -269,10 +270,20 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
         if self._client is None:
             self._client = Zenpy(
                 subdomain=self.options.get("subdomain", "sandbox"), email=self.secret("email"),
-                token=self.secret("token"), session=zendesk_session(self.base_url), disable_cache=True,
+                token=self.secret("token"), session=zendesk_session(self.base_url, self.observe), disable_cache=True,
                 timeout=float(self.options.get("timeout_seconds", 30)),
             )
         return self._client
+
+    @property
+    def round_size(self) -> int:
+        """Four waves of jobs per round (``max_jobs_in_flight`` update_many calls each), so the
+        round's jobs are pipelined (``_update_round``) rather than waited for wave by wave."""
+        return min(self.batch_size, MAX_UPDATE_MANY) * self._wave * 4
+
+    @property
+    def _wave(self) -> int:
+        return max(1, min(int(self.options.get("max_jobs_in_flight", 25)), 30))
 
     def _zd(self, fn: Callable[[], T], *, write: bool = False, lookup: Callable[[], T | None] | None = None) -> T:
         """One zenpy call under the limiter and the retry policy, its errors translated."""
@@ -517,33 +528,47 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
 
     def _update_round(self, round_: list[_Update],
                       actions: Sequence[VendorAction]) -> dict[int, ActionResult]:
-        """Submit a round's update_many calls (never more jobs in flight than allowed), then
-        follow the jobs to their per-ticket results."""
+        """Submit a round's update_many calls, never more jobs in flight than allowed, and
+        follow them to their per-ticket results. Pipelined: once the jobs in flight reach the
+        cap, one status poll collects the finished ones and their places go to the next
+        calls, so the writes never stop while jobs run (a poll costs a call of the same
+        per-minute budget: one per poll, not one per wave)."""
         results: dict[int, ActionResult] = {}
         size = min(self.batch_size, MAX_UPDATE_MANY)
-        wave = max(1, min(int(self.options.get("max_jobs_in_flight", 25)), 30))
         batches = list(chunked(round_, size))
-        for start in range(0, len(batches), wave):
-            jobs: dict[str, list[_Update]] = {}
-            for batch in batches[start:start + wave]:
+        in_flight: dict[str, tuple[list[_Update], float]] = {}
+        interval = float(self.options.get("job_poll_seconds", 1.0))
+        while batches or in_flight:
+            if batches and len(in_flight) < self._wave:
+                batch = list(batches.pop(0))
                 try:
                     job = self._zd(lambda batch=batch: self.client.tickets.update([u.ticket() for u in batch]),
                                    write=True, lookup=lambda batch=batch: self._drop_written_notes(batch))
                 except VendorError as error:
                     results.update({i: result_for(actions[i], error) for u in batch for i in u.indexes})
                     continue
-                jobs[job.id] = list(batch)
-            results.update(self._follow(jobs, actions))
+                in_flight[job.id] = (batch, time.monotonic())
+                continue
+            oldest = min(at for _, at in in_flight.values())
+            time.sleep(max(0.0, oldest + interval - time.monotonic()))
+            finished = self._follow({job: ups for job, (ups, _) in in_flight.items()}, actions,
+                                    until_first=bool(batches))
+            results.update(finished.results)
+            for job in finished.jobs:
+                in_flight.pop(job, None)
         return results
 
-    def _follow(self, jobs: dict[str, list[_Update]],
-                actions: Sequence[VendorAction]) -> dict[int, ActionResult]:
-        """Poll the jobs together until each is completed or failed; per-ticket outcomes."""
+    def _follow(self, jobs: dict[str, list[_Update]], actions: Sequence[VendorAction], *,
+                until_first: bool = False) -> _Followed:
+        """Poll the jobs together until each is completed or failed (``until_first``: until
+        any is, to free its place); per-ticket outcomes and the jobs finished. Every poll is
+        a call against the account's per-minute limit (Zendesk exempts no endpoint from it),
+        so the caller polls only once the oldest job has had ``job_poll_seconds``."""
         results: dict[int, ActionResult] = {}
         interval = float(self.options.get("job_poll_seconds", 1.0))
         deadline = time.monotonic() + float(self.options.get("job_timeout_seconds", 120))
         pending = dict(jobs)
-        while pending:
+        while pending and not (until_first and len(pending) < len(jobs)):
             try:
                 statuses = self._zd(lambda: self.client.job_status(ids=list(pending))["job_statuses"])
             except VendorError as error:
@@ -557,10 +582,11 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
                 error = failure or VendorError(ErrorKind.RETRYABLE, "update_many job still running at the deadline")
                 results.update({i: result_for(actions[i], error) for ups in pending.values() for u in ups
                                 for i in u.indexes})
+                pending.clear()
                 break
-            if pending:
+            if pending and not (until_first and len(pending) < len(jobs)):
                 time.sleep(interval)
-        return results
+        return _Followed(results, [job for job in jobs if job not in pending])
 
     def _job_results(self, status: Any, updates: list[_Update],
                      actions: Sequence[VendorAction]) -> dict[int, ActionResult]:
@@ -578,6 +604,12 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
                     reason = _field(outcome, "errors") or _field(outcome, "details") or _field(outcome, "error")
                     results[i] = result_for(actions[i], VendorError(ErrorKind.PERMANENT, str(reason or "refused")))
         return results
+
+
+@dataclass
+class _Followed:
+    results: dict[int, ActionResult]
+    jobs: list[str]  # the jobs finished (or given up at the deadline)
 
 
 def _field(item: Any, name: str) -> Any:

@@ -56,7 +56,21 @@ class Calendar(BaseModel):
         return day.weekday() not in WEEKEND and self.holiday(day) is None
 
     def add_business_days(self, day: date, count: int) -> date:
-        """Move ``count`` business days (negative moves back); 0 leaves ``day`` as it is."""
+        """Move ``count`` business days (negative moves back); 0 leaves ``day`` as it is.
+        Worked out once per (day, count) for this calendar: every onboarding's timers ask the
+        same few (the holiday lookups were a tenth of a decision)."""
+        entry = _MOVES.get(id(self))
+        if entry is None or entry[0] is not self:
+            entry = _MOVES[id(self)] = (self, {})
+        moves = entry[1]
+        found = moves.get((day, count))
+        if found is None:
+            if len(moves) >= 50_000:
+                moves.clear()
+            found = moves[(day, count)] = self._move(day, count)
+        return found
+
+    def _move(self, day: date, count: int) -> date:
         step = 1 if count >= 0 else -1
         remaining = abs(count)
         while remaining:
@@ -65,6 +79,9 @@ class Calendar(BaseModel):
                 remaining -= 1
         return day
 
+
+_MOVES: dict[int, tuple[Calendar, dict[tuple[date, int], date]]] = {}
+"""Per calendar (by identity; the calendar is kept so its id is not reused): (day, count) -> day."""
 
 WEEKDAYS = Calendar()
 """Monday to Friday, no holidays: the default when neither tenant nor playbook names a country."""

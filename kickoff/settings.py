@@ -134,6 +134,9 @@ class KickoffSettings(BaseSettings):
     config_dir: Path = Path("config")
     public_url: str | None = None
     max_attempts: int = Field(default=8, ge=1, description="outbox attempts before dead letter")
+    daily_reserve: float = Field(
+        default=0.05, ge=0, lt=1,
+        description="share of a daily allowance kept for urgent pushes (kickoff.urgency); the rest wait for the reset")
     secret_key: SecretStr | None = Field(
         default=None, description="Fernet key sealing the secrets the ledger keeps (else a key file)")
 

@@ -1,6 +1,6 @@
 """process-inbox and tick: inbox rows and due timers become canonical events, the playbook
 decides, and state + actions + timers + links + "done" are committed in one transaction
-(one per delivery, however many events it maps to; one per due timer)."""
+(one per delivery, however many events it maps to; one per claim of due timers)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from flows.runtime import Runtime
 from flows.steps.routing import tenant_of
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.mapping import MappingError
-from kickoff.ledger import Decided, SourceLink, state_after
+from kickoff.ledger import Decided, Firing, SourceLink, state_after
 from kickoff.ledger.errors import LedgerError
-from kickoff.ledger.records import DueTimer, InboxItem
+from kickoff.ledger.records import InboxItem
 from kickoff.model import Decision, Delivery, Event, Onboarding
 from kickoff.playbooks import decide, timer_event
 from kickoff.playbooks.simulate import did_nothing, why_ignored
@@ -107,15 +107,6 @@ def _decide_all(rt: Runtime, events: list[Event], table: dict, now: datetime,
             states[event.subject] = state_after(decision)
             decided.append(Decided(decision, event.id, _source_link(event, table, decision.state)))
     return decided
-
-
-def _fire(rt: Runtime, timer: DueTimer, now: datetime) -> Decision | None:
-    """A due timer's ``timer.fired`` event decided and committed with the timer marked fired."""
-    event = timer_event(timer.timer)
-    decision = _decide(rt, event, rt.ledger.load_state(event.subject), now)
-    if decision is not None:
-        rt.ledger.commit_decision(decision, timer=timer, event_id=event.id, now=now)
-    return decision
 
 
 def _canonical_event(rt: Runtime, delivery) -> Event:
@@ -219,28 +210,40 @@ def process_inbox(rt: Runtime, now: datetime, *, worker: str = "process",
 
 
 def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) -> ProcessReport:
-    """Every due timer becomes a ``timer.fired`` event through the same decision."""
+    """Every due timer becomes a ``timer.fired`` event through the same decision. A claim's
+    states are read at once and its decisions committed together (``Ledger.commit_firings``);
+    a second timer of one onboarding is decided on the state the first one leaves."""
     report = ProcessReport()
     while True:
         due = rt.ledger.claim_due_timers(now=now, limit=limit, worker=worker)
         if not due:
             return report
-        for timer in due:
-            try:
-                decision = _fire(rt, timer, now)
-            except LedgerError as exc:
-                log.info("timer %s deferred: %s", timer.key, exc)
-                report.deferred += 1
-                continue
-            onboarding_events.timer_fired(rt, timer, decision, now)
-            what = f"timer {timer.key} ({timer.timer.rule}, due {timer.timer.fire_at:%Y-%m-%d %H:%M})"
-            if decision is None:
-                rt.ledger.finish_timer(timer, now=now)
-                report.ignored += 1
-                report.note(what, subject=timer.onboarding_id, ignored="the playbook does nothing with it now")
-            else:
-                report.processed += 1
-                report.add_actions(decision)
-                report.note(what, [decision])
+        states: dict[str, Onboarding | None] = dict(rt.ledger.load_states({t.onboarding_id for t in due}))
+        again = Counter(t.onboarding_id for t in due)
+        fired: list[Firing] = []
+        try:
+            for timer in due:
+                event = timer_event(timer.timer)
+                decision = _decide(rt, event, states.get(timer.onboarding_id), now)
+                again[timer.onboarding_id] -= 1
+                if decision is not None and again[timer.onboarding_id]:
+                    states[timer.onboarding_id] = state_after(decision)
+                fired.append(Firing(timer, decision, event.id))
+        finally:  # what was decided is committed even if a later decision raised
+            for firing, lost in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):
+                timer = firing.timer
+                what = f"timer {timer.key} ({timer.timer.rule}, due {timer.timer.fire_at:%Y-%m-%d %H:%M})"
+                if lost is not None:
+                    log.info("timer %s deferred: %s", timer.key, lost)
+                    report.deferred += 1
+                    continue
+                onboarding_events.timer_fired(rt, firing.timer, firing.decision, now)
+                if firing.decision is None:
+                    report.ignored += 1
+                    report.note(what, subject=timer.onboarding_id, ignored="the playbook does nothing with it now")
+                else:
+                    report.processed += 1
+                    report.add_actions(firing.decision)
+                    report.note(what, [firing.decision])
         if len(due) < limit:
             return report

@@ -15,6 +15,7 @@ from datetime import datetime
 from connectors.base import Connector
 from flows import onboarding_events
 from flows.runtime import Runtime
+from flows.steps import budget
 from kickoff.contracts.mapping import MappingError
 from kickoff.contracts.vendor import VendorAction
 from kickoff.ledger.records import OutboxItem
@@ -98,11 +99,12 @@ def _apply(connector: Connector, ready: list[tuple[OutboxItem, VendorAction]], n
 
 
 def _apply_per_account(rt: Runtime, tool: str, shared: Connector, ready: list[tuple[OutboxItem, VendorAction]],
-                       now: datetime) -> list[ActionResult]:
-    """``_apply`` with each row's tenant's connector: its own account's, or the shared one."""
+                       now: datetime, accounts: dict[int, str]) -> list[ActionResult]:
+    """``_apply`` with each row's tenant's connector (``accounts``: by outbox id): its own
+    account's, or the shared one."""
     groups: dict[str, list[int]] = {}
     for index, (item, _) in enumerate(ready):
-        groups.setdefault(rt.config.account_of(tool, _tenant_key(rt, item.action)), []).append(index)
+        groups.setdefault(accounts[item.id], []).append(index)
     if list(groups) in ([], [SHARED_ACCOUNT]):
         return _apply(shared, ready, now)
     results: list[ActionResult | None] = [None] * len(ready)
@@ -114,8 +116,9 @@ def _apply_per_account(rt: Runtime, tool: str, shared: Connector, ready: list[tu
 
 
 def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: int | None = None) -> PushReport:
-    """Push what is due for ``tool`` in rounds of the connector's batch size x 10 rows; each
-    row's result told on its onboarding (``flows.onboarding_events``)."""
+    """Push what is due for ``tool`` in rounds of ``connector.round_size`` rows; near the end
+    of a daily allowance only urgent rows go (``flows.steps.budget``); each row's result told
+    on its onboarding (``flows.onboarding_events``)."""
     report = _push(rt, tool, now, worker=worker, limit=limit)
     onboarding_events.pushed(rt, tool, report.rows, now)
     return report
@@ -136,7 +139,7 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
     report = PushReport(tool)
     connector = rt.connector(tool)
     mapping = rt.mapping(tool)
-    round_size = limit or max(connector.batch_size * 10, 10)
+    round_size = limit or connector.round_size
     while True:
         items: list[OutboxItem] = rt.ledger.claim_outbox(tool, worker, limit=round_size, now=now)
         if not items:
@@ -149,7 +152,10 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
                 report.rows.append(_recorded(rt, item.id, item.action, result, now))
-        results = _apply_per_account(rt, tool, connector, ready, now)
+        accounts = {item.id: rt.config.account_of(tool, _tenant_key(rt, item.action)) for item, _ in ready}
+        ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
+        results = _apply_per_account(rt, tool, connector, ready, now, accounts)
+        budget.remember(rt, tool, [rt.connector(tool, a) for a in sorted(set(accounts.values()))], now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
                 _after_done(rt, tool, vendor, result, now)

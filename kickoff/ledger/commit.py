@@ -44,8 +44,7 @@ def commit_decision(
 
     timer_key = None
     if timer is not None:
-        timer_id = timer.id if isinstance(timer, DueTimer) else timer
-        timer_key = timers.mark_fired(conn, timer_id, now)
+        timer_key = timers.mark_fired(conn, timer, now)
     timers.cancel(conn, onboarding_id, decision.cancel_timers, now)
     timers.set_timers(conn, decision.set_timers, now)
 

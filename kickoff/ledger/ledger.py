@@ -21,12 +21,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from kickoff.ledger import (
     adoption,
     audit,
+    budgets,
     crosswalk,
     cursors,
+    firing,
     inbox,
     journal,
     migrate,
@@ -42,12 +45,15 @@ from kickoff.ledger import story as story_mod
 from kickoff.ledger.commit import commit_decision as _commit_decision
 from kickoff.ledger.commit import commit_delivery as _commit_delivery
 from kickoff.ledger.database import READ_ONLY, open_database
+from kickoff.ledger.errors import LedgerError
 from kickoff.ledger.group_commit import GroupCommit
 from kickoff.ledger.records import (
+    Budget,
     CommitResult,
     DeadLetter,
     Decided,
     DueTimer,
+    Firing,
     InboxItem,
     LedgerStatus,
     OutboxItem,
@@ -297,9 +303,42 @@ class Ledger:
     def finish_timer(self, timer: DueTimer | int, now: datetime | None = None) -> str:
         """Mark a claimed timer fired when its firing decided nothing (no state to change),
         so it is not handed out again."""
-        timer_id = timer.id if isinstance(timer, DueTimer) else timer
         with self.transaction() as conn:
-            return timers.mark_fired(conn, timer_id, _now(now))
+            return timers.mark_fired(conn, timer, _now(now))
+
+    def load_states(self, onboarding_ids: Iterable[str]) -> dict[str, Onboarding]:
+        """The states of many onboardings in one read (missing ones are left out)."""
+        with self._read() as conn:
+            return state.load_many(conn, onboarding_ids)
+
+    def commit_firings(self, fired: Sequence[Firing], now: datetime | None = None) -> list[LedgerError | None]:
+        """A claim of fired timers with their decisions, in ONE transaction (``kickoff.ledger.firing``).
+
+        If any of them cannot be written (its claim was lost, its onboarding changed), each is
+        then committed alone, so the others still commit. Returns, per firing, None if it was
+        committed, else the ``LedgerError`` that left it out (its timer stays claimed until
+        the lease runs out, then fires again).
+        """
+        at = _now(now)
+        try:
+            with self.transaction() as conn:
+                firing.commit_firings(conn, fired, at)
+            return [None] * len(fired)
+        except LedgerError as exc:
+            if len(fired) == 1:
+                return [exc]
+        except IntegrityError:
+            if len(fired) == 1:
+                raise
+        outcomes: list[LedgerError | None] = []
+        for one in fired:
+            try:
+                with self.transaction() as conn:
+                    firing.commit_firings(conn, [one], at)
+                outcomes.append(None)
+            except LedgerError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     # -- cursors -----------------------------------------------------------------------
     def get_cursor(self, tool: str, stream: str) -> str | None:
@@ -434,6 +473,26 @@ class Ledger:
                                        moment - timedelta(seconds=timer_grace_seconds))
         return status_mod.Overdue(found.inbox, found.timers, found.outbox_tools,
                                   as_utc(found.next_timer) if found.next_timer is not None else None)
+
+    def record_budget(self, budget: Budget) -> None:
+        """Keep a vendor's latest daily count (shared by every worker)."""
+        with self.transaction() as conn:
+            budgets.record(conn, budget)
+
+    def budget(self, tool: str, account: str) -> Budget | None:
+        with self._read() as conn:
+            return budgets.get(conn, tool, account)
+
+    def budgets(self) -> list[Budget]:
+        with self._read() as conn:
+            return budgets.all_budgets(conn)
+
+    def defer_outbox(self, ids: Sequence[int], worker: str, until: datetime,
+                     now: datetime | None = None) -> int:
+        """Hand claimed rows back to wait until ``until`` (a daily allowance's reset): pending,
+        not an attempt, so waiting never makes a dead letter. Returns the rows released."""
+        with self.transaction() as conn:
+            return outbox.defer(conn, ids, worker, until, _now(now))
 
     def status(self, now: datetime | None = None) -> LedgerStatus:
         with self._read() as conn:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, and_, bindparam, select, text, update
 
 from kickoff.ledger import pauses
@@ -30,7 +31,7 @@ def _row(action: Action, now: datetime) -> dict[str, Any]:
         "kind": action.kind.value,
         "rule": action.rule,
         "onboarding_id": action.onboarding_id,
-        "payload": action.model_dump(mode="json")["payload"],
+        "payload": to_jsonable_python(action.payload),  # as model_dump(mode="json") has it, for one field
         "due_at": action.due_at,
         "caused_by_event": action.caused_by_event,
         "caused_by_timer": action.caused_by_timer,
@@ -153,3 +154,16 @@ def replay_dead(conn: Connection, ids: Iterable[int], now: datetime) -> list[int
             return sorted(replayed)
         replayed += [r.id for r in rows]
         where = ob.blocked_by.in_([r.idempotency_key for r in rows])
+
+
+def defer(conn: Connection, ids: Iterable[int], worker: str, until: datetime, now: datetime) -> int:
+    """Release rows ``worker`` holds to wait until ``until``: pending again, attempts unchanged
+    (waiting for a daily allowance is not a failure). Rows another worker took are left alone."""
+    wanted = list(ids)
+    if not wanted:
+        return 0
+    return conn.execute(
+        update(outbox)
+        .where(ob.id.in_(wanted), ob.status == "claimed", ob.claimed_by == worker)
+        .values(status="pending", next_try_at=until, claimed_by=None, lease_until=None, updated_at=now)
+    ).rowcount

@@ -10,6 +10,31 @@ from kickoff.model import Action, Decision, Delivery, Timer
 
 
 @dataclass(frozen=True)
+class Budget:
+    """A daily allowance as the vendor last reported it (``kickoff.ledger.budgets``)."""
+
+    tool: str
+    account: str
+    used: int
+    allowed: int
+    resets_at: datetime | None  # None: a rolling allowance, re-checked (``RECHECK``)
+    updated_at: datetime
+
+    @property
+    def left(self) -> int:
+        return max(self.allowed - self.used, 0)
+
+    def in_reserve(self, reserve: float) -> bool:
+        """At most ``reserve`` (a share of the allowance) is left: only urgent pushes spend it."""
+        return self.left <= self.allowed * reserve
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tool": self.tool, "account": self.account, "used": self.used, "allowed": self.allowed,
+                "resets_at": self.resets_at.isoformat() if self.resets_at else None,
+                "updated_at": self.updated_at.isoformat()}
+
+
+@dataclass(frozen=True)
 class InboxItem:
     """A claimed inbox row: the delivery plus how often it has been claimed."""
 
@@ -35,11 +60,15 @@ class OutboxItem:
 
 @dataclass(frozen=True)
 class DueTimer:
-    """A claimed timer; pass it to ``commit_decision(timer=...)`` to mark it fired."""
+    """A claimed timer; pass it to ``commit_decision(timer=...)`` to mark it fired.
+
+    ``claimed_by`` and ``lease_until`` are the claim: only while the row still carries both
+    may it be marked fired (a worker whose lease ran out and was taken over cannot)."""
 
     id: int
     timer: Timer
     lease_until: datetime
+    claimed_by: str | None = None
 
     @property
     def key(self) -> str:
@@ -93,6 +122,16 @@ class Decided:
     decision: Decision
     event_id: str | None = None
     source: SourceLink | None = None
+
+
+@dataclass(frozen=True)
+class Firing:
+    """A claimed timer and what its ``timer.fired`` event decided (None: nothing to change):
+    what ``Ledger.commit_firings`` writes for it."""
+
+    timer: DueTimer
+    decision: Decision | None
+    event_id: str
 
 
 @dataclass(frozen=True)

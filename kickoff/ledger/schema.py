@@ -202,6 +202,17 @@ paused_tools = Table(
     Column("reason", Text),
 )
 
+budgets = Table(  # daily allowances shared by every worker (``kickoff.ledger.budgets``)
+    "budgets",
+    metadata,
+    Column("tool", String(32), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    Column("used", Integer, nullable=False),
+    Column("allowed", Integer, nullable=False),
+    Column("resets_at", UTCDateTime),  # NULL: not known (a rolling allowance)
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 webhook_secrets = Table(
     "webhook_secrets",
     metadata,

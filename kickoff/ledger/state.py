@@ -7,9 +7,11 @@ the ledger stores version + 1. If someone committed in between, the write matche
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from kickoff.ledger.database import insert_for
 from kickoff.ledger.errors import StateConflict
@@ -26,18 +28,53 @@ def load(conn: Connection, onboarding_id: str) -> Onboarding | None:
     return Onboarding.model_validate({**row.state, "version": row.version})
 
 
-def save(conn: Connection, state: Onboarding, now: datetime) -> int:
-    """Write ``state`` if the stored version is still ``state.version``; return the new version."""
+def load_many(conn: Connection, onboarding_ids: Iterable[str]) -> dict[str, Onboarding]:
+    """``load`` for many onboardings in one SELECT (the ones missing are left out)."""
+    wanted = list(onboarding_ids)
+    found: dict[str, Onboarding] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = select(oc.id, oc.state, oc.version).where(oc.id.in_(wanted[start:start + _IN_CHUNK]))
+        for row in conn.execute(query):
+            found[row.id] = Onboarding.model_validate({**row.state, "version": row.version})
+    return found
+
+
+_IN_CHUNK = 5000  # ids per IN (...): under SQLite's and PostgreSQL's bound-parameter limits
+
+
+def _values(state: Onboarding, now: datetime) -> dict[str, Any]:
     new_version = state.version + 1
-    data = state.model_dump(mode="json") | {"version": new_version}
-    values = {
+    return {
         "tenant": state.tenant,
         "playbook": state.playbook,
         "stage": state.stage,
-        "state": data,
+        "state": state.model_dump(mode="json") | {"version": new_version},
         "version": new_version,
         "updated_at": now,
     }
+
+
+_SAVE = update(onboardings).where(oc.id == bindparam("oid"), oc.version == bindparam("old"))
+
+
+def save_many(conn: Connection, states: Sequence[Onboarding], now: datetime) -> None:
+    """``save`` for states of distinct, existing onboardings in one statement; StateConflict
+    (the caller's transaction rolls back) if any of them changed since it was read."""
+    if not states:
+        return
+    if any(s.version == 0 for s in states):
+        raise ValueError("save_many updates existing onboardings; a new one is saved with save")
+    updated = conn.execute(_SAVE, [{"oid": s.id, "old": s.version, **_values(s, now)} for s in states]).rowcount
+    if updated != len(states):
+        stored = dict(conn.execute(select(oc.id, oc.version).where(oc.id.in_([s.id for s in states]))).tuples().all())
+        stale = next((s for s in states if stored.get(s.id) != s.version + 1), states[0])
+        raise StateConflict(stale.id, stale.version, stored.get(stale.id))
+
+
+def save(conn: Connection, state: Onboarding, now: datetime) -> int:
+    """Write ``state`` if the stored version is still ``state.version``; return the new version."""
+    new_version = state.version + 1
+    values = _values(state, now)
     if state.version == 0:
         inserted = conn.execute(
             insert_for(conn, onboardings)

@@ -6,10 +6,11 @@ fired in the same transaction. A cancelled timer never fires.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, bindparam, select, text, update
 
 from kickoff.ledger.claims import claim_rows, claimed, due_or_expired
@@ -59,7 +60,7 @@ def set_timers(conn: Connection, new_timers: Iterable[Timer], now: datetime) -> 
                 "key": timer.key,
                 "fire_at": timer.fire_at,
                 "rule": timer.rule,
-                "data": timer.model_dump(mode="json")["data"],
+                "data": to_jsonable_python(timer.data),  # as model_dump(mode="json") has it, for one field
                 "updated_at": now,
             }
             for timer in latest.values()
@@ -95,24 +96,68 @@ def claim_due(
 
 def _due(row: Any) -> DueTimer:
     timer = Timer.model_validate(row, from_attributes=True)  # its fields are the columns
-    return DueTimer(id=row.id, timer=timer, lease_until=row.lease_until)
+    return DueTimer(id=row.id, timer=timer, lease_until=row.lease_until, claimed_by=row.claimed_by)
 
 
-def mark_fired(conn: Connection, timer_id: int, now: datetime) -> str:
+def mark_fired(conn: Connection, timer: DueTimer | int, now: datetime) -> str:
     """The claimed timer's decision is being committed; ClaimLost if it was cancelled or taken.
 
+    Given the ``DueTimer`` of a claim, only that claim may mark it (same worker, same lease):
+    a worker whose lease ran out and whose timer was claimed again cannot fire it too.
     Returns the timer's key (for the audit).
     """
+    timer_id = timer.id if isinstance(timer, DueTimer) else timer
+    query = update(timers).where(tc.id == timer_id, tc.status == "claimed")
+    if isinstance(timer, DueTimer) and timer.claimed_by is not None:
+        query = query.where(tc.claimed_by == timer.claimed_by, tc.lease_until == timer.lease_until)
     key = conn.execute(
-        update(timers)
-        .where(tc.id == timer_id, tc.status == "claimed")
-        .values(status="fired", claimed_by=None, lease_until=None, updated_at=now)
-        .returning(tc.key)
+        query.values(status="fired", claimed_by=None, lease_until=None, updated_at=now).returning(tc.key)
     ).scalar_one_or_none()
     if key is None:
         status = conn.execute(select(tc.status).where(tc.id == timer_id)).scalar_one_or_none()
-        raise ClaimLost(f"timer {timer_id} is {status or 'gone'}, not claimed: it cannot fire now")
+        raise ClaimLost(f"timer {timer_id} is {status or 'gone'}, not claimed by this claim: it cannot fire now")
     return str(key)
+
+
+_FIRE = (
+    update(timers)
+    .where(
+        tc.id == bindparam("timer_id"),
+        tc.status == "claimed",
+        tc.claimed_by == bindparam("worker"),
+        tc.lease_until == bindparam("lease"),
+    )
+    .values(status="fired", claimed_by=None, lease_until=None, updated_at=bindparam("now"))
+)
+
+
+def mark_all_fired(conn: Connection, claimed_timers: Sequence[DueTimer], now: datetime) -> None:
+    """``mark_fired`` for a whole claim in one statement; ClaimLost (nothing kept, the caller's
+    transaction rolls back) if any of them is no longer held by its claim."""
+    if not claimed_timers:
+        return
+    done = conn.execute(_FIRE, [
+        {"timer_id": t.id, "worker": t.claimed_by, "lease": t.lease_until, "now": now} for t in claimed_timers
+    ]).rowcount
+    if done != len(claimed_timers):
+        raise ClaimLost(f"{len(claimed_timers) - done} of {len(claimed_timers)} timers are no longer this claim's")
+
+
+_CANCEL = (
+    update(timers)
+    .where(
+        tc.onboarding_id == bindparam("oid"),
+        tc.key == bindparam("timer_key"),
+        tc.status.in_(("pending", "claimed")),
+    )
+    .values(status="cancelled", claimed_by=None, lease_until=None, updated_at=bindparam("now"))
+)
+
+
+def cancel_many(conn: Connection, wanted: Sequence[tuple[str, str]], now: datetime) -> None:
+    """``cancel`` of (onboarding, key) pairs of several onboardings, in one statement."""
+    if wanted:
+        conn.execute(_CANCEL, [{"oid": oid, "timer_key": key, "now": now} for oid, key in wanted])
 
 
 def get(conn: Connection, onboarding_id: str, key: str) -> dict[str, Any] | None:

@@ -71,6 +71,9 @@ class Compiled:
     reads: frozenset[str]
     """Every name read: ``stage``, ``data.score``, ``facts.meeting_booked``, ``const.phone``."""
     calls: frozenset[str]
+    run: Callable[[Mapping[str, Any]], Any] = lambda env: None
+    """The expression as nested Python closures, built once: what ``evaluate`` calls (walking
+    the tree on every evaluation was most of an expression's cost)."""
 
 
 @lru_cache(maxsize=4096)
@@ -104,7 +107,7 @@ def compile_expr(source: str) -> Compiled:
             reads.add(f"{node.value.id}.{node.attr}")
         elif isinstance(node, ast.Name) and node.id in ROOT_NAMES and node.id not in DOTTED_ROOTS:
             reads.add(node.id)
-    return Compiled(source, tree, frozenset(reads), frozenset(calls))
+    return Compiled(source, tree, frozenset(reads), frozenset(calls), _closure(tree.body))
 
 
 def _dotted(node: ast.Attribute) -> str | None:
@@ -118,7 +121,7 @@ def _dotted(node: ast.Attribute) -> str | None:
 
 def evaluate(source: str, env: Mapping[str, Any]) -> Any:
     """The value of ``source`` in ``env`` (root name -> value)."""
-    return _eval(compile_expr(source).tree.body, env)
+    return compile_expr(source).run(env)
 
 
 def holds(conditions: list[str], env: Mapping[str, Any]) -> bool:
@@ -176,6 +179,96 @@ def _eval(node: ast.AST, env: Mapping[str, Any]) -> Any:
     raise ExprError(f"cannot evaluate {ast.dump(node)}")  # pragma: no cover - vetted at compile
 
 
+Run = Callable[[Mapping[str, Any]], Any]
+
+
+def _closure(node: ast.AST) -> Run:
+    """``node`` as a function of the env that gives what ``_eval(node, env)`` gives."""
+    match node:
+        case ast.Constant(value=value):
+            return lambda env: value
+        case ast.Name(id=name) if name in FUNCTIONS:
+            function = FUNCTIONS[name]
+            return lambda env: function if name not in env else env.get(name)
+        case ast.Name(id=name):
+            return lambda env: env.get(name)
+        case ast.Attribute(value=inner, attr=attr):
+            base = _closure(inner)
+
+            def attribute(env: Mapping[str, Any]) -> Any:
+                found = base(env)
+                return found.get(attr) if isinstance(found, Mapping) else None
+
+            return attribute
+        case ast.BoolOp(op=ast.And(), values=values):
+            parts = [_closure(v) for v in values]
+
+            def all_of(env: Mapping[str, Any]) -> Any:
+                result: Any = True
+                for part in parts:
+                    result = part(env)
+                    if not result:
+                        return result
+                return result
+
+            return all_of
+        case ast.BoolOp(op=ast.Or(), values=values):
+            parts = [_closure(v) for v in values]
+
+            def any_of(env: Mapping[str, Any]) -> Any:
+                result = None
+                for part in parts:
+                    result = part(env)
+                    if result:
+                        return result
+                return result
+
+            return any_of
+        case ast.UnaryOp(op=ast.Not(), operand=operand):
+            inner_run = _closure(operand)
+            return lambda env: not inner_run(env)
+        case ast.UnaryOp(op=ast.USub(), operand=operand):
+            inner_run = _closure(operand)
+
+            def negative(env: Mapping[str, Any]) -> Any:
+                value = inner_run(env)
+                return None if value is None else -value
+
+            return negative
+        case ast.BinOp(left=left, op=op, right=right):
+            left_run, right_run, apply = _closure(left), _closure(right), _BINARY[type(op)]
+
+            def binary(env: Mapping[str, Any]) -> Any:
+                a, b = left_run(env), right_run(env)
+                return None if a is None or b is None else apply(a, b)
+
+            return binary
+        case ast.Compare(left=left, ops=ops, comparators=comparators):
+            first = _closure(left)
+            steps = [(op, _closure(right)) for op, right in zip(ops, comparators, strict=True)]
+
+            def compare(env: Mapping[str, Any]) -> bool:
+                a = first(env)
+                for op, right_run in steps:
+                    b = right_run(env)
+                    if not _compare(op, a, b):
+                        return False
+                    a = b
+                return True
+
+            return compare
+        case ast.IfExp(test=test, body=body, orelse=orelse):
+            test_run, body_run, else_run = _closure(test), _closure(body), _closure(orelse)
+            return lambda env: body_run(env) if test_run(env) else else_run(env)
+        case ast.Call(func=ast.Name(id=name), args=args):
+            function, arg_runs = FUNCTIONS[name], [_closure(a) for a in args]
+            return lambda env: function(*(a(env) for a in arg_runs))
+        case ast.List(elts=elts) | ast.Tuple(elts=elts):
+            item_runs = [_closure(e) for e in elts]
+            return lambda env: [r(env) for r in item_runs]
+    raise ExprError(f"cannot evaluate {ast.dump(node)}")  # pragma: no cover - vetted at compile
+
+
 def _compare(op: ast.cmpop, a: Any, b: Any) -> bool:
     if isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) and (a is None or b is None):
         return False
@@ -193,15 +286,36 @@ def holes(text: str) -> list[str]:
 def render(value: Any, env: Mapping[str, Any]) -> Any:
     """Fill the holes of every text in ``value`` (recursively); other values pass unchanged."""
     if isinstance(value, str):
-        found = _HOLE.fullmatch(value.strip())
-        if found and value.strip() == value:
-            return evaluate(found.group(1), env)
-        return _HOLE.sub(lambda m: _text(evaluate(m.group(1), env)), value)
+        whole, parts = _template(value)
+        if whole is not None:
+            return whole.run(env)
+        if not parts:
+            return value
+        return "".join(p if isinstance(p, str) else _text(p.run(env)) for p in parts)
     if isinstance(value, dict):
         return {k: render(v, env) for k, v in value.items()}
     if isinstance(value, list):
         return [render(v, env) for v in value]
     return value
+
+
+@lru_cache(maxsize=4096)
+def _template(text: str) -> tuple[Compiled | None, tuple[str | Compiled, ...]]:
+    """A text split once into its literal parts and compiled holes; (hole, ()) when the text
+    is one hole alone (its value keeps its type)."""
+    found = _HOLE.fullmatch(text.strip())
+    if found and text.strip() == text:
+        return compile_expr(found.group(1)), ()
+    parts: list[str | Compiled] = []
+    at = 0
+    for match in _HOLE.finditer(text):
+        parts.append(text[at:match.start()])
+        parts.append(compile_expr(match.group(1)))
+        at = match.end()
+    if not parts:
+        return None, ()
+    parts.append(text[at:])
+    return None, tuple(p for p in parts if p != "")
 
 
 def _text(value: Any) -> str:

@@ -91,7 +91,7 @@ TOOL = ToolSpec(
     polls=True,
     webhooks=Webhooks(verification="X-Hook-Secret handed over in the creation handshake, then hex "
                                    "HMAC-SHA256 of the body with it (X-Hook-Signature)", handshake=True),
-    rate_limit=RateLimit(requests=150, per_seconds=60),  # free domain, per token
+    rate_limit=RateLimit(requests=150, per_seconds=60, lump=10),  # free domain, per token; /batch of 10
     batch_size=10,  # /batch
     payloads={"create_record": TaskPayload, "create_task": TaskPayload, "complete_task": CompleteTaskPayload,
               "set_stage": SetStagePayload, "assign_owner": AssignOwnerPayload, "add_note": AddNotePayload},

@@ -21,6 +21,7 @@ class RateLimit(BaseModel):
 
     requests: int = Field(gt=0)
     per_seconds: float = Field(gt=0)
+    lump: int = Field(default=1, gt=0)  # requests one call takes at once (Asana's /batch: 10)
 
     @property
     def per_second(self) -> float:

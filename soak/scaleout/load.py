@@ -17,8 +17,8 @@ from typing import Any
 
 from kickoff.model import Action, ActionKind, Decision, Onboarding, idempotency_key
 
-SLACK_POSTS = 70        # > the 54 a minute the limiter allows: the window is filled
-MOVIDESK_TICKETS = 11   # > the 9 a minute the limiter allows
+SLACK_POSTS = 80        # > the 59 a minute the limiter allows: the window is filled
+MOVIDESK_TICKETS = 13   # > the 10 a minute the limiter allows
 LOADED_TOOLS = ("slack", "movidesk")
 
 

@@ -83,7 +83,7 @@ def test_given_no_answer_when_posting_then_found_in_history_and_not_posted_twice
 
 
 def test_given_429_when_posting_then_retry_after_is_honoured(sandbox, slack):
-    sandbox.set_limits("slack", requests=2, window_seconds=1)
+    sandbox.set_limits("slack", requests=1, window_seconds=1)  # below the limiter's burst of 2
     started = time.monotonic()
 
     results = slack.apply([message("slack", i, channel="C0SUPPORT", text=f"n{i}") for i in range(3)], NOW)

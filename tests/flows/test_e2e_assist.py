@@ -8,6 +8,7 @@ inbox with the vendors' real signatures; time is the sandbox's virtual clock.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -212,6 +213,7 @@ def test_limits_sync_makes_one_shared_limit_per_tool_and_per_endpoint(prefect_se
     """`kickoff limits sync`: the tools' limits and HubSpot's search limit become Prefect global
     concurrency limits (strict: a limit that was not synced fails loudly instead of running free)."""
     from prefect.client.orchestration import get_client
+    from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 
     from connectors.ratelimit import PrefectRateLimiter, configured_limits, sync_prefect_limits
 
@@ -219,10 +221,15 @@ def test_limits_sync_makes_one_shared_limit_per_tool_and_per_endpoint(prefect_se
     assert {"kickoff-hubspot-default", "kickoff-hubspot.search-default", "kickoff-movidesk-default"} <= set(synced)
     with get_client(sync_client=True) as client:
         search = client.read_global_concurrency_limit_by_name("kickoff-hubspot.search-default")
-    assert (search.limit, search.slot_decay_per_second) == (1, 3.5)  # 5/s vendor limit x 0.9
+    assert (search.limit, search.slot_decay_per_second) == (1, 4.5)  # 5/s vendor limit: no second over 5
     limiter = PrefectRateLimiter(timeout_seconds=10, limited=set(configured_limits(kickoff_config.tools)))
     limiter.acquire("hubspot", slots=1)
-    limiter.acquire("hubspot.search", slots=1)
+    started = time.monotonic()
+    for _ in range(4):  # the first from the burst, then one per decayed slot (1/4.5 s), waited out
+        limiter.acquire("hubspot.search", slots=1)
+    assert time.monotonic() - started >= 3 / 4.5
+    with pytest.raises(ConcurrencySlotAcquisitionError):
+        PrefectRateLimiter(timeout_seconds=10).acquire("never-synced")
 
 
 def test_the_local_stack_syncs_every_tools_and_every_own_accounts_limit(

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connectors.ratelimit import TokenBucketLimiter, account_limits, configured_limits, limit_name
+from connectors.ratelimit import (
+    TokenBucketLimiter,
+    account_limits,
+    bucket_for,
+    configured_limits,
+    limit_name,
+)
 from flows.runtime import Runtime
 from flows.steps.ingest import poll
 from gateway.accounts import AccountRouter
@@ -66,11 +72,15 @@ def test_given_a_tenant_with_its_own_account_then_its_config_is_merged_over_the_
 def test_given_own_accounts_then_each_spends_its_own_budget_under_its_own_plan(accounts):
     limits = {**configured_limits(accounts.tools), **account_limits(accounts)}
     limiter = TokenBucketLimiter(limits, clock=lambda: 0.0, sleep=lambda s: (_ for _ in ()).throw(TimeoutError()))
-    for _ in range(9):  # the shared account's burst (100 per 10 s -> 9)
+    shared, own = bucket_for(limits["hubspot"]).capacity, bucket_for(limits["hubspot@network"]).capacity
+    assert (shared, own) == (3, 6)  # 100 per 10 s and 190 per 10 s: what 0.97 of each leaves of a window
+    for _ in range(shared):  # the shared account's burst
         limiter.acquire("hubspot", "default")
     with pytest.raises(TimeoutError):
         limiter.acquire("hubspot", "default")
-    for _ in range(17):  # the network's own plan (190 per 10 s -> 17), untouched by the other's
+    for _ in range(own):  # the network's own plan, untouched by the other's
+        limiter.acquire("hubspot", "network")
+    with pytest.raises(TimeoutError):
         limiter.acquire("hubspot", "network")
     assert limit_name("hubspot", "network") != limit_name("hubspot", "default")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,7 @@ def test_ledger_status_json(seeded: int) -> None:
         "dead_outbox": 1,
         "due_timers": 1,
         "paused_tools": ["hubspot"],
+        "budgets": [],
     }
 
 
@@ -117,3 +119,23 @@ def test_ledger_resume_lifts_a_pause(seeded: int) -> None:
     assert (
         json.loads(runner.invoke(app, ["ledger", "status", "--json"]).output)["paused_tools"] == []
     )
+
+
+def test_ledger_status_shows_each_daily_budget_used_allowed_and_reset(home: Path) -> None:
+    from kickoff.ledger import Budget
+
+    ledger = Ledger.open(settings=KickoffSettings())
+    ledger.record_budget(Budget(tool="hubspot", account="default", used=240_100, allowed=250_000,
+                                resets_at=T0.replace(hour=0, minute=0) + timedelta(days=1), updated_at=T0))
+    ledger.record_budget(Budget(tool="salesforce", account="default", used=18, allowed=5_000, resets_at=None,
+                                updated_at=T0))
+    ledger.close()
+
+    out = runner.invoke(app, ["ledger", "status"])
+    assert out.exit_code == 0, out.output
+    reset = (T0.replace(hour=0, minute=0) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    assert f"budget hubspot/default: used 240,100 of 250,000, resets {reset}Z" in out.output
+    assert "budget salesforce/default: used 18 of 5,000, rolling" in out.output
+    listed = json.loads(runner.invoke(app, ["ledger", "status", "--json"]).output)["budgets"]
+    assert [(b["tool"], b["used"], b["allowed"]) for b in listed] == [("hubspot", 240_100, 250_000),
+                                                                      ("salesforce", 18, 5_000)]

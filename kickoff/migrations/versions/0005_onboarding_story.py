@@ -1,7 +1,7 @@
 """Inbox rows remember the onboarding they were about, so one customer's story (``kickoff
 onboarding show``) lists every fact received about it: decided, ignored and why, or failed.
 
-Revision ID: 0004_onboarding_story
+Revision ID: 0005_onboarding_story
 Revises: 0004_blocked_by
 Create Date: 2026-12-06
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_onboarding_story"
+revision = "0005_onboarding_story"
 down_revision = "0004_blocked_by"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,74 @@
+"""Many rows written through the driver's own executemany, each value converted by its
+column's type exactly as SQLAlchemy converts it (UTC text on SQLite, JSON, JSONB...).
+
+For the tick's claim, where SQLAlchemy's per-row parameter handling (about 22 rows per timer:
+audit lines, timers, actions) cost more than the database itself. The statements are plain
+SQL written with ``?`` for each value, the same text on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+
+def execute_many(conn: Connection, sql: str, table: Table, columns: Sequence[str],
+                 rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` for every row of values: ``INSERT INTO t (...) VALUES (<row>) [ON CONFLICT ...]``
+    with one ``?`` per column of ``columns`` in ``<row>``, in order.
+
+    SQLite: the driver's executemany (its loop is in C). PostgreSQL: one statement whose
+    rows come from one array per column (``unnest``).
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    convert: list[Callable[[Any], Any] | None] = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    by_column = [_converted(fn, list(column)) for fn, column in zip(convert, zip(*rows, strict=True), strict=True)]
+    if dialect.paramstyle == "qmark":
+        conn.exec_driver_sql(sql, list(zip(*by_column, strict=True)))
+        return
+    # PostgreSQL: one array per column, unnested into rows: a handful of parameters whatever
+    # the row count (psycopg's executemany and many-row VALUES both spend per row in Python).
+    head, rest = sql.split(" VALUES ", 1)
+    one_row, tail = _one_row(rest)
+    names = iter(f"u.c{i}" for i in range(len(columns)))
+    selected = re.sub(r"\?", lambda _: next(names), one_row[1:-1])
+    arrays = ", ".join(f"%b::{table.c[name].type.compile(dialect=dialect)}[]" for name in columns)
+    unnamed = ", ".join(f"c{i}" for i in range(len(columns)))
+    statement = f"{head} SELECT {selected} FROM unnest({arrays}) AS u({unnamed}) {tail}"
+    # %b: arrays sent in binary (in text, psycopg escapes every element in Python)
+    conn.exec_driver_sql(statement, tuple(by_column))
+
+
+def _converted(fn: Callable[[Any], Any] | None, values: list[Any]) -> list[Any]:
+    """One column's values as its type sends them; a repeated value (a claim's ``now``, a
+    due time) converted once."""
+    if fn is None:
+        return values
+    seen: dict[Any, Any] = {}
+    out = []
+    for raw in values:
+        if raw is None:
+            out.append(None)
+        elif isinstance(raw, (dict, list)):
+            out.append(fn(raw))
+        else:
+            if raw not in seen:
+                seen[raw] = fn(raw)
+            out.append(seen[raw])
+    return out
+
+
+def _one_row(rest: str) -> tuple[str, str]:
+    """``(<row>)`` and what follows it, from the text after VALUES."""
+    depth = 0
+    for i, char in enumerate(rest):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char == ")":
+            return rest[: i + 1], rest[i + 1:].strip()
+    raise ValueError(f"no row of values in {rest!r}")

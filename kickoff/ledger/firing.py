@@ -1,0 +1,97 @@
+"""Committing a tick's claim of due timers together: every firing's decision in one
+transaction, written with a few bulk statements rather than about nine per timer.
+
+What is written is what ``commit_decision(timer=...)`` writes for each firing (timer fired
+by its claim only, timers cancelled then set, state version-checked, actions by idempotency
+key, audit lines); a firing that decided nothing only marks its timer fired. Two firings of one onboarding in a claim are
+written in rounds (every onboarding's first firing, then the second ones...), so the second
+is checked against the version the first leaves, as if committed one after the other.
+Any lost claim or stale state raises and the whole transaction rolls back; the ledger then
+commits the firings one by one so only the failing one is left out (``Ledger.commit_firings``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import Connection
+
+from kickoff.ledger import state, timers
+from kickoff.ledger.audit import rule_of
+from kickoff.ledger.bulk import execute_many
+from kickoff.ledger.records import Firing
+from kickoff.ledger.schema import audit
+from kickoff.ledger.schema import outbox as outbox_table
+from kickoff.ledger.schema import timers as timers_table
+
+
+def commit_firings(conn: Connection, firings: Sequence[Firing], now: datetime) -> None:
+    """Write every firing on ``conn`` (one transaction), round by round."""
+    for batch in _rounds(firings):
+        _commit_round(conn, batch, now)
+
+
+def _rounds(firings: Sequence[Firing]) -> list[list[Firing]]:
+    """Firings split so that no onboarding appears twice in a round, order kept per onboarding."""
+    rounds: list[list[Firing]] = []
+    seen: dict[str, int] = {}
+    for firing in firings:
+        n = seen.get(firing.timer.onboarding_id, 0)
+        seen[firing.timer.onboarding_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(firing)
+    return rounds
+
+
+def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> None:
+    timers.mark_all_fired(conn, [f.timer for f in batch], now)
+    decided = [f for f in batch if f.decision is not None]
+    if not decided:
+        return
+    cancels: list[tuple[str, str]] = []
+    new_timers: list[tuple[Any, ...]] = []
+    actions: list[tuple[Any, ...]] = []
+    lines: list[tuple[Any, ...]] = []
+    for firing in decided:
+        decision = firing.decision
+        assert decision is not None
+        oid = decision.state.id
+        cancels.extend((oid, key) for key in decision.cancel_timers)
+        new_timers.extend((t.onboarding_id, t.key, t.fire_at, t.rule, to_jsonable_python(t.data), now)
+                          for t in decision.set_timers)
+        actions.extend((a.idempotency_key, a.tool, a.kind.value, a.rule, a.onboarding_id,
+                        to_jsonable_python(a.payload), a.due_at, a.due_at, a.caused_by_event, a.caused_by_timer,
+                        now, now) for a in decision.actions)
+        key = firing.timer.key
+        lines.extend((now, oid, firing.event_id, key, rule_of(line), line) for line in decision.audit)
+    timers.cancel_many(conn, cancels, now)
+    latest = {(row[0], row[1]): row for row in new_timers}  # one row per timer: the last set wins
+    execute_many(conn, _SET_TIMER, timers_table, _SET_TIMER_COLUMNS, list(latest.values()))
+    states = [f.decision.state for f in decided if f.decision is not None]
+    for one in (s for s in states if s.version == 0):  # a timer that started an onboarding
+        state.save(conn, one, now)
+    state.save_many(conn, [s for s in states if s.version != 0], now)
+    execute_many(conn, _ENQUEUE, outbox_table, _ENQUEUE_COLUMNS, actions)
+    execute_many(conn, _AUDIT, audit, _AUDIT_COLUMNS, lines)
+
+
+# The statements of timers.set_timers, outbox.enqueue and audit.write, as plain SQL.
+_SET_TIMER_COLUMNS = ("onboarding_id", "key", "fire_at", "rule", "data", "updated_at")
+_SET_TIMER = (
+    'INSERT INTO timers (onboarding_id, "key", fire_at, rule, data, updated_at, status, claimed_by, lease_until) '
+    "VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL) "
+    'ON CONFLICT (onboarding_id, "key") DO UPDATE SET fire_at = excluded.fire_at, rule = excluded.rule, '
+    "data = excluded.data, status = 'pending', claimed_by = NULL, lease_until = NULL, updated_at = excluded.updated_at"
+)
+_ENQUEUE_COLUMNS = ("idempotency_key", "tool", "kind", "rule", "onboarding_id", "payload", "due_at", "next_try_at",
+                    "caused_by_event", "caused_by_timer", "created_at", "updated_at")
+_ENQUEUE = (
+    f"INSERT INTO outbox ({', '.join(_ENQUEUE_COLUMNS)}, status, attempts) "
+    f"VALUES ({', '.join('?' for _ in _ENQUEUE_COLUMNS)}, 'pending', 0) ON CONFLICT (idempotency_key) DO NOTHING"
+)
+_AUDIT_COLUMNS = ("at", "onboarding_id", "event_id", "timer_key", "rule", "line")
+_AUDIT = 'INSERT INTO audit ("at", onboarding_id, event_id, timer_key, rule, line) VALUES (?, ?, ?, ?, ?, ?)'
