@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PYTHONDONTWRITEBYTECODE ?= 1
 
-.PHONY: install demo test bench up soak soak-scaleout lint clean
+.PHONY: install demo test ui-check ui-screenshots bench up soak soak-scaleout lint clean
 
 install: $(STAMP)
 
@@ -23,7 +23,18 @@ demo: $(STAMP)
 
 ## The whole test suite. PostgreSQL tests run too when KICKOFF_TEST_DATABASE_URL is set.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not ui"
+
+## What ops see in the Prefect UI, in a real browser: `kickoff up --sandbox`, one onboarding
+## with one dead letter, then the dashboard, the failed run, its artifact and the Event Feed.
+## Needs Debian's Chromium (`apt-get install chromium`; installed by the test when root).
+## A few minutes, so not part of `make test`; `.ci/run` runs both.
+ui-check: $(STAMP)
+	$(BIN)/python -m pytest -m ui tests/ui
+
+## The same, keeping what the browser saw as the README's screenshots (docs/ui/*.png).
+ui-screenshots: $(STAMP)
+	KICKOFF_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest -m ui tests/ui
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -126,6 +126,17 @@ def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: 
     return report
 
 
+def _recorded(rt: Runtime, item: OutboxItem, result: ActionResult, now: datetime) -> PushedRow:
+    """The result recorded under the row's claim; when the ledger ended a not-ready row dead (its parent's creation
+    is dead), the row says the ledger's reason, so the run's log, table and events agree
+    with ``kickoff ledger dead``."""
+    new_status = rt.ledger.record_result(item.id, result, now=now, claim=item)
+    if new_status == "dead" and result.status is ResultStatus.RETRYABLE:
+        recorded = (rt.ledger.outbox_row(item.id) or {}).get("last_error")
+        result = result.model_copy(update={"reason": recorded or result.reason})
+    return PushedRow(item.id, item.action, result, new_status)
+
+
 def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | None) -> PushReport:
     report = PushReport(tool)
     connector = rt.connector(tool)
@@ -142,8 +153,7 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
                 ready.append((item, mapping.to_vendor(item.action, ctx)))
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
-                report.rows.append(PushedRow(item.id, item.action, result,
-                                             rt.ledger.record_result(item.id, result, now=now, claim=item)))
+                report.rows.append(_recorded(rt, item, result, now))
         accounts = {item.id: rt.config.account_of(tool, _tenant_key(rt, item.action)) for item, _ in ready}
         ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
         results = _apply_per_account(rt, tool, connector, ready, now, accounts)
@@ -151,8 +161,8 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
                 _after_done(rt, tool, vendor, result, now)
-            new_status = rt.ledger.record_result(item.id, result, now=now, claim=item)
-            report.rows.append(PushedRow(item.id, item.action, result, new_status))
+            row = _recorded(rt, item, result, now)
+            report.rows.append(row)
             if result.status is ResultStatus.AUTH:
                 log.warning("push-%s: authentication refused; pushes to %s paused until resumed", tool, tool)
         if len(items) < round_size or any(r.result.status is ResultStatus.AUTH for r in report.rows):
