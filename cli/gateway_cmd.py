@@ -49,5 +49,6 @@ def register(app: typer.Typer) -> None:
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             signal.signal(signal.SIGINT, lambda *_: stop.set())
             with server:  # started (listening) before the URL is printed
+                logging.getLogger("gateway").info("HTTP parser %s, event loop %s", server.http, server.loop)
                 typer.echo(f"Kickoff gateway on {server.url} (webhooks at {server.url}/webhooks/<tool>)")
                 stop.wait()

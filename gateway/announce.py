@@ -4,6 +4,8 @@ The delivery is already safe in the inbox when this runs; a lost announcement on
 the scheduled sweep picks the rows up a little later. So announcements go through a
 bounded queue to one background thread: a slow, hanging or failing announcer can delay
 nothing but other announcements, and when the queue is full they are dropped (logged).
+Whatever queued up while one announcement went out leaves as one per tool (under load, one
+Prefect event for many requests instead of one each: less CPU taken from the gateway).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from flows.prefect_events import emit_kickoff_event, inbox_event
 log = logging.getLogger("kickoff.gateway.announce")
 
 DEFAULT_MAX_PENDING = 10_000
+MAX_MERGED = 1000
+"""Queued submissions merged into one announcement at most (bounds one event's payload)."""
 
 Announce = Callable[[str, Sequence[int]], None]
 """(tool, new inbox ids) -> None. May raise or hang: the gateway runs it in the background."""
@@ -78,15 +82,28 @@ class BackgroundAnnouncer:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            try:
-                if item is None:
-                    return
-                tool, ids = item
+            items = [self._queue.get()]
+            while items[-1] is not None and len(items) < MAX_MERGED:
                 try:
-                    self._announce(tool, ids)
-                except Exception as exc:  # noqa: BLE001 - any announcer failure: log, go on
-                    log.warning("announcer failed for %d %s inbox row(s) (%s); the sweep will pick "
-                                "them up", len(ids), tool, type(exc).__name__)
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                merged: dict[str, list[int]] = {}  # per tool, in arrival order
+                for item in items:
+                    if item is not None:
+                        merged.setdefault(item[0], []).extend(item[1])
+                for tool, ids in merged.items():
+                    self._send(tool, ids)
             finally:
-                self._queue.task_done()
+                for _ in items:
+                    self._queue.task_done()
+            if items[-1] is None:
+                return
+
+    def _send(self, tool: str, ids: list[int]) -> None:
+        try:
+            self._announce(tool, ids)
+        except Exception as exc:  # noqa: BLE001 - any announcer failure: log, go on
+            log.warning("announcer failed for %d %s inbox row(s) (%s); the sweep will pick "
+                        "them up", len(ids), tool, type(exc).__name__)

@@ -1,7 +1,14 @@
-"""Run the gateway app with uvicorn in a thread, on a given or free port (tests, ``kickoff up``)."""
+"""Run the gateway app with uvicorn in a thread, on a given or free port (tests, ``kickoff up``).
+
+uvicorn parses HTTP with ``httptools`` (C, llhttp) and runs on ``uvloop`` (libuv) when they are
+installed -- they are declared dependencies -- because with the pure-Python ``h11`` parser and
+asyncio's loop the parsing and the loop were most of an acknowledgement's CPU. Without them
+(another platform, a trimmed install) it falls back to ``h11`` and asyncio, same behaviour.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
 import time
@@ -9,6 +16,16 @@ from typing import Self
 
 import uvicorn
 from fastapi import FastAPI
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def http_stack() -> tuple[str, str]:
+    """(http parser, event loop) uvicorn is told to use: the fast ones when importable."""
+    return ("httptools" if _installed("httptools") else "h11",
+            "uvloop" if _installed("uvloop") else "asyncio")
 
 
 class GatewayServer:
@@ -24,8 +41,9 @@ class GatewayServer:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, port))
         self.port = self.socket.getsockname()[1]
+        self.http, self.loop = http_stack()
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                                timeout_keep_alive=30)
+                                timeout_keep_alive=30, http=self.http, loop=self.loop)
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
