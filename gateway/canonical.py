@@ -26,7 +26,7 @@ from kickoff.contracts.webhooks import (
     json_body,
 )
 from kickoff.event_input import EventRefused, read_event
-from kickoff.model import Delivery
+from kickoff.model import Delivery, Event
 
 Zones = Callable[[], Mapping[str, ZoneInfo]]
 """The configured tenants and their time zones, read when the first event comes."""
@@ -36,6 +36,13 @@ Needs = Callable[[], Mapping[str, Mapping[str, Mapping[str, str]]]]
 
 TOKEN_ENV = "KICKOFF_EVENTS_TOKEN"
 MAX_EVENTS = 100
+
+
+def event_delivery(event: Event, received_at: datetime) -> Delivery:
+    """The inbox row for one canonical event: keyed by the event's id, so the same event
+    posted twice is stored once."""
+    return Delivery(tool="kickoff", dedup_key=f"kickoff:event:{event.id}", kind="webhook",
+                    received_at=received_at, record_id=event.subject, payload=event.model_dump(mode="json"))
 
 
 class CanonicalEvents:
@@ -75,9 +82,7 @@ class CanonicalEvents:
                 self._check_needs(event.tenant, event.type, event.data)
             except EventRefused as exc:
                 raise WebhookRejected(422, f"event {index}: {exc}") from None
-            deliveries.append(Delivery(tool="kickoff", dedup_key=f"kickoff:event:{event.id}",
-                                       kind="webhook", received_at=now, record_id=event.subject,
-                                       payload=event.model_dump(mode="json")))
+            deliveries.append(event_delivery(event, now))
         return deliveries
 
     def _check_needs(self, tenant: str | None, event_type: str, data: Mapping[str, object]) -> None:

@@ -75,3 +75,18 @@ def kickoff_config(sandbox_env: dict[str, str]):
     from kickoff.settings import load_config
 
     return load_config(REPO / "config")
+
+
+@pytest.fixture
+def rt(kickoff_config, sandbox: SandboxControl) -> Iterator:
+    """A runtime on the sandbox seeded with the default fixture (the tenants' pipelines,
+    owners, fields); its ledger closed after the test. Modules needing another runtime
+    define their own ``rt``."""
+    import yaml
+
+    from flows.runtime import Runtime
+
+    sandbox.seed(yaml.safe_load((REPO / "sandbox" / "fixtures" / "default.yaml").read_text(encoding="utf-8")))
+    runtime = Runtime.build(kickoff_config)
+    yield runtime
+    runtime.ledger.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +24,7 @@ from flows.steps.process import ECHO_REASON
 from gateway import create_app
 from gateway.server import GatewayServer
 from sandbox.control import SandboxControl
+from tests.stack_world import World
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -44,14 +44,6 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
-
-
-@dataclass
-class World:
-    rt: Runtime
-    control: SandboxControl
-    gateway: GatewayServer
-    clock: VirtualClock
 
 
 @pytest.fixture

@@ -7,39 +7,23 @@ records it. When the first push comes back, its answer is refused as stale.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-
-import pytest
-import yaml
 
 from flows.runtime import Runtime
 from flows.steps import process, push
+from gateway.canonical import event_delivery
 from kickoff.event_input import read_event
 from kickoff.ledger.ledger import DEFAULT_LEASE_SECONDS
-from kickoff.model import Delivery
-from tests.conftest import REPO
 
-FIXTURE = REPO / "sandbox" / "fixtures" / "default.yaml"
 SIGNUP = {"type": "account.created", "occurred_at": "2026-03-02T14:00:00+01:00", "subject": "network:late-push",
           "tenant": "network", "data": {"account_name": "Late Push", "origin": "diy", "network": "edge-network",
                                         "email": "pro@late-push.example.com"}}
 
 
-@pytest.fixture
-def rt(kickoff_config, sandbox) -> Iterator[Runtime]:
-    sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
-    runtime = Runtime.build(kickoff_config)
-    yield runtime
-    runtime.ledger.close()
-
-
 def test_a_push_whose_lease_ran_out_and_was_taken_over_cannot_record_and_nothing_is_written_twice(
         rt: Runtime, sandbox) -> None:
     event = read_event(SIGNUP)
-    rt.ledger.store_delivery(Delivery(tool="kickoff", dedup_key=f"kickoff:event:{event.id}", kind="webhook",
-                                      received_at=event.occurred_at, record_id=event.subject,
-                                      payload=event.model_dump(mode="json")))
+    rt.ledger.store_delivery(event_delivery(event, event.occurred_at))
     at = event.occurred_at
     process.process_inbox(rt, at)
     connector = rt.connector("hubspot")

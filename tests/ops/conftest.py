@@ -3,11 +3,14 @@ automations and their actions), started once on a free loopback port and stopped
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from flows.local.prefect_server import PrefectServer
+from tests.conftest import REPO
 from tests.gateway.conftest import gateway, gateway_env, ledger, start_gateway  # noqa: F401 - the gateway's, reused
 
 
@@ -25,3 +28,12 @@ def prefect_api(prefect_server: PrefectServer, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("PREFECT_API_URL", prefect_server.api_url)
     with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
         yield prefect_server.api_url
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project's config the test may edit, the one ``kickoff`` reads."""
+    folder = tmp_path / "config"
+    shutil.copytree(REPO / "config", folder)
+    monkeypatch.setenv("KICKOFF_CONFIG_DIR", str(folder))
+    return folder

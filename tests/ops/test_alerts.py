@@ -5,29 +5,13 @@ event reaches the block's receiver with the customer, rule and reason in it."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from cli import app
 from tests.conftest import REPO
+from tests.ops.world import kickoff
 from tests.webhook_receiver import WebhookReceiver
-
-
-def kickoff(*args: str):
-    return CliRunner().invoke(app, list(args))
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "config"
-    shutil.copytree(REPO / "config", folder)
-    monkeypatch.setenv("KICKOFF_CONFIG_DIR", str(folder))
-    return folder
 
 
 def name_block(config_dir: Path, block: str | None, subject: str = "Kickoff: {{ event.payload.customer }} gave up") -> None:

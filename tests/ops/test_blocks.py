@@ -5,35 +5,25 @@ the credential resolver as ``block:NAME``, idempotent, and never prints a value.
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from cli import app
 from connectors.credentials import resolve_secret
 from kickoff.settings import load_config
-from tests.conftest import REPO
-
-
-def kickoff(*args: str):
-    return CliRunner().invoke(app, list(args))
+from tests.ops.world import kickoff
 
 
 @pytest.fixture
-def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def config_dir(config_dir: Path) -> Path:
     """The project's config, with the network tenant on its own HubSpot portal."""
-    folder = tmp_path / "config"
-    shutil.copytree(REPO / "config", folder)
-    path = folder / "tenants.yaml"
+    path = config_dir / "tenants.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["tenants"]["network"]["accounts"] = {"hubspot": {"credentials": {"token": "env:NETWORK_HUBSPOT_TOKEN"}}}
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("KICKOFF_CONFIG_DIR", str(folder))
-    return folder
+    return config_dir
 
 
 def env_refs(config_dir: Path) -> dict[str, str]:

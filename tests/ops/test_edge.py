@@ -4,41 +4,25 @@ call task is written on the sign-up's HubSpot ticket; the sandbox refuses the ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
-import yaml
 
 from flows.runtime import Runtime
 from flows.steps import process, push
+from gateway.canonical import event_delivery
 from kickoff.event_input import read_event
-from kickoff.model import Delivery
 from tests.conftest import REPO
 from tests.gateway import signing
 from tests.gateway.conftest import EVENTS_TOKEN, Gateway
-
-FIXTURE = REPO / "sandbox" / "fixtures" / "default.yaml"  # the tenants' pipelines, owners, fields
 
 SIGNUP = {"type": "account.created", "occurred_at": "2026-03-02T14:00:00+01:00", "subject": "network:edge-customer",
           "tenant": "network", "data": {"account_name": "Edge Customer", "origin": "diy", "network": "edge-network",
                                         "email": "pro@edge-customer.example.com"}}
 
 
-@pytest.fixture
-def rt(kickoff_config, sandbox) -> Iterator[Runtime]:
-    sandbox.seed(yaml.safe_load(FIXTURE.read_text(encoding="utf-8")))
-    runtime = Runtime.build(kickoff_config)
-    yield runtime
-    runtime.ledger.close()
-
-
 def signed_up(rt: Runtime) -> datetime:
     """The sign-up stored and decided; returns when it happened."""
     event = read_event(SIGNUP)
-    rt.ledger.store_delivery(Delivery(tool="kickoff", dedup_key=f"kickoff:event:{event.id}", kind="webhook",
-                                      received_at=event.occurred_at, record_id=event.subject,
-                                      payload=event.model_dump(mode="json")))
+    rt.ledger.store_delivery(event_delivery(event, event.occurred_at))
     process.process_inbox(rt, event.occurred_at)
     return event.occurred_at
 

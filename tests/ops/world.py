@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from gateway import create_app
 from gateway.server import GatewayServer
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
+from tests.stack_world import World as StackWorld
 
 PARIS = ZoneInfo("Europe/Paris")
 SIGNUP = datetime(2026, 3, 2, 14, 0, tzinfo=PARIS)  # a Monday
@@ -38,13 +38,8 @@ def signup(subject: str = "network:chalet-des-neiges", name: str = NAME, at: dat
                      "leisure": False, "email": "bonjour@chalet.example.com"}}
 
 
-@dataclass
-class World:
-    rt: Runtime
-    control: SandboxControl
-    gateway: GatewayServer
-    clock: VirtualClock
-
+class World(StackWorld):
+    """The stack, fed through the gateway's canonical intake."""
     def post(self, event: dict[str, Any]) -> None:
         answer = requests.post(f"{self.gateway.url}/webhooks/events", json=event, timeout=30,
                                headers={"Authorization": f"Bearer {TOKEN}"})
