@@ -54,16 +54,24 @@ def _median(values: list[str]) -> str:
     return f"{statistics.median(numbers):.1f}"
 
 
+def _collect_runs(checkouts: list[Checkout], rounds: int, quick: bool, bench: str,
+                  key: str) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """``bench <bench>`` in each checkout, alternately (so load on the machine falls on all
+    alike): (row's ``key`` column, checkout label) -> that row of each round."""
+    runs: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for n in range(rounds):
+        for label, root in checkouts:
+            print(f"-- {bench}, round {n + 1}/{rounds}: {label} ({root.name})", flush=True)
+            for row in table_rows(run_bench(root, bench, quick), key):
+                runs.setdefault((row[key], label), []).append(row)
+    return runs
+
+
 def compare_gateway(checkouts: list[Checkout], rounds: int, quick: bool) -> None:
     """``bench gateway`` in each checkout, alternately: ack p50/p99/max, deliveries/s and
     acknowledged-but-missing per ledger backend, each run and the median over the rounds."""
     figures = ["deliveries/s", "ack p50 ms", "ack p99 ms", "max ms", "acked 2xx", "acked but missing"]
-    runs: dict[tuple[str, str], list[dict[str, str]]] = {}
-    for n in range(rounds):
-        for label, root in checkouts:
-            print(f"-- gateway, round {n + 1}/{rounds}: {label} ({root.name})", flush=True)
-            for row in table_rows(run_bench(root, "gateway", quick), "ledger"):
-                runs.setdefault((row["ledger"], label), []).append(row)
+    runs = _collect_runs(checkouts, rounds, quick, "gateway", "ledger")
     rows = []
     for (backend, label), measured in runs.items():
         for n, row in enumerate(measured, 1):
@@ -131,12 +139,7 @@ def compare_tick(checkouts: list[Checkout], rounds: int, quick: bool,
 def compare_throughput(checkouts: list[Checkout], rounds: int, quick: bool) -> None:
     """``bench throughput`` in each checkout, alternately: per vendor the steady rate's ratio to
     the vendor's bound and to the limiter's own rate, and the 429s (median ratio, summed 429s)."""
-    runs: dict[tuple[str, str], list[dict[str, str]]] = {}
-    for n in range(rounds):
-        for label, root in checkouts:
-            print(f"-- throughput, round {n + 1}/{rounds}: {label} ({root.name})", flush=True)
-            for row in table_rows(run_bench(root, "throughput", quick), "tool"):
-                runs.setdefault((row["tool"], label), []).append(row)
+    runs = _collect_runs(checkouts, rounds, quick, "throughput", "tool")
     labels = [label for label, _ in checkouts]
     tools = list(dict.fromkeys(tool for tool, _ in runs))
     rows = []

@@ -4,6 +4,7 @@ and emits the events that trigger the next step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from prefect import flow, get_run_logger
@@ -89,29 +90,31 @@ def poll_flow(tool: str, max_pages: int = 50, now: str | None = None) -> dict:
     return report.__dict__
 
 
+def _decide(name: str, step: Callable[..., ProcessReport], now: str | None,
+            summary: Callable[[ProcessReport], str]) -> dict:
+    """What process-inbox and tick share: run the engine step at the moment, publish its
+    decisions, announce its actions and name the run after what it did."""
+    rt = default_runtime()
+    moment = parse_now(now)
+    report = step(rt, moment, worker=_worker(name))
+    _publish_decisions(rt, name, report, moment)
+    _announce_actions(report)
+    _rename(f"{name}: {summary(report)}")
+    return {**report.__dict__, "actions": dict(report.actions)}
+
+
 @flow(name="process-inbox", flow_run_name=runs.start_name("process-inbox"))
 def process_inbox_flow(now: str | None = None) -> dict:
     """Inbox -> mapping -> engine -> decision committed."""
-    rt = default_runtime()
-    moment = parse_now(now)
-    report = process.process_inbox(rt, moment, worker=_worker("process-inbox"))
-    _publish_decisions(rt, "process-inbox", report, moment)
-    _announce_actions(report)
-    _rename(f"process-inbox: {report.processed} decided, {report.ignored} ignored, "
-            f"{report.echoes} echoes, {report.failed} failed")
-    return {**report.__dict__, "actions": dict(report.actions)}
+    return _decide("process-inbox", process.process_inbox, now,
+                   lambda r: f"{r.processed} decided, {r.ignored} ignored, {r.echoes} echoes, {r.failed} failed")
 
 
 @flow(name="tick", flow_run_name=runs.start_name("tick"))
 def tick_flow(now: str | None = None) -> dict:
     """Due timers -> engine (scheduled for each timer's moment; the sweep catches a miss)."""
-    rt = default_runtime()
-    moment = parse_now(now)
-    report = process.tick(rt, moment, worker=_worker("tick"))
-    _publish_decisions(rt, "tick", report, moment)
-    _announce_actions(report)
-    _rename(f"tick: {report.processed} timers fired, {sum(report.actions.values())} actions")
-    return {**report.__dict__, "actions": dict(report.actions)}
+    return _decide("tick", process.tick, now,
+                   lambda r: f"{r.processed} timers fired, {sum(r.actions.values())} actions")
 
 
 def _announce_dead(rt: Runtime, tool: str, dead: list[push.PushedRow]) -> None:

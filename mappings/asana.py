@@ -70,8 +70,8 @@ class AsanaMapping(ToolMapping):
             if not (body.get("completed") or sections & done):
                 return []
             at = parse_datetime(body.get("completed_at") or body.get("modified_at"))
-        key = key or ctx.onboarding_for(self.tool, gid)
-        onboarding = ctx.onboarding_of_action(key) if key else None
+        key = key or ctx.ledger.onboarding_for(self.tool, gid)
+        onboarding = ctx.ledger.onboarding_of_action(key) if key else None
         onboarding = onboarding or self.onboarding_of(ctx, gid)
         if onboarding is None or key is None:
             return []  # not a task Kickoff created
@@ -112,7 +112,7 @@ class AsanaMapping(ToolMapping):
                 "assignee": role_value(table.owners, payload.owner, "owner"),
                 "due_at": payload.due_at.isoformat()})
         if isinstance(payload, CompleteTask):
-            task = ctx.record_for(payload.task_key, self.tool, "task")
+            task = ctx.ledger.record_for(payload.task_key, self.tool, "task")
             if task is None:
                 raise MappingError(f"task {payload.task_key[:12]} is not created in Asana yet", field="task_key",
                                    retry=True, waits_for=payload.task_key)

@@ -192,29 +192,29 @@ class ToolMapping(ABC):
         """The onboarding a tool's record belongs to: the crosswalk's canonical id when it is
         an onboarding (or one of its cycles), or the onboarding of the action that created
         the record."""
-        canonical = ctx.onboarding_for(self.tool, str(record_id))
+        canonical = ctx.ledger.onboarding_for(self.tool, str(record_id))
         if canonical is None:
             return None
         for candidate in dict.fromkeys((canonical, split_cycle_id(canonical)[0])):
-            if ctx.state_for(candidate) is not None:
+            if ctx.ledger.state_for(candidate) is not None:
                 return candidate
-        if ctx.onboarding_of_action is not None:
-            return ctx.onboarding_of_action(canonical)
+        if ctx.ledger.onboarding_of_action is not None:
+            return ctx.ledger.onboarding_of_action(canonical)
         return None
 
     def of_closed_cycle(self, ctx: MappingContext, record_id: str) -> bool:
         """Whether a tool's record belongs to a cycle of its onboarding that is over (the
         ticket a case since closed came in on, a case Kickoff opened for it): what happens to
         it now drives nothing of the cycle that runs. A record of no onboarding is not."""
-        canonical = ctx.onboarding_for(self.tool, str(record_id))
+        canonical = ctx.ledger.onboarding_for(self.tool, str(record_id))
         if canonical is None:
             return False
         onboarding, cycle = split_cycle_id(canonical)
-        state = ctx.state_for(onboarding)
+        state = ctx.ledger.state_for(onboarding)
         if state is not None:  # linked to a cycle (the record a fact came from)
             return state.cycle != cycle
-        owner = ctx.onboarding_of_action(canonical) if ctx.onboarding_of_action is not None else None
-        state = ctx.state_for(owner) if owner else None  # created by one of Kickoff's actions
+        owner = ctx.ledger.onboarding_of_action(canonical) if ctx.ledger.onboarding_of_action is not None else None
+        state = ctx.ledger.state_for(owner) if owner else None  # created by one of Kickoff's actions
         return state is not None and not state.made_in_this_cycle(canonical)
 
     def record_id(self, action: Action, ctx: MappingContext, payload: Payload, *,
@@ -235,23 +235,23 @@ class ToolMapping(ABC):
         if payload.record_id:
             return str(payload.record_id)
         if payload.target:
-            found = ctx.record_for(payload.target, self.tool, record_kind)
+            found = ctx.ledger.record_for(payload.target, self.tool, record_kind)
             if found is None:
                 raise MappingError(f"the {self.tool} record created by {payload.target[:12]} does not exist yet",
                                    field="target", retry=True, waits_for=payload.target)
             return str(found)
         onboarding = action.onboarding_id
-        state = ctx.state_for(onboarding)
+        state = ctx.ledger.state_for(onboarding)
         cycle = state.cycle_id if state is not None else onboarding
         if payload.record:
             for canonical in dict.fromkeys((cycle, onboarding)):
-                found = ctx.record_for(canonical, self.tool, payload.record)
+                found = ctx.ledger.record_for(canonical, self.tool, payload.record)
                 if found is not None:
                     return str(found)
             raise MappingError(f"no {self.tool} {payload.record} is linked to onboarding {onboarding}",
                                field="record")
         for kind in dict.fromkeys(k for k in (main_kind, main_record) if k):
-            found = ctx.record_for(cycle, self.tool, kind)
+            found = ctx.ledger.record_for(cycle, self.tool, kind)
             if found is not None:
                 return str(found)
         if state is None:
@@ -260,7 +260,7 @@ class ToolMapping(ABC):
             return str(state.refs[self.tool])
         key = state.created_record(main_record) if main_record else None
         if key:
-            found = ctx.record_for(key, self.tool, None)
+            found = ctx.ledger.record_for(key, self.tool, None)
             if found is None:
                 raise MappingError(f"the {self.tool} {main_record} of {onboarding} is not created yet",
                                    field="record_id", retry=True, waits_for=key)

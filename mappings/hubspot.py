@@ -145,7 +145,7 @@ class HubSpotMapping(ToolMapping):
         onboarding = self.onboarding_of(ctx, change.id)
         if onboarding is None or change.created or self.of_closed_cycle(ctx, change.id):
             return []  # not an onboarding's ticket, or the ticket of an earlier contract
-        state = ctx.state_for(onboarding)
+        state = ctx.ledger.state_for(onboarding)
         events = []
         stage_id = change.properties.get(STAGE)
         canonical = next((name for name, sid in table.stages.items() if sid == str(stage_id)), None)
@@ -190,8 +190,8 @@ class HubSpotMapping(ToolMapping):
         status = change.properties.get(TASK_STATUS)
         if status not in ("COMPLETED", "NOT_STARTED") or (not change.webhook and status != "COMPLETED"):
             return []  # a polled task tells only when it is done (else every poll would say "open")
-        key = change.properties.get(KEY_PROPERTY) or ctx.onboarding_for(self.tool, change.id)
-        onboarding = ctx.onboarding_of_action(key) if key and ctx.onboarding_of_action else None
+        key = change.properties.get(KEY_PROPERTY) or ctx.ledger.onboarding_for(self.tool, change.id)
+        onboarding = ctx.ledger.onboarding_of_action(key) if key and ctx.ledger.onboarding_of_action else None
         onboarding = onboarding or (self._onboarding_via_ticket(change, ctx) if change.associated("tickets") else None)
         if not key or not onboarding:
             return []  # not a task Kickoff created
@@ -240,7 +240,7 @@ class HubSpotMapping(ToolMapping):
                 "task_type": table.task_types.get(payload.task_type, "TODO"),
                 "priority": table.priorities.get(payload.priority, "MEDIUM")})
         if isinstance(payload, CompleteTask):
-            task = ctx.record_for(payload.task_key, self.tool, "task")
+            task = ctx.ledger.record_for(payload.task_key, self.tool, "task")
             if task is None:
                 raise MappingError(f"task {payload.task_key[:12]} is not created in HubSpot yet", field="task_key",
                                    retry=True, waits_for=payload.task_key)

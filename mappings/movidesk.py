@@ -128,7 +128,7 @@ class MovideskMapping(ToolMapping):
             return self._payment(delivery, ticket, ticket_id, at, table, ctx)
         events = [self._action_event(delivery, action, rule, onboarding, table, ctx, n)
                   for n, (action, rule) in enumerate(self._new_actions(ticket, at, table))]
-        state = ctx.state_for(onboarding)
+        state = ctx.ledger.state_for(onboarding)
         if ticket.get("baseStatus") in table.closed_base_statuses and not events and (
                 state is None or state.stage != "closed"):
             events.append(self.event(delivery, ctx, EventType.CASE_UPDATED, onboarding,
@@ -143,7 +143,7 @@ class MovideskMapping(ToolMapping):
         if rule.field_path:
             paid = paid or str(first_value(ticket, rule.field_path)) in rule.values
         subject = self.new_subject(ctx, ticket_id)
-        if not paid or ctx.state_for(subject) is not None:
+        if not paid or ctx.ledger.state_for(subject) is not None:
             return []
         data = {name: self._convert(name, first_value(ticket, paths), table, ctx) for name, paths in rule.data.items()}
         if not data.get("account_name"):

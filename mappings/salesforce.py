@@ -114,7 +114,7 @@ class SalesforceMapping(ToolMapping):
         names = table.account
         at = self._at(fields, delivery)
         subject = self.new_subject(ctx, str(fields["Id"]))
-        state = ctx.state_for(subject)
+        state = ctx.ledger.state_for(subject)
         events: list[Event] = []
         start_on = self._date(fields.get(names.starting_date), names.starting_date, zone)
         if as_bool(fields.get(names.self_onboarding)) is False and (
@@ -160,7 +160,7 @@ class SalesforceMapping(ToolMapping):
         key = fields.get(sf.KEY_FIELD)
         if not key or fields.get("Status") != sf.TASK_COMPLETED:
             return []
-        onboarding = (ctx.onboarding_of_action(key)
+        onboarding = (ctx.ledger.onboarding_of_action(key)
                       or self._onboarding(ctx, str(fields["Id"]), fields.get("WhatId")))
         if onboarding is None:
             return []
@@ -171,7 +171,7 @@ class SalesforceMapping(ToolMapping):
         found = self.onboarding_of(ctx, record_id)
         if found is None and account_id:
             subject = self.new_subject(ctx, str(account_id))
-            found = subject if ctx.state_for(subject) is not None else None
+            found = subject if ctx.ledger.state_for(subject) is not None else None
         return found
 
     @staticmethod
@@ -208,7 +208,7 @@ class SalesforceMapping(ToolMapping):
                 "due_date": payload.due_at.astimezone(ctx.tenant.zone).date().isoformat(),
                 "priority": table.priorities.get(payload.priority), "fields": extra})
         if isinstance(payload, CompleteTask):
-            task = ctx.record_for(payload.task_key, self.tool, "task")
+            task = ctx.ledger.record_for(payload.task_key, self.tool, "task")
             if task is None:
                 raise MappingError(f"task {payload.task_key[:12]} is not created yet", field="task_key", retry=True,
                                    waits_for=payload.task_key)
@@ -233,7 +233,7 @@ class SalesforceMapping(ToolMapping):
             return payload.record, str(payload.record_id)
         if payload.target:
             for kind in table.records:
-                found = ctx.record_for(payload.target, self.tool, kind)
+                found = ctx.ledger.record_for(payload.target, self.tool, kind)
                 if found:
                     return kind, str(found)
             raise MappingError(f"the record created by {payload.target[:12]} does not exist yet", field="target",

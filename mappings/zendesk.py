@@ -186,7 +186,7 @@ class ZendeskMapping(ToolMapping):
             return self._opportunity(delivery, ticket, table, subject, ctx)
         if ticket.is_new:
             return self._alert(delivery, ticket, table, subject, ctx)
-        if ctx.state_for(subject) is None:
+        if ctx.ledger.state_for(subject) is None:
             return []  # a change on an account with no retention case
         if self.of_closed_cycle(ctx, ticket.id):
             return []  # the ticket of a case since closed: it drives nothing of the one open now
@@ -225,7 +225,7 @@ class ZendeskMapping(ToolMapping):
     def _opportunity(self, delivery: Delivery, ticket: _Ticket, table: ZendeskTable, subject: str,
                      ctx: MappingContext) -> list[Event]:
         """The opportunity's status, for an account with a retention case."""
-        if ctx.state_for(subject) is None or not ticket.status:
+        if ctx.ledger.state_for(subject) is None or not ticket.status:
             return []
         status = "closed" if table.case_statuses.get(ticket.status) == "closed" or ticket.status == "closed" else "open"
         return [self.event(delivery, ctx, EventType.CASE_UPDATED, subject,

@@ -63,18 +63,7 @@ class MappingContext:
     table: dict[str, Any]
     now: datetime
     ledger: LedgerView = field(default_factory=EmptyLedger)
-
-    def onboarding_for(self, tool: str, external_id: str) -> str | None:
-        return self.ledger.onboarding_for(tool, external_id)
-
-    def record_for(self, canonical_id: str, tool: str, object_kind: str | None = None) -> str | None:
-        return self.ledger.record_for(canonical_id, tool, object_kind)
-
-    def state_for(self, onboarding_id: str) -> Onboarding | None:
-        return self.ledger.state_for(onboarding_id)
-
-    def onboarding_of_action(self, idempotency_key: str) -> str | None:
-        return self.ledger.onboarding_of_action(idempotency_key)
+    """What the mapping may ask the ledger (``ctx.ledger.state_for(...)``)."""
 
 
 class MappingError(Exception):
