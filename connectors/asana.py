@@ -34,7 +34,6 @@ from asana.rest import ApiException
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from connectors import asana_account
 from connectors.asana_hooks import AsanaWebhooks
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.http import observe_pool
@@ -118,7 +117,6 @@ class _Plan:
 
 class AsanaConnector(AsanaWebhooks, Connector):
     tool = "asana"
-    account_module = asana_account
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

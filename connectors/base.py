@@ -28,6 +28,7 @@ from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import ActionResult, Delivery, ResultStatus
 from kickoff.retry import RetryPolicy
 from kickoff.settings import ToolConfig
+from kickoff.tools import companion
 
 T = TypeVar("T")
 
@@ -187,9 +188,11 @@ class Connector(ABC):
         return plan
 
     # --- proving access, describing the account (Airbyte's check and discover) ---------
-    account_module: ClassVar[ModuleType | None] = None
-    """The tool's ``connectors/<tool>_account.py``, whose ``check(connector, now)`` and
-    ``discover(connector, now)`` do both through this connector; None: the defaults below."""
+    @property
+    def account_module(self) -> ModuleType | None:
+        """The tool's ``connectors/<tool>_account.py``, whose ``check(connector, now)`` and
+        ``discover(connector, now)`` do both through this connector; None: the defaults below."""
+        return companion("connectors", self.tool, "account")
 
     def check(self, now: datetime) -> list[str]:
         """Problems reaching the tool with the access Kickoff needs, each in words with the

@@ -203,7 +203,6 @@ class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
     """Tickets, tasks and notes in HubSpot; reads ticket changes; verifies v3 webhooks."""
 
     tool = "hubspot"
-    account_module = hubspot_account
 
     @cached_property
     def _client(self) -> HubSpot:

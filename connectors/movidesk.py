@@ -45,7 +45,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from connectors import movidesk_account
 from connectors.base import Connector, ReadResult, done, result_for
 from connectors.http import make_session, send
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
@@ -187,7 +186,6 @@ class MovideskConnector(Connector):
     """Kickoff's Movidesk connector (see the module's docstring)."""
 
     tool: ClassVar[str] = "movidesk"
-    account_module = movidesk_account
 
     def __init__(self, tool_config: ToolConfig, **kwargs: Any) -> None:
         super().__init__(tool_config, **kwargs)

@@ -60,7 +60,6 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from connectors import salesforce_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import make_session, transport_error
 from kickoff.contracts.errors import ErrorKind, VendorError, classify
@@ -176,7 +175,6 @@ class SalesforceConnector(Connector):
     """
 
     tool: ClassVar[str] = "salesforce"
-    account_module = salesforce_account
 
     def __init__(self, tool_config: ToolConfig, **kwargs: Any) -> None:
         super().__init__(tool_config, **kwargs)

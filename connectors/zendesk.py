@@ -60,7 +60,6 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
-from connectors import zendesk_account
 from connectors.base import Connector, ReadResult, chunked, done, result_for
 from connectors.http import Observer, SandboxRedirectAdapter, make_session, transport_error
 from connectors.zendesk_hooks import ZendeskWebhooks
@@ -255,7 +254,6 @@ class ZendeskConnector(ZendeskWebhooks, Connector):
     """
 
     tool: ClassVar[str] = "zendesk"
-    account_module = zendesk_account
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

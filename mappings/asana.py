@@ -30,7 +30,6 @@ from kickoff.tools.asana import (
     TaskChange,
     key_in,
 )
-from mappings import asana_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import change_fingerprint, parse_datetime
 
@@ -50,7 +49,6 @@ class AsanaTable(TableModel):
 class AsanaMapping(ToolMapping):
     tool = "asana"
     Table = AsanaTable
-    account_module = asana_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:

@@ -35,7 +35,7 @@ from kickoff.model import Action, Delivery, Event, EventSource, split_cycle_id
 from kickoff.paths import dig
 from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.settings import ConfigError, TenantConfig, load_yaml_model
-from kickoff.tools import plugin, tool_names
+from kickoff.tools import companion, plugin, tool_names
 from mappings.common import change_fingerprint, stable_id
 from mappings.discovery import Names, Problem, Proposal
 
@@ -108,9 +108,11 @@ class ToolMapping(ABC):
         return []
 
     # --- going live: the ids of the tenant's account --------------------------------------
-    account_module: ClassVar[ModuleType | None] = None
-    """The tool's ``mappings/<tool>_account.py``, whose ``propose`` and ``verify`` (same
-    arguments as below) read the live account; None: the tool has nothing to match."""
+    @property
+    def account_module(self) -> ModuleType | None:
+        """The tool's ``mappings/<tool>_account.py``, whose ``propose`` and ``verify`` (same
+        arguments as below) read the live account; None: the tool has nothing to match."""
+        return companion("mappings", self.tool, "account")
 
     def propose(self, table: dict[str, Any], account: Account, names: Names, *,
                 own_account: bool = False) -> Proposal:

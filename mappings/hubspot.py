@@ -48,7 +48,7 @@ from kickoff.tools.hubspot import (
     UpdatePayload,
     object_type,
 )
-from mappings import hubspot_account, hubspot_adopt
+from mappings import hubspot_adopt
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, change_fingerprint, parse_datetime
 
@@ -129,7 +129,6 @@ class _Change:
 class HubSpotMapping(ToolMapping):
     tool = "hubspot"
     Table = HubSpotTable
-    account_module = hubspot_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:

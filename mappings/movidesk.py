@@ -40,7 +40,6 @@ from kickoff.model import Action, ActionKind, Delivery, Event
 from kickoff.paths import first_value
 from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.tools import movidesk as mv
-from mappings import movidesk_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, parse_datetime
 
@@ -111,7 +110,6 @@ def _literal(text: str) -> str:
 class MovideskMapping(ToolMapping):
     tool = "movidesk"
     Table = MovideskTable
-    account_module = movidesk_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:

@@ -33,7 +33,7 @@ from kickoff.events import EventType
 from kickoff.model import Action, Delivery, Event
 from kickoff.playbooks.adopt import Running, Unplaced
 from kickoff.tools import salesforce as sf
-from mappings import salesforce_account, salesforce_adopt
+from mappings import salesforce_adopt
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import as_bool, as_int, change_fingerprint, parse_date, parse_datetime
 
@@ -93,7 +93,6 @@ def _fields(delivery: Delivery) -> tuple[str, dict[str, Any]]:
 class SalesforceMapping(ToolMapping):
     tool = "salesforce"
     Table = SalesforceTable
-    account_module = salesforce_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:

@@ -13,7 +13,6 @@ from pydantic import field_validator, model_validator
 
 from kickoff.actions import Notify
 from kickoff.tools.slack import is_channel_id
-from mappings import slack_account
 from mappings.base import MappingError, TableModel, default
 from mappings.messages import MessageMapping, resolve, text_of
 
@@ -42,7 +41,6 @@ class SlackTable(TableModel):
 class SlackMapping(MessageMapping):
     tool = "slack"
     Table = SlackTable
-    account_module = slack_account
 
     def message(self, payload: Notify, table: SlackTable) -> dict[str, Any]:
         fallback = table.channels.get(table.default_channel, table.default_channel)

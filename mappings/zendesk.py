@@ -48,7 +48,6 @@ from kickoff.tools.zendesk import (
     TicketChange,
     TicketType,
 )
-from mappings import zendesk_account
 from mappings.base import MappingContext, MappingError, TableModel, ToolMapping, default, role_value
 from mappings.common import change_fingerprint, parse_datetime
 
@@ -170,7 +169,6 @@ class _Ticket:
 class ZendeskMapping(ToolMapping):
     tool = "zendesk"
     Table = ZendeskTable
-    account_module = zendesk_account
 
     # --- inbound ---------------------------------------------------------------------------
     def to_events(self, delivery: Delivery, ctx: MappingContext) -> list[Event]:

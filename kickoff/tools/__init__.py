@@ -14,8 +14,10 @@ package can be imported by the canonical model without a circle.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from functools import cache
+from types import ModuleType
 from typing import Any
 
 from kickoff.tools.spec import RateLimit, ToolSpec, Webhooks
@@ -63,3 +65,12 @@ def plugin(package: str, tool: str, export: str) -> Any:
         return getattr(module, export)
     except AttributeError:
         raise LookupError(f"{module_name} exports no {export}") from None
+
+
+def companion(package: str, tool: str, part: str) -> ModuleType | None:
+    """``<package>.<tool>_<part>`` (``mappings.asana_account``), found by the tool's name like
+    the plugin it sits beside; None when the tool has none."""
+    module_name = f"{package}.{spec(tool).name}_{part}"
+    if importlib.util.find_spec(module_name) is None:
+        return None
+    return importlib.import_module(module_name)
