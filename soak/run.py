@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import requests
 import yaml
 from sqlalchemy import func, select
 
+from kickoff.closing import Closing
 from kickoff.settings import Config, load_config
 from soak.faults import FaultPlan, fault_targets, plan_for
 from soak.invariants import check_run
@@ -86,7 +87,7 @@ def plan_of(seed: int, config: Config, sandbox: Sandbox) -> FaultPlan:
                     {name: targets.get(p.key, ()) for name, p in procedures.items()})
 
 
-class SoakHarness:
+class SoakHarness(Closing):
     """The sandbox (HTTP + SMTP, in this process), the environment pointing Kickoff at it, and
     the log capture; ``run(seed)`` plays one randomized run and checks the invariants."""
 
@@ -131,12 +132,6 @@ class SoakHarness:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def run(self, seed: int) -> RunResult:
         started = time.monotonic()

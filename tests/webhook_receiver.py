@@ -6,8 +6,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 
+from kickoff.closing import Closing
 from kickoff.contracts.webhooks import WebhookRequest
 
 
@@ -23,7 +24,7 @@ class Post:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
 
-class WebhookReceiver:
+class WebhookReceiver(Closing):
     """Answers ``status`` with ``reply`` (of ``content_type``) to every POST on ``url``; an
     Asana handshake's X-Hook-Secret is echoed when ``echo_secret``."""
 
@@ -70,9 +71,3 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from kickoff.closing import Closing
 from kickoff.ledger import (
     adoption,
     audit,
@@ -74,7 +75,7 @@ def _now(now: datetime | None) -> datetime:
     return datetime.now(UTC) if now is None else as_utc(now)
 
 
-class Ledger:
+class Ledger(Closing):
     """Inbox, outbox, timers, crosswalk, cursors, state, audit, the writes journal and the
     webhook secrets.
 
@@ -123,12 +124,6 @@ class Ledger:
         """Wait for the inbox stores in progress to commit, then close the connections."""
         self._stores.flush()
         self.database.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
