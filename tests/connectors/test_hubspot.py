@@ -403,7 +403,6 @@ GOOD_EVENT = {"eventId": 7, "portalId": 62515, "objectId": 9, "occurredAt": 1564
 
 
 @pytest.mark.parametrize(("body", "reason"), [
-    (b"<html>not json</html>", "not JSON"),
     (json.dumps(GOOD_EVENT).encode(), "not a JSON array"),
     (b"[1]", "event 0 is not an object"),
     (json.dumps([GOOD_EVENT, {**GOOD_EVENT, "subscriptionType": None}]).encode(), "event 1 has no subscriptionType"),

@@ -23,6 +23,7 @@ from kickoff.contracts.errors import (
     retry_after_from_headers,
 )
 from kickoff.contracts.vendor import VendorAction
+from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionKind
 from kickoff.retry import GiveUp, RetryPolicy
 from kickoff.settings import RateLimit, ToolConfig
@@ -201,3 +202,21 @@ def test_every_connector_takes_the_contracts_arguments(tool: str) -> None:
     wrong = [name for name in CONTRACT
              if _parameters(getattr(connector, name)) != _parameters(getattr(Contract, name))]
     assert wrong == []
+
+
+JSON_BODIES = {"asana": "object", "dealbuilder": "object", "hubspot": "array", "movidesk": "object",
+               "zendesk": "object"}
+"""The tools whose webhooks post JSON, and what the body is (Salesforce posts SOAP XML)."""
+
+
+@pytest.mark.parametrize("tool", sorted(JSON_BODIES))
+def test_a_json_webhook_that_is_not_json_or_not_its_shape_is_refused_400_saying_so(tool: str) -> None:
+    """Every JSON webhook is read by the one body reader: a body that is no JSON, or JSON of
+    the wrong shape, is a 400 naming what is wrong, before any vendor field is looked at."""
+    connector = connector_class(tool)(ToolConfig())
+    shape = JSON_BODIES[tool]
+    for body, reason in [(b"<html>not json</html>", "not JSON"),
+                         (b"[1, 2]" if shape == "object" else b'{"eventId": 7}', f"not a JSON {shape}")]:
+        with pytest.raises(WebhookRejected) as err:
+            connector.parse_webhook(WebhookRequest("POST", "https://kickoff.example.com/hooks", {}, body), NOW)
+        assert err.value.status == 400 and reason in err.value.reason

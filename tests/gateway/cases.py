@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from tests.gateway import signing
 from tests.gateway.conftest import EVENTS_TOKEN, Gateway
@@ -36,36 +37,36 @@ class Case:
     stored_per_valid: int = 1
 
 
+FORGED_SECRET = "not-the-shared-secret"
+
+
+def signed(tool: str, sign: Callable[..., Post], secret: str, payload: Any, bad: Any, *,
+           signs_url: bool = False, stored_per_valid: int = 1) -> Case:
+    """A vendor that signs (or tokens) its deliveries with a shared secret: valid is the payload
+    signed with the sandbox's secret, forged the same payload signed with another, malformed
+    what the vendor never sends, signed right. ``signs_url``: the gateway's URL is signed too."""
+    def post(gateway: Gateway, secret: str, body: Any) -> Post:
+        return sign(gateway.url, secret, body) if signs_url else sign(secret, body)
+
+    return Case(tool, valid=lambda g: post(g, secret, payload), forged=lambda g: post(g, FORGED_SECRET, payload),
+                malformed=lambda g: post(g, secret, bad), stored_per_valid=stored_per_valid)
+
+
 CASES = [
-    Case("hubspot",
-         valid=lambda g: signing.hubspot(g.url, HUBSPOT_SECRET, signing.hubspot_events(1, 2)),
-         forged=lambda g: signing.hubspot(g.url, "not-the-client-secret", signing.hubspot_events(1, 2)),
-         malformed=lambda g: signing.hubspot(g.url, HUBSPOT_SECRET, b'{"not": "an array of events"}'),
-         stored_per_valid=2),
-    Case("zendesk",
-         valid=lambda g: signing.zendesk(ZENDESK_SECRET, signing.zendesk_event()),
-         forged=lambda g: signing.zendesk("not-the-signing-secret", signing.zendesk_event()),
-         malformed=lambda g: signing.zendesk(ZENDESK_SECRET, b"<html>not json</html>")),
+    signed("hubspot", signing.hubspot, HUBSPOT_SECRET, signing.hubspot_events(1, 2), b'{"not": "an array of events"}',
+           signs_url=True, stored_per_valid=2),
+    signed("zendesk", signing.zendesk, ZENDESK_SECRET, signing.zendesk_event(), b"<html>not json</html>"),
     Case("dealbuilder",
          valid=lambda g: signing.dealbuilder(DEALBUILDER_KEY),
          forged=lambda g: signing.dealbuilder("guessed-key"),
          malformed=lambda g: signing.dealbuilder(DEALBUILDER_KEY, event_type="DocumentShredded")),
-    Case("movidesk",
-         valid=lambda g: signing.movidesk(MOVIDESK_TOKEN, signing.movidesk_ticket()),
-         forged=lambda g: signing.movidesk("guessed-token", signing.movidesk_ticket()),
-         malformed=lambda g: signing.movidesk(MOVIDESK_TOKEN, signing.movidesk_ticket(ticket_id="abc"))),
+    signed("movidesk", signing.movidesk, MOVIDESK_TOKEN, signing.movidesk_ticket(), signing.movidesk_ticket(ticket_id="abc")),
     Case("salesforce",
          valid=lambda g: signing.salesforce(signing.salesforce_message(salesforce_org(g), notifications=2)),
          forged=lambda g: signing.salesforce(signing.salesforce_message("00D000000000BAD")),
          malformed=lambda g: signing.salesforce(signing.salesforce_message(salesforce_org(g), notifications=0)),
          stored_per_valid=2),
-    Case("asana",
-         valid=lambda g: signing.asana(ASANA_SECRET, signing.asana_events()),
-         forged=lambda g: signing.asana("not-the-handshake-secret", signing.asana_events()),
-         malformed=lambda g: signing.asana(ASANA_SECRET, b'{"data": "no events list"}')),
-    Case("kickoff",
-         valid=lambda g: signing.canonical(EVENTS_TOKEN, signing.signup_event()),
-         forged=lambda g: signing.canonical("guessed-token", signing.signup_event()),
-         malformed=lambda g: signing.canonical(EVENTS_TOKEN, b'"an event, promise"')),
+    signed("asana", signing.asana, ASANA_SECRET, signing.asana_events(), b'{"data": "no events list"}'),
+    signed("kickoff", signing.canonical, EVENTS_TOKEN, signing.signup_event(), b'"an event, promise"'),
 ]
 IDS = [c.tool for c in CASES]
