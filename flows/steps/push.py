@@ -21,7 +21,7 @@ from flows.steps import budget
 from kickoff.contracts.mapping import MappingError
 from kickoff.contracts.vendor import VendorAction
 from kickoff.ledger.records import OutboxItem
-from kickoff.model import Action, ActionResult, ResultStatus
+from kickoff.model import Action, ActionResult, Onboarding, ResultStatus
 from kickoff.settings import SHARED_ACCOUNT
 
 log = logging.getLogger("kickoff.flows.push")
@@ -63,8 +63,8 @@ class PushReport:
         return f"push-{self.tool}: " + ", ".join(parts)
 
 
-def _tenant_key(rt: Runtime, action: Action) -> str:
-    state = rt.ledger.load_state(action.onboarding_id)
+def _tenant_key(rt: Runtime, action: Action, state: Onboarding | None) -> str:
+    """The tenant whose tables map ``action``: its onboarding's, else the tool's only one."""
     key = state.tenant if state else rt.tenant_of_tool(action.tool)
     if key is None:
         raise MappingError("no tenant for this action", field="onboarding_id", retry=False)
@@ -127,9 +127,9 @@ def push(rt: Runtime, tool: str, now: datetime, *, worker: str = "push", limit: 
 
 
 def _recorded(rt: Runtime, item: OutboxItem, result: ActionResult, now: datetime) -> PushedRow:
-    """The result recorded under the row's claim; when the ledger ended a not-ready row dead (its parent's creation
-    is dead), the row says the ledger's reason, so the run's log, table and events agree
-    with ``kickoff ledger dead``."""
+    """The result recorded under the row's claim; when the ledger ended a not-ready row dead
+    (its parent's creation is dead), the row says the ledger's reason, so the run's log, table
+    and events agree with ``kickoff ledger dead``."""
     new_status = rt.ledger.record_result(item.id, result, now=now, claim=item)
     if new_status == "dead" and result.status is ResultStatus.RETRYABLE:
         recorded = (rt.ledger.outbox_row(item.id) or {}).get("last_error")
@@ -146,15 +146,17 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
         items: list[OutboxItem] = rt.ledger.claim_outbox(tool, worker, limit=round_size, now=now)
         if not items:
             return report
+        states = rt.ledger.load_states({item.action.onboarding_id for item in items})  # one read per round
         ready: list[tuple[OutboxItem, VendorAction]] = []
+        accounts: dict[int, str] = {}
         for item in items:
             try:
-                ctx = rt.mapping_context(tool, _tenant_key(rt, item.action), now)
-                ready.append((item, mapping.to_vendor(item.action, ctx)))
+                tenant = _tenant_key(rt, item.action, states.get(item.action.onboarding_id))
+                ready.append((item, mapping.to_vendor(item.action, rt.mapping_context(tool, tenant, now))))
+                accounts[item.id] = rt.config.account_of(tool, tenant)
             except MappingError as exc:
                 result = _not_mapped(item.action, exc)
                 report.rows.append(_recorded(rt, item, result, now))
-        accounts = {item.id: rt.config.account_of(tool, _tenant_key(rt, item.action)) for item, _ in ready}
         ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
         results = _apply_per_account(rt, tool, connector, ready, now, accounts)
         budget.remember(rt, tool, [rt.connector(tool, a) for a in sorted(set(accounts.values()))], now)
