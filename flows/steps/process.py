@@ -21,6 +21,7 @@ from kickoff.ledger.records import InboxItem
 from kickoff.model import Decision, Delivery, Event, Onboarding
 from kickoff.playbooks import decide, timer_event
 from kickoff.playbooks.simulate import did_nothing, why_ignored
+from kickoff.playbooks.spec import Playbook
 
 log = logging.getLogger("kickoff.flows.process")
 CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
@@ -63,14 +64,25 @@ class ProcessReport:
         return sorted(self.actions)
 
 
-def _decide(rt: Runtime, event: Event, state: Onboarding | None, now: datetime) -> Decision | None:
-    """The playbook's decision on ``event`` given the onboarding's ``state`` (None: not started)."""
+def _tenant_key(event: Event, state: Onboarding | None) -> str:
+    """The onboarding's tenant, or the one a starting event names."""
     tenant_key = state.tenant if state else event.tenant
     if tenant_key is None:
         raise MappingError("event names no tenant and no onboarding exists", field="tenant",
                            retry=False)
+    return tenant_key
+
+
+def _playbook(rt: Runtime, event: Event, state: Onboarding | None) -> Playbook:
+    """The playbook that runs the onboarding: its own, or its tenant's for one not started."""
+    return rt.playbook(state.playbook if state else rt.tenant(_tenant_key(event, state)).playbook)
+
+
+def _decide(rt: Runtime, event: Event, state: Onboarding | None, now: datetime) -> Decision | None:
+    """The playbook's decision on ``event`` given the onboarding's ``state`` (None: not started)."""
+    tenant_key = _tenant_key(event, state)
     tenant = rt.tenant(tenant_key)
-    playbook = rt.playbook(state.playbook if state else tenant.playbook)
+    playbook = _playbook(rt, event, state)
     return decide(state, event, now, playbook, tz=tenant.zone, tenant=tenant_key,
                   calendar=tenant.calendar, recent_days=tenant.recent_days)
 
@@ -101,8 +113,7 @@ def _decide_all(rt: Runtime, events: list[Event], table: dict, now: datetime,
         decision = _decide(rt, event, state, now)
         if did_nothing(state, decision):
             if ignored is not None:
-                playbook = rt.playbook(state.playbook if state else rt.tenant(str(event.tenant)).playbook)
-                ignored.append(f"{event.type}: {why_ignored(playbook, state, event, decision)}")
+                ignored.append(f"{event.type}: {why_ignored(_playbook(rt, event, state), state, event, decision)}")
         elif decision is not None:
             states[event.subject] = state_after(decision)
             decided.append(Decided(decision, event.id, _source_link(event, table, decision.state)))
