@@ -88,6 +88,7 @@ def child(url: str, schema: str | None, now: str, profile: bool) -> None:
     rt = Runtime.build(load_config(REPO / "config"), ledger=ledger, limiter=TokenBucketLimiter({}))
     rt.playbook("assist-se")
     ledger.status()  # connections and imports warm
+    import prefect.settings  # noqa: F401 - the tick runs in a flow run, whose process has Prefect loaded
     baseline, _ = memory_kb()
     moment = datetime.fromisoformat(now)
     profiler = None

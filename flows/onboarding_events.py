@@ -133,10 +133,15 @@ def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Seq
         return 0
 
 
-def timer_fired(rt: Runtime, timer: DueTimer, decision: Decision | None, now: datetime) -> int:
-    """A due timer fired: the ``timer.fired`` event, then what it decided (if anything)."""
+def timers_fired(rt: Runtime, fired: Iterable[tuple[DueTimer, Decision | None]], now: datetime) -> int:
+    """A claim's due timers fired: for each, the ``timer.fired`` event, then what it decided
+    (if anything). Whether Prefect listens is asked once per claim, not once per timer."""
     if not _prefect_configured():
         return 0
+    return sum(_timer_fired(rt, timer, decision, now) for timer, decision in fired)
+
+
+def _timer_fired(rt: Runtime, timer: DueTimer, decision: Decision | None, now: datetime) -> int:
     try:
         state = decision.state if decision is not None else rt.ledger.load_state(timer.onboarding_id)
         if state is None:

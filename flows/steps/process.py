@@ -241,6 +241,7 @@ def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) 
                     states[timer.onboarding_id] = state_after(decision)
                 fired.append(Firing(timer, decision, event.id))
         finally:  # what was decided is committed even if a later decision raised
+            committed: list[Firing] = []
             for firing, lost in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):
                 timer = firing.timer
                 what = f"timer {timer.key} ({timer.timer.rule}, due {timer.timer.fire_at:%Y-%m-%d %H:%M})"
@@ -248,7 +249,7 @@ def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) 
                     log.info("timer %s deferred: %s", timer.key, lost)
                     report.deferred += 1
                     continue
-                onboarding_events.timer_fired(rt, firing.timer, firing.decision, now)
+                committed.append(firing)
                 if firing.decision is None:
                     report.ignored += 1
                     report.note(what, subject=timer.onboarding_id, ignored="the playbook does nothing with it now")
@@ -256,5 +257,6 @@ def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) 
                     report.processed += 1
                     report.add_actions(firing.decision)
                     report.note(what, [firing.decision])
+            onboarding_events.timers_fired(rt, ((f.timer, f.decision) for f in committed), now)
         if len(due) < limit:
             return report

@@ -130,8 +130,9 @@ class ActionSpec(_Spec):
             raise ValueError(f"a {kinds[0]} action names its target tool (tool: ...)")
         return self
 
-    @property
+    @cached_property
     def kind(self) -> str:
+        """Which of the kinds this line is (found once: every decision asks)."""
         return next(k for k in PAYLOAD_KINDS + STATE_KINDS if getattr(self, k) is not None)
 
     @property
