@@ -15,6 +15,7 @@ from flows.runtime import Runtime
 from flows.steps.routing import tenant_of
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.mapping import MappingError
+from kickoff.gc_pause import paused_gc
 from kickoff.ledger import Decided, Firing, SourceLink, state_after
 from kickoff.ledger.errors import LedgerError
 from kickoff.ledger.records import InboxItem
@@ -226,37 +227,49 @@ def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) 
     a second timer of one onboarding is decided on the state the first one leaves."""
     report = ProcessReport()
     while True:
-        due = rt.ledger.claim_due_timers(now=now, limit=limit, worker=worker)
-        if not due:
+        with paused_gc():  # one claim's worth of short-lived objects (kickoff.gc_pause)
+            due = _tick_claim(rt, now, worker, limit, report)
+        if due < limit:
             return report
-        states: dict[str, Onboarding | None] = dict(rt.ledger.load_states({t.onboarding_id for t in due}))
-        again = Counter(t.onboarding_id for t in due)
-        fired: list[Firing] = []
-        try:
-            for timer in due:
-                event = timer_event(timer.timer)
-                decision = _decide(rt, event, states.get(timer.onboarding_id), now)
-                again[timer.onboarding_id] -= 1
-                if decision is not None and again[timer.onboarding_id]:
-                    states[timer.onboarding_id] = state_after(decision)
-                fired.append(Firing(timer, decision, event.id))
-        finally:  # what was decided is committed even if a later decision raised
-            committed: list[Firing] = []
-            for firing, lost in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):
-                timer = firing.timer
-                what = f"timer {timer.key} ({timer.timer.rule}, due {timer.timer.fire_at:%Y-%m-%d %H:%M})"
-                if lost is not None:
-                    log.info("timer %s deferred: %s", timer.key, lost)
-                    report.deferred += 1
-                    continue
-                committed.append(firing)
-                if firing.decision is None:
-                    report.ignored += 1
-                    report.note(what, subject=timer.onboarding_id, ignored="the playbook does nothing with it now")
-                else:
-                    report.processed += 1
-                    report.add_actions(firing.decision)
-                    report.note(what, [firing.decision])
-            onboarding_events.timers_fired(rt, ((f.timer, f.decision) for f in committed), now)
-        if len(due) < limit:
-            return report
+
+
+def _tick_claim(rt: Runtime, now: datetime, worker: str, limit: int, report: ProcessReport) -> int:
+    """One claim of due timers decided and committed; how many were claimed."""
+    due = rt.ledger.claim_due_timers(now=now, limit=limit, worker=worker)
+    if not due:
+        return 0
+    states: dict[str, Onboarding | None] = dict(rt.ledger.load_states({t.onboarding_id for t in due}))
+    again = Counter(t.onboarding_id for t in due)
+    fired: list[Firing] = []
+    try:
+        for timer in due:
+            event = timer_event(timer.timer)
+            decision = _decide(rt, event, states.get(timer.onboarding_id), now)
+            again[timer.onboarding_id] -= 1
+            if decision is not None and again[timer.onboarding_id]:
+                states[timer.onboarding_id] = state_after(decision)
+            fired.append(Firing(timer, decision, event.id))
+    finally:  # what was decided is committed even if a later decision raised
+        _commit_claim(rt, fired, now, report)
+    return len(due)
+
+
+def _commit_claim(rt: Runtime, fired: list[Firing], now: datetime, report: ProcessReport) -> None:
+    """The claim's firings committed together; each reported, and told to Prefect once in."""
+    committed: list[Firing] = []
+    for firing, lost in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):
+        timer = firing.timer
+        if lost is not None:
+            log.info("timer %s deferred: %s", timer.key, lost)
+            report.deferred += 1
+            continue
+        committed.append(firing)
+        what = f"timer {timer.key} ({timer.timer.rule}, due {timer.timer.fire_at:%Y-%m-%d %H:%M})"
+        if firing.decision is None:
+            report.ignored += 1
+            report.note(what, subject=timer.onboarding_id, ignored="the playbook does nothing with it now")
+        else:
+            report.processed += 1
+            report.add_actions(firing.decision)
+            report.note(what, [firing.decision])
+    onboarding_events.timers_fired(rt, ((f.timer, f.decision) for f in committed), now)

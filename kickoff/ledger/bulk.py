@@ -1,4 +1,4 @@
-"""Many rows written through the driver's own executemany, each value converted by its
+"""Many rows written (inserted or updated) through the driver's own executemany, each value converted by its
 column's type exactly as SQLAlchemy converts it (UTC text on SQLite, JSON, JSONB...).
 
 For the tick's claim, where SQLAlchemy's per-row parameter handling (about 22 rows per timer:
@@ -9,7 +9,7 @@ SQL written with ``?`` for each value, the same text on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -26,9 +26,7 @@ def execute_many(conn: Connection, sql: str, table: Table, columns: Sequence[str
     if not rows:
         return
     dialect = conn.dialect
-    convert: list[Callable[[Any], Any] | None] = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-    by_column = [_converted(fn, list(column)) for fn, column in zip(convert, zip(*rows, strict=True), strict=True)]
+    by_column = _by_column(conn, table, columns, rows)
     if dialect.paramstyle == "qmark":
         conn.exec_driver_sql(sql, list(zip(*by_column, strict=True)))
         return
@@ -43,6 +41,50 @@ def execute_many(conn: Connection, sql: str, table: Table, columns: Sequence[str
     statement = f"{head} SELECT {selected} FROM unnest({arrays}) AS u({unnamed}) {tail}"
     # %b: arrays sent in binary (in text, psycopg escapes every element in Python)
     conn.exec_driver_sql(statement, tuple(by_column))
+
+
+def update_many(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                set_: Sequence[str], where: Sequence[str], fixed: str = "", also: str = "",
+                aliases: Mapping[str, str] | None = None) -> int:
+    """``UPDATE table SET <set_> [, fixed] WHERE <where> [AND also]`` for every row of values,
+    one value per name of ``columns``; returns how many rows changed (the caller compares it
+    with ``len(rows)`` for its version or claim check). A name is a column of ``table``, or
+    an alias of one (``aliases``: ``{"old_version": "version"}`` matches the stored version
+    while ``version`` sets the new one). ``fixed`` and ``also`` are constant SQL, the same
+    for every row (``status = 'fired'``).
+
+    SQLite: the driver's executemany. PostgreSQL: one ``UPDATE ... FROM unnest(...)``.
+    """
+    if not rows:
+        return 0
+    dialect = conn.dialect
+    column_of = {name: (aliases or {}).get(name, name) for name in columns}
+    by_column = _by_column(conn, table, [column_of[c] for c in columns], rows)
+    position = {name: i for i, name in enumerate(columns)}
+    name = table.name
+    if dialect.paramstyle == "qmark":
+        assignments = [f'"{column_of[c]}" = ?' for c in set_] + ([fixed] if fixed else [])
+        tests = [f'"{column_of[c]}" = ?' for c in where] + ([also] if also else [])
+        sql = f"UPDATE {name} SET {', '.join(assignments)} WHERE {' AND '.join(tests)}"
+        order = [position[c] for c in (*set_, *where)]
+        params = [tuple(row[i] for i in order) for row in zip(*by_column, strict=True)]
+        return conn.exec_driver_sql(sql, params).rowcount
+    assignments = [f'"{column_of[c]}" = u.c{position[c]}' for c in set_] + ([fixed] if fixed else [])
+    tests = [f'{name}."{column_of[c]}" = u.c{position[c]}' for c in where] + ([also] if also else [])
+    arrays = ", ".join(f"%b::{table.c[column_of[c]].type.compile(dialect=dialect)}[]" for c in columns)
+    unnamed = ", ".join(f"c{i}" for i in range(len(columns)))
+    sql = (f"UPDATE {name} SET {', '.join(assignments)} FROM unnest({arrays}) AS u({unnamed}) "
+           f"WHERE {' AND '.join(tests)}")
+    return conn.exec_driver_sql(sql, tuple(by_column)).rowcount
+
+
+def _by_column(conn: Connection, table: Table, columns: Sequence[str],
+               rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """The rows' values column by column, each converted as its column's type sends it."""
+    dialect = conn.dialect
+    convert: list[Callable[[Any], Any] | None] = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    return [_converted(fn, list(column)) for fn, column in zip(convert, zip(*rows, strict=True), strict=True)]
 
 
 def _converted(fn: Callable[[Any], Any] | None, values: list[Any]) -> list[Any]:

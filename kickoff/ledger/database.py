@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import from_json, to_json
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -21,6 +22,16 @@ _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 #: execution option: this transaction only reads (SQLite then uses a deferred BEGIN)
 READ_ONLY = "kickoff_read_only"
+
+
+def to_json_text(value: Any) -> str:
+    """JSON columns written by pydantic's Rust encoder: a tick writes a state, payloads and
+    timer data per firing, and the standard library's encoder was a tenth of its commit."""
+    return to_json(value).decode()
+
+
+#: the engine's JSON codecs (``create_engine``'s ``json_serializer`` / ``json_deserializer``)
+JSON_CODECS: dict[str, Any] = {"json_serializer": to_json_text, "json_deserializer": from_json}
 
 
 def open_database(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
@@ -37,7 +48,7 @@ def open_database(url: str, *, schema: str | None = None, echo: bool = False) ->
             if not _SCHEMA_NAME.match(schema):
                 raise ValueError(f"not a plain schema name: {schema!r}")
             connect_args["options"] = f"-c search_path={schema}"
-        return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+        return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args, **JSON_CODECS)
     raise ValueError(f"the ledger runs on SQLite or PostgreSQL, not {backend!r}")
 
 
@@ -51,6 +62,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         url,
         echo=echo,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        **JSON_CODECS,
     )
 
     @event.listens_for(engine, "connect")

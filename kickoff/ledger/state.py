@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select, update
 
+from kickoff.ledger.bulk import update_many
 from kickoff.ledger.database import insert_for
 from kickoff.ledger.errors import StateConflict
 from kickoff.ledger.schema import onboardings
@@ -54,7 +55,8 @@ def _values(state: Onboarding, now: datetime) -> dict[str, Any]:
     }
 
 
-_SAVE = update(onboardings).where(oc.id == bindparam("oid"), oc.version == bindparam("old"))
+_SAVE_COLUMNS = ("id", "old_version", "tenant", "playbook", "stage", "state", "version", "updated_at")
+"""save_many's values per state: its id and the version it was decided on, then ``_values``."""
 
 
 def save_many(conn: Connection, states: Sequence[Onboarding], now: datetime) -> None:
@@ -64,7 +66,9 @@ def save_many(conn: Connection, states: Sequence[Onboarding], now: datetime) -> 
         return
     if any(s.version == 0 for s in states):
         raise ValueError("save_many updates existing onboardings; a new one is saved with save")
-    updated = conn.execute(_SAVE, [{"oid": s.id, "old": s.version, **_values(s, now)} for s in states]).rowcount
+    rows = [(s.id, s.version, *_values(s, now).values()) for s in states]
+    updated = update_many(conn, onboardings, _SAVE_COLUMNS, rows, set_=_SAVE_COLUMNS[2:], where=("id", "old_version"),
+                          aliases={"old_version": "version"})
     if updated != len(states):
         stored = dict(conn.execute(select(oc.id, oc.version).where(oc.id.in_([s.id for s in states]))).tuples().all())
         stale = next((s for s in states if stored.get(s.id) != s.version + 1), states[0])

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, bindparam, select, text, update
 
+from kickoff.ledger.bulk import update_many
 from kickoff.ledger.claims import claim_rows, claimed, due_or_expired
 from kickoff.ledger.errors import ClaimLost
 from kickoff.ledger.records import DueTimer
@@ -119,26 +120,15 @@ def mark_fired(conn: Connection, timer: DueTimer | int, now: datetime) -> str:
     return str(key)
 
 
-_FIRE = (
-    update(timers)
-    .where(
-        tc.id == bindparam("timer_id"),
-        tc.status == "claimed",
-        tc.claimed_by == bindparam("worker"),
-        tc.lease_until == bindparam("lease"),
-    )
-    .values(status="fired", claimed_by=None, lease_until=None, updated_at=bindparam("now"))
-)
-
-
 def mark_all_fired(conn: Connection, claimed_timers: Sequence[DueTimer], now: datetime) -> None:
     """``mark_fired`` for a whole claim in one statement; ClaimLost (nothing kept, the caller's
     transaction rolls back) if any of them is no longer held by its claim."""
     if not claimed_timers:
         return
-    done = conn.execute(_FIRE, [
-        {"timer_id": t.id, "worker": t.claimed_by, "lease": t.lease_until, "now": now} for t in claimed_timers
-    ]).rowcount
+    rows = [(t.id, t.claimed_by, t.lease_until, now) for t in claimed_timers]
+    done = update_many(conn, timers, ("id", "claimed_by", "lease_until", "updated_at"), rows,
+                       set_=("updated_at",), where=("id", "claimed_by", "lease_until"),
+                       fixed="status = 'fired', claimed_by = NULL, lease_until = NULL", also="status = 'claimed'")
     if done != len(claimed_timers):
         raise ClaimLost(f"{len(claimed_timers) - done} of {len(claimed_timers)} timers are no longer this claim's")
 
