@@ -20,7 +20,7 @@ from typing import Any
 from bench.common import Bench, Timer, fmt, note, print_table, ratio, sandbox_bench, vendor_calls
 from bench.workloads import CALLS, Workload
 from connectors import build_connector
-from connectors.ratelimit import RateLimiter, TokenBucketLimiter
+from connectors.ratelimit import RateLimiter, WindowLimiter
 from kickoff.contracts.vendor import VendorAction
 from kickoff.model import Action, ResultStatus
 from kickoff.retry import RetryPolicy
@@ -50,7 +50,7 @@ def measure(bench: Bench, workload: Workload, n: int) -> list[Any]:
     if workload.tool != "email":
         control.set_limits(workload.tool, enabled=False)
     actions = vendor_actions(workload.prepare(control, n))
-    connector = make_connector(bench, workload.tool, TokenBucketLimiter({}), **workload.options)
+    connector = make_connector(bench, workload.tool, WindowLimiter({}), **workload.options)
     since, mails = control.last_seq(), len(control.emails()) if workload.tool == "email" else 0
     now = datetime.now(UTC)  # the bench is an edge, like the flows: it reads the clock
     with Timer() as t:

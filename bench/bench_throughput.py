@@ -2,15 +2,15 @@
 bound the limit allows (limit x batch size / window), and the 429s caused (must be 0).
 
 The sandbox keeps each vendor's real limit; its windows run ``scale`` times faster
-(``set_time_scale``), and the connectors' TokenBucketLimiter runs on the same scaled clock
+(``set_time_scale``), and the connectors' WindowLimiter runs on the same scaled clock
 (``clock`` = monotonic x scale, ``sleep`` = seconds / scale), so a vendor minute passes in
 60/scale real seconds. Figures are in vendor seconds (real rate / scale). The actions go
 through the real connector in rounds of batch size x 10, as ``flows.steps.push`` sends them.
 
-The limiter's own ceiling is part of the comparison: ``bucket_for`` lets at most N requests
-into any vendor window and refills at 0.95-0.97 N per window ("limiter steady" column); the
-vendor's rate-limit headers correct the bucket as answers come. "Steady" rates leave out the
-first vendor window (the burst).
+The limiter's own ceiling is part of the comparison: ``WindowLimiter`` lets at most N requests
+into any vendor window, N per window widened by 2% at steady state ("limiter steady" column,
+``window_rate``); the vendor's rate-limit headers correct its log as answers come. "Steady"
+rates leave out the first vendor window (the first burst).
 
 Run: ``.venv/bin/python -m bench throughput [--quick]``.
 """
@@ -33,7 +33,7 @@ from bench.workloads import (
     zendesk_tickets,
 )
 from connectors.base import chunked
-from connectors.ratelimit import TokenBucketLimiter, bucket_for
+from connectors.ratelimit import WindowLimiter, window_rate
 from kickoff.model import ResultStatus
 
 
@@ -70,7 +70,7 @@ CASES = [
 
 def steady_rate(rounds: list[tuple[float, int]], after: float) -> float | None:
     """Actions per real second over the rounds that ended after ``after`` seconds (past the
-    first vendor window, so the bucket's initial burst is left out); None if too few."""
+    first vendor window, so the limiter's first burst is left out); None if too few."""
     first = next((i for i, (at, _) in enumerate(rounds) if at >= after), None)
     if first is None or first >= len(rounds) - 2:
         return None
@@ -85,7 +85,7 @@ def measure(bench: Bench, case: Case, quick: bool) -> list[Any]:
     actions = vendor_actions(case.prepare(control, n))
     control.set_time_scale(scale)
     limit = bench.config.tools[case.tool].rate_limit
-    limiter = TokenBucketLimiter({case.tool: limit}, clock=lambda: time.monotonic() * scale,
+    limiter = WindowLimiter({case.tool: limit}, clock=lambda: time.monotonic() * scale,
                                  sleep=lambda seconds: time.sleep(seconds / scale))
     options = {"job_poll_seconds": 1.0 / scale} if case.tool == "zendesk" else {}
     connector = make_connector(bench, case.tool, limiter, **options)
@@ -103,8 +103,7 @@ def measure(bench: Bench, case: Case, quick: bool) -> list[Any]:
     steady = steady_rate(rounds, limit.per_seconds / scale)
     steady_text = fmt(steady / scale) if steady is not None else "(run < 1 window)"
     bound = limit.requests * case.actions_per_request / limit.per_seconds
-    bucket = bucket_for(limit)
-    design = bucket.per_second * case.actions_per_request  # the limiter's steady rate
+    design = window_rate(limit) * case.actions_per_request  # the limiter's steady rate
     return [case.tool, case.label, n, f"{scale:g}", f"{t.seconds:.1f}", fmt(vendor_seconds, 0), calls,
             fmt(achieved), steady_text, fmt(bound), ratio(steady or achieved * scale, bound * scale),
             fmt(design), ratio(steady or achieved * scale, design * scale), throttled, failed, case.why]
@@ -123,5 +122,5 @@ def run(quick: bool = False) -> None:
          "bound is"],
         rows)
     note("Rates are actions per vendor second. 'all' includes the limiter's initial burst; 'steady' is after the "
-         "first vendor window. 'limiter steady' is the bucket's refill rate (0.95-0.97 x the limit: no window over N, "
-         "half a request spare); steady/limiter < 1 means the run was bound by CPU (or extra calls), not by the limit.")
+         "first vendor window. 'limiter steady' is the window limiter's rate (N per window widened by 2%: 0.98 x the "
+         "limit, no window over N); steady/limiter < 1 means the run was bound by CPU (or extra calls), not by the limit.")

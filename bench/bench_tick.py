@@ -78,14 +78,14 @@ def memory_kb() -> tuple[int, int]:
 
 def child(url: str, schema: str | None, now: str, profile: bool) -> None:
     """In a fresh process: the tick over the seeded ledger; prints JSON figures."""
-    from connectors.ratelimit import TokenBucketLimiter
+    from connectors.ratelimit import WindowLimiter
     from flows.runtime import Runtime
     from flows.steps.process import tick
     from kickoff.ledger import Ledger
     from kickoff.settings import load_config
 
     ledger = Ledger.open(url, schema=schema, upgrade=False)
-    rt = Runtime.build(load_config(REPO / "config"), ledger=ledger, limiter=TokenBucketLimiter({}))
+    rt = Runtime.build(load_config(REPO / "config"), ledger=ledger, limiter=WindowLimiter({}))
     rt.playbook("assist-se")
     ledger.status()  # connections and imports warm
     import prefect.settings  # noqa: F401 - the tick runs in a flow run, whose process has Prefect loaded

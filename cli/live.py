@@ -67,8 +67,8 @@ def tables_of(config: Config) -> dict[str, dict[str, Any]]:
 def connector(tool: str, config: Config, tables: dict[str, Any], account: str = SHARED_ACCOUNT) -> Any:
     """The tool's connector for ``account``, reading what its mapping needs."""
     from connectors import build_connector
-    from connectors.ratelimit import TokenBucketLimiter, configured_limits
+    from connectors.ratelimit import WindowLimiter, configured_limits
     from mappings.base import mapping_for
 
-    return build_connector(tool, config, limiter=TokenBucketLimiter(configured_limits(config.tools)),
+    return build_connector(tool, config, limiter=WindowLimiter(configured_limits(config.tools)),
                            retry=QUICK, reads=mapping_for(tool).reads(tables.get(tool, {})), account=account)

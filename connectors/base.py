@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
 from connectors.credentials import resolve_secret
-from connectors.ratelimit import RateLimiter, TokenBucketLimiter, configured_limits, reported
+from connectors.ratelimit import RateLimiter, WindowLimiter, configured_limits, reported
 from kickoff.contracts.account import Account
 from kickoff.contracts.connector import ReadResult
 from kickoff.contracts.errors import ErrorKind, VendorError
@@ -72,7 +72,7 @@ class Connector(ABC):
                  retry: RetryPolicy | None = None, credential_key: str = "default",
                  reads: Mapping[str, Sequence[str]] | None = None) -> None:
         self.config = tool_config
-        self.limiter = limiter or TokenBucketLimiter(configured_limits({self.tool: tool_config}))
+        self.limiter = limiter or WindowLimiter(configured_limits({self.tool: tool_config}))
         self.retry = retry or RetryPolicy()
         self.credential_key = credential_key
         self.reads: dict[str, list[str]] = {k: list(v) for k, v in (reads or {}).items()}

@@ -1,17 +1,24 @@
 """The one rate limiter: a budget spent *before* each call, so Kickoff causes no 429s.
 
-Every vendor enforces "N requests per W seconds" over a rolling window. A token bucket
-with capacity C refilled at r per second lets at most floor(C + r*W) requests into any
-window (requests are whole), so we pick C and r to keep that at N with half a request to
-spare against timing jitter, and r*W at most ``HEADROOM`` x N: the steady rate runs at
-0.95-0.97 of the bound. With a Prefect API configured the bucket is a Prefect global
-concurrency limit used as a rate limit (limit C, slot decay r), held in the server's
-database and so shared by every worker; without one, an in-process bucket.
+Every vendor enforces "N requests per W seconds" over a rolling window. Without a Prefect
+API the limiter is in-process (``WindowLimiter``): a log of the calls started in the last
+window, widened a little (``window_seconds``: 2% of W, for the jitter of arrival times at
+the vendor), and a call starts when the log plus its own requests hold at most N. So no
+vendor window sees more than N, a lump (Asana's /batch of 10 takes 10 at once) waits for
+that many places, and the steady rate is N per widened window, 0.98 N. A fresh (or idle)
+log starts as though the last window had been spent evenly but for a small burst, so a
+large job is paced from its first call rather than sent in bursts of N a window apart.
+
+With a Prefect API configured the budget is a Prefect global concurrency limit used as a
+rate limit, held in the server's database and so shared by every worker. The server only
+offers slots that decay, i.e. a token bucket (``bucket_for``): capacity C and refill r such
+that floor(C + r*W), the most requests a window can see, stays at N with half a request to
+spare, and r*W at most ``HEADROOM`` x N (0.94-0.97 of the bound).
 
 The vendors' own numbers correct the budget as answers come (``observe``, fed by every
-connector's HTTP layer through ``connectors.http``): a ``Remaining`` below what the bucket
-holds (someone else spends the same token) caps it; a ``Retry-After`` empties it for that
-long; a daily allowance (HubSpot's ``X-HubSpot-RateLimit-Daily*``, Salesforce's
+connector's HTTP layer through ``connectors.http``): a ``Remaining`` below what the log has
+free (someone else spends the same token) caps it; a ``Retry-After`` blocks new calls for
+that long; a daily allowance (HubSpot's ``X-HubSpot-RateLimit-Daily*``, Salesforce's
 ``Sforce-Limit-Info``) is kept as the latest report, which the push step stores in the
 ledger's budgets (``kickoff.ledger.budgets``), shared by every worker. On Prefect's shared
 limits only the daily reports are kept: the shared bucket already counts every worker's
@@ -25,6 +32,7 @@ import os
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +42,9 @@ from kickoff.settings import Config, RateLimit, ToolConfig
 HEADROOM = 0.97        # the steady rate, as a share of the vendor's N per window
 BURST_FRACTION = 0.05  # the most of N the bucket holds at once (what the headroom leaves, at most this)
 JITTER_REQUESTS = 0.5  # spare in any window, in requests: arrival times at the vendor vary
+JITTER_SHARE = 0.02    # the in-process window's widening, as a share of the vendor's window ...
+JITTER_SECONDS = 0.1   # ... and at least this (a short window's calls vary as much on the way)
+LOG_ENTRIES = 1000     # the most entries a window's log needs: calls closer than 1/1000 of it share one
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,9 @@ class Bucket:
 
 
 def bucket_for(limit: RateLimit, headroom: float = HEADROOM) -> Bucket:
-    """Capacity and refill so that no rolling window of the vendor's sees more than N requests
-    and the steady rate is at most ``headroom`` x N per window. A window sees at most
+    """Prefect's shared limit (capacity and slot decay): no rolling window of the vendor's sees
+    more than N requests and the steady rate is at most ``headroom`` x N per window. Its
+    capacity is also the in-process limiter's first burst (``WindowLimiter``). A window sees at most
     floor(C + r*W) requests, kept at N with ``JITTER_REQUESTS`` spare. The capacity holds at
     least the largest call (``lump``: Asana's /batch of 10 takes 10 at once), which is what
     its refill pays for (Asana: 0.94 N)."""
@@ -139,54 +151,136 @@ class Observing:
             return self._daily.get((tool, key))
 
 
-class TokenBucketLimiter(Observing):
-    """In-process buckets, one per (limiter key, credential); thread-safe."""
+def window_seconds(limit: RateLimit) -> float:
+    """The window the in-process limiter counts in: the vendor's, widened by ``JITTER_SHARE``
+    (at least ``JITTER_SECONDS``). A call is logged when it starts, but the vendor counts it
+    when it arrives: if the oldest call of a window arrives late and a newer one early, the
+    vendor sees them closer together than we started them. Starting the (N+1)th call one
+    widened window after the first keeps any vendor window at N as long as a call's delay on
+    the way varies by less than the widening."""
+    return limit.per_seconds + max(limit.per_seconds * JITTER_SHARE, JITTER_SECONDS)
+
+
+def window_rate(limit: RateLimit) -> float:
+    """Requests per second the in-process limiter sustains: N per widened window (0.98 N)."""
+    return limit.requests / window_seconds(limit)
+
+
+class _Log:
+    """One (limiter key, credential)'s calls in the last widened window: (start, slots), oldest
+    first, with their slot count, and the vendor's block (``Retry-After``) if any."""
+
+    def __init__(self) -> None:
+        self.calls: deque[tuple[float, int]] = deque()
+        self.used = 0
+        self.first = float("-inf")  # the first call in the last entry
+        self.blocked_until = float("-inf")
+
+    def add(self, at: float, slots: int, merge_within: float) -> None:
+        """Log ``slots`` at ``at``. Calls within ``merge_within`` of the last entry's first call
+        join it, stamped with the latest time (their slots free a little late, never early):
+        a window of a day (Salesforce) keeps a log of bounded length."""
+        if self.calls and at - self.first <= merge_within:
+            slots_before = self.calls.pop()[1]
+            self.calls.append((at, slots_before + slots))
+        else:
+            self.calls.append((at, slots))
+            self.first = at
+        self.used += slots
+
+    def expire(self, now: float, window: float) -> None:
+        while self.calls and self.calls[0][0] <= now - window + 1e-9:  # float dust must not turn into a spin
+            self.used -= self.calls.popleft()[1]
+
+    def seed(self, now: float, limit: RateLimit, window: float) -> None:
+        """Start as though the last window had been spent evenly but for the bucket's burst
+        (``bucket_for``'s capacity, what Prefect's shared limit starts with too): a fresh
+        or idle limiter answers a small job at once and paces a large one at N per window
+        from its first call, instead of a burst of N and then a window of nothing, again and
+        again. A restarted process cannot know what the one before spent in the window: its
+        first burst is the bucket's, no larger. In at most ``LOG_ENTRIES`` pieces; a piece
+        frees when its last slot would have."""
+        n, burst = limit.requests, min(bucket_for(limit).capacity, limit.requests)
+        spread, spacing = n - burst, window / n
+        pieces, done = min(n - burst, LOG_ENTRIES), 0
+        for k in range(1, pieces + 1):
+            upto = -(-k * spread // pieces)
+            self.calls.append((now - window + upto * spacing, upto - done))
+            done = upto
+        self.used = spread
+
+    def free_at(self, slots: int, limit: int, window: float) -> float:
+        """When enough of the oldest calls will have left the window for ``slots`` more
+        (minus infinity: they fit now)."""
+        excess = self.used + slots - limit
+        if excess <= 0:
+            return float("-inf")
+        for at, held in self.calls:
+            excess -= held
+            if excess <= 0:
+                return at + window
+        return self.calls[-1][0] + window  # not reached: slots <= limit, and the log holds ``used``
+
+
+class WindowLimiter(Observing):
+    """In-process sliding-window logs, one per (limiter key, credential); thread-safe. A call
+    of ``slots`` starts when the slots logged in the last widened window (``window_seconds``)
+    plus its own are at most the vendor's N: no vendor window ever sees more than N, a lump
+    (Asana's /batch of 10) simply waits for that many places, and the steady rate is N per
+    widened window."""
 
     def __init__(self, limits: Mapping[str, RateLimit | None], clock=time.monotonic, sleep=time.sleep) -> None:
         super().__init__()
         self._limits = limits
         self._clock, self._sleep = clock, sleep
-        self._state: dict[str, tuple[float, float]] = {}
+        self._logs: dict[tuple[str, str], _Log] = {}
         self._lock = threading.Lock()
 
+    def _limit(self, tool: str, key: str) -> RateLimit | None:
+        return self._limits.get(f"{tool}@{key}") or self._limits.get(tool)  # an account's own plan first
+
+    def _log(self, tool: str, key: str, limit: RateLimit, now: float) -> _Log:
+        """The key's log at ``now``: calls out of the window dropped; seeded when empty."""
+        log = self._logs.setdefault((tool, key), _Log())
+        window = window_seconds(limit)
+        log.expire(now, window)
+        if not log.calls:
+            log.seed(now, limit, window)
+        return log
+
     def acquire(self, tool: str, key: str = "default", slots: int = 1) -> None:
-        limit = self._limits.get(f"{tool}@{key}") or self._limits.get(tool)  # an account's own plan first
+        limit = self._limit(tool, key)
         if limit is None:
             return
-        bucket = bucket_for(limit)
-        if slots > bucket.capacity:
-            raise ValueError(f"{slots} slots exceed the {tool} bucket's capacity {bucket.capacity}")
-        name = limit_name(tool, key)
+        if slots > limit.requests:
+            raise ValueError(f"{slots} slots exceed what one {tool} window allows ({limit.requests})")
+        window = window_seconds(limit)
         while True:
             with self._lock:
                 now = self._clock()
-                tokens, last = self._state.get(name, (float(bucket.capacity), now))
-                tokens = min(bucket.capacity, tokens + (now - last) * bucket.per_second)
-                if tokens >= slots - 1e-9:  # float dust must not turn into a spin
-                    self._state[name] = (tokens - slots, now)
+                log = self._log(tool, key, limit, now)
+                if now >= log.blocked_until and log.used + slots <= limit.requests:
+                    log.add(now, slots, window / LOG_ENTRIES)
                     return
-                self._state[name] = (tokens, now)
-                wait = max((slots - tokens) / bucket.per_second, 1e-3)
-            self._sleep(wait)
+                wait = max(log.blocked_until, log.free_at(slots, limit.requests, window)) - now
+            self._sleep(max(wait, 1e-6))
 
     def observe(self, tool: str, key: str, report: Reported) -> None:
-        """Correct the bucket by what the vendor reports: never more tokens than requests it
-        says remain; after a ``Retry-After``, no token for that long."""
+        """Correct the log by what the vendor reports: a ``Remaining`` below the places we
+        think free means someone else spends the same credential, so the difference is
+        logged as calls made now; after a ``Retry-After``, no call for that long."""
         super().observe(tool, key, report)
-        limit = self._limits.get(f"{tool}@{key}") or self._limits.get(tool)
+        limit = self._limit(tool, key)
         if limit is None or (report.remaining is None and report.retry_after is None):
             return
-        bucket = bucket_for(limit)
-        name = limit_name(tool, key)
         with self._lock:
             now = self._clock()
-            tokens, last = self._state.get(name, (float(bucket.capacity), now))
-            tokens = min(bucket.capacity, tokens + (now - last) * bucket.per_second)
-            if report.remaining is not None:
-                tokens = min(tokens, float(report.remaining))
+            log = self._log(tool, key, limit, now)
+            free = limit.requests - log.used
+            if report.remaining is not None and max(report.remaining, 0) < free:
+                log.add(now, free - max(report.remaining, 0), window_seconds(limit) / LOG_ENTRIES)
             if report.retry_after:
-                tokens = min(tokens, -report.retry_after * bucket.per_second)
-            self._state[name] = (tokens, now)
+                log.blocked_until = max(log.blocked_until, now + report.retry_after)
 
 
 class PrefectRateLimiter(Observing):
@@ -288,9 +382,9 @@ def account_limits(config: Config) -> dict[str, RateLimit]:
 
 
 def limiter_for(tools: dict[str, ToolConfig], accounts: Mapping[str, RateLimit] | None = None) -> RateLimiter:
-    """Prefect's shared limits when a Prefect API is configured, else in-process buckets
+    """Prefect's shared limits when a Prefect API is configured, else in-process window logs
     (``accounts``: own accounts' plans, from ``account_limits``)."""
     limits = {**configured_limits(tools), **(accounts or {})}
     if os.environ.get("PREFECT_API_URL") and os.environ.get("KICKOFF_RATE_LIMITER", "prefect") == "prefect":
         return PrefectRateLimiter(limited=set(limits))
-    return TokenBucketLimiter(limits)
+    return WindowLimiter(limits)

@@ -462,10 +462,10 @@ def test_search_limit_is_shared_by_every_connector_on_one_limiter(kickoff_config
     """HubSpot's search API allows 5 calls a second per account, on top of the ten-secondly
     limit. Two workers (two connectors, one shared limiter: what the Prefect limit is across
     processes) searching at once stay under it together: no 429 from the search endpoint."""
-    from connectors.ratelimit import TokenBucketLimiter, configured_limits
+    from connectors.ratelimit import WindowLimiter, configured_limits
 
     assert "hubspot.search" in configured_limits(kickoff_config.tools)
-    shared = TokenBucketLimiter(configured_limits(kickoff_config.tools))
+    shared = WindowLimiter(configured_limits(kickoff_config.tools))
     workers = [HubSpotConnector(kickoff_config.tools["hubspot"], retry=FAST_POLICY, limiter=shared) for _ in range(2)]
     errors: list[Exception] = []
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from connectors.movidesk import MovideskConnector, ticket_query
-from connectors.ratelimit import TokenBucketLimiter
+from connectors.ratelimit import WindowLimiter, window_seconds
 from kickoff.contracts.vendor import PayloadRefused, VendorAction
 from kickoff.contracts.webhooks import WebhookRejected, WebhookRequest
 from kickoff.model import Action, ActionKind, ResultStatus
@@ -50,7 +50,7 @@ def seeded(sandbox) -> Any:
 def connector_for(kickoff_config, limiter: Any = None, retry: Any = FAST_POLICY,
                   reads: dict[str, list[str]] | None = None) -> MovideskConnector:
     tool = kickoff_config.tools["movidesk"].model_copy(update={"options": {"agent_id": AGENT}})
-    return MovideskConnector(tool, limiter=limiter or TokenBucketLimiter({}), retry=retry,
+    return MovideskConnector(tool, limiter=limiter or WindowLimiter({}), retry=retry,
                              reads=READS if reads is None else reads)
 
 
@@ -195,16 +195,16 @@ def test_given_shared_limiter_when_patching_many_tickets_then_every_call_waits_f
         waits.append(seconds)
         clock["now"] += seconds
 
-    limiter = TokenBucketLimiter({"movidesk": RateLimit(requests=10, per_seconds=60)},
-                                 clock=lambda: clock["now"], sleep=sleep)
+    limit = RateLimit(requests=10, per_seconds=60)
+    limiter = WindowLimiter({"movidesk": limit}, clock=lambda: clock["now"], sleep=sleep)
     connector = connector_for(kickoff_config, limiter=limiter)
     since = seeded.last_seq()
     results = connector.apply([action(ActionKind.ADD_NOTE, f"n{i}", record_id=str(i), body="Nota")
                                for i in (1, 2, 3)], NOW)
     assert [r.status for r in results] == [ResultStatus.DONE] * 3
     assert seeded.counts("movidesk", since=since) == {PATCH: 3}
-    # 10/min: a burst of 1, then 9.5 a minute (no minute over 10, half a request spare)
-    assert len(waits) == 2 and clock["now"] == pytest.approx(2 * 60 / 9.5)
+    # 10/min: a burst of 1, then one every tenth of a (widened) minute
+    assert len(waits) == 2 and clock["now"] == pytest.approx(2 * window_seconds(limit) / 10)
 
 
 def test_given_wrong_token_when_applying_then_auth_and_no_further_calls(kickoff_config, seeded, monkeypatch):

@@ -13,7 +13,7 @@ import requests
 from connectors import connector_class
 from connectors.base import Connector
 from connectors.http import make_session, raise_for_vendor, send
-from connectors.ratelimit import TokenBucketLimiter, bucket_for
+from connectors.ratelimit import WindowLimiter, bucket_for
 from kickoff.contracts.connector import Connector as Contract
 from kickoff.contracts.errors import (
     ErrorKind,
@@ -103,11 +103,11 @@ def test_retry_after_headers_of_each_vendor_are_read() -> None:
 
 
 @pytest.mark.parametrize("requests_, window", [(100, 10), (10, 60), (150, 60), (200, 60), (1500, 60)])
-def test_token_bucket_never_exceeds_the_vendor_window(requests_: int, window: float) -> None:
+def test_window_limiter_never_exceeds_the_vendor_window(requests_: int, window: float) -> None:
     """Simulated time: acquire as fast as allowed for 5 windows; count the worst rolling window."""
     now = [0.0]
-    limiter = TokenBucketLimiter({"tool": RateLimit(requests=requests_, per_seconds=window)},
-                                 clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    limiter = WindowLimiter({"tool": RateLimit(requests=requests_, per_seconds=window)},
+                            clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     stamps = []
     while now[0] < 5 * window:
         limiter.acquire("tool")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from connectors.ratelimit import (
-    TokenBucketLimiter,
+    WindowLimiter,
     account_limits,
     bucket_for,
     configured_limits,
@@ -71,7 +71,7 @@ def test_given_a_tenant_with_its_own_account_then_its_config_is_merged_over_the_
 
 def test_given_own_accounts_then_each_spends_its_own_budget_under_its_own_plan(accounts):
     limits = {**configured_limits(accounts.tools), **account_limits(accounts)}
-    limiter = TokenBucketLimiter(limits, clock=lambda: 0.0, sleep=lambda s: (_ for _ in ()).throw(TimeoutError()))
+    limiter = WindowLimiter(limits, clock=lambda: 0.0, sleep=lambda s: (_ for _ in ()).throw(TimeoutError()))
     shared, own = bucket_for(limits["hubspot"]).capacity, bucket_for(limits["hubspot@network"]).capacity
     assert (shared, own) == (3, 6)  # 100 per 10 s and 190 per 10 s: what 0.97 of each leaves of a window
     for _ in range(shared):  # the shared account's burst

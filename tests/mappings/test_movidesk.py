@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.movidesk import MovideskConnector
-from connectors.ratelimit import TokenBucketLimiter
+from connectors.ratelimit import WindowLimiter
 from kickoff.events import EventType
 from kickoff.model import Action, ActionKind, Event, ResultStatus
 from kickoff.playbooks import decide, find_playbook
@@ -24,7 +24,7 @@ HOOK_URL_TOKEN = "?token=movidesk-sandbox-webhook-token"
 def movidesk(kickoff_config, seeded, tables) -> MovideskConnector:
     """The connector reading what the mapping reads, as the runtime builds it."""
     seeded.set_limits("movidesk", enabled=False)  # a few writes per test, not a rate-limit test
-    return MovideskConnector(kickoff_config.tools["movidesk"], limiter=TokenBucketLimiter({}), retry=FAST_POLICY,
+    return MovideskConnector(kickoff_config.tools["movidesk"], limiter=WindowLimiter({}), retry=FAST_POLICY,
                              reads=mapping_for("movidesk").reads(tables["movidesk"]))
 
 
