@@ -99,6 +99,10 @@ def child(url: str, schema: str | None, now: str, profile: bool) -> None:
         profiler.enable()
     started = time.perf_counter()
     report = tick(rt, moment)
+    if os.environ.get("PREFECT_API_URL"):  # --events: the onboarding events sent, as part of the tick
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all(timeout=600)
     seconds = time.perf_counter() - started
     if profiler is not None:
         import pstats
@@ -112,14 +116,20 @@ def child(url: str, schema: str | None, now: str, profile: bool) -> None:
                       "baseline_kb": baseline, "peak_kb": peak, "due_left": status.due_timers}))
 
 
-def measure(label: str, n: int, profile: bool = False) -> list[Any]:
-    """Seed a fresh ledger of ``label``'s backend with n onboardings, tick it in a child process."""
+def measure(label: str, n: int, profile: bool = False, events: bool = False) -> list[Any]:
+    """Seed a fresh ledger of ``label``'s backend with n onboardings, tick it in a child process.
+    ``events``: with a Prefect server listening, as under ``kickoff up`` (every firing's
+    onboarding events are sent; the time includes draining them)."""
     import tempfile
     import uuid
+    from contextlib import nullcontext
 
+    from flows.local.prefect_server import PrefectServer
     from kickoff.ledger import Ledger
 
-    with tempfile.TemporaryDirectory(prefix="kickoff-bench-tick-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kickoff-bench-tick-") as tmp, \
+            (PrefectServer(Path(tmp) / "prefect") if events else nullcontext()) as server:
+        child_env = {**os.environ, **(server.environment() if server else {})}
         if label == "sqlite":
             url, schema = f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}", None
         else:
@@ -133,7 +143,7 @@ def measure(label: str, n: int, profile: bool = False) -> list[Any]:
                 [sys.executable, "-m", "bench.bench_tick", "--child", url, "--schema", schema or "",
                  "--now", due.isoformat(), *(["--profile"] if profile else [])],
                 cwd=REPO, capture_output=not profile, stdout=subprocess.PIPE if profile else None,
-                text=True, check=True)
+                text=True, check=True, env=child_env)
             figures = json.loads(out.stdout.strip().splitlines()[-1])
         finally:
             ledger.close()
@@ -175,11 +185,12 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--schema", default="")
     parser.add_argument("--now")
+    parser.add_argument("--events", action="store_true", help="a Prefect server listening (as under kickoff up)")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.schema or None, args.now, args.profile)
         return
-    rows = [measure(args.backend, n, args.profile) for n in (args.size or [10_000])]
+    rows = [measure(args.backend, n, args.profile, args.events) for n in (args.size or [10_000])]
     print_table("The tick", ["ledger", "onboardings", "seed s", "tick s", "timers/s", "ms/timer", "fired",
                              "actions queued", "deferred", "due left", "peak RSS MB", "RSS growth MB"], rows)
 

@@ -3,8 +3,11 @@ customer's history: ``prefect.resource.id`` = ``kickoff.onboarding.<tenant>.<id>
 ``prefect.resource.name`` = the customer's name.
 
 The steps call one function each when they finish a piece of work, with what the ledger
-already told them: a delivery decided or ignored, a timer fired (and timers set), each
-action pushed (done, retryable, dead, paused). Best effort and quiet: without a Prefect API,
+already told them: a delivery decided or ignored, a timer fired (and what it decided),
+each action pushed (done, retryable, dead, paused). One event per thing that happened (the
+timers a decision set are in its payload, not events of their own), and a step's events go
+in one request: the Prefect server's work per event, not Kickoff's, is what a busy tick
+waits for (``python -m bench.bench_tick --events``). Best effort and quiet: without a Prefect API,
 or when Prefect does not answer, nothing is sent and the step goes on (the ledger, which
 ``kickoff onboarding show`` reads, is the record; these events are its view in the UI).
 """
@@ -17,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from flows.prefect_events import send_batch
 from kickoff.ledger import Decided
 from kickoff.ledger.audit import rule_of
 from kickoff.ledger.records import DueTimer, InboxItem
@@ -30,7 +34,6 @@ log = logging.getLogger("kickoff.flows.onboarding_events")
 PREFIX = "kickoff.onboarding"
 DECIDED = f"{PREFIX}.decided"
 IGNORED = f"{PREFIX}.ignored"
-TIMER_SET = f"{PREFIX}.timer.set"
 TIMER_FIRED = f"{PREFIX}.timer.fired"
 ACTION = f"{PREFIX}.action"  # + .done / .retryable / .dead / .paused
 
@@ -60,17 +63,9 @@ def _prefect_configured() -> bool:
         return False
 
 
-def _send(events: Iterable[tuple[str, dict[str, str], dict[str, Any]]]) -> int:
-    """Emit each (event, resource, payload); how many Prefect took. Never raises."""
-    sent = 0
-    try:
-        from prefect.events import emit_event
-
-        for name, res, payload in events:
-            sent += emit_event(event=name, resource=res, payload=payload) is not None
-    except Exception as exc:  # noqa: BLE001 - Prefect down: the ledger has it all
-        log.debug("onboarding events not sent (%s)", type(exc).__name__)
-    return sent
+def _send(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> int:
+    """Send each (event, resource, payload), all in one request; how many Prefect took."""
+    return send_batch(events)
 
 
 def _zone(rt: Runtime, tenant: str) -> ZoneInfo | None:
@@ -85,24 +80,24 @@ def _when(moment: datetime, zone: ZoneInfo | None) -> dict[str, str]:
     return {"utc": moment.isoformat(), **local}
 
 
-def _decision_events(rt: Runtime, decision: Decision, now: datetime, cause: dict[str, Any]
-                     ) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
-    """One ``decided`` event (rules, actions, timers), then one ``timer.set`` per timer set."""
+def _decision(rt: Runtime, decision: Decision, now: datetime) -> dict[str, Any]:
+    """What a decision did: stage, rules, audit, actions, and the timers it set (with when
+    they fire, in UTC and in the tenant's zone) or cancelled."""
     state = decision.state
-    rules = sorted({r for r in (rule_of(line) for line in decision.audit) if r}
-                   | {a.rule for a in decision.actions} | {t.rule for t in decision.set_timers})
     zone = _zone(rt, state.tenant)
-    payload = {
-        **cause, "at": now.isoformat(), "stage": state.stage, "status": state.status.value,
-        "rules": rules, "audit": decision.audit,
+    return {
+        "at": now.isoformat(), "stage": state.stage, "status": state.status.value,
+        "rules": _rules(decision), "audit": decision.audit,
         "actions": [{"rule": a.rule, "tool": a.tool, "kind": a.kind.value, "key": a.idempotency_key}
                     for a in decision.actions],
-        "timers_set": [t.key for t in decision.set_timers], "timers_cancelled": decision.cancel_timers,
+        "timers_set": [{"timer": t.key, "rule": t.rule, "fire_at": _when(t.fire_at, zone)} for t in decision.set_timers],
+        "timers_cancelled": decision.cancel_timers,
     }
-    found = [(DECIDED, resource(state, rule=",".join(rules), event=cause.get("event")), payload)]
-    found += [(TIMER_SET, resource(state, rule=t.rule, timer=t.key), _timer(t, zone, now))
-              for t in decision.set_timers]
-    return found
+
+
+def _rules(decision: Decision) -> list[str]:
+    return sorted({r for r in (rule_of(line) for line in decision.audit) if r}
+                  | {a.rule for a in decision.actions} | {t.rule for t in decision.set_timers})
 
 
 def _timer(timer: Timer, zone: ZoneInfo | None, now: datetime) -> dict[str, Any]:
@@ -120,7 +115,9 @@ def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Seq
         found = []
         for one in decided:
             kind = next((e.type.value for e in events if e.id == one.event_id), None)
-            found += _decision_events(rt, one.decision, now, {**source, "event": kind, "event_id": one.event_id})
+            state = one.decision.state
+            found.append((DECIDED, resource(state, rule=",".join(_rules(one.decision)), event=kind),
+                          {**source, "event": kind, "event_id": one.event_id, **_decision(rt, one.decision, now)}))
         if not decided and events:
             state = rt.ledger.load_state(events[-1].subject)
             if state is not None:
@@ -134,23 +131,24 @@ def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Seq
 
 
 def timers_fired(rt: Runtime, fired: Iterable[tuple[DueTimer, Decision | None]], now: datetime) -> int:
-    """A claim's due timers fired: for each, the ``timer.fired`` event, then what it decided
-    (if anything). Whether Prefect listens is asked once per claim, not once per timer."""
+    """A claim's due timers fired: one ``timer.fired`` event each, with what it decided (if
+    anything) under ``decision``; all of the claim's in one request."""
     if not _prefect_configured():
         return 0
-    return sum(_timer_fired(rt, timer, decision, now) for timer, decision in fired)
-
-
-def _timer_fired(rt: Runtime, timer: DueTimer, decision: Decision | None, now: datetime) -> int:
     try:
-        state = decision.state if decision is not None else rt.ledger.load_state(timer.onboarding_id)
-        if state is None:
-            return 0
-        t = timer.timer
-        fired = {**_timer(t, _zone(rt, state.tenant), now), "decided": decision is not None}
-        found = [(TIMER_FIRED, resource(state, rule=t.rule, timer=t.key), fired)]
-        if decision is not None:
-            found += _decision_events(rt, decision, now, {"timer": t.key, "event": "timer.fired"})
+        fired = list(fired)
+        undecided = {timer.onboarding_id for timer, decision in fired if decision is None}
+        states: dict[str, Onboarding] = rt.ledger.load_states(undecided) if undecided else {}
+        found: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        for timer, decision in fired:
+            state = decision.state if decision is not None else states.get(timer.onboarding_id)
+            if state is None:
+                continue
+            t = timer.timer
+            payload = {**_timer(t, _zone(rt, state.tenant), now), "decided": decision is not None}
+            if decision is not None:
+                payload["decision"] = _decision(rt, decision, now)
+            found.append((TIMER_FIRED, resource(state, rule=t.rule, timer=t.key), payload))
         return _send(found)
     except Exception as exc:  # noqa: BLE001 - never the step's failure
         log.debug("onboarding events not built (%s)", type(exc).__name__)
@@ -181,13 +179,11 @@ def pushed(rt: Runtime, tool: str, rows: Sequence[PushedRow], now: datetime) -> 
     if not rows or not _prefect_configured():
         return 0
     try:
-        states: dict[str, Onboarding | None] = {}
+        states = rt.ledger.load_states({row.action.onboarding_id for row in rows})
         found = []
         for row in rows:
             action = row.action
-            if action.onboarding_id not in states:
-                states[action.onboarding_id] = rt.ledger.load_state(action.onboarding_id)
-            state = states[action.onboarding_id]
+            state = states.get(action.onboarding_id)
             if state is None:
                 continue
             outcome = result_name(row)

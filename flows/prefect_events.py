@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 log = logging.getLogger("kickoff.flows.events")
 
@@ -18,7 +20,7 @@ INBOX_RECEIVED = "kickoff.inbox.received"
 OUTBOX_READY = "kickoff.outbox.ready"
 ACTION_DEAD = "kickoff.action.dead"
 
-__all__ = ["ACTION_DEAD", "INBOX_RECEIVED", "OUTBOX_READY", "emit", "emit_kickoff_event", "inbox_event"]
+__all__ = ["ACTION_DEAD", "INBOX_RECEIVED", "OUTBOX_READY", "emit", "emit_kickoff_event", "inbox_event", "send_batch"]
 
 _warned_no_api = False
 
@@ -60,3 +62,54 @@ def inbox_event(tool: str, inbox_ids: Sequence[int]) -> dict[str, Any]:
         "resource": {"prefect.resource.id": f"kickoff.inbox.{tool}", "kickoff.tool": tool},
         "payload": {"inbox_ids": list(inbox_ids), "count": len(inbox_ids), "source": "webhook"},
     }
+
+
+def send_batch(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> int:
+    """Many (event, resource, payload) sent in ONE request to the server's batch endpoint
+    (``POST /events``); how many were sent (0 when Prefect is away, logged, never raised).
+
+    Why not ``emit_event`` once each: it builds and validates a Prefect ``Event`` per call,
+    and its background worker sends each on the websocket and looks up the run context for
+    each. A tick of 10,000 firings sent 70,000 that way, which cost about six times the
+    tick itself (``python -m bench.bench_tick --events``). Sent in the run's own thread,
+    after the ledger commit: the events are there when the step returns. The flow run the
+    step belongs to is named as a related resource, as ``emit_event`` would."""
+    if not events:
+        return 0
+    try:
+        from prefect.client.orchestration import get_client
+        from prefect.settings import get_current_settings
+        from pydantic_core import to_json
+
+        if not get_current_settings().api.url:
+            return 0
+        occurred = datetime.now(UTC).isoformat()
+        related = _run_context()
+        body = [{"id": str(uuid4()), "occurred": occurred, "event": name, "resource": resource,
+                 "payload": payload, "related": related} for name, resource, payload in events]
+        with get_client(sync_client=True) as client:
+            for start in range(0, len(body), BATCH_EVENTS):
+                client.request("POST", "/events", content=to_json(body[start:start + BATCH_EVENTS]),
+                               headers={"Content-Type": "application/json"}).raise_for_status()
+        return len(body)
+    except Exception as exc:  # noqa: BLE001 - Prefect down: the ledger has it all
+        log.debug("events not sent (%s)", type(exc).__name__)
+        return 0
+
+
+BATCH_EVENTS = 500
+"""Events per request: one tick claim's firings, well under the server's body limits."""
+
+
+def _run_context() -> list[dict[str, str]]:
+    """The flow run this process is running, as a related resource (none outside a run)."""
+    try:
+        from prefect.runtime import flow_run
+
+        run_id = flow_run.id
+    except Exception:  # noqa: BLE001 - no Prefect run context
+        return []
+    if not run_id:
+        return []
+    return [{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run",
+             "prefect.resource.name": str(flow_run.name or run_id)}]

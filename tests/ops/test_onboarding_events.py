@@ -57,7 +57,7 @@ def test_each_decision_timer_and_push_result_is_an_event_on_the_customers_resour
 
     rid = resource_id("network", "network:chalet-des-neiges")
     assert rid == "kickoff.onboarding.network.network:chalet-des-neiges"
-    wanted = {"kickoff.onboarding.decided", "kickoff.onboarding.timer.set", "kickoff.onboarding.timer.fired",
+    wanted = {"kickoff.onboarding.decided", "kickoff.onboarding.timer.fired",
               "kickoff.onboarding.action.done", "kickoff.onboarding.action.dead"}
     done_wanted = {("E2", "email"), ("E3", "email")}
 
@@ -81,7 +81,9 @@ def test_each_decision_timer_and_push_result_is_an_event_on_the_customers_resour
 
     [started] = [e for e in events if e.event == "kickoff.onboarding.decided" and e.payload.get("event") == "account.created"]
     assert {"E1", "E2", "E3", "E5"} <= set(started.payload["rules"])
-    [timer] = [e for e in events if e.event == "kickoff.onboarding.timer.set"]
-    assert timer.payload["timer"] == "e3_welcome" and timer.payload["fire_at"]["local"] == "2026-03-02T14:30:00+01:00"
+    [timer] = [t for t in started.payload["timers_set"] if t["timer"] == "e3_welcome"]  # set by the decision
+    assert timer["rule"] == "E3" and timer["fire_at"]["local"] == "2026-03-02T14:30:00+01:00"
     [fired] = [e for e in events if e.event == "kickoff.onboarding.timer.fired"]
     assert fired.payload["rule"] == "E3" and fired.payload["decided"] is True
+    assert {(a["rule"], a["tool"]) for a in fired.payload["decision"]["actions"]} == {("E3", "email")}
+    assert not [e for e in events if e.event.endswith(".timer.set")]  # one event per thing that happened
