@@ -66,8 +66,13 @@ def _publish_decisions(rt: Runtime, step: str, report: ProcessReport, moment: da
     rows = runs.decision_table(rt, report)
     logger = get_run_logger()
     runs.log_decisions(rows, logger)
+    more = f"; {report.left_out} more not listed (`kickoff onboarding list`)" if report.left_out else ""
+    if report.left_out:
+        logger.info("%d more items handled, not listed one by one: %d decided, %d ignored in all", report.left_out,
+                    report.processed, report.ignored)
     if rows:
-        create_table_artifact(table=rows, key=step, description=f"What this {step} run decided, item by item")
+        create_table_artifact(table=rows, key=step,
+                              description=f"What this {step} run decided, item by item{more}")
     if _deployed():  # served or on a work pool: timers fire without a tick every minute
         at = schedule_next_tick(rt, moment)
         if at is not None:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flows.runtime import Runtime
-from kickoff.ledger.types import as_utc
 
 log = logging.getLogger("kickoff.flows.sweep")
 
@@ -117,13 +116,9 @@ class SweepLoop:
 def schedule_push_retry(rt: Runtime, tool: str, outbox_ids: list[int], now: datetime) -> datetime | None:
     """Schedule ``push-<tool>`` for the earliest retry of the rows this run left pending
     (a 429, a tool away), so a retry needs no push sweep every minute."""
-    moments = []
-    for outbox_id in outbox_ids:
-        row = rt.ledger.outbox_row(outbox_id)
-        if row is not None and row["status"] == "pending" and row.get("next_try_at") is not None:
-            moments.append(as_utc(row["next_try_at"]))
-    if not moments:
+    first = rt.ledger.earliest_retry(outbox_ids)
+    if first is None:
         return None
-    at = max(min(moments), now)
+    at = max(first, now)
     start_deployment(push_deployment(tool), scheduled_time=at, idempotency_key=f"push-{tool}@{at:%Y-%m-%dT%H:%M:%S}")
     return at

@@ -3,9 +3,11 @@
 A tick's claim builds tens of thousands of short-lived objects (states, decisions, rows),
 almost all freed by reference counting. With a large heap (a flow run's process holds
 Prefect, SQLAlchemy, pydantic) every few thousand allocations the collector walks the older
-generations anyway: measured as about a fifth of the tick (``bench tick``). Pausing it for
-one claim of a bounded size and letting it run again afterwards keeps memory flat (whatever
-cycles a claim made are collected at the next collection) and spends that fifth on work.
+generations anyway: measured as about a fifth of the tick (``bench tick``). Paused for one
+claim of a bounded size, then the youngest generation collected once: what the claim made
+and left in reference cycles is all there (nothing was collected, so nothing was promoted),
+and that one pass is what keeps memory flat (without it a 100,000-timer tick grew by 119 MB
+instead of 18, the collector, re-enabled only between claims, hardly ever running).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from contextlib import contextmanager
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
-    """No cyclic collection inside the block; the collector runs again as before after it
-    (a block already paused by a caller leaves it paused)."""
+    """No cyclic collection inside the block; after it, the block's cycles collected and the
+    collector running again as before (a block already paused by a caller leaves it paused)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            gc.collect(0)
             gc.enable()

@@ -28,6 +28,7 @@ log = logging.getLogger("kickoff.flows.process")
 CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
 ECHO_REASON = "echo: only reports Kickoff's own write"
 AUDIT_RULE = re.compile(r"^([ETAWM][0-9]{1,2}):|\(rule ([ETAWM][0-9]{1,2})\)")
+MAX_LINES = 1000  # items a run's table artifact and log list one by one
 
 
 @dataclass
@@ -39,7 +40,11 @@ class ProcessReport:
     deferred: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     lines: list[dict[str, str]] = field(default_factory=list)
-    """One per inbox row or timer handled: what the run's table artifact and log show."""
+    """One per inbox row or timer handled, the first ``MAX_LINES``: what the run's table
+    artifact and log show."""
+    left_out: int = 0
+    """Items handled beyond ``MAX_LINES``: counted above, not listed (a tick of 100,000
+    timers kept 100 MB of lines, and a table or log of that length is read by nobody)."""
 
     def add_actions(self, decision: Decision) -> None:
         for action in decision.actions:
@@ -49,6 +54,9 @@ class ProcessReport:
              ignored: str = "", customer: str = "") -> None:
         """Remember one handled item: the onboarding and customer, the event or timer, the
         rules that decided, the actions written, or why it was ignored."""
+        if len(self.lines) >= MAX_LINES:
+            self.left_out += 1
+            return
         decisions = decisions or []
         state = decisions[-1].state if decisions else None
         audit = [line for d in decisions for line in d.audit]

@@ -511,6 +511,13 @@ class Ledger(Closing):
         with self._read() as conn:
             return outbox.get(conn, outbox_id)
 
+    def earliest_retry(self, outbox_ids: Iterable[int]) -> datetime | None:
+        """When the first of these rows still pending may be tried again: one read for the
+        retry a push run schedules (None: none of them waits for a retry)."""
+        with self._read() as conn:
+            found = outbox.earliest_retry(conn, outbox_ids)
+        return as_utc(found) if found is not None else None
+
     def outbox_rows(self, onboarding_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Read-only: every outbox row (of ``onboarding_ids``), oldest due first (the demo's timeline)."""
         with self._read() as conn:

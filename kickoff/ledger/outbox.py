@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Connection, and_, bindparam, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 
 from kickoff.ledger import pauses
 from kickoff.ledger.claims import claim_rows, claimed, due_or_expired, lease_expired
@@ -98,6 +98,15 @@ def get(conn: Connection, outbox_id: int) -> dict[str, Any] | None:
     """One row as a dict, for inspection and tests."""
     row = conn.execute(select(outbox).where(ob.id == outbox_id)).mappings().first()
     return dict(row) if row else None
+
+
+def earliest_retry(conn: Connection, ids: Iterable[int]) -> datetime | None:
+    """When the first of these rows that is still pending may be tried again (None: none is)."""
+    wanted = list(ids)
+    if not wanted:
+        return None
+    query = select(func.min(ob.next_try_at)).where(ob.id.in_(wanted), ob.status == "pending")
+    return conn.execute(query).scalar_one()
 
 
 def get_by_key(conn: Connection, idempotency_key: str) -> dict[str, Any] | None:

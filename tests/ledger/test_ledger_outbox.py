@@ -94,6 +94,22 @@ def test_retry_after_is_honoured_when_longer_than_the_backoff(ledger: Ledger) ->
     assert ledger.outbox_row(oid)["next_try_at"] == T0 + timedelta(seconds=600)
 
 
+def test_the_earliest_retry_of_rows_left_pending_is_read_at_once(ledger: Ledger) -> None:
+    """What a push run schedules its retry for: the first moment one of its pending rows may go
+    again; rows done (or not waiting) do not count."""
+    soon, later, done = action(1), action(2), action(3)
+    ids = enqueue(ledger, soon, later, done)
+    items = {i.id: i for i in ledger.claim_outbox("hubspot", "w", 3, now=T0)}
+    for oid, a, wait in zip(ids[:2], (soon, later), (60, 600), strict=True):
+        ledger.record_result(oid, result(a, ResultStatus.RETRYABLE, reason="429", retry_after=wait), now=T0,
+                             claim=items[oid])
+    ledger.record_result(ids[2], result(done, ResultStatus.DONE, external_id="t-3"), now=T0, claim=items[ids[2]])
+
+    assert ledger.earliest_retry(ids) == ledger.outbox_row(ids[0])["next_try_at"] >= T0 + timedelta(seconds=60)
+    assert ledger.earliest_retry(ids[1:]) == ledger.outbox_row(ids[1])["next_try_at"]
+    assert ledger.earliest_retry([ids[2]]) is None and ledger.earliest_retry([]) is None
+
+
 def test_permanent_failure_is_dead_at_once_with_its_reason(ledger: Ledger) -> None:
     a = action(1)
     [oid] = enqueue(ledger, a)

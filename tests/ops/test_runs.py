@@ -149,6 +149,25 @@ def test_a_tick_run_publishes_a_table_of_the_timer_that_fired_and_what_it_decide
     assert _logs(state.state_details.flow_run_id, lambda m: "timer ops-wake" in m and CUSTOMER in m)
 
 
+def test_a_tick_run_lists_at_most_max_lines_items_and_counts_the_rest(
+        rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tick over a backlog does not keep (or log, or tabulate) one line per timer without end:
+    the first MAX_LINES are listed, the rest counted in the log and the artifact's description."""
+    from flows.flows import tick_flow
+
+    monkeypatch.setattr("flows.steps.process.MAX_LINES", 2)
+    for n in range(3):
+        timer = Timer(key="ops-wake", onboarding_id=f"ops-cap-{n}", fire_at=NOW - timedelta(minutes=1), rule="M1")
+        rt.ledger.commit_decision(Decision(state=_onboarding(f"ops-cap-{n}"), set_timers=[timer]),
+                                  now=NOW - timedelta(hours=1))
+    state = tick_flow(now=NOW.isoformat(), return_state=True)
+    assert state.is_completed()
+    run_id = state.state_details.flow_run_id
+    rows = _artifact(run_id, "tick")
+    assert len(rows) == 2 and {r["onboarding"] for r in rows} < {f"ops-cap-{n}" for n in range(3)}
+    assert _logs(run_id, lambda m: m.startswith("1 more items handled, not listed one by one"))
+
+
 def test_a_process_inbox_run_publishes_a_table_of_each_item_with_its_rule_or_why_it_was_ignored(
         rt: Runtime) -> None:
     from flows.flows import process_inbox_flow
