@@ -87,7 +87,7 @@ def send_batch(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> 
         related = _run_context()
         body = [{"id": str(uuid4()), "occurred": occurred, "event": name, "resource": resource,
                  "payload": payload, "related": related} for name, resource, payload in events]
-        with get_client(sync_client=True) as client:
+        with get_client(sync_client=True, httpx_settings={"timeout": SEND_TIMEOUT_SECONDS}) as client:
             for start in range(0, len(body), BATCH_EVENTS):
                 client.request("POST", "/events", content=to_json(body[start:start + BATCH_EVENTS]),
                                headers={"Content-Type": "application/json"}).raise_for_status()
@@ -99,6 +99,9 @@ def send_batch(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> 
 
 BATCH_EVENTS = 500
 """Events per request: one tick claim's firings, well under the server's body limits."""
+SEND_TIMEOUT_SECONDS = 10.0
+"""A Prefect server that does not answer holds the step (its ledger work already committed) for
+this long per attempt, not the client's default 30 s; a refused connection fails at once."""
 
 
 def _run_context() -> list[dict[str, str]]:

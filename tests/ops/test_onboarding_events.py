@@ -87,3 +87,40 @@ def test_each_decision_timer_and_push_result_is_an_event_on_the_customers_resour
     assert fired.payload["rule"] == "E3" and fired.payload["decided"] is True
     assert {(a["rule"], a["tool"]) for a in fired.payload["decision"]["actions"]} == {("E3", "email")}
     assert not [e for e in events if e.event.endswith(".timer.set")]  # one event per thing that happened
+
+
+def test_a_steps_events_go_in_one_request_and_arrive_whole(prefect_api: str) -> None:
+    """``send_batch``: many events, one request per ``BATCH_EVENTS``, each on its resource."""
+    from flows.prefect_events import BATCH_EVENTS, send_batch
+
+    rid = "kickoff.onboarding.test.batch-1"
+    events = [("kickoff.onboarding.decided", {"prefect.resource.id": rid, "prefect.resource.name": "Batch AB"},
+               {"n": n}) for n in range(BATCH_EVENTS + 3)]
+    assert send_batch(events) == BATCH_EVENTS + 3
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventResourceFilter
+
+    deadline = time.monotonic() + 60
+    while True:  # the server stores what it received in its own time
+        with get_client(sync_client=True) as client:
+            page = client.read_events(EventFilter(resource=EventResourceFilter(id=[rid])), limit=50)
+        if page.total >= len(events) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert page.total == len(events)
+    assert {e.resource.get("prefect.resource.name") for e in page.events} == {"Batch AB"}
+
+
+def test_with_prefect_away_no_event_is_sent_and_nothing_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger is the record: a step whose events cannot be sent goes on (0 sent, no error)."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows.prefect_events import send_batch
+    from sandbox.smtp import free_port
+
+    url = f"http://127.0.0.1:{free_port('127.0.0.1')}/api"  # nobody listens there
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    with temporary_settings({PREFECT_API_URL: url}):
+        assert get_current_settings().api.url == url  # so the send is tried, and refused
+        event = ("kickoff.onboarding.decided", {"prefect.resource.id": "kickoff.onboarding.t.x"}, {})
+        assert send_batch([event]) == 0
