@@ -263,7 +263,7 @@ def _tick_claim(rt: Runtime, now: datetime, worker: str, limit: int, report: Pro
 
 
 def _commit_claim(rt: Runtime, fired: list[Firing], now: datetime, report: ProcessReport) -> None:
-    """The claim's firings committed together; each reported, and told to Prefect once in."""
+    """The claim's firings committed together, each reported, all told to Prefect in one request."""
     committed: list[Firing] = []
     for firing, lost in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):
         timer = firing.timer
