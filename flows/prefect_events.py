@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 log = logging.getLogger("kickoff.flows.events")
 
@@ -105,14 +105,40 @@ this long per attempt, not the client's default 30 s; a refused connection fails
 
 
 def _run_context() -> list[dict[str, str]]:
-    """The flow run this process is running, as a related resource (none outside a run)."""
+    """The flow run this thread is running, its flow and deployment, as related resources (as
+    ``emit_event``'s worker would add them; none outside a run)."""
     try:
-        from prefect.runtime import flow_run
+        from prefect.context import FlowRunContext
 
-        run_id = flow_run.id
+        context = FlowRunContext.get()
     except Exception:  # noqa: BLE001 - no Prefect run context
         return []
-    if not run_id:
+    run = context.flow_run if context is not None else None
+    if run is None:
         return []
-    return [{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run",
-             "prefect.resource.name": str(flow_run.name or run_id)}]
+    related = [{"prefect.resource.id": f"prefect.flow-run.{run.id}", "prefect.resource.role": "flow-run",
+                "prefect.resource.name": run.name}]
+    if run.flow_id and context.flow is not None:
+        related.append({"prefect.resource.id": f"prefect.flow.{run.flow_id}", "prefect.resource.role": "flow",
+                        "prefect.resource.name": context.flow.name})
+    if run.deployment_id:
+        related.append({"prefect.resource.id": f"prefect.deployment.{run.deployment_id}",
+                        "prefect.resource.role": "deployment",
+                        "prefect.resource.name": _deployment_name(run.deployment_id)})
+    return related
+
+
+def _deployment_name(deployment_id: UUID) -> str:
+    """A deployment's name, read once per process (a run's events name it as the worker's would)."""
+    if deployment_id not in _DEPLOYMENT_NAMES:
+        try:
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                _DEPLOYMENT_NAMES[deployment_id] = client.read_deployment(deployment_id).name
+        except Exception:  # noqa: BLE001 - the id alone is enough to link it; asked again next time
+            return ""
+    return _DEPLOYMENT_NAMES[deployment_id]
+
+
+_DEPLOYMENT_NAMES: dict[UUID, str] = {}

@@ -149,6 +149,34 @@ def test_a_tick_run_publishes_a_table_of_the_timer_that_fired_and_what_it_decide
     assert _logs(state.state_details.flow_run_id, lambda m: "timer ops-wake" in m and CUSTOMER in m)
 
 
+def test_a_tick_runs_onboarding_events_name_the_flow_run_and_flow_that_sent_them(rt: Runtime) -> None:
+    """Sent in one request, the events still link to the run (as ``emit_event``'s worker did):
+    the Event Feed's "Related Resources" show the flow run and its flow."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    from flows.flows import tick_flow
+    from flows.onboarding_events import resource_id
+
+    timer = Timer(key="ops-wake", onboarding_id="ops-rel", fire_at=NOW - timedelta(minutes=1), rule="M1")
+    rt.ledger.commit_decision(Decision(state=_onboarding("ops-rel"), set_timers=[timer]), now=NOW - timedelta(hours=1))
+    state = tick_flow(now=NOW.isoformat(), return_state=True)
+    run_id = state.state_details.flow_run_id
+    wanted = EventFilter(resource=EventResourceFilter(id=[resource_id("core", "ops-rel")]),
+                         event=EventNameFilter(name=["kickoff.onboarding.timer.fired"]))
+    deadline = time.monotonic() + 30
+    while True:  # the server stores what it received in its own time
+        with get_client(sync_client=True) as client:
+            found = client.read_events(wanted, limit=5).events
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    [event] = found
+    related = {r.get("prefect.resource.role"): r for r in event.related}
+    assert related["flow-run"].id == f"prefect.flow-run.{run_id}"
+    assert related["flow"].get("prefect.resource.name") == "tick"
+
+
 def test_a_tick_run_lists_at_most_max_lines_items_and_counts_the_rest(
         rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tick over a backlog does not keep (or log, or tabulate) one line per timer without end:
