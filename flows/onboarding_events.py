@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from flows.prefect_events import send_batch
+from flows.prefect_events import api_configured, send_batch
 from kickoff.ledger import Decided
 from kickoff.ledger.audit import rule_of
 from kickoff.ledger.records import DueTimer, InboxItem
@@ -52,20 +52,6 @@ def resource(state: Onboarding, **labels: str | None) -> dict[str, str]:
         "kickoff.stage": state.stage,
     }
     return found | {f"kickoff.{key}": str(value) for key, value in labels.items() if value}
-
-
-def _prefect_configured() -> bool:
-    try:
-        from prefect.settings import get_current_settings
-
-        return bool(get_current_settings().api.url)
-    except Exception:  # noqa: BLE001 - no Prefect, no events
-        return False
-
-
-def _send(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> int:
-    """Send each (event, resource, payload), all in one request; how many Prefect took."""
-    return send_batch(events)
 
 
 def _zone(rt: Runtime, tenant: str) -> ZoneInfo | None:
@@ -108,7 +94,7 @@ def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Seq
              ignored_because: str, now: datetime) -> int:
     """A delivery committed: each decision (and its timers), or, when nothing was decided,
     the onboarding its events named told that it was ignored and why."""
-    if not _prefect_configured():
+    if not api_configured():
         return 0
     try:
         source = {"inbox_id": item.id, "tool": item.delivery.tool}
@@ -124,7 +110,7 @@ def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Seq
                 kind = events[-1].type.value
                 found.append((IGNORED, resource(state, event=kind, tool=item.delivery.tool),
                               {**source, "event": kind, "reason": ignored_because, "at": now.isoformat()}))
-        return _send(found)
+        return send_batch(found)
     except Exception as exc:  # noqa: BLE001 - never the step's failure
         log.debug("onboarding events not built (%s)", type(exc).__name__)
         return 0
@@ -133,7 +119,7 @@ def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Seq
 def timers_fired(rt: Runtime, fired: Iterable[tuple[DueTimer, Decision | None]], now: datetime) -> int:
     """A claim's due timers fired: one ``timer.fired`` event each, with what it decided (if
     anything) under ``decision``; all of the claim's in one request."""
-    if not _prefect_configured():
+    if not api_configured():
         return 0
     try:
         fired = list(fired)
@@ -149,7 +135,7 @@ def timers_fired(rt: Runtime, fired: Iterable[tuple[DueTimer, Decision | None]],
             if decision is not None:
                 payload["decision"] = _decision(rt, decision, now)
             found.append((TIMER_FIRED, resource(state, rule=t.rule, timer=t.key), payload))
-        return _send(found)
+        return send_batch(found)
     except Exception as exc:  # noqa: BLE001 - never the step's failure
         log.debug("onboarding events not built (%s)", type(exc).__name__)
         return 0
@@ -176,7 +162,7 @@ def result_name(row: PushedRow) -> str:
 def pushed(rt: Runtime, tool: str, rows: Sequence[PushedRow], now: datetime) -> int:
     """Each action pushed, on its onboarding: ``kickoff.onboarding.action.<result>`` with rule,
     tool, kind, the tool's id and the reason."""
-    if not rows or not _prefect_configured():
+    if not rows or not api_configured():
         return 0
     try:
         states = rt.ledger.load_states({row.action.onboarding_id for row in rows})
@@ -194,7 +180,7 @@ def pushed(rt: Runtime, tool: str, rows: Sequence[PushedRow], now: datetime) -> 
             found.append((f"{ACTION}.{outcome}",
                           resource(state, rule=action.rule, tool=tool, kind=action.kind.value, result=outcome),
                           payload))
-        return _send(found)
+        return send_batch(found)
     except Exception as exc:  # noqa: BLE001 - never the step's failure
         log.debug("onboarding events not built (%s)", type(exc).__name__)
         return 0

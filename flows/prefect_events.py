@@ -20,9 +20,19 @@ INBOX_RECEIVED = "kickoff.inbox.received"
 OUTBOX_READY = "kickoff.outbox.ready"
 ACTION_DEAD = "kickoff.action.dead"
 
-__all__ = ["ACTION_DEAD", "INBOX_RECEIVED", "OUTBOX_READY", "emit", "emit_kickoff_event", "inbox_event", "send_batch"]
+__all__ = ["ACTION_DEAD", "INBOX_RECEIVED", "OUTBOX_READY", "api_configured", "emit", "emit_kickoff_event", "inbox_event", "send_batch"]
 
 _warned_no_api = False
+
+
+def api_configured() -> bool:
+    """Whether a Prefect API is configured (without one, no event is built or sent)."""
+    try:
+        from prefect.settings import get_current_settings
+
+        return bool(get_current_settings().api.url)
+    except Exception:  # noqa: BLE001 - no Prefect, no events
+        return False
 
 
 def emit_kickoff_event(event: str, resource: dict[str, str], payload: dict[str, Any]) -> bool:
@@ -34,9 +44,8 @@ def emit_kickoff_event(event: str, resource: dict[str, str], payload: dict[str, 
     global _warned_no_api
     try:
         from prefect.events import emit_event
-        from prefect.settings import get_current_settings
 
-        if not get_current_settings().api.url:
+        if not api_configured():
             if not _warned_no_api:
                 _warned_no_api = True
                 log.warning("PREFECT_API_URL is not set: Prefect is not told about Kickoff's events; "
@@ -78,10 +87,9 @@ def send_batch(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> 
         return 0
     try:
         from prefect.client.orchestration import get_client
-        from prefect.settings import get_current_settings
         from pydantic_core import to_json
 
-        if not get_current_settings().api.url:
+        if not api_configured():
             return 0
         occurred = datetime.now(UTC).isoformat()
         related = _run_context()
