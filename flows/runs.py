@@ -12,6 +12,7 @@ from typing import Any
 from flows.runtime import Runtime
 from flows.steps.process import ProcessReport
 from flows.steps.push import PushedRow, PushReport
+from kickoff.model import Onboarding
 
 
 def start_name(step: str, tool_parameter: bool = False) -> Callable[[], str]:
@@ -34,22 +35,6 @@ def start_name(step: str, tool_parameter: bool = False) -> Callable[[], str]:
     return name
 
 
-def customer_of(rt: Runtime, onboarding_id: str, cache: dict[str, str] | None = None) -> str:
-    """The customer's name as the onboarding's state holds it ("" when not known)."""
-    if cache is not None and onboarding_id in cache:
-        return cache[onboarding_id]
-    state = rt.ledger.load_state(onboarding_id) if onboarding_id else None
-    name = (state.account_name or "") if state else ""
-    if cache is not None:
-        cache[onboarding_id] = name
-    return name
-
-
-def tenant_of(rt: Runtime, row: PushedRow) -> str:
-    state = rt.ledger.load_state(row.action.onboarding_id)
-    return state.tenant if state else (rt.tenant_of_tool(row.action.tool) or "")
-
-
 def not_done(report: PushReport) -> list[PushedRow]:
     """The rows of a push run that did not end done: retried later, dead, or paused."""
     return [row for row in report.rows if row.new_status != "done"]
@@ -59,20 +44,23 @@ def log_push(rt: Runtime, report: PushReport, log: logging.Logger | logging.Logg
     """One line for what the run did, then one per row not done: onboarding, customer, rule,
     kind, what happens next and the tool's reason: a dead letter at ERROR, a paused tool at
     WARNING, a retry (often a record another action is still creating) at INFO."""
-    names: dict[str, str] = {}
     log.info("%s (%d rows handled)", report.summary(), len(report.rows))
-    for row in not_done(report):
+    rows = not_done(report)
+    states = rt.ledger.load_states({row.action.onboarding_id for row in rows}) if rows else {}
+    for row in rows:
         level = {"dead": logging.ERROR, "pending": logging.INFO}.get(row.new_status, logging.WARNING)
         log.log(level, "%s %s for onboarding %s (customer %s), rule %s: %s, now %s; reason: %s",
                 report.tool, row.action.kind.value, row.action.onboarding_id,
-                customer_of(rt, row.action.onboarding_id, names) or "?", row.action.rule,
+                _name(states.get(row.action.onboarding_id)) or "?", row.action.rule,
                 row.result.status.value, row.new_status, row.result.reason or "-")
 
 
 def dead_letter_payload(rt: Runtime, row: PushedRow) -> dict[str, Any]:
     """What a ``kickoff.action.dead`` event carries: enough to act on without a look-up."""
-    return {"tenant": tenant_of(rt, row), "onboarding": row.action.onboarding_id,
-            "customer": customer_of(rt, row.action.onboarding_id), "rule": row.action.rule,
+    state = rt.ledger.load_state(row.action.onboarding_id)  # one read for its tenant and customer
+    tenant = state.tenant if state else (rt.tenant_of_tool(row.action.tool) or "")
+    return {"tenant": tenant, "onboarding": row.action.onboarding_id,
+            "customer": _name(state), "rule": row.action.rule,
             "tool": row.action.tool, "kind": row.action.kind.value, "reason": row.result.reason or "",
             "outbox_id": row.outbox_id, "key": row.action.idempotency_key}
 
@@ -88,9 +76,14 @@ def dead_message(rows: list[PushedRow]) -> str:
 
 def decision_table(rt: Runtime, report: ProcessReport) -> list[dict[str, str]]:
     """The process-inbox or tick run's table: each item with its customer filled in."""
-    names: dict[str, str] = {}
-    return [{**line, "customer": line["customer"] or customer_of(rt, line["onboarding"], names)}
-            for line in report.lines]
+    unnamed = {line["onboarding"] for line in report.lines if not line["customer"] and line["onboarding"]}
+    states = rt.ledger.load_states(unnamed) if unnamed else {}  # one read for the run's table
+    return [{**line, "customer": line["customer"] or _name(states.get(line["onboarding"]))} for line in report.lines]
+
+
+def _name(state: Onboarding | None) -> str:
+    """The customer's name as the onboarding's state holds it ("" when not known)."""
+    return (state.account_name or "") if state else ""
 
 
 def log_decisions(rows: list[dict[str, str]], log: logging.Logger | logging.LoggerAdapter) -> None:
