@@ -305,12 +305,6 @@ class Ledger(Closing):
                 conn, _now(now), limit, worker, timedelta(seconds=lease_seconds)
             )
 
-    def finish_timer(self, timer: DueTimer | int, now: datetime | None = None) -> str:
-        """Mark a claimed timer fired when its firing decided nothing (no state to change),
-        so it is not handed out again."""
-        with self.transaction() as conn:
-            return timers.mark_fired(conn, timer, _now(now))
-
     def load_states(self, onboarding_ids: Iterable[str]) -> dict[str, Onboarding]:
         """The states of many onboardings in one read (missing ones are left out)."""
         with self._read() as conn:
