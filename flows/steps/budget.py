@@ -46,8 +46,11 @@ def split(rt: Any, tool: str, ready: Sequence[tuple[Any, Any]], accounts: Mappin
             waiting.append((row[0], budget))
         else:
             going.append(row)
+    until: dict[datetime, list[int]] = {}  # one deferral per reset moment, not one per row
     for item, budget in waiting:
-        rt.ledger.defer_outbox([item.id], worker, budget.resets_at or now + RECHECK, now=now)
+        until.setdefault(budget.resets_at or now + RECHECK, []).append(item.id)
+    for moment, ids in until.items():
+        rt.ledger.defer_outbox(ids, worker, moment, now=now)
     return going
 
 
