@@ -13,7 +13,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
@@ -57,6 +57,10 @@ def result_for(action: VendorAction, error: VendorError) -> ActionResult:
 
 def done(action: VendorAction, external_id: str | None = None) -> ActionResult:
     return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.DONE, external_id=external_id)
+
+
+DAILY_RECHECK = timedelta(hours=1)
+"""How soon a rolling daily allowance (no reset moment of its own) is looked at again."""
 
 
 class Connector(ABC):
@@ -116,6 +120,12 @@ class Connector(ABC):
         observe = getattr(self.limiter, "observe", None)
         if observe is not None:
             observe(self.tool, self.credential_key, reported(headers))
+
+    def daily_resets_at(self, now: datetime) -> datetime:
+        """When a daily allowance reported at ``now`` is worth asking for again. A rolling one
+        (Salesforce's last 24 hours) frees up as calls age out: in an hour (``DAILY_RECHECK``).
+        A tool whose day resets at a time of its own says when."""
+        return now + DAILY_RECHECK
 
     def apply_each(self, actions: Sequence[VendorAction],
                    write: Callable[[VendorAction], ActionResult]) -> list[ActionResult]:

@@ -25,7 +25,7 @@ delivered are recognised by their ids in the cursor.
 What is read of a record is what the mapping reads (``reads``, from ``Mapping.reads``) plus
 the connector's own modification time and key: no property list is hard-coded here. Time is
 passed in: deliveries are received at ``now``, and a 429 of the daily budget waits until the
-midnight after it.
+midnight after it in the portal's time zone (read once from its account details).
 
 Webhooks of meetings and calls are notices: no associations, one property at a time.
 ``enrich`` reads the record once (its ticket and company associations and the properties the
@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -105,9 +105,9 @@ V3_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24":
               "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
 
 
-def vendor_error(exc: Exception, now: datetime | None = None) -> VendorError:
+def vendor_error(exc: Exception, now: datetime | None = None, zone: tzinfo = UTC) -> VendorError:
     """The client's exception as a classified VendorError (the one place this is done);
-    ``now`` dates a 429 of the daily budget."""
+    ``now`` dates a 429 of the daily budget, which waits until midnight in the portal's ``zone``."""
     if isinstance(exc, ApiException) or api_exception(exc):
         body = _json_object(exc.body)
         category = body.get("category") or body.get("errorType")
@@ -121,7 +121,7 @@ def vendor_error(exc: Exception, now: datetime | None = None) -> VendorError:
             return VendorError(ErrorKind.RETRYABLE, reason)
         error = classify(exc.status, exc.headers, reason)
         if exc.status == 429:
-            error.retry_after = _rate_limit_wait(body.get("policyName"), exc.headers, now)
+            error.retry_after = _rate_limit_wait(body.get("policyName"), exc.headers, now, zone)
         return error
     cause = exc.reason if isinstance(exc, MaxRetryError) else exc
     if isinstance(cause, ConnectTimeoutError):  # includes NewConnectionError: nothing was sent
@@ -137,14 +137,19 @@ def api_exception(exc: BaseException) -> bool:
     return type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status") and hasattr(exc, "body")
 
 
-def _rate_limit_wait(policy: str | None, headers: Any, now: datetime | None) -> float | None:
-    """How long a 429 asks us to wait: the daily budget until midnight after ``now`` (UTC, as
-    the account's zone is unknown here; without ``now``, what the headers say), the search
-    limit a second, the ten-secondly one its interval."""
+def midnight_after(now: datetime, zone: tzinfo) -> datetime:
+    """The next midnight in ``zone`` after ``now``: when HubSpot's daily limit resets (at
+    midnight in the portal's time zone, its API usage guidelines)."""
+    day = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+def _rate_limit_wait(policy: str | None, headers: Any, now: datetime | None, zone: tzinfo) -> float | None:
+    """How long a 429 asks us to wait: the daily budget until midnight after ``now`` in the
+    portal's ``zone`` (without ``now``, what the headers say), the search limit a second, the
+    ten-secondly one its interval."""
     if policy == "DAILY" and now is not None:
-        now = now.astimezone(UTC)
-        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-        return (midnight - now).total_seconds()
+        return (midnight_after(now, zone) - now).total_seconds()
     if policy == "SECONDLY":
         return 1.0
     return retry_after_from_headers(dict(headers or {}))
@@ -203,6 +208,8 @@ class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
     """Tickets, tasks and notes in HubSpot; reads ticket changes; verifies v3 webhooks."""
 
     tool = "hubspot"
+    _zone: tzinfo | None = None
+    """The portal's time zone once read (``time_zone``)."""
 
     @cached_property
     def _client(self) -> HubSpot:
@@ -233,6 +240,22 @@ class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
         """A 403 ``MISSING_SCOPES`` names the scope to grant; the rest as for every tool."""
         return hubspot_account.scope_problem(self, error) or super().problem(error, credential)
 
+    def daily_resets_at(self, now: datetime) -> datetime:
+        """Midnight after ``now`` in the portal's time zone: when HubSpot's daily limit resets."""
+        return midnight_after(now, self.time_zone(now))
+
+    def time_zone(self, now: datetime) -> tzinfo:
+        """The portal's time zone, read from its account details once per connector; UTC (with
+        a warning) if it cannot be read or Python does not know it."""
+        if self._zone is None:
+            try:
+                self._zone = hubspot_account.time_zone(self, now)
+            except (VendorError, ValueError) as exc:
+                log.warning("hubspot: the portal's time zone could not be read (%s): its daily limit is "
+                            "taken to reset at midnight UTC", exc)
+                self._zone = UTC
+        return self._zone
+
     @property
     def _cap(self) -> int:
         return int(self.config.options.get("search_result_cap", SEARCH_RESULT_CAP))
@@ -242,14 +265,15 @@ class HubSpotConnector(HubSpotRunning, HubSpotWebhooks, Connector):
         return min(self.batch_size, BATCH_MAX)
 
     def _invoke(self, fn: Callable[[], T], now: datetime | None = None) -> T:
+        zone = self._zone or UTC  # the portal's, once read (a 429 of the day is no time to ask)
         try:
             return fn()
         except (ApiException, MaxRetryError, ConnectTimeoutError, ProtocolError, ReadTimeoutError) as exc:
-            raise vendor_error(exc, now) from None
+            raise vendor_error(exc, now, zone) from None
         except Exception as exc:
             if not api_exception(exc):
                 raise
-            raise vendor_error(exc, now) from None
+            raise vendor_error(exc, now, zone) from None
 
     def _search(self, object_type: str, request: dict[str, Any], now: datetime | None) -> Any:
         """One search call, under the search endpoint's own limit (``endpoint_limits.search`` in

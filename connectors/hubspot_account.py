@@ -9,7 +9,8 @@ sent through its ``api_request``) lists the token's scopes, compared with
 
 ``discover`` reads the portal's id (the same introspection), the ticket pipelines and their
 stages, the owners (archived ones as inactive) and the properties of the objects the mapping
-reads, into ``kickoff.contracts.account.Account``.
+reads, into ``kickoff.contracts.account.Account``. ``time_zone`` reads the portal's zone from
+its account details: its daily API limit resets at midnight there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -36,6 +38,7 @@ from kickoff.tools.hubspot import SCOPES
 
 T = TypeVar("T")
 TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
+DETAILS = "/account-info/v3/details"
 HOST = "https://api.hubapi.com"
 PROPERTY_OBJECTS = ("tickets", "tasks", "notes")
 """Objects whose properties are always read: the ticket's, and those holding ``kickoff_key``."""
@@ -108,9 +111,34 @@ def _missing_scopes(error: VendorError) -> list[str] | None:
 def token_info(portal: Portal, now: datetime) -> dict[str, Any] | None:
     """The private app token's portal, user and scopes; None when the token is not a private
     app's (HubSpot answers the introspection with a 4xx other than 401)."""
+    try:
+        return _request(portal, "POST", TOKEN_INFO, now, body={"tokenKey": portal.secret("token")})
+    except VendorError as error:
+        if error.status in (400, 403, 404):
+            return None
+        raise
+
+
+def time_zone(portal: Portal, now: datetime) -> ZoneInfo:
+    """The portal's time zone, from its settings (``GET /account-info/v3/details``, Account Info
+    API v3: ``timeZone``, e.g. ``US/Eastern``); VendorError if it cannot be read, ValueError
+    if the zone is not one Python knows."""
+    details = _request(portal, "GET", DETAILS, now)
+    name = details.get("timeZone")
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"the portal's time zone {name!r} is not an IANA zone") from exc
+
+
+def _request(portal: Portal, method: str, path: str, now: datetime,
+             body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A call outside the official client's APIs, through its ``api_request``, under the
+    limiter and the retry policy; the answer's JSON object."""
     def ask() -> dict[str, Any]:
-        options = {"method": "POST", "path": TOKEN_INFO, "body": {"tokenKey": portal.secret("token")},
-                   "base_url": (portal.base_url or HOST).rstrip("/")}
+        options: dict[str, Any] = {"method": method, "path": path, "base_url": (portal.base_url or HOST).rstrip("/")}
+        if body is not None:
+            options["body"] = body
         try:
             response = portal._client.api_request(options)
         except requests.RequestException as exc:
@@ -119,12 +147,7 @@ def token_info(portal: Portal, now: datetime) -> dict[str, Any] | None:
         answer = response.json()
         return answer if isinstance(answer, dict) else {}
 
-    try:
-        return portal.invoke(ask, now)
-    except VendorError as error:
-        if error.status in (400, 403, 404):
-            return None
-        raise
+    return portal.invoke(ask, now)
 
 
 # --- discover -------------------------------------------------------------------------------------

@@ -5,28 +5,20 @@ count any worker's answers reported) is read: when what is left is within the re
 (``KICKOFF_DAILY_RESERVE``, a share of the allowance), the rows that can wait
 (``kickoff.urgency``) are handed back to the ledger as pending until the reset, not counted
 as attempts (so never dead letters, never sent twice). After the round, the count the
-vendor's headers reported (``connectors.ratelimit.Reported``) is stored for every worker.
+vendor's headers reported (``connectors.ratelimit.Reported``) is stored for every worker, with
+when it resets as the connector knows it (``daily_resets_at``: HubSpot's at midnight in the
+portal's time zone, a rolling allowance checked again within the hour).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector
+from connectors.base import DAILY_RECHECK, Connector
 from kickoff.ledger import Budget
 from kickoff.urgency import is_urgent
-
-RECHECK = timedelta(hours=1)  # a rolling allowance (Salesforce's 24 hours) frees up as calls age out
-MIDNIGHT_RESET = {"hubspot"}  # HubSpot's daily limit resets at midnight (the sandbox's day is UTC)
-
-
-def resets_at(tool: str, now: datetime) -> datetime:
-    """When the allowance reported at ``now`` comes back (or is worth checking again)."""
-    if tool in MIDNIGHT_RESET:
-        return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(), tzinfo=UTC)
-    return now + RECHECK
 
 
 def split(rt: Any, tool: str, ready: Sequence[tuple[Any, Any]], accounts: Mapping[int, str],
@@ -48,7 +40,7 @@ def split(rt: Any, tool: str, ready: Sequence[tuple[Any, Any]], accounts: Mappin
             going.append(row)
     until: dict[datetime, list[int]] = {}  # one deferral per reset moment, not one per row
     for item, budget in waiting:
-        until.setdefault(budget.resets_at or now + RECHECK, []).append(item.id)
+        until.setdefault(budget.resets_at or now + DAILY_RECHECK, []).append(item.id)
     for moment, ids in until.items():
         rt.ledger.defer_outbox(ids, worker, moment, now=now)
     return going
@@ -62,4 +54,5 @@ def remember(rt: Any, tool: str, connectors: Sequence[Connector], now: datetime)
         if report is None or report.daily_limit is None or report.daily_used is None:
             continue
         rt.ledger.record_budget(Budget(tool=tool, account=connector.credential_key, used=report.daily_used,
-                                       allowed=report.daily_limit, resets_at=resets_at(tool, now), updated_at=now))
+                                       allowed=report.daily_limit, resets_at=connector.daily_resets_at(now),
+                                       updated_at=now))

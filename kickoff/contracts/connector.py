@@ -70,6 +70,11 @@ class Connector(Protocol):
         """Carry out ``plan``'s changes (``before_create`` runs just before each creation: a
         handshake is armed then); a signing secret handed over is on its change's ``secret``."""
 
+    def daily_resets_at(self, now: datetime) -> datetime:
+        """When the tool's daily allowance, reported spent at ``now``, is back (or worth asking
+        for again)."""
+        ...
+
     def check(self, now: datetime) -> list[str]:
         """One cheap authenticated read proving the credentials and the access Kickoff needs
         (Airbyte's ``check``): the problems in words, each naming the setting to fix; [] is ok."""

@@ -15,6 +15,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from fastapi import Body, HTTPException
 from starlette.requests import Request
@@ -26,8 +27,10 @@ from sandbox.vendors.hubspot_account import (
     APP_ID,
     BUILTIN_PROPERTIES,
     PORTAL_ID,
+    TIME_ZONE,
     Token,
     missing_scopes,
+    portal_details,
     property_view,
     required_scopes,
 )
@@ -191,7 +194,7 @@ def property_error(name: str, message: str, error: str) -> InvalidInput:
 
 class HubSpot(Vendor):
     name = "hubspot"
-    prefixes = ("/crm/", "/oauth/", "/integrations/", "/webhooks/v3/")
+    prefixes = ("/crm/", "/oauth/", "/integrations/", "/webhooks/v3/", "/account-info/")
     # Free/Starter private app: 100 per 10 s; daily 250k; search 5 per second per account.
     default_limits: ClassVar[LimitSettings] = LimitSettings(
         requests=100, window_seconds=10, daily=250_000,
@@ -218,6 +221,7 @@ class HubSpot(Vendor):
         self.owners: dict[str, dict[str, Any]] = {}
         self.workflows: list[dict[str, Any]] = []
         self.portal_id = PORTAL_ID
+        self.time_zone = TIME_ZONE
         self.tokens: dict[str, Token] = {self.credentials["HUBSPOT_ACCESS_TOKEN"]: Token()}
         stamp = iso_ms(self.sb.clock.now())
         self.properties: dict[str, dict[str, dict[str, Any]]] = {
@@ -231,7 +235,8 @@ class HubSpot(Vendor):
             self.add_owner(owner)
 
     def seed(self, data: dict[str, Any]) -> None:
-        """``portal``: {id, new?} (``new``: a portal of its own, without the sandbox's default
+        """``portal``: {id?, time_zone?, new?} (``time_zone``: its settings' IANA zone, where its
+        daily limit resets; ``new``: a portal of its own, without the sandbox's default
         pipelines and owners); ``tokens``: [{token, scopes}] (more private-app tokens, e.g. one
         lacking a scope); ``properties``: {type: [{name, label, type, fieldType, options?}]};
         ``owners``: [owner] (``archived: true`` for a deactivated user, ``teams``: [{id, name,
@@ -242,7 +247,8 @@ class HubSpot(Vendor):
         created (in that pipeline) when it is empty, e.g. a default ticket owner."""
         self.workflows.extend(dict(w) for w in data.get("workflows", []))
         if "portal" in data:
-            self.portal_id = int(data["portal"]["id"])
+            self.portal_id = int(data["portal"].get("id", self.portal_id))
+            self.time_zone = str(data["portal"].get("time_zone", self.time_zone))
             if data["portal"].get("new"):  # another portal: only HubSpot's own support pipeline
                 self.pipelines = {"tickets": {"0": self.pipelines["tickets"]["0"]}}
                 self.owners = {}
@@ -496,7 +502,9 @@ class HubSpot(Vendor):
         return None
 
     def daily_key(self) -> str:
-        return f"hubspot:daily:{self.sb.clock.now().date().isoformat()}"
+        """The daily limit's counter: one per day of the portal's time zone (it resets at
+        midnight there, not at midnight UTC)."""
+        return f"hubspot:daily:{self.sb.clock.now().astimezone(ZoneInfo(self.time_zone)).date().isoformat()}"
 
     def check_limits(self, request: Request) -> Response | None:
         token = self.bearer_token(request) or ""
@@ -561,6 +569,11 @@ class HubSpot(Vendor):
                 return hs_error(401, "The access token is invalid or expired.", "INVALID_AUTHENTICATION")
             return JSONResponse({"userId": token.user_id, "hubId": self.portal_id, "appId": token.app_id,
                                  "scopes": sorted(token.scopes)})
+
+        @r.get("/account-info/v3/details")
+        async def account_details() -> Response:
+            """The portal's type, time zone, currencies and data hosting location."""
+            return JSONResponse(portal_details(self.portal_id, self.time_zone, self.sb.clock.now()))
 
         @r.get("/crm/v3/properties/{object_type}")
         async def properties(object_type: str, archived: bool = False) -> Response:

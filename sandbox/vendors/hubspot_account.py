@@ -1,5 +1,6 @@
 """What a HubSpot portal is besides its records: the private-app tokens and their scopes, the
-portal's id, and its property definitions (the CRM properties API).
+portal's id and details (``/account-info/v3/details``), and its property definitions (the CRM
+properties API).
 
 A token carries scopes; a call whose operation needs a scope the token lacks is answered as
 HubSpot does: 403 ``MISSING_SCOPES`` naming the scopes that would do. Which scopes each
@@ -11,11 +12,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.responses import JSONResponse
 
 PORTAL_ID = 146000001
+TIME_ZONE = "Europe/Stockholm"
+"""The sandbox portal's time zone (its settings'; the Swedish tenant's portal): the day its daily
+API limit counts resets at midnight there (HubSpot's usage guidelines)."""
 APP_ID = 3000001
 SCOPES_LINK = "https://developers.hubspot.com/scopes"
 
@@ -161,3 +167,15 @@ BUILTIN_PROPERTIES: dict[str, list[dict[str, Any]]] = {
 
 YES_NO_OPTIONS = _YES_NO
 """HubSpot's options of a single checkbox property (``bool`` / ``booleancheckbox``)."""
+
+
+def portal_details(portal_id: int, time_zone: str, now: datetime) -> dict[str, Any]:
+    """``GET /account-info/v3/details``: HubSpot's ``PortalInformationResponse`` (Account Info
+    API v3, every required field), the UTC offset as it is at ``now`` in the portal's zone."""
+    offset = now.astimezone(ZoneInfo(time_zone)).utcoffset() or timedelta()
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return {"portalId": portal_id, "accountType": "STANDARD", "timeZone": time_zone, "companyCurrency": "SEK",
+            "additionalCurrencies": [], "utcOffset": f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}",
+            "utcOffsetMilliseconds": minutes * 60_000, "uiDomain": "app-eu1.hubspot.com",
+            "dataHostingLocation": "eu1"}

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hubspot.crm.objects.exceptions import ApiException
@@ -349,18 +350,46 @@ def test_given_a_read_at_a_moment_then_deliveries_are_received_then_not_at_the_w
     assert delivery.received_at == moment
 
 
-@pytest.mark.parametrize(("policy", "now", "wait"), [
-    ("DAILY", datetime(2026, 3, 2, 23, 0, tzinfo=UTC), 3600.0),
-    ("DAILY", datetime(2026, 3, 3, 0, 30, tzinfo=UTC), 23.5 * 3600),
-    ("SECONDLY", datetime(2026, 3, 2, 23, 0, tzinfo=UTC), 1.0),
+@pytest.mark.parametrize(("policy", "now", "zone", "wait"), [
+    ("DAILY", datetime(2026, 3, 2, 23, 0, tzinfo=UTC), "UTC", 3600.0),
+    ("DAILY", datetime(2026, 3, 3, 0, 30, tzinfo=UTC), "UTC", 23.5 * 3600),
+    # the portal's midnight: 23:00 UTC in Stockholm's winter, 04:00 UTC in New York's summer
+    ("DAILY", datetime(2026, 3, 2, 22, 0, tzinfo=UTC), "Europe/Stockholm", 3600.0),
+    ("DAILY", datetime(2026, 7, 1, 23, 0, tzinfo=UTC), "US/Eastern", 5 * 3600.0),
+    ("SECONDLY", datetime(2026, 3, 2, 23, 0, tzinfo=UTC), "UTC", 1.0),
 ])
-def test_given_a_429_then_the_wait_is_computed_from_the_time_passed_in(policy, now, wait):
+def test_given_a_429_then_the_wait_is_computed_from_the_time_passed_in(policy, now, zone, wait):
     exc = ApiException(status=429, reason="Too Many Requests")
     exc.body = json.dumps({"status": "error", "message": "You have reached your limit.", "errorType": "RATE_LIMIT",
                            "policyName": policy})
     exc.headers = {}
-    error = vendor_error(exc, now)
+    error = vendor_error(exc, now, ZoneInfo(zone))
     assert error.retry_after == pytest.approx(wait) and "RATE_LIMIT" in error.reason
+
+
+@pytest.mark.parametrize(("zone", "now", "reset"), [
+    ("US/Eastern", datetime(2026, 3, 2, 9, 0, tzinfo=UTC), datetime(2026, 3, 3, 5, 0, tzinfo=UTC)),   # EST
+    ("US/Eastern", datetime(2026, 7, 1, 9, 0, tzinfo=UTC), datetime(2026, 7, 2, 4, 0, tzinfo=UTC)),   # EDT
+    ("Europe/Stockholm", datetime(2026, 3, 2, 23, 30, tzinfo=UTC), datetime(2026, 3, 3, 23, 0, tzinfo=UTC)),
+])
+def test_daily_limit_resets_at_midnight_in_the_portals_time_zone_read_once_from_its_account_details(
+        kickoff_config, sandbox, zone, now, reset):
+    """HubSpot's usage guidelines: the daily limits reset at midnight in the account's time zone
+    setting (not UTC); the zone comes from ``GET /account-info/v3/details``, asked once."""
+    sandbox.seed({"hubspot": {"portal": {"time_zone": zone}}})
+    hubspot = connector_for(kickoff_config)
+    since = sandbox.last_seq()
+    assert hubspot.daily_resets_at(now) == reset
+    assert hubspot.daily_resets_at(now + timedelta(hours=1)) == reset
+    asked = [e for e in sandbox.requests("hubspot", since=since) if e["path"] == "/account-info/v3/details"]
+    assert len(asked) == 1
+
+
+def test_daily_limit_of_a_portal_whose_details_cannot_be_read_resets_at_midnight_utc(kickoff_config, sandbox, caplog):
+    sandbox.add_fault(vendor="hubspot", kind="error", status=403, path="/account-info/v3/details", times=1)
+    hubspot = connector_for(kickoff_config)
+    assert hubspot.daily_resets_at(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)) == datetime(2026, 3, 3, tzinfo=UTC)
+    assert "time zone could not be read" in caplog.text
 
 
 # --- webhooks -------------------------------------------------------------------------------

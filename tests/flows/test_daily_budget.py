@@ -4,7 +4,8 @@ HubSpot reports its daily limit on every answer (``X-HubSpot-RateLimit-Daily`` a
 ``-Daily-Remaining``); the push stores the count as a budget every worker shares (the
 ledger's ``budgets``). Once what is left is within the reserve, only urgent actions
 (``kickoff.urgency``: here a task due before the reset) are sent; the others stay pending
-(not dead, not attempted) until the allowance comes back at midnight, then go, once each.
+(not dead, not attempted) until the allowance comes back at midnight in the portal's time
+zone, then go, once each.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -25,7 +27,8 @@ from kickoff.urgency import is_urgent
 from tests.conftest import REPO
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-MIDNIGHT = datetime(2026, 3, 3, 0, 0, tzinfo=UTC)
+MIDNIGHT = datetime(2026, 3, 3, 0, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+"""The reset: midnight in the sandbox portal's time zone (its account details), 23:00 UTC."""
 DAILY = 200  # the portal's allowance in this test (the reserve is 5%: 10 calls)
 FIXTURE = REPO / "sandbox" / "fixtures" / "default.yaml"
 

@@ -3,7 +3,7 @@ sandbox exchange against them with ``openapi-core``: the sandbox must answer wha
 documents (the vendor wins).
 
 The documents are the workplace's extracts (``shared/vendor-openapi``, found above the checkout,
-or at ``KICKOFF_VENDOR_OPENAPI``); each is loaded with its ``servers`` replaced by the sandbox's
+or at ``KICKOFF_VENDOR_OPENAPI``) and the project's own (``vendor_openapi/`` here); each is loaded with its ``servers`` replaced by the sandbox's
 relative base, as their README says. An exchange whose path no document has is reported apart
 (``not_in_schema``), not as a violation.
 """
@@ -23,6 +23,8 @@ from sandbox.exchanges import Exchange
 
 REPO = Path(__file__).resolve().parents[2]
 SERVERS = {"hubspot": "/", "asana": "/api/1.0"}
+MORE = Path(__file__).resolve().parent / "vendor_openapi"
+"""Extracts of the same documents for operations the workplace's extracts lack (its README)."""
 
 
 def folder() -> Path | None:
@@ -74,7 +76,7 @@ def documents() -> tuple[Document, ...]:
         return ()
     found = []
     for vendor, base in SERVERS.items():
-        for path in sorted((root / vendor).glob("*.json")):
+        for path in [*sorted((root / vendor).glob("*.json")), *sorted((MORE / vendor).glob("*.json"))]:
             spec = json.loads(path.read_text(encoding="utf-8"))
             spec["servers"] = [{"url": base}]
             templates = tuple((_pattern(t, base), t) for t in spec["paths"])

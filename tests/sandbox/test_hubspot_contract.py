@@ -289,6 +289,24 @@ def test_given_daily_budget_spent_when_calling_then_429_daily_policy(client, san
     assert caught.value.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "0"
 
 
+def test_given_the_portals_time_zone_the_daily_budget_comes_back_at_midnight_there_not_at_midnight_utc(
+        client, sandbox, sandbox_server):
+    """HubSpot's usage guidelines: daily limits reset at midnight in the account's time zone;
+    the account details (``GET /account-info/v3/details``) say which zone."""
+    sandbox.seed({"hubspot": {"portal": {"time_zone": "Europe/Stockholm"}}})
+    sandbox.set_limits("hubspot", daily=1)
+    sandbox.set_clock(at="2026-03-02T22:30:00+00:00", frozen=True)  # 23:30 in Stockholm
+    details = client.api_request({"method": "GET", "path": "/account-info/v3/details",
+                                  "base_url": sandbox_server.url}).json()
+    assert (details["timeZone"], details["utcOffset"], details["utcOffsetMilliseconds"]) == (
+        "Europe/Stockholm", "+01:00", 3_600_000)
+    with pytest.raises(Exception) as caught:  # the owners API's own ApiException class
+        client.crm.owners.owners_api.get_page()
+    assert caught.value.status == 429 and json.loads(caught.value.body)["policyName"] == "DAILY"
+    sandbox.set_clock(at="2026-03-02T23:00:00+00:00", frozen=True)  # midnight there, 23:00 UTC
+    assert client.crm.owners.owners_api.get_page().results is not None
+
+
 def test_given_six_searches_in_one_second_when_searching_then_sixth_refused_by_search_limit(client):
     outcomes = []
     for _ in range(6):

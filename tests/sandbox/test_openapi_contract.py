@@ -55,6 +55,7 @@ def test_hubspot_calls_of_the_connector_the_commands_and_a_script_fit_hubspots_s
     tickets = [new_ticket(sandbox, f"SE Kontrakt {n}") for n in range(3)]
     assert connector.check(NOW) == []
     connector.discover(NOW)
+    connector.daily_resets_at(NOW)  # the portal's time zone, from its account details
     connector.read_changes(None, now=NOW)
     done = connector.apply([task(tickets[0]), act(ActionKind.ADD_NOTE, {"record_id": tickets[0], "body": "Ny kund"}),
                             act(ActionKind.SET_STAGE, {"record_id": tickets[1], "stage": STAGE_ONBOARDING})], NOW)
@@ -80,7 +81,8 @@ def test_hubspot_calls_of_the_connector_the_commands_and_a_script_fit_hubspots_s
     for call in ("GET /crm/v3/pipelines/tickets", "GET /crm/v3/owners/", "GET /crm/v3/properties/tickets",
                  "POST /crm/v3/objects/tickets/search", "POST /crm/v3/objects/tasks/batch/create",
                  "POST /crm/v3/objects/tickets/batch/update", "POST /crm/v3/objects/tickets/batch/read",
-                 f"GET /crm/v3/objects/tickets/{tickets[2]}", "GET /crm/v3/objects/tickets"):
+                 f"GET /crm/v3/objects/tickets/{tickets[2]}", "GET /crm/v3/objects/tickets",
+                 "GET /account-info/v3/details"):
         assert call in covered, call
 
 
