@@ -9,6 +9,7 @@ module and stays light until it has something to announce.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -82,26 +83,32 @@ def send_batch(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> 
     each. A tick of 10,000 firings sent 70,000 that way, which cost about six times the
     tick itself (``python -m bench.bench_tick --events``). Sent in the run's own thread,
     after the ledger commit: the events are there when the step returns. The flow run the
-    step belongs to is named as a related resource, as ``emit_event`` would."""
-    if not events:
+    step belongs to is named as a related resource, as ``emit_event`` would. A server that
+    fails or hangs costs one attempt, then sends pause for ``QUIET_SECONDS``."""
+    if not events or not api_configured():
+        return 0
+    api = _api_url()
+    if time.monotonic() < _quiet_until.get(api, 0.0):
         return 0
     try:
         from prefect.client.orchestration import get_client
+        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
         from pydantic_core import to_json
 
-        if not api_configured():
-            return 0
         occurred = datetime.now(UTC).isoformat()
         related = _run_context()
         body = [{"id": str(uuid4()), "occurred": occurred, "event": name, "resource": resource,
                  "payload": payload, "related": related} for name, resource, payload in events]
-        with get_client(sync_client=True, httpx_settings={"timeout": SEND_TIMEOUT_SECONDS}) as client:
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}), \
+                get_client(sync_client=True, httpx_settings={"timeout": SEND_TIMEOUT_SECONDS}) as client:
             for start in range(0, len(body), BATCH_EVENTS):
                 client.request("POST", "/events", content=to_json(body[start:start + BATCH_EVENTS]),
                                headers={"Content-Type": "application/json"}).raise_for_status()
         return len(body)
     except Exception as exc:  # noqa: BLE001 - Prefect down: the ledger has it all
-        log.debug("events not sent (%s)", type(exc).__name__)
+        _quiet_until[api] = time.monotonic() + QUIET_SECONDS
+        log.warning("Prefect did not take Kickoff's events (%s): none are sent for %.0f s; the ledger has "
+                    "every decision and the sweeps pick the work up", type(exc).__name__, QUIET_SECONDS)
         return 0
 
 
@@ -109,7 +116,19 @@ BATCH_EVENTS = 500
 """Events per request: one tick claim's firings, well under the server's body limits."""
 SEND_TIMEOUT_SECONDS = 10.0
 """A Prefect server that does not answer holds the step (its ledger work already committed) for
-this long per attempt, not the client's default 30 s; a refused connection fails at once."""
+this long, once: one attempt (the client's own retries, five by default with backoff, are off
+for these sends), not the client's default 30 s; a refused connection fails at once."""
+QUIET_SECONDS = 60.0
+"""After a failed send, sends to that server are skipped this long: a tick of 20 claims against
+a server that hangs would otherwise wait ``SEND_TIMEOUT_SECONDS`` per claim."""
+_quiet_until: dict[str, float] = {}
+"""Per Prefect API: until when sends to it are skipped."""
+
+
+def _api_url() -> str:
+    from prefect.settings import get_current_settings
+
+    return str(get_current_settings().api.url)
 
 
 def _run_context() -> list[dict[str, str]]:

@@ -6,6 +6,8 @@ id and the reason."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -124,3 +126,39 @@ def test_with_prefect_away_no_event_is_sent_and_nothing_raises(monkeypatch: pyte
         assert get_current_settings().api.url == url  # so the send is tried, and refused
         event = ("kickoff.onboarding.decided", {"prefect.resource.id": "kickoff.onboarding.t.x"}, {})
         assert send_batch([event]) == 0
+
+
+def test_a_prefect_server_that_hangs_costs_one_attempt_then_sends_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that takes the connection and never answers: one attempt (the client's own
+    retries are off for these sends), then not even a connection while the pause lasts;
+    nothing raises (the ledger is the record)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import prefect_events
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def take() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])  # kept open, never answered
+            except OSError:
+                return
+
+    threading.Thread(target=take, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+    monkeypatch.setattr(prefect_events, "SEND_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(prefect_events, "_quiet_until", {})
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    event = ("kickoff.onboarding.decided", {"prefect.resource.id": "kickoff.onboarding.t.hang"}, {})
+    try:
+        with temporary_settings({PREFECT_API_URL: url}):
+            assert prefect_events.send_batch([event]) == 0
+            assert len(held) == 1
+            assert prefect_events.send_batch([event]) == 0
+            assert len(held) == 1
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
