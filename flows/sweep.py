@@ -67,7 +67,7 @@ def schedule_next_tick(rt: Runtime, now: datetime) -> datetime | None:
     """Schedule the tick deployment for the next pending timer's moment (one run per moment:
     the idempotency key makes a second request the same run). Called by the runs that set
     timers, so a timer fires on time without a tick every minute."""
-    due = rt.ledger.overdue(now).next_timer
+    due = rt.ledger.next_timer()
     if due is None:
         return None
     at = max(due, now)

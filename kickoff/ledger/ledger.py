@@ -473,6 +473,12 @@ class Ledger(Closing):
         return status_mod.Overdue(found.inbox, found.timers, found.outbox_tools,
                                   as_utc(found.next_timer) if found.next_timer is not None else None)
 
+    def next_timer(self) -> datetime | None:
+        """When the earliest pending timer is due (what the next tick is scheduled for)."""
+        with self._read() as conn:
+            found = status_mod.next_timer(conn)
+        return as_utc(found) if found is not None else None
+
     def record_budget(self, budget: Budget) -> None:
         """Keep a vendor's latest daily count (shared by every worker)."""
         with self.transaction() as conn:

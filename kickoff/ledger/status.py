@@ -81,5 +81,9 @@ def overdue(conn: Connection, now: datetime, since: datetime, timers_since: date
                   and_(inbox.c.status == "claimed", inbox.c.lease_until <= now))
     has_inbox = conn.execute(select(inbox.c.id).where(waiting).limit(1)).first() is not None
     has_timers = conn.execute(select(timers.c.id).where(_due_timer(timers_since or now)).limit(1)).first() is not None
-    next_timer = conn.execute(select(func.min(timers.c.fire_at)).where(timers.c.status == "pending")).scalar_one()
-    return Overdue(has_inbox, has_timers, due_outbox_tools(conn, since), next_timer)
+    return Overdue(has_inbox, has_timers, due_outbox_tools(conn, since), next_timer(conn))
+
+
+def next_timer(conn: Connection) -> datetime | None:
+    """When the earliest pending timer is due (one MIN over the timers' status index)."""
+    return conn.execute(select(func.min(timers.c.fire_at)).where(timers.c.status == "pending")).scalar_one()
