@@ -5,7 +5,6 @@ decides, and state + actions + timers + links + "done" are committed in one tran
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.mapping import MappingError
 from kickoff.gc_pause import paused_gc
 from kickoff.ledger import Decided, Firing, SourceLink, state_after
+from kickoff.ledger.audit import rule_of
 from kickoff.ledger.errors import LedgerError
 from kickoff.ledger.records import InboxItem
 from kickoff.model import Decision, Delivery, Event, Onboarding
@@ -27,7 +27,6 @@ from kickoff.playbooks.spec import Playbook
 log = logging.getLogger("kickoff.flows.process")
 CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
 ECHO_REASON = "echo: only reports Kickoff's own write"
-AUDIT_RULE = re.compile(r"^([ETAWM][0-9]{1,2}):|\(rule ([ETAWM][0-9]{1,2})\)")
 MAX_LINES = 1000  # items a run's table artifact and log list one by one
 
 
@@ -61,7 +60,7 @@ class ProcessReport:
         state = decisions[-1].state if decisions else None
         audit = [line for d in decisions for line in d.audit]
         rules = sorted({a.rule for d in decisions for a in d.actions} | {t.rule for d in decisions for t in d.set_timers}
-                       | {g for line in audit for pair in AUDIT_RULE.findall(line) for g in pair if g})
+                       | {r for r in map(rule_of, audit) if r})  # as the audit table's rule column has it
         self.lines.append({
             "onboarding": state.id if state else subject, "customer": (state.account_name if state else customer) or "",
             "what": what, "rules": ", ".join(rules),
