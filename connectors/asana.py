@@ -133,6 +133,7 @@ class AsanaConnector(AsanaWebhooks, Connector):
                 cfg.host = f"{self.base_url.rstrip('/')}/api/1.0"
             cfg.retry_strategy = Retry(total=False)  # our one retry policy decides
             self._client = asana.ApiClient(cfg)
+            _close_thread_pool(self._client)
             observe_pool(self._client.rest_client.pool_manager, self.observe)
         return self._client
 
@@ -424,3 +425,14 @@ def _results_of(plans: list[_Plan], answers: list[dict[str, Any]]) -> dict[int, 
 
 
 CONNECTOR = AsanaConnector
+
+
+def _close_thread_pool(client: asana.ApiClient) -> None:
+    """The client starts a thread pool for ``async_req`` calls, which Kickoff never makes; closed
+    now, it holds no threads, and the client's ``__del__`` does not fail on it at interpreter exit
+    ("Bad file descriptor" printed after a run)."""
+    pool = getattr(client, "pool", None)
+    if pool is not None:
+        pool.close()
+        pool.join()
+        del client.pool

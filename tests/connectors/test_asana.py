@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -339,3 +340,12 @@ def test_given_a_run_with_failures_then_no_secret_appears_in_logs(board, make_co
     for secret in (sandbox_env["ASANA_ACCESS_TOKEN"], WEBHOOK_SECRET):
         assert secret not in caplog.text
     assert json.dumps(sandbox_env["ASANA_ACCESS_TOKEN"]) not in caplog.text
+
+
+def test_the_official_clients_thread_pool_is_closed_as_kickoff_makes_no_async_calls(make_connector):
+    """asana.ApiClient starts a thread pool for ``async_req`` on construction; left open it holds
+    threads for the process's life and its ``__del__`` fails at interpreter exit."""
+    before = {t.ident for t in threading.enumerate()}
+    client = make_connector().client
+    started = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert started == [] and not hasattr(client, "pool")
