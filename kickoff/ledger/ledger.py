@@ -464,14 +464,12 @@ class Ledger(Closing):
     def overdue(self, now: datetime | None = None, grace_seconds: float = 0.0,
                 timer_grace_seconds: float = 0.0) -> status_mod.Overdue:
         """What no event or scheduled tick started: inbox and outbox work waiting for over
-        ``grace_seconds``, timers due for over ``timer_grace_seconds``, and when the next timer
-        is due (the safety sweep's one cheap read)."""
+        ``grace_seconds``, timers due for over ``timer_grace_seconds`` (the safety sweep's one
+        cheap read)."""
         moment = _now(now)
         with self._read() as conn:
-            found = status_mod.overdue(conn, moment, moment - timedelta(seconds=grace_seconds),
-                                       moment - timedelta(seconds=timer_grace_seconds))
-        return status_mod.Overdue(found.inbox, found.timers, found.outbox_tools,
-                                  as_utc(found.next_timer) if found.next_timer is not None else None)
+            return status_mod.overdue(conn, moment, moment - timedelta(seconds=grace_seconds),
+                                      moment - timedelta(seconds=timer_grace_seconds))
 
     def next_timer(self) -> datetime | None:
         """When the earliest pending timer is due (what the next tick is scheduled for)."""

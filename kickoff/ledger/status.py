@@ -65,23 +65,21 @@ def due_outbox_tools(conn: Connection, now: datetime) -> list[str]:
 @dataclass(frozen=True)
 class Overdue:
     """What a safety sweep must start, because no event started it: inbox rows waiting
-    since before ``since``, due timers, and tools with outbox rows due since before ``since``;
-    with the next pending timer's moment (what the next tick is scheduled for)."""
+    since before ``since``, due timers, and tools with outbox rows due since before ``since``."""
 
     inbox: bool
     timers: bool
     outbox_tools: list[str]
-    next_timer: datetime | None
 
 
 def overdue(conn: Connection, now: datetime, since: datetime, timers_since: datetime | None = None) -> Overdue:
-    """Four small look-ups (one row or one MIN each): cheap enough to run every few seconds.
+    """Three small look-ups (one row or a DISTINCT each): cheap enough to run every few seconds.
     ``timers_since``: timers due by then count (default ``now``)."""
     waiting = or_(and_(inbox.c.status == "pending", inbox.c.received_at <= since),
                   and_(inbox.c.status == "claimed", inbox.c.lease_until <= now))
     has_inbox = conn.execute(select(inbox.c.id).where(waiting).limit(1)).first() is not None
     has_timers = conn.execute(select(timers.c.id).where(_due_timer(timers_since or now)).limit(1)).first() is not None
-    return Overdue(has_inbox, has_timers, due_outbox_tools(conn, since), next_timer(conn))
+    return Overdue(has_inbox, has_timers, due_outbox_tools(conn, since))
 
 
 def next_timer(conn: Connection) -> datetime | None:
