@@ -28,12 +28,17 @@ _warned_no_api = False
 
 def api_configured() -> bool:
     """Whether a Prefect API is configured (without one, no event is built or sent)."""
+    return bool(_api_url())
+
+
+def _api_url() -> str:
+    """The configured Prefect API's URL; "" when none is (or Prefect is not importable)."""
     try:
         from prefect.settings import get_current_settings
 
-        return bool(get_current_settings().api.url)
+        return str(get_current_settings().api.url or "")
     except Exception:  # noqa: BLE001 - no Prefect, no events
-        return False
+        return ""
 
 
 def emit_kickoff_event(event: str, resource: dict[str, str], payload: dict[str, Any]) -> bool:
@@ -85,10 +90,8 @@ def send_batch(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> 
     after the ledger commit: the events are there when the step returns. The flow run the
     step belongs to is named as a related resource, as ``emit_event`` would. A server that
     fails or hangs costs one attempt, then sends pause for ``QUIET_SECONDS``."""
-    if not events or not api_configured():
-        return 0
-    api = _api_url()
-    if time.monotonic() < _quiet_until.get(api, 0.0):
+    api = _api_url() if events else ""
+    if not api or time.monotonic() < _quiet_until.get(api, 0.0):
         return 0
     try:
         from prefect.client.orchestration import get_client
@@ -123,12 +126,6 @@ QUIET_SECONDS = 60.0
 a server that hangs would otherwise wait ``SEND_TIMEOUT_SECONDS`` per claim."""
 _quiet_until: dict[str, float] = {}
 """Per Prefect API: until when sends to it are skipped."""
-
-
-def _api_url() -> str:
-    from prefect.settings import get_current_settings
-
-    return str(get_current_settings().api.url)
 
 
 def _run_context() -> list[dict[str, str]]:
