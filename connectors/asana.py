@@ -424,9 +424,6 @@ def _results_of(plans: list[_Plan], answers: list[dict[str, Any]]) -> dict[int, 
     return results
 
 
-CONNECTOR = AsanaConnector
-
-
 def _close_thread_pool(client: asana.ApiClient) -> None:
     """The client starts a thread pool for ``async_req`` calls, which Kickoff never makes; closed
     now, it holds no threads, and the client's ``__del__`` does not fail on it at interpreter exit
@@ -436,3 +433,7 @@ def _close_thread_pool(client: asana.ApiClient) -> None:
         pool.close()
         pool.join()
         del client.pool
+
+
+CONNECTOR = AsanaConnector
+

@@ -66,8 +66,9 @@ def _publish_decisions(rt: Runtime, step: str, report: ProcessReport, moment: da
     rows = runs.decision_table(rt, report)
     logger = get_run_logger()
     runs.log_decisions(rows, logger)
-    more = f"; {report.left_out} more not listed (`kickoff onboarding list`)" if report.left_out else ""
+    more = ""
     if report.left_out:
+        more = f"; {report.left_out} more not listed (`kickoff onboarding list`)"
         logger.info("%d more items handled, not listed one by one: %d decided, %d ignored in all", report.left_out,
                     report.processed, report.ignored)
     if rows:
