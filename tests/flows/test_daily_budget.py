@@ -63,7 +63,8 @@ def _commit(rt: Runtime, actions: list[Action]) -> None:
 
 def _spend_until(sandbox, sandbox_server, left: int) -> None:
     """Other clients of the portal used the day's allowance down to ``left`` calls."""
-    counters, key = sandbox_server.sandbox.counters, f"hubspot:daily:{NOW.date().isoformat()}"
+    day = NOW.astimezone(MIDNIGHT.tzinfo).date()  # the portal's day: its counter's key
+    counters, key = sandbox_server.sandbox.counters, f"hubspot:daily:{day.isoformat()}"
     while DAILY - counters.get(key) > left:
         counters.add(key)
 
