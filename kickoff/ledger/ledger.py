@@ -474,8 +474,7 @@ class Ledger(Closing):
     def next_timer(self) -> datetime | None:
         """When the earliest pending timer is due (what the next tick is scheduled for)."""
         with self._read() as conn:
-            found = status_mod.next_timer(conn)
-        return as_utc(found) if found is not None else None
+            return status_mod.next_timer(conn)  # MIN keeps the column's type: aware UTC
 
     def record_budget(self, budget: Budget) -> None:
         """Keep a vendor's latest daily count (shared by every worker)."""
@@ -513,8 +512,7 @@ class Ledger(Closing):
         """When the first of these rows still pending may be tried again: one read for the
         retry a push run schedules (None: none of them waits for a retry)."""
         with self._read() as conn:
-            found = outbox.earliest_retry(conn, outbox_ids)
-        return as_utc(found) if found is not None else None
+            return outbox.earliest_retry(conn, outbox_ids)  # MIN keeps the column's type: aware UTC
 
     def outbox_rows(self, onboarding_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Read-only: every outbox row (of ``onboarding_ids``), oldest due first (the demo's timeline)."""
