@@ -40,6 +40,9 @@ class Outgoing:
     target: WebhookTarget | None = None
     """Where this one goes (a webhook registered through the vendor's API); None: the
     vendor's target set through ``/_sandbox/webhooks/<vendor>``."""
+    epoch: int = 0
+    """The sandbox's reset count when this was emitted: a delivery (or retry) from before a
+    reset is dropped, never sent to the target configured after it."""
 
 
 @dataclass
@@ -53,13 +56,16 @@ class DeliveryRecord:
 
 
 class WebhookDispatcher:
-    """One background thread delivers queued webhooks; ``flush`` waits until all are out."""
+    """One background thread delivers queued webhooks; ``flush`` waits until all are out.
+    ``reset`` starts a new epoch: what is still queued (a retry backing off from a target
+    that went away) is dropped rather than delivered to the next test's target."""
 
     def __init__(self) -> None:
         self.targets: dict[str, WebhookTarget] = {}
         self.deliveries: list[DeliveryRecord] = []
         self._queue: queue.Queue[Outgoing | None] = queue.Queue()
         self._pending = 0
+        self._epoch = 0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._session = requests.Session()
@@ -78,8 +84,9 @@ class WebhookDispatcher:
         copies = 2 if target.duplicate else 1
         with self._cond:
             self._pending += copies
+            epoch = self._epoch
         for _ in range(copies):
-            self._queue.put(Outgoing(**item.__dict__))
+            self._queue.put(Outgoing(**{**item.__dict__, "epoch": epoch}))
         self._ensure_thread()
         return True
 
@@ -95,9 +102,15 @@ class WebhookDispatcher:
         return True
 
     def reset(self) -> None:
+        with self._cond:
+            self._epoch += 1
         self.flush(timeout=2.0)
         self.targets.clear()
         self.deliveries.clear()
+
+    def _stale(self, item: Outgoing) -> bool:
+        with self._cond:
+            return item.epoch != self._epoch
 
     def stop(self) -> None:
         if self._thread and self._thread.is_alive():
@@ -132,7 +145,7 @@ class WebhookDispatcher:
     def _deliver(self, item: Outgoing) -> None:
         target = item.target or self.targets.get(item.vendor)
         try:
-            if target is None:
+            if target is None or self._stale(item):
                 return
             if target.delay_ms:
                 time.sleep(target.delay_ms / 1000)
@@ -151,6 +164,8 @@ class WebhookDispatcher:
             if failed and item.attempt < target.retries:
                 item.attempt += 1
                 time.sleep(min(0.2 * 2**item.attempt, 2.0))
+                if self._stale(item):
+                    return
                 with self._cond:
                     self._pending += 1
                 self._queue.put(item)
