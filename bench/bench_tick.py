@@ -10,7 +10,9 @@ its peak memory is its own): every timer fires through the real decision (the on
 moves on, actions go to the outbox, the next timers are set) and is committed.
 
 Run: ``.venv/bin/python -m bench tick [--quick]``; one size alone:
-``.venv/bin/python -m bench.bench_tick --size 100000 [--profile]`` (cProfile of the tick).
+``.venv/bin/python -m bench.bench_tick --size 100000 [--profile]`` (cProfile of the tick);
+``--phases`` adds where a timer's time goes (claim, state load, decision, commit), timed
+around the tick's own calls, so a target per timer can be held against its parts.
 """
 
 from __future__ import annotations
@@ -76,7 +78,56 @@ def memory_kb() -> tuple[int, int]:
         return peak, peak
 
 
-def child(url: str, schema: str | None, now: str, profile: bool) -> None:
+PHASES = {"claim": "claim_due_timers", "load": "load_states", "commit": "commit_firings"}
+"""The tick's ledger calls timed by ``--phases`` (the decision is ``flows.steps.process._decide``)."""
+
+
+def timed_phases(rt: Any) -> dict[str, float]:
+    """Seconds spent in each phase of the tick, filled as it runs: the ledger's calls and the
+    decision are wrapped with a clock (the tick's code is not changed)."""
+    from sqlalchemy import event
+
+    from flows.steps import process
+
+    spent = dict.fromkeys([*PHASES, "decide"], 0.0)
+
+    def clocked(name: str, call: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+        return run
+
+    for name, method in PHASES.items():
+        setattr(rt.ledger, method, clocked(name, getattr(rt.ledger, method)))
+    process._decide = clocked("decide", process._decide)
+    spent["database"] = 0.0  # of claim, load and commit: in the driver (statements, then COMMIT)
+    started: list[float] = []
+
+    def begin(*_: Any) -> None:
+        started.append(time.perf_counter())
+
+    def end(*_: Any) -> None:
+        spent["database"] += time.perf_counter() - started.pop()
+
+    event.listen(rt.ledger.database, "before_cursor_execute", begin)
+    event.listen(rt.ledger.database, "after_cursor_execute", end)
+    event.listen(rt.ledger.database, "commit", begin)
+    database_commit = rt.ledger.database.dialect.do_commit
+
+    def commit(connection: Any) -> None:
+        try:
+            database_commit(connection)
+        finally:
+            end()
+
+    rt.ledger.database.dialect.do_commit = commit
+    return spent
+
+
+def child(url: str, schema: str | None, now: str, profile: bool, phases: bool = False) -> None:
     """In a fresh process: the tick over the seeded ledger; prints JSON figures."""
     from connectors.ratelimit import WindowLimiter
     from flows.runtime import Runtime
@@ -91,6 +142,7 @@ def child(url: str, schema: str | None, now: str, profile: bool) -> None:
     import prefect.settings  # noqa: F401 - the tick runs in a flow run, whose process has Prefect loaded
     baseline, _ = memory_kb()
     moment = datetime.fromisoformat(now)
+    spent = timed_phases(rt) if phases else {}
     profiler = None
     if profile:
         import cProfile
@@ -113,10 +165,11 @@ def child(url: str, schema: str | None, now: str, profile: bool) -> None:
     status = ledger.status(moment)
     print(json.dumps({"seconds": seconds, "processed": report.processed, "ignored": report.ignored,
                       "deferred": report.deferred, "actions": sum(report.actions.values()),
-                      "baseline_kb": baseline, "peak_kb": peak, "due_left": status.due_timers}))
+                      "baseline_kb": baseline, "peak_kb": peak, "due_left": status.due_timers,
+                      "phases": spent}))
 
 
-def measure(label: str, n: int, profile: bool = False, events: bool = False) -> list[Any]:
+def measure(label: str, n: int, profile: bool = False, events: bool = False, phases: bool = False) -> list[Any]:
     """Seed a fresh ledger of ``label``'s backend with n onboardings, tick it in a child process.
     ``events``: with a Prefect server listening, as under ``kickoff up`` (every firing's
     onboarding events are sent; the time includes draining them)."""
@@ -141,7 +194,7 @@ def measure(label: str, n: int, profile: bool = False, events: bool = False) -> 
             seeded = time.perf_counter() - t0
             out = subprocess.run(
                 [sys.executable, "-m", "bench.bench_tick", "--child", url, "--schema", schema or "",
-                 "--now", due.isoformat(), *(["--profile"] if profile else [])],
+                 "--now", due.isoformat(), *(["--profile"] if profile else []), *(["--phases"] if phases else [])],
                 cwd=REPO, capture_output=not profile, stdout=subprocess.PIPE if profile else None,
                 text=True, check=True, env=child_env)
             figures = json.loads(out.stdout.strip().splitlines()[-1])
@@ -155,10 +208,21 @@ def measure(label: str, n: int, profile: bool = False, events: bool = False) -> 
                     conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
                 admin.dispose()
     seconds = figures["seconds"]
+    if figures["phases"]:
+        print_phases(label, n, seconds, figures["phases"])
     peak_mb, base_mb = figures["peak_kb"] / 1024, figures["baseline_kb"] / 1024
     return [label, f"{n:,}", f"{seeded:.1f}", f"{seconds:.1f}", fmt(n / seconds), f"{seconds / n * 1000:.2f}",
             figures["processed"], figures["actions"], figures["deferred"], figures["due_left"],
             f"{peak_mb:.0f}", f"{peak_mb - base_mb:.0f}"]
+
+
+def print_phases(label: str, n: int, seconds: float, spent: dict[str, float]) -> None:
+    """ms per timer in each phase, and what is left (reporting, events, the loop itself);
+    ``database`` is the part of claim, load and commit spent in the driver, not a phase of its own."""
+    rows = [[label, phase, f"{spent[phase] / n * 1000:.3f}", f"{spent[phase] / seconds:.0%}"] for phase in spent]
+    rest = seconds - sum(v for phase, v in spent.items() if phase != "database")
+    rows.append([label, "rest", f"{rest / n * 1000:.3f}", f"{rest / seconds:.0%}"])
+    print_table(f"Where a timer's time goes ({n:,} timers)", ["ledger", "phase", "ms/timer", "share"], rows)
 
 
 def run(quick: bool = False) -> None:
@@ -182,15 +246,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, action="append")
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--phases", action="store_true", help="also time the tick's phases")
     parser.add_argument("--child")
     parser.add_argument("--schema", default="")
     parser.add_argument("--now")
     parser.add_argument("--events", action="store_true", help="a Prefect server listening (as under kickoff up)")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.schema or None, args.now, args.profile)
+        child(args.child, args.schema or None, args.now, args.profile, args.phases)
         return
-    rows = [measure(args.backend, n, args.profile, args.events) for n in (args.size or [10_000])]
+    rows = [measure(args.backend, n, args.profile, args.events, args.phases) for n in (args.size or [10_000])]
     print_table("The tick", ["ledger", "onboardings", "seed s", "tick s", "timers/s", "ms/timer", "fired",
                              "actions queued", "deferred", "due left", "peak RSS MB", "RSS growth MB"], rows)
 
