@@ -208,7 +208,7 @@ def measure(label: str, n: int, profile: bool = False, events: bool = False, pha
                     conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
                 admin.dispose()
     seconds = figures["seconds"]
-    if figures["phases"]:
+    if figures.get("phases"):
         print_phases(label, n, seconds, figures["phases"])
     peak_mb, base_mb = figures["peak_kb"] / 1024, figures["baseline_kb"] / 1024
     return [label, f"{n:,}", f"{seeded:.1f}", f"{seconds:.1f}", fmt(n / seconds), f"{seconds / n * 1000:.2f}",
