@@ -164,8 +164,6 @@ class WebhookDispatcher:
             if failed and item.attempt < target.retries:
                 item.attempt += 1
                 time.sleep(min(0.2 * 2**item.attempt, 2.0))
-                if self._stale(item):
-                    return
                 with self._cond:
                     self._pending += 1
                 self._queue.put(item)
