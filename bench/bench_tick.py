@@ -114,16 +114,7 @@ def timed_phases(rt: Any) -> dict[str, float]:
 
     event.listen(rt.ledger.database, "before_cursor_execute", begin)
     event.listen(rt.ledger.database, "after_cursor_execute", end)
-    event.listen(rt.ledger.database, "commit", begin)
-    database_commit = rt.ledger.database.dialect.do_commit
-
-    def commit(connection: Any) -> None:
-        try:
-            database_commit(connection)
-        finally:
-            end()
-
-    rt.ledger.database.dialect.do_commit = commit
+    rt.ledger.database.dialect.do_commit = clocked("database", rt.ledger.database.dialect.do_commit)
     return spent
 
 
