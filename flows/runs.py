@@ -58,8 +58,7 @@ def log_push(rt: Runtime, report: PushReport, log: logging.Logger | logging.Logg
 def dead_letter_payload(rt: Runtime, row: PushedRow) -> dict[str, Any]:
     """What a ``kickoff.action.dead`` event carries: enough to act on without a look-up."""
     state = rt.ledger.load_state(row.action.onboarding_id)  # one read for its tenant and customer
-    tenant = state.tenant if state else (rt.tenant_of_tool(row.action.tool) or "")
-    return {"tenant": tenant, "onboarding": row.action.onboarding_id,
+    return {"tenant": rt.tenant_of_action(row.action, state) or "", "onboarding": row.action.onboarding_id,
             "customer": _name(state), "rule": row.action.rule,
             "tool": row.action.tool, "kind": row.action.kind.value, "reason": row.result.reason or "",
             "outbox_id": row.outbox_id, "key": row.action.idempotency_key}

@@ -15,6 +15,7 @@ from connectors.ratelimit import RateLimiter, account_limits, limiter_for
 from kickoff.contracts.mapping import MappingContext
 from kickoff.ledger import Ledger
 from kickoff.ledger.lookups import LedgerLookups
+from kickoff.model import Action, Onboarding
 from kickoff.playbooks import Playbook, find_playbook
 from kickoff.retry import RetryPolicy
 from kickoff.settings import SHARED_ACCOUNT, Config, TenantConfig, load_config
@@ -87,10 +88,14 @@ class Runtime:
                               table=self.tables.get(tool, {}).get(tenant_key, {}), now=now,
                               ledger=LedgerLookups(self.ledger))
 
-    def tenant_of_tool(self, tool: str) -> str | None:
-        """The tenant that uses ``tool`` (for writes whose onboarding state names none)."""
-        owners = [key for key, tenant in self.config.tenants.items() if tool in tenant.tools]
-        return owners[0] if owners else None
+    def tenant_of_action(self, action: Action, state: Onboarding | None) -> str | None:
+        """The tenant whose tables map ``action``: its onboarding's, else the one tenant that
+        uses its tool. None when no state names it and several tenants use the tool: taking
+        the first would write with another company's tables (its owners, its account)."""
+        if state is not None:
+            return state.tenant
+        users = [key for key, tenant in self.config.tenants.items() if action.tool in tenant.tools]
+        return users[0] if len(users) == 1 else None
 
 
 def utcnow() -> datetime:

@@ -64,10 +64,11 @@ class PushReport:
 
 
 def _tenant_key(rt: Runtime, action: Action, state: Onboarding | None) -> str:
-    """The tenant whose tables map ``action``: its onboarding's, else the tool's only one."""
-    key = state.tenant if state else rt.tenant_of_tool(action.tool)
+    """The tenant whose tables map ``action`` (``Runtime.tenant_of_action``); none is permanent."""
+    key = rt.tenant_of_action(action, state)
     if key is None:
-        raise MappingError("no tenant for this action", field="onboarding_id", retry=False)
+        raise MappingError(f"no onboarding {action.onboarding_id} in the ledger to name its tenant, and "
+                           f"{action.tool} is not one tenant's alone", field="onboarding_id", retry=False)
     return key
 
 

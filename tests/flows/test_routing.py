@@ -13,7 +13,7 @@ from flows.runtime import Runtime
 from flows.steps.routing import tenant_of
 from kickoff.contracts.mapping import MappingError
 from kickoff.ledger import Ledger
-from kickoff.model import CYCLE_FACT, Delivery, Onboarding, cycle_id
+from kickoff.model import CYCLE_FACT, Action, ActionKind, Delivery, Onboarding, cycle_id
 from kickoff.settings import load_config
 from tests.conftest import REPO
 
@@ -45,3 +45,17 @@ def test_given_a_ticket_of_a_later_cycle_then_the_change_goes_to_its_onboardings
     assert tenant_of(rt, stage_change("9002")) == "network"
     with pytest.raises(MappingError, match="no table route matches"):
         tenant_of(rt, stage_change("9999"))  # a ticket Kickoff does not know: still no tenant
+
+
+def _task(tool: str) -> Action:
+    return Action(kind=ActionKind.ADD_NOTE, tool=tool, onboarding_id="nobody-knows", payload={"body": "hello"},
+                  idempotency_key=f"key-{tool}", rule="T1", due_at=NOW)
+
+
+def test_given_an_action_whose_onboarding_is_unknown_then_only_a_tool_of_one_tenant_names_its_tenant(
+        rt: Runtime) -> None:
+    # salesforce is the marketplace's alone; hubspot is the network's and Assist's
+    assert rt.tenant_of_action(_task("salesforce"), None) == "marketplace"
+    assert rt.tenant_of_action(_task("hubspot"), None) is None  # not the first of the two
+    assist = Onboarding(id="assist:1", tenant="assist", playbook="assist-se", stage="new")
+    assert rt.tenant_of_action(_task("hubspot"), assist) == "assist"  # the onboarding's own tenant
