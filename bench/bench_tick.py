@@ -88,6 +88,7 @@ def timed_phases(rt: Any) -> dict[str, float]:
     from sqlalchemy import event
 
     from flows.steps import process
+    from kickoff.ledger import bulk
 
     spent = dict.fromkeys([*PHASES, "decide"], 0.0)
 
@@ -115,6 +116,8 @@ def timed_phases(rt: Any) -> dict[str, float]:
     event.listen(rt.ledger.database, "before_cursor_execute", begin)
     event.listen(rt.ledger.database, "after_cursor_execute", end)
     rt.ledger.database.dialect.do_commit = clocked("database", rt.ledger.database.dialect.do_commit)
+    if copying := getattr(bulk, "copy_rows", None):  # PostgreSQL's COPY: no cursor events
+        bulk.copy_rows = clocked("database", copying)
     return spent
 
 

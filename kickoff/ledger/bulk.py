@@ -1,5 +1,5 @@
-"""Many rows written (inserted or updated) through the driver's own executemany, each value converted by its
-column's type exactly as SQLAlchemy converts it (UTC text on SQLite, JSON, JSONB...).
+"""Many rows written (inserted or updated) through the driver's own executemany (or COPY), each value converted by
+its column's type exactly as SQLAlchemy converts it (UTC text on SQLite, JSON, JSONB...).
 
 For the tick's claim, where SQLAlchemy's per-row parameter handling (about 22 rows per timer:
 audit lines, timers, actions) cost more than the database itself. The statements are plain
@@ -9,7 +9,7 @@ SQL written with ``?`` for each value, the same text on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -41,6 +41,32 @@ def execute_many(conn: Connection, sql: str, table: Table, columns: Sequence[str
     statement = f"{head} SELECT {selected} FROM unnest({arrays}) AS u({unnamed}) {tail}"
     # %b: arrays sent in binary (in text, psycopg escapes every element in Python)
     conn.exec_driver_sql(statement, tuple(by_column))
+
+
+def append_many(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Rows added to a table that only grows (no conflict to settle: the audit), one value per
+    name of ``columns``. SQLite: the driver's executemany of one INSERT. PostgreSQL: COPY, which
+    takes the rows as one stream (a third less time than ``INSERT ... unnest`` for a claim's
+    audit lines, a dozen per timer)."""
+    if not rows:
+        return
+    names = ", ".join(f'"{name}"' for name in columns)
+    if conn.dialect.paramstyle == "qmark":
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+        execute_many(conn, sql, table, columns, rows)
+        return
+    converted = zip(*_by_column(conn, table, columns, rows), strict=True)
+    copy_rows(conn, f"COPY {table.name} ({names}) FROM STDIN", converted)
+
+
+def copy_rows(conn: Connection, copy_sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL's ``COPY ... FROM STDIN`` fed ``rows`` through psycopg, on ``conn``'s own
+    connection (so in its transaction). Out of SQLAlchemy's sight: no cursor events fire."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def update_many(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,

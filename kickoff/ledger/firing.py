@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from kickoff.ledger import state, timers
 from kickoff.ledger.audit import rule_of
-from kickoff.ledger.bulk import execute_many
+from kickoff.ledger.bulk import append_many, execute_many
 from kickoff.ledger.records import Firing
 from kickoff.ledger.schema import audit
 from kickoff.ledger.schema import outbox as outbox_table
@@ -76,7 +76,7 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
         state.save(conn, one, now)
     state.save_many(conn, [s for s in states if s.version != 0], now)
     execute_many(conn, _ENQUEUE, outbox_table, _ENQUEUE_COLUMNS, actions)
-    execute_many(conn, _AUDIT, audit, _AUDIT_COLUMNS, lines)
+    append_many(conn, audit, _AUDIT_COLUMNS, lines)
 
 
 # The statements of timers.set_timers, outbox.enqueue and audit.write, as plain SQL.

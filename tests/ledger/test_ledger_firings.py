@@ -120,7 +120,8 @@ def test_a_claim_committed_together_writes_the_same_rows_as_each_firing_committe
                      actions=[action(1, onboarding_id=oid), action(2, tool="asana", onboarding_id=oid,
                                                                    payload={"stage": "x", "due": "2025-03-04"})],
                      set_timers=[timer("later", oid, fire_at=FIRE + timedelta(days=2), attempt=2)],
-                     cancel_timers=["call"], audit=["T1: fired", "A2: task é due", "no rule here"])
+                     cancel_timers=["call"], audit=["T1: fired", "A2: task é due", "no rule here",
+                                                         "A3: a\ttab, a \\ and\na second line"])
         return Firing(due, d, f"timer:{due.key}")
 
     started(ledger, "ob-a", "ob-b", keys=("nudge", "call"))
@@ -134,4 +135,4 @@ def test_a_claim_committed_together_writes_the_same_rows_as_each_firing_committe
     assert ledger.commit_firings([firing_decision(due["ob-b"])], now=FIRE) == [None]
 
     assert rows("ob-a") == rows("ob-b")
-    assert len(rows("ob-b")["outbox"]) == 2 and len(rows("ob-b")["audit"]) == 2 + 3
+    assert len(rows("ob-b")["outbox"]) == 2 and len(rows("ob-b")["audit"]) == 2 + 4
