@@ -79,7 +79,7 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
     append_many(conn, audit, _AUDIT_COLUMNS, lines)
 
 
-# The statements of timers.set_timers, outbox.enqueue and audit.write, as plain SQL.
+# The statements of timers.set_timers and outbox.enqueue as plain SQL, and audit.write's columns.
 _SET_TIMER_COLUMNS = ("onboarding_id", "key", "fire_at", "rule", "data", "updated_at")
 _SET_TIMER = (
     'INSERT INTO timers (onboarding_id, "key", fire_at, rule, data, updated_at, status, claimed_by, lease_until) '
@@ -94,4 +94,3 @@ _ENQUEUE = (
     f"VALUES ({', '.join('?' for _ in _ENQUEUE_COLUMNS)}, 'pending', 0) ON CONFLICT (idempotency_key) DO NOTHING"
 )
 _AUDIT_COLUMNS = ("at", "onboarding_id", "event_id", "timer_key", "rule", "line")
-_AUDIT = 'INSERT INTO audit ("at", onboarding_id, event_id, timer_key, rule, line) VALUES (?, ?, ?, ?, ?, ?)'
