@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import requests
 from pydantic import BaseModel, Field
@@ -86,7 +86,7 @@ class WebhookDispatcher:
             self._pending += copies
             epoch = self._epoch
         for _ in range(copies):
-            self._queue.put(Outgoing(**{**item.__dict__, "epoch": epoch}))
+            self._queue.put(replace(item, epoch=epoch))
         self._ensure_thread()
         return True
 

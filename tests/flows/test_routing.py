@@ -47,7 +47,7 @@ def test_given_a_ticket_of_a_later_cycle_then_the_change_goes_to_its_onboardings
         tenant_of(rt, stage_change("9999"))  # a ticket Kickoff does not know: still no tenant
 
 
-def _task(tool: str) -> Action:
+def _note(tool: str) -> Action:
     return Action(kind=ActionKind.ADD_NOTE, tool=tool, onboarding_id="nobody-knows", payload={"body": "hello"},
                   idempotency_key=f"key-{tool}", rule="T1", due_at=NOW)
 
@@ -55,7 +55,7 @@ def _task(tool: str) -> Action:
 def test_given_an_action_whose_onboarding_is_unknown_then_only_a_tool_of_one_tenant_names_its_tenant(
         rt: Runtime) -> None:
     # salesforce is the marketplace's alone; hubspot is the network's and Assist's
-    assert rt.tenant_of_action(_task("salesforce"), None) == "marketplace"
-    assert rt.tenant_of_action(_task("hubspot"), None) is None  # not the first of the two
+    assert rt.tenant_of_action(_note("salesforce"), None) == "marketplace"
+    assert rt.tenant_of_action(_note("hubspot"), None) is None  # not the first of the two
     assist = Onboarding(id="assist:1", tenant="assist", playbook="assist-se", stage="new")
-    assert rt.tenant_of_action(_task("hubspot"), assist) == "assist"  # the onboarding's own tenant
+    assert rt.tenant_of_action(_note("hubspot"), assist) == "assist"  # the onboarding's own tenant
