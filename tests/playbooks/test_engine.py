@@ -97,6 +97,32 @@ def test_wall_clock_days_and_elapsed_hours_across_dst():
     assert add_business_days(datetime(2024, 4, 16).date(), -2).isoformat() == "2024-04-12"
 
 
+def test_a_moment_worked_out_once_is_not_reused_for_another_fold_zone_or_calendar():
+    """The tick keeps moments it worked out (``timecalc._moment``): two anchors that compare
+    equal in one zone but are different instants (the repeated hour at the end of DST), the
+    same anchor in another zone, or a calendar with another holiday, each get their own."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from kickoff.calendar import Calendar
+    from kickoff.playbooks.spec import TimeSpec
+    from kickoff.playbooks.timecalc import resolve
+
+    paris = ZoneInfo("Europe/Paris")
+    first = datetime(2024, 10, 27, 2, 30, tzinfo=paris)  # 02:30 CEST
+    second = first.replace(fold=1)  # 02:30 CET, an hour later
+    an_hour_on = TimeSpec.model_validate({"from": "data.at", "hours": 1})
+    # (an ambiguous local time never equals a time of another zone: compared as timestamps)
+    assert resolve(an_hour_on, paris, lambda _: first).timestamp() == t("2024-10-27T02:30:00+01:00").timestamp()
+    assert resolve(an_hour_on, paris, lambda _: second).timestamp() == t("2024-10-27T03:30:00+01:00").timestamp()
+    next_day_at_eight = TimeSpec.model_validate({"from": "data.day", "business_days": 1, "time": "08:00"})
+    friday = date(2024, 11, 1)
+    assert resolve(next_day_at_eight, paris, lambda _: friday) == t("2024-11-04T08:00:00+01:00")
+    assert resolve(next_day_at_eight, ZoneInfo("America/Sao_Paulo"), lambda _: friday) == t("2024-11-04T08:00:00-03:00")
+    closed_monday = Calendar(closed_days=frozenset({date(2024, 11, 4)}))
+    assert resolve(next_day_at_eight, paris, lambda _: friday, closed_monday) == t("2024-11-05T08:00:00+01:00")
+
+
 @pytest.mark.parametrize("source", ["__import__('os')", "data.__class__.x", "open('f')", "facts['x']", "lambda: 1", "x.y"])
 def test_expressions_refuse_what_is_not_allowed(source):
     with pytest.raises(ExprError):
