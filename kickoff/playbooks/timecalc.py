@@ -95,7 +95,7 @@ def resolve(spec: Any, zone: ZoneInfo, evaluate: Callable[[str], Any],
 _Steps = tuple[int, int, str | None, int, int]
 """Days, business days, time of day, hours, minutes: the steps of a ``TimeSpec`` once read."""
 _MOMENTS: dict[int, tuple[Calendar | None, dict[tuple[Any, ...], datetime]]] = {}
-_MOMENTS_KEPT = 50_000
+_MOMENTS_KEPT = 10_000
 
 
 def _moment(anchor_value: Any, zone: ZoneInfo, steps: _Steps, calendar: Calendar | None) -> datetime:
