@@ -15,6 +15,8 @@ from typing import Any
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kickoff.memo import IdentityMemo
+
 WEEKEND = (5, 6)  # Saturday, Sunday
 
 
@@ -59,16 +61,7 @@ class Calendar(BaseModel):
         """Move ``count`` business days (negative moves back); 0 leaves ``day`` as it is.
         Worked out once per (day, count) for this calendar: every onboarding's timers ask the
         same few (the holiday lookups were a tenth of a decision)."""
-        entry = _MOVES.get(id(self))
-        if entry is None or entry[0] is not self:
-            entry = _MOVES[id(self)] = (self, {})
-        moves = entry[1]
-        found = moves.get((day, count))
-        if found is None:
-            if len(moves) >= 50_000:
-                moves.clear()
-            found = moves[(day, count)] = self._move(day, count)
-        return found
+        return _MOVES.get(self, (day, count), self._move, day, count)
 
     def _move(self, day: date, count: int) -> date:
         step = 1 if count >= 0 else -1
@@ -80,8 +73,8 @@ class Calendar(BaseModel):
         return day
 
 
-_MOVES: dict[int, tuple[Calendar, dict[tuple[date, int], date]]] = {}
-"""Per calendar (by identity; the calendar is kept so its id is not reused): (day, count) -> day."""
+_MOVES: IdentityMemo[date] = IdentityMemo(kept=50_000)
+"""Per calendar: (day, count) -> the day ``count`` business days on."""
 
 WEEKDAYS = Calendar()
 """Monday to Friday, no holidays: the default when neither tenant nor playbook names a country."""

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kickoff.calendar import WEEKDAYS, Calendar
+from kickoff.memo import IdentityMemo
 from kickoff.playbooks.functions import as_date, as_datetime
 
 
@@ -94,8 +95,8 @@ def resolve(spec: Any, zone: ZoneInfo, evaluate: Callable[[str], Any],
 
 _Steps = tuple[int, int, str | None, int, int]
 """Days, business days, time of day, hours, minutes: the steps of a ``TimeSpec`` once read."""
-_MOMENTS: dict[int, tuple[Calendar | None, dict[tuple[Any, ...], datetime]]] = {}
-_MOMENTS_KEPT = 10_000
+_MOMENTS: IdentityMemo[datetime] = IdentityMemo(kept=10_000)
+"""Per calendar: (anchor's type, anchor, its zone and fold, zone, steps) -> the moment."""
 
 
 def _moment(anchor_value: Any, zone: ZoneInfo, steps: _Steps, calendar: Calendar | None) -> datetime:
@@ -103,22 +104,13 @@ def _moment(anchor_value: Any, zone: ZoneInfo, steps: _Steps, calendar: Calendar
     calendar: the onboardings of one tick set the same few moments (the next business day at
     09:00), and the wall-clock arithmetic was a fifth of a decision. A datetime's key carries
     its type, zone and fold, which equality ignores within one zone (the repeated hour)."""
+    key = (type(anchor_value), anchor_value, getattr(anchor_value, "tzinfo", None),
+           getattr(anchor_value, "fold", 0), zone, steps)
     try:
-        key = (type(anchor_value), anchor_value, getattr(anchor_value, "tzinfo", None),
-               getattr(anchor_value, "fold", 0), zone, steps)
         hash(key)
     except TypeError:  # not hashable (a list from a fact): worked out each time
         return _shift_by(anchor_value, zone, steps, calendar)
-    entry = _MOMENTS.get(id(calendar))
-    if entry is None or entry[0] is not calendar:
-        entry = _MOMENTS[id(calendar)] = (calendar, {})
-    known = entry[1]
-    found = known.get(key)
-    if found is None:
-        if len(known) >= _MOMENTS_KEPT:
-            known.clear()
-        found = known[key] = _shift_by(anchor_value, zone, steps, calendar)
-    return found
+    return _MOMENTS.get(calendar, key, _shift_by, anchor_value, zone, steps, calendar)
 
 
 def _shift_by(anchor_value: Any, zone: ZoneInfo, steps: _Steps, calendar: Calendar | None) -> datetime:

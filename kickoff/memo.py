@@ -1,0 +1,35 @@
+"""Results worked out once per owner object and key, the owner told apart by identity.
+
+For the decision's date arithmetic, asked the same few questions by every onboarding of a
+tick: a calendar (a frozen model) would be hashed field by field on every lookup, so each
+owner's answers live in a table of its own, found by ``id``. The owner is held with its table,
+so its id is not reused by another object while the table lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class IdentityMemo(Generic[V]):
+    """Per owner, key -> value; a table that reaches ``kept`` entries starts again empty."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._tables: dict[int, tuple[object, dict[Hashable, V]]] = {}
+
+    def get(self, owner: object, key: Hashable, work: Callable[..., V], *args: Any) -> V:
+        """The value for ``key`` under ``owner``: ``work(*args)`` the first time it is asked."""
+        entry = self._tables.get(id(owner))
+        if entry is None or entry[0] is not owner:
+            entry = self._tables[id(owner)] = (owner, {})
+        table = entry[1]
+        found = table.get(key)
+        if found is None:
+            if len(table) >= self.kept:
+                table.clear()
+            found = table[key] = work(*args)
+        return found
