@@ -1,0 +1,31 @@
+"""kickoff.memo: answers kept per owner object, by identity, and bounded."""
+
+from __future__ import annotations
+
+from kickoff.calendar import Calendar
+from kickoff.memo import IdentityMemo
+
+
+def test_equal_owners_that_are_different_objects_keep_their_own_answers() -> None:
+    memo: IdentityMemo[str] = IdentityMemo(kept=10)
+    first, second = Calendar(country="SE"), Calendar(country="SE")
+    assert first == second and first is not second
+    assert memo.get(first, "k", str.upper, "one") == "ONE"
+    assert memo.get(first, "k", str.upper, "ignored: known") == "ONE"
+    assert memo.get(second, "k", str.upper, "two") == "TWO"
+
+
+def test_a_table_that_reaches_its_bound_starts_again_so_memory_stays_bounded() -> None:
+    memo: IdentityMemo[int] = IdentityMemo(kept=3)
+    owner = object()
+    calls: list[int] = []
+
+    def work(n: int) -> int:
+        calls.append(n)
+        return n * n
+
+    for n in (1, 2, 3, 4):
+        memo.get(owner, n, work, n)
+    assert memo.get(owner, 4, work, 4) == 16  # kept: the table was emptied before 4 went in
+    assert memo.get(owner, 1, work, 1) == 1  # forgotten, worked out again
+    assert calls == [1, 2, 3, 4, 1]
