@@ -22,8 +22,10 @@ demo: $(STAMP)
 	$(BIN)/kickoff demo
 
 ## The whole test suite. PostgreSQL tests run too when KICKOFF_TEST_DATABASE_URL is set.
+## One worker per core, at most four (each starts its own session servers); `TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not ui"
+	$(BIN)/python -m pytest -m "not ui" -n $(TEST_WORKERS) --maxprocesses=4
 
 ## What ops see in the Prefect UI, in a real browser: `kickoff up --sandbox`, one onboarding
 ## with one dead letter, then the dashboard, the failed run, its artifact and the Event Feed.
