@@ -15,7 +15,8 @@ V = TypeVar("V")
 
 
 class IdentityMemo(Generic[V]):
-    """Per owner, key -> value; a table that reaches ``kept`` entries starts again empty."""
+    """Per owner, key -> value; a table that reaches ``kept`` entries starts again empty, and a
+    key that cannot be hashed (a list read from a fact) is worked out each time, not kept."""
 
     def __init__(self, kept: int) -> None:
         self.kept = kept
@@ -27,7 +28,10 @@ class IdentityMemo(Generic[V]):
         if entry is None or entry[0] is not owner:
             entry = self._tables[id(owner)] = (owner, {})
         table = entry[1]
-        found = table.get(key)
+        try:
+            found = table.get(key)
+        except TypeError:  # unhashable
+            return work(*args)
         if found is None:
             if len(table) >= self.kept:
                 table.clear()

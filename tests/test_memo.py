@@ -29,3 +29,17 @@ def test_a_table_that_reaches_its_bound_starts_again_so_memory_stays_bounded() -
     assert memo.get(owner, 4, work, 4) == 16  # kept: the table was emptied before 4 went in
     assert memo.get(owner, 1, work, 1) == 1  # forgotten, worked out again
     assert calls == [1, 2, 3, 4, 1]
+
+
+def test_a_key_that_cannot_be_hashed_is_worked_out_each_time_and_not_kept() -> None:
+    memo: IdentityMemo[str] = IdentityMemo(kept=3)
+    owner = object()
+    calls: list[str] = []
+
+    def work(text: str) -> str:
+        calls.append(text)
+        return text.upper()
+
+    assert memo.get(owner, ["a", "list"], work, "x") == "X"
+    assert memo.get(owner, ["a", "list"], work, "y") == "Y"
+    assert calls == ["x", "y"]

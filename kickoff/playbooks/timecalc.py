@@ -106,10 +106,6 @@ def _moment(anchor_value: Any, zone: ZoneInfo, steps: _Steps, calendar: Calendar
     its type, zone and fold, which equality ignores within one zone (the repeated hour)."""
     key = (type(anchor_value), anchor_value, getattr(anchor_value, "tzinfo", None),
            getattr(anchor_value, "fold", 0), zone, steps)
-    try:
-        hash(key)
-    except TypeError:  # not hashable (a list from a fact): worked out each time
-        return _shift_by(anchor_value, zone, steps, calendar)
     return _MOMENTS.get(calendar, key, _shift_by, anchor_value, zone, steps, calendar)
 
 
