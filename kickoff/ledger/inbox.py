@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Connection, bindparam, or_, select, text, update
+from sqlalchemy import Boolean, Connection, bindparam, select, text, update
 
-from kickoff.ledger.claims import claim_rows, claimed, lease_expired
+from kickoff.ledger.claims import claim_rows, claimed, lease_expired, waiting
 from kickoff.ledger.errors import ClaimLost, NotFound
 from kickoff.ledger.records import InboxItem
 from kickoff.ledger.schema import inbox
@@ -74,10 +74,10 @@ def claim(
             finished_at=now,
         )
     )
-    claimable = or_(inbox.c.status == "pending", expired)
     claim = claimed(worker, now + lease, attempts=inbox.c.attempts + 1)
-    rows = claim_rows(conn, inbox, claimable, [inbox.c.id], limit, claim)
-    return [_item(row) for row in rows]
+    taken = claim_rows(conn, inbox, pending=waiting(inbox), expired=expired, order_by=[inbox.c.id], limit=limit,
+                       values=claim)
+    return [_item(row) for row in taken.rows]
 
 
 def _item(row: Any) -> InboxItem:

@@ -15,7 +15,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 
 from kickoff.ledger import pauses
-from kickoff.ledger.claims import claim_rows, claimed, due_or_expired, lease_expired
+from kickoff.ledger.claims import claim_rows, claimed, lease_expired, waiting
 from kickoff.ledger.records import DeadLetter, OutboxItem
 from kickoff.ledger.schema import outbox
 from kickoff.ledger.types import JSONType, UTCDateTime
@@ -71,11 +71,11 @@ def claim(
     """Claim up to ``limit`` due rows of ``tool``, oldest due first; none while it is paused."""
     if pauses.is_paused(conn, tool):
         return []
-    claimable = and_(ob.tool == tool, due_or_expired(outbox, ob.next_try_at <= now, now))
-    expired = set(conn.scalars(select(ob.id).where(ob.tool == tool, lease_expired(outbox, now))))
     claim = claimed(worker, now + lease, updated_at=now)
-    rows = claim_rows(conn, outbox, claimable, [ob.next_try_at, ob.id], limit, claim)
-    return [_item(row, reclaimed=row.id in expired) for row in rows]
+    taken = claim_rows(conn, outbox, pending=and_(ob.tool == tool, waiting(outbox, ob.next_try_at <= now)),
+                       expired=and_(ob.tool == tool, lease_expired(outbox, now)),
+                       order_by=[ob.next_try_at, ob.id], limit=limit, values=claim)
+    return [_item(row, reclaimed=row.id in taken.reclaimed) for row in taken.rows]
 
 
 def action_of(row: Any) -> Action:

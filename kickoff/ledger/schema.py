@@ -113,7 +113,7 @@ outbox = Table(
     # the action whose creation this one last waited for (kickoff.ledger.results): its
     # death ends this row too, and replaying it replays this row
     Column("blocked_by", String(64)),
-    Index(None, "tool", "status", "next_try_at"),
+    Index(None, "tool", "status", "next_try_at", "id"),  # a claim's order (kickoff.ledger.claims)
     Index(None, "onboarding_id"),
 )
 
@@ -130,7 +130,7 @@ timers = Table(
     *_lease(),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("onboarding_id", "key"),
-    Index(None, "status", "fire_at"),
+    Index(None, "status", "fire_at", "id"),  # a claim's order (kickoff.ledger.claims)
 )
 
 crosswalk = Table(

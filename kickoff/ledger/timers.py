@@ -14,7 +14,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, bindparam, select, text, update
 
 from kickoff.ledger.bulk import update_many
-from kickoff.ledger.claims import claim_rows, claimed, due_or_expired
+from kickoff.ledger.claims import claim_rows, claimed, lease_expired, waiting
 from kickoff.ledger.errors import ClaimLost
 from kickoff.ledger.records import DueTimer
 from kickoff.ledger.schema import timers
@@ -89,10 +89,10 @@ def claim_due(
     conn: Connection, now: datetime, limit: int, worker: str, lease: timedelta
 ) -> list[DueTimer]:
     """Claim timers whose time has come (and ones whose claimer died), earliest first."""
-    claimable = due_or_expired(timers, tc.fire_at <= now, now)
     claim = claimed(worker, now + lease, updated_at=now)
-    rows = claim_rows(conn, timers, claimable, [tc.fire_at, tc.id], limit, claim)
-    return [_due(row) for row in rows]
+    taken = claim_rows(conn, timers, pending=waiting(timers, tc.fire_at <= now), expired=lease_expired(timers, now),
+                       order_by=[tc.fire_at, tc.id], limit=limit, values=claim)
+    return [_due(row) for row in taken.rows]
 
 
 def _due(row: Any) -> DueTimer:

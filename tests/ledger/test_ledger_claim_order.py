@@ -1,0 +1,104 @@
+"""A claim reads its queue in index order and stops at its size (``kickoff.ledger.claims``).
+
+A backlog of timers due at one moment (a tick's 08:00) used to be read and sorted whole for
+every claim of 500: the tick grew slower as the backlog grew. The plans are asked of the
+database itself (``EXPLAIN``) for the statements a claim really runs, and the claims'
+order and take-overs are checked on rows built to tell the two kinds apart.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from ledger_builders import T0, action, decision, state
+from sqlalchemy import event, insert
+
+from kickoff.ledger import Ledger
+from kickoff.ledger.schema import timers
+
+LEASE = 60
+
+
+def _add_timers(ledger: Ledger, count: int, fire_at: Any = T0, status: str = "pending", key: str = "t",
+                **extra: Any) -> None:
+    with ledger.transaction() as conn:
+        conn.execute(insert(timers), [
+            {"onboarding_id": f"ob-{status}-{i}", "key": key, "fire_at": fire_at, "rule": "A2", "data": {},
+             "status": status, "updated_at": T0, **extra} for i in range(count)])
+
+
+def _selects_of(ledger: Ledger, claim: Any) -> list[tuple[str, Any]]:
+    """The SELECT statements (and their parameters) ``claim()`` runs on the ledger."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(ledger.database, "before_cursor_execute", keep)
+    try:
+        claim()
+    finally:
+        event.remove(ledger.database, "before_cursor_execute", keep)
+    return seen
+
+
+def _plan(ledger: Ledger, statement: str, parameters: Any) -> str:
+    """The database's plan for ``statement``, as text. On PostgreSQL sorting is made the last
+    resort (``enable_sort = off``), so a sort shows only when no index gives the order."""
+    with ledger.transaction() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        if conn.dialect.name == "postgresql":
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute(f"EXPLAIN {statement}", parameters)
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def test_a_claim_of_due_timers_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
+    _add_timers(ledger, 300)  # all due at the same moment: only the id orders them
+    statements = _selects_of(ledger, lambda: ledger.claim_due_timers(now=T0, limit=10, worker="tick"))
+    assert len(statements) == 2  # the expired leases, then the pending rows
+    for statement, parameters in statements:
+        plan = _plan(ledger, statement, parameters)
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+        assert "ix_timers_status_fire_at_id" in plan, plan
+
+
+def test_a_claim_of_a_tools_actions_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
+    ledger.commit_decision(decision(state(), actions=[action(n) for n in range(50)]), now=T0)
+    statements = _selects_of(ledger, lambda: ledger.claim_outbox("hubspot", "push", 5, now=T0, lease_seconds=LEASE))
+    selects = [(s, p) for s, p in statements if "FROM outbox" in s]
+    assert len(selects) == 2
+    for statement, parameters in selects:
+        plan = _plan(ledger, statement, parameters)
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+        assert "ix_outbox_tool_status_next_try_at_id" in plan, plan
+
+
+def test_a_claim_takes_due_and_taken_over_timers_earliest_first_ties_by_id(ledger: Ledger) -> None:
+    _add_timers(ledger, 3, fire_at=T0 - timedelta(minutes=5))
+    _add_timers(ledger, 2, fire_at=T0 - timedelta(minutes=10), status="claimed",
+                claimed_by="dead-worker", lease_until=T0 - timedelta(seconds=1))
+    _add_timers(ledger, 2, fire_at=T0 + timedelta(minutes=1), key="later")  # not due yet
+    first = ledger.claim_due_timers(now=T0, limit=4, worker="tick")
+    assert [(t.onboarding_id, t.timer.fire_at) for t in first] == [
+        ("ob-claimed-0", T0 - timedelta(minutes=10)), ("ob-claimed-1", T0 - timedelta(minutes=10)),
+        ("ob-pending-0", T0 - timedelta(minutes=5)), ("ob-pending-1", T0 - timedelta(minutes=5))]
+    rest = ledger.claim_due_timers(now=T0, limit=4, worker="tick")
+    assert [t.onboarding_id for t in rest] == ["ob-pending-2"]  # the later two are not due
+    assert ledger.claim_due_timers(now=T0, limit=4, worker="tick") == []
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_a_claim_of_actions_marks_only_the_taken_over_ones_as_reclaimed(ledger: Ledger, limit: int) -> None:
+    ledger.commit_decision(decision(state(), actions=[action(n) for n in range(3)]), now=T0)
+    [stale] = ledger.claim_outbox("hubspot", "push", 1, now=T0, lease_seconds=LEASE)
+    later = T0 + timedelta(seconds=LEASE + 1)
+    taken = ledger.claim_outbox("hubspot", "push", limit, now=later, lease_seconds=LEASE)
+    assert [(item.id, item.reclaimed) for item in taken] == [
+        (stale.id, True), *[(item.id, False) for item in taken[1:]]][:limit]
+    assert len(taken) == limit
