@@ -84,7 +84,7 @@ inbox = Table(
     Column("onboarding_id", String(255)),  # the onboarding its events named, set when processed
     UniqueConstraint("tool", "dedup_key"),
     CheckConstraint(_one_of("kind", ("webhook", "poll")), name="kind"),
-    Index(None, "status", "lease_until"),
+    Index(None, "status", "id"),  # a claim's order (kickoff.ledger.claims)
     Index(None, "onboarding_id"),
 )
 

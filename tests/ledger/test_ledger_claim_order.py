@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ledger_builders import T0, action, decision, state
+from ledger_builders import T0, action, decision, delivery, state
 from sqlalchemy import event, insert
 
 from kickoff.ledger import Ledger
@@ -77,6 +77,17 @@ def test_a_claim_of_a_tools_actions_takes_them_in_index_order_without_sorting_th
         plan = _plan(ledger, statement, parameters)
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
         assert "ix_outbox_tool_status_next_try_at_id" in plan, plan
+
+
+def test_a_claim_of_deliveries_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
+    ledger.store_deliveries([delivery(n) for n in range(300)])
+    statements = _selects_of(ledger, lambda: ledger.claim_inbox("process", limit=10, now=T0))
+    selects = [(s, p) for s, p in statements if "FROM inbox" in s]
+    assert len(selects) == 2
+    for statement, parameters in selects:
+        plan = _plan(ledger, statement, parameters)
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+        assert "ix_inbox_status_id" in plan, plan
 
 
 def test_a_claim_takes_due_and_taken_over_timers_earliest_first_ties_by_id(ledger: Ledger) -> None:

@@ -4,8 +4,8 @@ Revision ID: 0007_claim_order
 Revises: 0006_budgets
 Create Date: 2026-12-07
 
-A claim takes the first due timers by (fire_at, id) and the first due actions of a tool by
-(next_try_at, id). With the id at the end of the index, the database reads them in index
+A claim takes the first due timers by (fire_at, id), the first due actions of a tool by
+(next_try_at, id) and the first deliveries by id. With the id at the end of the index, the database reads them in index
 order and stops at the claim's size; without it, timers due at one moment (a tick's 08:00)
 were all read and sorted by id for every claim (``kickoff.ledger.claims``).
 """
@@ -20,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 _INDEXES = (  # (table, columns before, columns now)
+    ("inbox", ("status", "lease_until"), ("status", "id")),
     ("timers", ("status", "fire_at"), ("status", "fire_at", "id")),
     ("outbox", ("tool", "status", "next_try_at"), ("tool", "status", "next_try_at", "id")),
 )
