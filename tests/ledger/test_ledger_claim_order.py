@@ -58,36 +58,33 @@ def _plan(ledger: Ledger, statement: str, parameters: Any) -> str:
         return "\n".join(str(row[-1]) for row in cursor.fetchall())
 
 
-def test_a_claim_of_due_timers_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
-    _add_timers(ledger, 300)  # all due at the same moment: only the id orders them
-    statements = _selects_of(ledger, lambda: ledger.claim_due_timers(now=T0, limit=10, worker="tick"))
-    assert len(statements) == 2  # the expired leases, then the pending rows
-    for statement, parameters in statements:
+def _assert_read_in_index_order(ledger: Ledger, claim: Any, table: str, index: str) -> None:
+    """``claim()`` reads ``table`` twice (the expired leases, then the pending rows), each
+    time along ``index`` and without sorting what it reads."""
+    selects = [(s, p) for s, p in _selects_of(ledger, claim) if f"FROM {table}" in s]
+    assert len(selects) == 2
+    for statement, parameters in selects:
         plan = _plan(ledger, statement, parameters)
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
-        assert "ix_timers_status_fire_at_id" in plan, plan
+        assert index in plan, plan
+
+
+def test_a_claim_of_due_timers_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
+    _add_timers(ledger, 300)  # all due at the same moment: only the id orders them
+    _assert_read_in_index_order(ledger, lambda: ledger.claim_due_timers(now=T0, limit=10, worker="tick"),
+                                "timers", "ix_timers_status_fire_at_id")
 
 
 def test_a_claim_of_a_tools_actions_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
     ledger.commit_decision(decision(state(), actions=[action(n) for n in range(50)]), now=T0)
-    statements = _selects_of(ledger, lambda: ledger.claim_outbox("hubspot", "push", 5, now=T0, lease_seconds=LEASE))
-    selects = [(s, p) for s, p in statements if "FROM outbox" in s]
-    assert len(selects) == 2
-    for statement, parameters in selects:
-        plan = _plan(ledger, statement, parameters)
-        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
-        assert "ix_outbox_tool_status_next_try_at_id" in plan, plan
+    _assert_read_in_index_order(ledger, lambda: ledger.claim_outbox("hubspot", "push", 5, now=T0, lease_seconds=LEASE),
+                                "outbox", "ix_outbox_tool_status_next_try_at_id")
 
 
 def test_a_claim_of_deliveries_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
     ledger.store_deliveries([delivery(n) for n in range(300)])
-    statements = _selects_of(ledger, lambda: ledger.claim_inbox("process", limit=10, now=T0))
-    selects = [(s, p) for s, p in statements if "FROM inbox" in s]
-    assert len(selects) == 2
-    for statement, parameters in selects:
-        plan = _plan(ledger, statement, parameters)
-        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
-        assert "ix_inbox_status_id" in plan, plan
+    _assert_read_in_index_order(ledger, lambda: ledger.claim_inbox("process", limit=10, now=T0),
+                                "inbox", "ix_inbox_status_id")
 
 
 def test_a_claim_takes_due_and_taken_over_timers_earliest_first_ties_by_id(ledger: Ledger) -> None:
