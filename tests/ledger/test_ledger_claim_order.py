@@ -12,30 +12,56 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ledger_builders import T0, action, decision, delivery, state
-from sqlalchemy import event, insert
+from ledger_builders import T0, action, decision, state
+from sqlalchemy import Table, event, insert
 
 from kickoff.ledger import Ledger
-from kickoff.ledger.schema import timers
+from kickoff.ledger.schema import inbox, outbox, timers
 
 LEASE = 60
 
 
+BACKLOG = 20_000
+"""Rows in a queue whose claim is planned: enough that PostgreSQL, its statistics not yet
+gathered, plans a sort of all of them unless told to follow the index."""
+
+
 def _add_timers(ledger: Ledger, count: int, fire_at: Any = T0, status: str = "pending", key: str = "t",
                 **extra: Any) -> None:
+    _add(ledger, timers, [{"onboarding_id": f"ob-{status}-{i}", "key": key, "fire_at": fire_at, "rule": "A2",
+                           "data": {}, "status": status, "updated_at": T0, **extra} for i in range(count)])
+
+
+def _add_actions(ledger: Ledger, count: int) -> None:
+    _add(ledger, outbox, [{"idempotency_key": f"key-{i:08d}", "tool": "hubspot", "kind": "set_stage", "rule": "A2",
+                           "onboarding_id": f"ob-{i}", "payload": {"stage": "welcome"}, "due_at": T0,
+                           "status": "pending", "attempts": 0, "next_try_at": T0, "created_at": T0,
+                           "updated_at": T0} for i in range(count)])
+
+
+def _add_deliveries(ledger: Ledger, count: int) -> None:
+    _add(ledger, inbox, [{"tool": "hubspot", "dedup_key": f"evt-{i}", "kind": "webhook", "echo": False,
+                          "payload": {"objectId": i}, "received_at": T0, "status": "pending", "attempts": 0}
+                         for i in range(count)])
+
+
+def _add(ledger: Ledger, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Rows straight into a queue's table, as a burst would leave them (not analysed)."""
     with ledger.transaction() as conn:
-        conn.execute(insert(timers), [
-            {"onboarding_id": f"ob-{status}-{i}", "key": key, "fire_at": fire_at, "rule": "A2", "data": {},
-             "status": status, "updated_at": T0, **extra} for i in range(count)])
+        conn.execute(insert(table), rows)
 
 
-def _selects_of(ledger: Ledger, claim: Any) -> list[tuple[str, Any]]:
-    """The SELECT statements (and their parameters) ``claim()`` runs on the ledger."""
-    seen: list[tuple[str, Any]] = []
+def _selects_of(ledger: Ledger, claim: Any) -> list[tuple[str, Any, list[str]]]:
+    """The SELECT statements ``claim()`` runs on the ledger: each with its parameters and the
+    ``SET LOCAL`` settings the claim made before it in its transaction."""
+    seen: list[tuple[str, Any, list[str]]] = []
+    settings: list[str] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SET LOCAL"):
+            settings.append(statement)
         if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
+            seen.append((statement, parameters, list(settings)))
 
     event.listen(ledger.database, "before_cursor_execute", keep)
     try:
@@ -45,13 +71,15 @@ def _selects_of(ledger: Ledger, claim: Any) -> list[tuple[str, Any]]:
     return seen
 
 
-def _plan(ledger: Ledger, statement: str, parameters: Any) -> str:
-    """The database's plan for ``statement``, as text. On PostgreSQL sorting is made the last
-    resort (``enable_sort = off``), so a sort shows only when no index gives the order."""
+def _plan(ledger: Ledger, statement: str, parameters: Any, settings: list[str]) -> str:
+    """The database's plan for ``statement``, as text, under the claim's own ``settings``.
+    The tables are fresh and never analysed: PostgreSQL believes them nearly empty, as it
+    does a queue right after a burst of rows."""
     with ledger.transaction() as conn:
         cursor = conn.connection.driver_connection.cursor()
         if conn.dialect.name == "postgresql":
-            cursor.execute("SET LOCAL enable_sort = off")
+            for setting in settings:
+                cursor.execute(setting)
             cursor.execute(f"EXPLAIN {statement}", parameters)
         else:
             cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
@@ -61,28 +89,28 @@ def _plan(ledger: Ledger, statement: str, parameters: Any) -> str:
 def _assert_read_in_index_order(ledger: Ledger, claim: Any, table: str, index: str) -> None:
     """``claim()`` reads ``table`` twice (the expired leases, then the pending rows), each
     time along ``index`` and without sorting what it reads."""
-    selects = [(s, p) for s, p in _selects_of(ledger, claim) if f"FROM {table}" in s]
+    selects = [(s, p, settings) for s, p, settings in _selects_of(ledger, claim) if f"FROM {table}" in s]
     assert len(selects) == 2
-    for statement, parameters in selects:
-        plan = _plan(ledger, statement, parameters)
+    for statement, parameters, settings in selects:
+        plan = _plan(ledger, statement, parameters, settings)
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
         assert index in plan, plan
 
 
 def test_a_claim_of_due_timers_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
-    _add_timers(ledger, 300)  # all due at the same moment: only the id orders them
+    _add_timers(ledger, BACKLOG)  # all due at the same moment: only the id orders them
     _assert_read_in_index_order(ledger, lambda: ledger.claim_due_timers(now=T0, limit=10, worker="tick"),
                                 "timers", "ix_timers_status_fire_at_id")
 
 
 def test_a_claim_of_a_tools_actions_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
-    ledger.commit_decision(decision(state(), actions=[action(n) for n in range(50)]), now=T0)
+    _add_actions(ledger, BACKLOG)
     _assert_read_in_index_order(ledger, lambda: ledger.claim_outbox("hubspot", "push", 5, now=T0, lease_seconds=LEASE),
                                 "outbox", "ix_outbox_tool_status_next_try_at_id")
 
 
 def test_a_claim_of_deliveries_takes_them_in_index_order_without_sorting_the_backlog(ledger: Ledger) -> None:
-    ledger.store_deliveries([delivery(n) for n in range(300)])
+    _add_deliveries(ledger, BACKLOG)
     _assert_read_in_index_order(ledger, lambda: ledger.claim_inbox("process", limit=10, now=T0),
                                 "inbox", "ix_inbox_status_id")
 
