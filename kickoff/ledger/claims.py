@@ -25,6 +25,13 @@ from sqlalchemy import ColumnElement, Connection, Row, Table, and_, select, upda
 from kickoff.ledger.database import is_postgres
 from kickoff.ledger.errors import LedgerError
 
+FOLLOW_THE_INDEX = "SET LOCAL enable_sort = off"
+"""PostgreSQL plans a claim from its statistics, and right after a burst of rows (an outage's
+deliveries, timers bulk-imported) they still say the queue is nearly empty: it then reads the
+whole backlog and sorts it (``EXPLAIN``: 100,000 rows sorted on disk for a claim of 500). With
+sorting its last resort, for the rest of the claim's own transaction only, it follows the
+index in the claim's order and stops at the limit, whatever the backlog."""
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -70,14 +77,6 @@ def claim_rows(
         )
     position = {row_id: i for i, row_id in enumerate(ids)}
     return Claimed(sorted(rows, key=lambda row: position[row.id]), frozenset(row[0] for row in taken_over) & set(ids))
-
-
-FOLLOW_THE_INDEX = "SET LOCAL enable_sort = off"
-"""PostgreSQL plans a claim from its statistics, and right after a burst of rows (an outage's
-deliveries, timers bulk-imported) they still say the queue is nearly empty: it then reads the
-whole backlog and sorts it (``EXPLAIN``: 100,000 rows sorted on disk for a claim of 500). With
-sorting its last resort, for the rest of the claim's own transaction only, it follows the
-index in the claim's order and stops at the limit, whatever the backlog."""
 
 
 def _candidates(conn: Connection, table: Table, condition: ColumnElement[bool], order_by: Sequence[Any],
