@@ -63,12 +63,12 @@ def claim_rows(
         return Claimed([], frozenset())
     if is_postgres(conn):
         conn.exec_driver_sql(FOLLOW_THE_INDEX)
-    taken_over = _candidates(conn, table, expired, order_by, limit)
-    queued = _candidates(conn, table, pending, order_by, limit)
-    chosen = sorted(taken_over + queued, key=lambda row: (tuple(row[1:]), row[0]))[:limit]
+    taken_over = _candidates(conn, expired, order_by, limit)
+    queued = _candidates(conn, pending, order_by, limit)
+    chosen = sorted(taken_over + queued, key=tuple)[:limit]
     if not chosen:
         return Claimed([], frozenset())
-    ids = [row[0] for row in chosen]
+    ids = [row[-1] for row in chosen]
     rows = conn.execute(update(table).where(table.c.id.in_(ids)).values(**values).returning(*table.c)).all()
     if len(rows) != len(ids):
         raise LedgerError(
@@ -76,13 +76,14 @@ def claim_rows(
             "worker: the database is not serialising claims"
         )
     position = {row_id: i for i, row_id in enumerate(ids)}
-    return Claimed(sorted(rows, key=lambda row: position[row.id]), frozenset(row[0] for row in taken_over) & set(ids))
+    return Claimed(sorted(rows, key=lambda row: position[row.id]), frozenset(row[-1] for row in taken_over) & set(ids))
 
 
-def _candidates(conn: Connection, table: Table, condition: ColumnElement[bool], order_by: Sequence[Any],
+def _candidates(conn: Connection, condition: ColumnElement[bool], order_by: Sequence[Any],
                 limit: int) -> list[Row[Any]]:
-    """(id, *order_by) of the first ``limit`` rows meeting ``condition``, locked on PostgreSQL."""
-    query = select(table.c.id, *order_by).where(condition).order_by(*order_by).limit(limit)
+    """The ``order_by`` values (the id last) of the first ``limit`` rows meeting ``condition``,
+    locked on PostgreSQL."""
+    query = select(*order_by).where(condition).order_by(*order_by).limit(limit)
     if is_postgres(conn):
         query = query.with_for_update(skip_locked=True)
     return list(conn.execute(query).all())
