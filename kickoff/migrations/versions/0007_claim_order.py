@@ -5,9 +5,10 @@ Revises: 0006_budgets
 Create Date: 2026-12-07
 
 A claim takes the first due timers by (fire_at, id), the first due actions of a tool by
-(next_try_at, id) and the first deliveries by id. With the id at the end of the index, the database reads them in index
-order and stops at the claim's size; without it, timers due at one moment (a tick's 08:00)
-were all read and sorted by id for every claim (``kickoff.ledger.claims``).
+(next_try_at, id) and the first deliveries by id. With the id at the end of the index, the
+database reads them in index order and stops at the claim's size; without it, timers due at
+one moment (a tick's 08:00) were all read and sorted by id for every claim
+(``kickoff.ledger.claims``).
 """
 
 from __future__ import annotations
