@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, and_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, and_, or_, select, update
 
 from kickoff.ledger.database import is_postgres
 from kickoff.ledger.errors import LedgerError
@@ -98,6 +98,12 @@ def waiting(table: Table, due: ColumnElement[bool] | None = None) -> ColumnEleme
     """A row waiting for its first (or next) worker, and ``due`` when the queue has a due time."""
     is_pending = table.c.status == "pending"
     return is_pending if due is None else and_(is_pending, due)
+
+
+def claimable(table: Table, due: ColumnElement[bool], now: datetime) -> ColumnElement[bool]:
+    """Either kind in one condition, for counting and look-ups (``kickoff.ledger.status``); a
+    claim reads the two apart (``claim_rows``)."""
+    return or_(waiting(table, due), lease_expired(table, now))
 
 
 def claimed(worker: str, until: datetime, **more: Any) -> dict[str, Any]:

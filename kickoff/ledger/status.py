@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, func, select
 
+from kickoff.ledger.claims import claimable
 from kickoff.ledger.pauses import all_paused
 from kickoff.ledger.records import LedgerStatus
 from kickoff.ledger.schema import inbox, outbox, timers
@@ -29,8 +30,7 @@ def status(conn: Connection, now: datetime) -> LedgerStatus:
 
 def _due_timer(now: datetime) -> ColumnElement[bool]:
     """A timer to tick now: pending and due, or claimed by a worker whose lease ran out."""
-    return or_(and_(timers.c.status == "pending", timers.c.fire_at <= now),
-               and_(timers.c.status == "claimed", timers.c.lease_until <= now))
+    return claimable(timers, timers.c.fire_at <= now, now)
 
 
 def next_due(conn: Connection, after: datetime | None = None) -> datetime | None:
@@ -54,10 +54,7 @@ def due_outbox_tools(conn: Connection, now: datetime) -> list[str]:
     """Tools with outbox rows due now, or claimed by a worker whose lease ran out (what a
     push sweep must visit: those rows are the next worker's)."""
     rows = conn.execute(
-        select(outbox.c.tool).where(or_(
-            and_(outbox.c.status == "pending", outbox.c.next_try_at <= now),
-            and_(outbox.c.status == "claimed", outbox.c.lease_until <= now),
-        )).distinct()
+        select(outbox.c.tool).where(claimable(outbox, outbox.c.next_try_at <= now, now)).distinct()
     )
     return sorted(r[0] for r in rows)
 
@@ -75,8 +72,7 @@ class Overdue:
 def overdue(conn: Connection, now: datetime, since: datetime, timers_since: datetime | None = None) -> Overdue:
     """Three small look-ups (one row or a DISTINCT each): cheap enough to run every few seconds.
     ``timers_since``: timers due by then count (default ``now``)."""
-    waiting = or_(and_(inbox.c.status == "pending", inbox.c.received_at <= since),
-                  and_(inbox.c.status == "claimed", inbox.c.lease_until <= now))
+    waiting = claimable(inbox, inbox.c.received_at <= since, now)
     has_inbox = conn.execute(select(inbox.c.id).where(waiting).limit(1)).first() is not None
     has_timers = conn.execute(select(timers.c.id).where(_due_timer(timers_since or now)).limit(1)).first() is not None
     return Overdue(has_inbox, has_timers, due_outbox_tools(conn, since))
