@@ -15,17 +15,21 @@ V = TypeVar("V")
 
 
 class IdentityMemo(Generic[V]):
-    """Per owner, key -> value; a table that reaches ``kept`` entries starts again empty, and a
-    key that cannot be hashed (a list read from a fact) is worked out each time, not kept."""
+    """Per owner, key -> value; a table that reaches ``kept`` entries starts again empty, and so
+    do all of them when a new owner would make more than ``owners`` (a process that builds its
+    calendars again keeps no dead ones); a key that cannot be hashed (a list read from a fact)
+    is worked out each time, not kept."""
 
-    def __init__(self, kept: int) -> None:
-        self.kept = kept
+    def __init__(self, kept: int, owners: int = 64) -> None:
+        self.kept, self.owners = kept, owners
         self._tables: dict[int, tuple[object, dict[Hashable, V]]] = {}
 
     def get(self, owner: object, key: Hashable, work: Callable[..., V], *args: Any) -> V:
         """The value for ``key`` under ``owner``: ``work(*args)`` the first time it is asked."""
         entry = self._tables.get(id(owner))
         if entry is None or entry[0] is not owner:
+            if entry is None and len(self._tables) >= self.owners:
+                self._tables.clear()
             entry = self._tables[id(owner)] = (owner, {})
         table = entry[1]
         try:

@@ -46,3 +46,16 @@ def test_a_key_that_cannot_be_hashed_is_worked_out_each_time_and_not_kept() -> N
     assert memo.get(owner, ["a", "list"], work, 3) == 9
     assert memo.get(owner, ["a", "list"], work, 4) == 16
     assert calls == [3, 4]
+
+
+def test_owners_beyond_the_bound_start_every_table_again_so_old_owners_are_not_kept() -> None:
+    memo: IdentityMemo[int] = IdentityMemo(kept=10, owners=2)
+    calls, work = _squares()
+    first, second, third = object(), object(), object()
+    for owner in (first, second):
+        memo.get(owner, 5, work, 5)
+    memo.get(first, 5, work, 5)  # known
+    memo.get(third, 5, work, 5)  # a third owner: the tables start again
+    memo.get(first, 5, work, 5)  # forgotten, worked out again
+    assert calls == [5, 5, 5, 5]
+    assert len(memo._tables) == 2
