@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
     @ledger_app.command("status")
     def status(as_json: JsonFlag = False) -> None:
-        """Pending inbox, pending and dead outbox rows, due timers, paused tools, and each daily
+        """Pending inbox, pending and dead outbox rows, due and failed timers, paused tools, and each daily
         budget (a vendor's daily allowance: used of allowed, and when it resets)."""
         with _open() as ledger:
             counts = ledger.status(datetime.now(UTC))
@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
             ("pending outbox", counts.pending_outbox),
             ("dead outbox", counts.dead_outbox),
             ("due timers", counts.due_timers),
+            ("failed timers", counts.failed_timers),
             ("paused tools", ", ".join(counts.paused_tools) or "none"),
         ]
         for label, value in rows:
@@ -98,6 +99,19 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"replayed {len(replayed)}: {' '.join(map(str, replayed)) or '-'}")
         if missing:
             fail(f"not dead letters (left alone): {' '.join(map(str, missing))}", code=1)
+
+    @ledger_app.command("retry-timers")
+    def retry_timers(
+        onboarding: Annotated[
+            list[str] | None, typer.Option("--onboarding", help="only this onboarding's (repeatable)")
+        ] = None,
+    ) -> None:
+        """Fire failed timers again (their playbook line is fixed): pending at their own moment,
+        so the next tick decides them as they were set. The reason each failed is in its
+        onboarding's story (kickoff onboarding show)."""
+        with _open() as ledger:
+            count = ledger.retry_failed_timers(onboarding or None, datetime.now(UTC))
+        typer.echo(f"{count} failed timer{'s' if count != 1 else ''} pending again")
 
     @ledger_app.command("resume")
     def resume(

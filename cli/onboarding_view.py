@@ -84,6 +84,16 @@ def _inbox_line(row: dict[str, Any], view: View) -> str:
     return f"{head}: {row['status']}"
 
 
+def _timer_line(row: dict[str, Any], zone: ZoneInfo) -> str:
+    head = f"  {row['key']} ({row['rule']}): "
+    if row["status"] in ("pending", "claimed"):
+        return f"{head}{row['status']}, due {local(row['fire_at'], zone)}"
+    if row["status"] == "failed":
+        return (f"{head}FAILED at {local(row['updated_at'], zone)} (why: under Decisions; "
+                "kickoff ledger retry-timers fires it again)")
+    return f"{head}{row['status']} ({local(row['updated_at'], zone)})"
+
+
 def _waiting_lines(view: View) -> list[str]:
     lines = []
     if view.waiting:
@@ -113,10 +123,7 @@ def text(view: View) -> str:
     out += ["", "Actions:"]
     out += [_action_line(a, zone) for a in view.story.actions] or ["  none"]
     out += ["", "Timers:"]
-    out += [f"  {t['key']} ({t['rule']}): {t['status']}"
-            + (f", due {local(t['fire_at'], zone)}" if t["status"] in ("pending", "claimed")
-               else f" ({local(t['updated_at'], zone)})")
-            for t in view.story.timers] or ["  none"]
+    out += [_timer_line(t, zone) for t in view.story.timers] or ["  none"]
     out += ["", "Received:"]
     out += [_inbox_line(r, view) for r in view.received] or ["  nothing"]
     out += ["", "Waiting for:", *_waiting_lines(view)]

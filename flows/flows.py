@@ -120,7 +120,8 @@ def process_inbox_flow(now: str | None = None) -> dict:
 def tick_flow(now: str | None = None) -> dict:
     """Due timers -> engine (scheduled for each timer's moment; the sweep catches a miss)."""
     return _decide("tick", process.tick, now,
-                   lambda r: f"{r.processed} timers fired, {sum(r.actions.values())} actions")
+                   lambda r: f"{r.processed} timers fired, {sum(r.actions.values())} actions"
+                   + (f", {r.failed} failed" if r.failed else ""))
 
 
 def _announce_dead(rt: Runtime, tool: str, dead: list[push.PushedRow]) -> None:

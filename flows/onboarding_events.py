@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from flows.prefect_events import api_configured, send_batch
-from kickoff.ledger import Decided
+from kickoff.ledger import Decided, Firing
 from kickoff.ledger.audit import rule_of
-from kickoff.ledger.records import DueTimer, InboxItem
+from kickoff.ledger.records import InboxItem
 from kickoff.model import Action, ActionResult, Decision, Event, Onboarding, ResultStatus, Timer
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ PREFIX = "kickoff.onboarding"
 DECIDED = f"{PREFIX}.decided"
 IGNORED = f"{PREFIX}.ignored"
 TIMER_FIRED = f"{PREFIX}.timer.fired"
+TIMER_FAILED = f"{PREFIX}.timer.failed"  # kept as failed: ``kickoff ledger retry-timers`` fires it again
 ACTION = f"{PREFIX}.action"  # + .done / .retryable / .dead / .paused
 
 
@@ -116,25 +117,30 @@ def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Seq
         return 0
 
 
-def timers_fired(rt: Runtime, fired: Iterable[tuple[DueTimer, Decision | None]], now: datetime) -> int:
+def timers_fired(rt: Runtime, fired: Iterable[Firing], now: datetime) -> int:
     """A claim's due timers fired: one ``timer.fired`` event each, with what it decided (if
-    anything) under ``decision``; all of the claim's in one request."""
+    anything) under ``decision``, or ``timer.failed`` with why it could not be decided; all
+    of the claim's in one request."""
     if not api_configured():
         return 0
     try:
         fired = list(fired)
-        undecided = {timer.onboarding_id for timer, decision in fired if decision is None}
+        undecided = {f.timer.onboarding_id for f in fired if f.decision is None}
         states: dict[str, Onboarding] = rt.ledger.load_states(undecided) if undecided else {}
         found: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        for timer, decision in fired:
-            state = decision.state if decision is not None else states.get(timer.onboarding_id)
+        for one in fired:
+            decision = one.decision
+            state = decision.state if decision is not None else states.get(one.timer.onboarding_id)
             if state is None:
                 continue
-            t = timer.timer
+            t = one.timer.timer
             payload = {**_timer(t, _zone(rt, state.tenant), now), "decided": decision is not None}
             if decision is not None:
                 payload["decision"] = _decision(rt, decision, now)
-            found.append((TIMER_FIRED, resource(state, rule=t.rule, timer=t.key), payload))
+            if one.failure is not None:
+                payload["reason"] = one.failure
+            found.append((TIMER_FIRED if one.failure is None else TIMER_FAILED,
+                          resource(state, rule=t.rule, timer=t.key), payload))
         return send_batch(found)
     except Exception as exc:  # noqa: BLE001 - never the step's failure
         log.debug("onboarding events not built (%s)", type(exc).__name__)

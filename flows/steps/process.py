@@ -9,18 +9,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from flows import onboarding_events
 from flows.runtime import Runtime
 from flows.steps.routing import tenant_of
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.mapping import MappingError
+from kickoff.failures import REFUSED_BY_THE_DATABASE, failure_reason
 from kickoff.gc_pause import paused_gc
 from kickoff.ledger import Decided, Firing, SourceLink, state_after
 from kickoff.ledger.audit import rule_of
 from kickoff.ledger.errors import LedgerError
-from kickoff.ledger.records import InboxItem
+from kickoff.ledger.records import DueTimer, InboxItem
 from kickoff.model import Decision, Delivery, Event, Onboarding
-from kickoff.playbooks import decide, timer_event
+from kickoff.playbooks import decide, timer_event, timer_event_id
 from kickoff.playbooks.simulate import did_nothing, why_ignored
 from kickoff.playbooks.spec import Playbook
 
@@ -195,23 +198,32 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
             report.deferred += 1  # the lease runs out and the row is claimed again later
             log.info("inbox %s deferred: %s", item.id, exc.reason)
         else:
-            rt.ledger.fail_inbox(item.id, f"{exc.field}: {exc.reason}", now=now, about=about)
-            report.failed += 1
-            report.note(_what(delivery), ignored=f"failed: {exc.field}: {exc.reason}")
+            _fail(rt, item, f"{exc.field}: {exc.reason}", now, about, report)
     except LedgerError as exc:  # a concurrent commit, a lost claim: the row is tried again later
         log.info("inbox %s deferred: %s", item.id, type(exc).__name__)
         report.deferred += 1
     except VendorError as exc:  # reading the record behind a notice failed
         if exc.kind is ErrorKind.PERMANENT:
-            rt.ledger.fail_inbox(item.id, f"reading the record failed: {exc.reason}", now=now, about=about)
-            report.failed += 1
-            report.note(_what(delivery), ignored=f"failed: reading the record failed: {exc.reason}")
+            _fail(rt, item, f"reading the record failed: {exc.reason}", now, about, report)
         else:
             report.deferred += 1
-    except (ValueError, LookupError) as exc:
-        rt.ledger.fail_inbox(item.id, f"{type(exc).__name__}: {exc}", now=now, about=about)
-        report.failed += 1
-        report.note(_what(delivery), ignored=f"failed: {type(exc).__name__}: {exc}")
+    except REFUSED_BY_THE_DATABASE as exc:  # this row's decisions, not the database, are at fault
+        _fail(rt, item, failure_reason(exc), now, about, report)
+    except SQLAlchemyError:
+        raise  # the ledger itself: every row waits for it alike, none is at fault
+    except OSError as exc:  # the network or a file, not the row: tried again after the lease
+        log.info("inbox %s deferred: %s", item.id, type(exc).__name__)
+        report.deferred += 1
+    except Exception as exc:  # noqa: BLE001 - bad data, a playbook line that cannot be carried out
+        _fail(rt, item, failure_reason(exc), now, about, report)
+
+
+def _fail(rt: Runtime, item: InboxItem, reason: str, now: datetime, about: str | None,
+          report: ProcessReport) -> None:
+    """The row kept as failed with ``reason`` (``kickoff onboarding show`` lists it), never raised."""
+    rt.ledger.fail_inbox(item.id, reason, now=now, about=about)
+    report.failed += 1
+    report.note(_what(item.delivery), ignored=f"failed: {reason}")
 
 
 def process_inbox(rt: Runtime, now: datetime, *, worker: str = "process",
@@ -250,33 +262,52 @@ def _tick_claim(rt: Runtime, now: datetime, worker: str, limit: int, report: Pro
     fired: list[Firing] = []
     try:
         for timer in due:
-            event = timer_event(timer.timer)
-            decision = _decide(rt, event, states.get(timer.onboarding_id), now)
             again[timer.onboarding_id] -= 1
-            if decision is not None and again[timer.onboarding_id]:
-                states[timer.onboarding_id] = state_after(decision)
-            fired.append(Firing(timer, decision, event.id))
-    finally:  # what was decided is committed even if a later decision raised
+            fired.append(_fire(rt, timer, states, now, more=again[timer.onboarding_id] > 0))
+    finally:  # what was decided is committed even if the ledger failed part-way
         _commit_claim(rt, fired, now, report)
     return len(due)
 
 
+def _fire(rt: Runtime, timer: DueTimer, states: dict[str, Onboarding | None], now: datetime, *,
+          more: bool) -> Firing:
+    """One due timer decided. A decision that cannot be made (a playbook line that cannot be
+    carried out, timer data the event refuses) is this timer's failure alone: it is kept as
+    failed with the reason, and the rest of the claim fires. ``more``: another timer of the
+    same onboarding follows in this claim, decided on the state this one leaves."""
+    try:
+        event = timer_event(timer.timer)
+        decision = _decide(rt, event, states.get(timer.onboarding_id), now)
+    except (SQLAlchemyError, OSError):
+        raise  # the ledger or a file, not this timer: the claim is tried again after its lease
+    except Exception as exc:  # noqa: BLE001 - one timer's failure, never the claim's
+        log.warning("timer %s of %s failed: %s", timer.key, timer.onboarding_id, failure_reason(exc))
+        return Firing(timer, None, timer_event_id(timer.timer), failure=failure_reason(exc))
+    if decision is not None and more:
+        states[timer.onboarding_id] = state_after(decision)
+    return Firing(timer, decision, event.id)
+
+
 def _commit_claim(rt: Runtime, fired: list[Firing], now: datetime, report: ProcessReport) -> None:
     """The claim's firings committed together, each reported, all told to Prefect in one request."""
-    committed: list[Firing] = []
-    for firing, lost in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):
-        timer = firing.timer
-        if lost is not None:
-            log.info("timer %s deferred: %s", timer.key, lost)
+    committed: list[Firing] = []  # the failed ones too: kept as failed
+    for claimed, outcome in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):
+        timer = claimed.timer
+        if isinstance(outcome, LedgerError):
+            log.info("timer %s deferred: %s", timer.key, outcome)
             report.deferred += 1
             continue
+        firing = outcome  # as committed: failed, if the database refused what it decided
         committed.append(firing)
         what = f"timer {timer.key} ({timer.timer.rule}, due {timer.timer.fire_at:%Y-%m-%d %H:%M})"
-        if firing.decision is None:
+        if firing.failure is not None:
+            report.failed += 1
+            report.note(what, subject=timer.onboarding_id, ignored=f"failed: {firing.failure}")
+        elif firing.decision is None:
             report.ignored += 1
             report.note(what, subject=timer.onboarding_id, ignored="the playbook does nothing with it now")
         else:
             report.processed += 1
             report.add_actions(firing.decision)
             report.note(what, [firing.decision])
-    onboarding_events.timers_fired(rt, ((f.timer, f.decision) for f in committed), now)
+    onboarding_events.timers_fired(rt, committed, now)

@@ -3,7 +3,8 @@ transaction, written with a few bulk statements rather than about nine per timer
 
 What is written is what ``commit_decision(timer=...)`` writes for each firing (timer fired
 by its claim only, timers cancelled then set, state version-checked, actions by idempotency
-key, audit lines); a firing that decided nothing only marks its timer fired. Two firings of one onboarding in a claim are
+key, audit lines); a firing that decided nothing only marks its timer fired; one that failed
+marks it failed and says why in the audit. Two firings of one onboarding in a claim are
 written in rounds (every onboarding's first firing, then the second ones...), so the second
 is checked against the version the first leaves, as if committed one after the other.
 Any lost claim or stale state raises and the whole transaction rolls back; the ledger then
@@ -48,8 +49,11 @@ def _rounds(firings: Sequence[Firing]) -> list[list[Firing]]:
 
 
 def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> None:
-    timers.mark_all_fired(conn, [f.timer for f in batch], now)
-    decided = [f for f in batch if f.decision is not None]
+    failed = [f for f in batch if f.failure is not None]
+    timers.mark_all(conn, [f.timer for f in batch if f.failure is None], now, "fired")
+    timers.mark_all(conn, [f.timer for f in failed], now, "failed")
+    append_many(conn, audit, _AUDIT_COLUMNS, [_failure_line(f, now) for f in failed])
+    decided = [f for f in batch if f.decision is not None and f.failure is None]
     if not decided:
         return
     cancels: list[tuple[str, str]] = []
@@ -77,6 +81,14 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
     state.save_many(conn, [s for s in states if s.version != 0], now)
     execute_many(conn, _ENQUEUE, outbox_table, _ENQUEUE_COLUMNS, actions)
     append_many(conn, audit, _AUDIT_COLUMNS, lines)
+
+
+def _failure_line(firing: Firing, now: datetime) -> tuple[Any, ...]:
+    """The audit line of a timer kept as failed: its rule, why, and how it fires again."""
+    timer = firing.timer.timer
+    line = (f"{timer.rule}: timer {timer.key} failed: {firing.failure}; kept as failed "
+            "(kickoff ledger retry-timers fires it again)")
+    return (now, timer.onboarding_id, firing.event_id, timer.key, timer.rule, line)
 
 
 # The statements of timers.set_timers and outbox.enqueue as plain SQL, and audit.write's columns.

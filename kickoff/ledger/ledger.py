@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
 from kickoff.closing import Closing
+from kickoff.failures import REFUSED_BY_THE_DATABASE, failure_reason
 from kickoff.ledger import (
     adoption,
     audit,
@@ -305,39 +306,54 @@ class Ledger(Closing):
                 conn, _now(now), limit, worker, timedelta(seconds=lease_seconds)
             )
 
+    def retry_failed_timers(self, onboarding_ids: Sequence[str] | None = None,
+                            now: datetime | None = None) -> int:
+        """Timers kept as failed (of these onboardings, or all) pending again: the next tick
+        fires them at their own moment. Returns how many."""
+        with self.transaction() as conn:
+            return timers.retry_failed(conn, _now(now), onboarding_ids)
+
     def load_states(self, onboarding_ids: Iterable[str]) -> dict[str, Onboarding]:
         """The states of many onboardings in one read (missing ones are left out)."""
         with self._read() as conn:
             return state.load_many(conn, onboarding_ids)
 
-    def commit_firings(self, fired: Sequence[Firing], now: datetime | None = None) -> list[LedgerError | None]:
+    def commit_firings(self, fired: Sequence[Firing], now: datetime | None = None) -> list[Firing | LedgerError]:
         """A claim of fired timers with their decisions, in ONE transaction (``kickoff.ledger.firing``).
 
-        If any of them cannot be written (its claim was lost, its onboarding changed), each is
-        then committed alone, so the others still commit. Returns, per firing, None if it was
-        committed, else the ``LedgerError`` that left it out (its timer stays claimed until
-        the lease runs out, then fires again).
+        If any of them cannot be written, each is then committed alone, so the others still
+        commit. Returns, per firing, the firing as committed, or the ``LedgerError`` that left
+        it out (its claim was lost, its onboarding changed: its timer stays claimed until the
+        lease runs out, then fires again). A firing whose decision the database refuses (a
+        value too long, a missing one) is committed as failed, with the database's reason.
         """
         at = _now(now)
         try:
             with self.transaction() as conn:
                 firing.commit_firings(conn, fired, at)
-            return [None] * len(fired)
+            return list(fired)
         except LedgerError as exc:
             if len(fired) == 1:
                 return [exc]
-        except IntegrityError:
-            if len(fired) == 1:
-                raise
-        outcomes: list[LedgerError | None] = []
-        for one in fired:
-            try:
-                with self.transaction() as conn:
-                    firing.commit_firings(conn, [one], at)
-                outcomes.append(None)
-            except LedgerError as exc:
-                outcomes.append(exc)
-        return outcomes
+        except REFUSED_BY_THE_DATABASE:
+            pass
+        return [self._commit_firing(one, at) for one in fired]
+
+    def _commit_firing(self, one: Firing, at: datetime) -> Firing | LedgerError:
+        """One firing in its own transaction; kept as failed if the database refuses it."""
+        try:
+            with self.transaction() as conn:
+                firing.commit_firings(conn, [one], at)
+            return one
+        except LedgerError as exc:
+            return exc
+        except REFUSED_BY_THE_DATABASE as exc:
+            if one.failure is not None:
+                raise  # even keeping it as failed was refused: not what it decided
+            failed = replace(one, decision=None, failure=failure_reason(exc))
+            with self.transaction() as conn:
+                firing.commit_firings(conn, [failed], at)
+            return failed
 
     # -- cursors -----------------------------------------------------------------------
     def get_cursor(self, tool: str, stream: str) -> str | None:

@@ -130,11 +130,13 @@ class Decided:
 @dataclass(frozen=True)
 class Firing:
     """A claimed timer and what its ``timer.fired`` event decided (None: nothing to change):
-    what ``Ledger.commit_firings`` writes for it."""
+    what ``Ledger.commit_firings`` writes for it. ``failure``: why it could not be decided;
+    the timer is then kept as ``failed`` with that reason in its onboarding's audit."""
 
     timer: DueTimer
     decision: Decision | None
     event_id: str
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class LedgerStatus:
     dead_outbox: int
     due_timers: int
     paused_tools: list[str]
+    failed_timers: int = 0
+    """Timers whose decision failed, kept until ``kickoff ledger retry-timers``."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -164,5 +168,6 @@ class LedgerStatus:
             "pending_outbox": self.pending_outbox,
             "dead_outbox": self.dead_outbox,
             "due_timers": self.due_timers,
+            "failed_timers": self.failed_timers,
             "paused_tools": list(self.paused_tools),
         }

@@ -25,7 +25,7 @@ from kickoff.ledger.types import Id, JSONType, UTCDateTime
 
 INBOX_STATUSES = ("pending", "claimed", "done", "ignored", "failed")
 OUTBOX_STATUSES = ("pending", "claimed", "done", "dead")
-TIMER_STATUSES = ("pending", "claimed", "fired", "cancelled")
+TIMER_STATUSES = ("pending", "claimed", "fired", "cancelled", "failed")
 
 metadata = MetaData(
     naming_convention={

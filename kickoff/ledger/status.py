@@ -24,6 +24,7 @@ def status(conn: Connection, now: datetime) -> LedgerStatus:
         pending_outbox=_count(conn, outbox, outbox.c.status.in_(("pending", "claimed"))),
         dead_outbox=_count(conn, outbox, outbox.c.status == "dead"),
         due_timers=_count(conn, timers, _due_timer(now)),
+        failed_timers=_count(conn, timers, timers.c.status == "failed"),
         paused_tools=[p.tool for p in all_paused(conn)],
     )
 

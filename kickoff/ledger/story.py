@@ -8,7 +8,8 @@ linked to it when processed, and those naming one of its records in a tool (the 
 so a fact that failed before it could be tied to the onboarding is still listed.
 
 "Stuck" (``kickoff onboarding list --stuck``) means one of: an action is a dead letter; a
-timer or an action is overdue by more than ``OVERDUE``; a fact about it failed; or, none of
+timer or an action is overdue by more than ``OVERDUE``; a fact about it or a timer of it
+failed (kept until ``kickoff ledger retry-timers``); or, none of
 these, it is active with nothing pending (no timer, no action) and nothing decided for
 ``idle`` (no progress: only a fact from outside can move it, and none came).
 """
@@ -31,6 +32,8 @@ OVERDUE = timedelta(minutes=15)
 DEFAULT_IDLE = timedelta(days=7)
 PENDING_TIMER = ("pending", "claimed")
 PENDING_ACTION = ("pending", "claimed")
+STUCK = ("dead actions", "overdue timers", "overdue actions", "failed facts", "failed timers")
+"""What makes an onboarding stuck, as ``summaries`` counts it."""
 
 
 def fold(text: str) -> str:
@@ -160,13 +163,13 @@ def summaries(conn: Connection, now: datetime, *, tenant: str | None = None, sta
         "overdue timers": _per_onboarding(conn, timers, timers.c.status.in_(PENDING_TIMER),
                                           timers.c.fire_at <= late),
         "failed facts": _per_onboarding(conn, inbox, inbox.c.status == "failed"),
+        "failed timers": _per_onboarding(conn, timers, timers.c.status == "failed"),
     }
     found = []
     for r in conn.execute(query.order_by(oc.updated_at.desc(), oc.id)):
         one = Summary(r[0], r[1], r[2], r[3], r[4] or "active", r[5],
                       Counter({k: c[r[0]] for k, c in counts.items() if c[r[0]]}))
-        one.stuck = [f"{n} {k}" for k in ("dead actions", "overdue timers", "overdue actions", "failed facts")
-                     if (n := one.counts[k])]
+        one.stuck = [f"{n} {k}" for k in STUCK if (n := one.counts[k])]
         waiting = one.counts["pending actions"] + one.counts["pending timers"]
         if not one.stuck and one.status == "active" and not waiting and one.updated_at <= now - idle:
             one.stuck.append(f"no progress for {(now - one.updated_at).days} days, nothing pending")

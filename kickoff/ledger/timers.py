@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection, bindparam, select, text, update
@@ -120,15 +120,17 @@ def mark_fired(conn: Connection, timer: DueTimer | int, now: datetime) -> str:
     return str(key)
 
 
-def mark_all_fired(conn: Connection, claimed_timers: Sequence[DueTimer], now: datetime) -> None:
-    """``mark_fired`` for a whole claim in one statement; ClaimLost (nothing kept, the caller's
+def mark_all(conn: Connection, claimed_timers: Sequence[DueTimer], now: datetime,
+             status: Literal["fired", "failed"]) -> None:
+    """``mark_fired`` for a whole claim in one statement, or "failed" (their decision could not
+    be made: they wait for ``retry_failed``); ClaimLost (nothing kept, the caller's
     transaction rolls back) if any of them is no longer held by its claim."""
     if not claimed_timers:
         return
     rows = [(t.id, t.claimed_by, t.lease_until, now) for t in claimed_timers]
     done = update_many(conn, timers, ("id", "claimed_by", "lease_until", "updated_at"), rows,
                        set_=("updated_at",), where=("id", "claimed_by", "lease_until"),
-                       fixed="status = 'fired', claimed_by = NULL, lease_until = NULL", also="status = 'claimed'")
+                       fixed=f"status = '{status}', claimed_by = NULL, lease_until = NULL", also="status = 'claimed'")
     if done != len(claimed_timers):
         raise ClaimLost(f"{len(claimed_timers) - done} of {len(claimed_timers)} timers are no longer this claim's")
 
@@ -148,6 +150,16 @@ def cancel_many(conn: Connection, wanted: Sequence[tuple[str, str]], now: dateti
     """``cancel`` of (onboarding, key) pairs of several onboardings, in one statement."""
     if wanted:
         conn.execute(_CANCEL, [{"oid": oid, "timer_key": key, "now": now} for oid, key in wanted])
+
+
+def retry_failed(conn: Connection, now: datetime, onboarding_ids: Sequence[str] | None = None) -> int:
+    """Failed timers (of ``onboarding_ids``, or all) pending again at their own moment, so
+    the next tick fires them as they were set (once the playbook that failed is fixed);
+    returns how many."""
+    query = update(timers).where(tc.status == "failed")
+    if onboarding_ids is not None:
+        query = query.where(tc.onboarding_id.in_(list(onboarding_ids)))
+    return conn.execute(query.values(status="pending", updated_at=now)).rowcount
 
 
 def get(conn: Connection, onboarding_id: str, key: str) -> dict[str, Any] | None:

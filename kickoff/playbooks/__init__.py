@@ -31,7 +31,7 @@ from kickoff.playbooks.simulate import (
     to_table,
 )
 from kickoff.playbooks.spec import Playbook
-from kickoff.playbooks.timers import timer_event
+from kickoff.playbooks.timers import timer_event, timer_event_id
 
 __all__ = [
     "RULES",
@@ -56,6 +56,7 @@ __all__ = [
     "playbooks_dir",
     "simulate",
     "timer_event",
+    "timer_event_id",
     "to_jsonl",
     "to_table",
 ]

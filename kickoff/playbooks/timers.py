@@ -14,9 +14,8 @@ def timer_event(timer: Timer, tenant: str | None = None) -> Event:
     The id is derived from the timer, so a tick that fires the same timer twice produces
     the same event (and the ledger's inbox drops the second).
     """
-    stamp = timer.fire_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Event(
-        id=f"timer:{timer.onboarding_id}:{timer.key}:{stamp}",
+        id=timer_event_id(timer),
         type=EventType.TIMER_FIRED,
         occurred_at=timer.fire_at,
         subject=timer.onboarding_id,
@@ -24,3 +23,9 @@ def timer_event(timer: Timer, tenant: str | None = None) -> Event:
         data={**timer.data, "timer": timer.key, "rule": timer.rule, "fire_at": timer.fire_at.isoformat()},
         source=EventSource(tool="kickoff"),
     )
+
+
+def timer_event_id(timer: Timer) -> str:
+    """The id of ``timer``'s firing: the same for every tick that fires it."""
+    stamp = timer.fire_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"timer:{timer.onboarding_id}:{timer.key}:{stamp}"

@@ -11,7 +11,7 @@ from ledger_builders import T0, action, decision, delivery, state, timer
 from typer.testing import CliRunner
 
 from cli import app
-from kickoff.ledger import Ledger
+from kickoff.ledger import Firing, Ledger
 from kickoff.model import ActionResult, ResultStatus
 from kickoff.settings import KickoffSettings
 
@@ -70,6 +70,7 @@ def test_ledger_status_prints_counts(seeded: int) -> None:
         "pending outbox": "2",
         "dead outbox": "1",
         "due timers": "1",
+        "failed timers": "0",
         "paused tools": "hubspot",
     }
 
@@ -84,6 +85,7 @@ def test_ledger_status_json(seeded: int) -> None:
         "pending_outbox": 2,
         "dead_outbox": 1,
         "due_timers": 1,
+        "failed_timers": 0,
         "paused_tools": ["hubspot"],
         "budgets": [],
     }
@@ -141,3 +143,20 @@ def test_ledger_status_shows_each_daily_budget_used_allowed_and_reset(home: Path
     listed = json.loads(runner.invoke(app, ["ledger", "status", "--json"]).output)["budgets"]
     assert [(b["tool"], b["used"], b["allowed"]) for b in listed] == [("hubspot", 240_100, 250_000),
                                                                       ("salesforce", 18, 5_000)]
+
+
+def test_ledger_retry_timers_sets_failed_timers_pending_again_and_status_counts_them(seeded: int) -> None:
+    ledger = Ledger.open(settings=KickoffSettings())
+    (due,) = ledger.claim_due_timers(now=T0, limit=10, worker="tick")
+    failed = Firing(due, None, "timer:ob-1:nudge", failure="TypeError: no")
+    assert ledger.commit_firings([failed], now=T0) == [failed]
+    ledger.close()
+    assert "failed timers:   1" in runner.invoke(app, ["ledger", "status"]).output
+
+    out = runner.invoke(app, ["ledger", "retry-timers", "--onboarding", "ob-1"])
+
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == "1 failed timer pending again"
+    counts = json.loads(runner.invoke(app, ["ledger", "status", "--json"]).output)
+    assert (counts["failed_timers"], counts["due_timers"]) == (0, 1)
+    assert runner.invoke(app, ["ledger", "retry-timers"]).output.strip() == "0 failed timers pending again"

@@ -4,6 +4,7 @@ only by the claim that holds it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from ledger_builders import T0, action, decision, state, timer
 
 from kickoff.ledger import ClaimLost, Firing, Ledger, StateConflict, state_after
 from kickoff.ledger.records import DueTimer
+from kickoff.model import Action
 
 FIRE = T0 + timedelta(days=3)
 
@@ -34,7 +36,7 @@ def test_a_claim_of_firings_commits_states_actions_timers_and_audit_together(led
     firings = [fired(ledger, d, i) for i, d in enumerate(due)]
     firings[2] = Firing(due[2], None, "timer:ob-3:nudge")  # decided nothing: only marked fired
 
-    assert ledger.commit_firings(firings, now=FIRE) == [None, None, None]
+    assert ledger.commit_firings(firings, now=FIRE) == firings
 
     for i, oid in enumerate(("ob-1", "ob-2", "ob-3")):
         assert ledger.timer_row(oid, "nudge")["status"] == "fired"
@@ -54,7 +56,7 @@ def test_a_stale_firing_is_left_out_and_the_rest_of_the_claim_commits(ledger: Le
 
     outcomes = ledger.commit_firings(firings, now=FIRE)
 
-    assert outcomes[0] is None and outcomes[2] is None
+    assert outcomes[0] == firings[0] and outcomes[2] == firings[2]
     assert isinstance(outcomes[1], StateConflict)
     assert ledger.timer_row("ob-2", "nudge")["status"] == "claimed"  # fires again once its lease runs out
     assert ledger.outbox_row_by_key(action(1, onboarding_id="ob-2").idempotency_key) is None
@@ -70,7 +72,7 @@ def test_two_timers_of_one_onboarding_in_one_claim_are_committed_in_turn(ledger:
     two = Firing(second, decision(after, actions=[action(2)], set_timers=[timer("call", fire_at=FIRE + timedelta(days=1))]),
                  "timer:ob-1:nudge")
 
-    assert ledger.commit_firings([one, two], now=FIRE) == [None, None]
+    assert ledger.commit_firings([one, two], now=FIRE) == [one, two]
 
     assert ledger.load_state("ob-1").version == 3
     assert ledger.timer_row("ob-1", "nudge")["status"] == "fired"
@@ -92,7 +94,8 @@ def test_a_worker_whose_lease_ran_out_and_was_reclaimed_cannot_fire_the_timer(le
     assert ledger.timer_row("ob-1", "nudge")["status"] == "claimed"
     assert ledger.outbox_row_by_key(action(1).idempotency_key) is None
 
-    assert ledger.commit_firings([fired(ledger, current, 2)], now=later) == [None]
+    second = fired(ledger, current, 2)
+    assert ledger.commit_firings([second], now=later) == [second]
     assert ledger.timer_row("ob-1", "nudge")["status"] == "fired"
     assert ledger.load_state("ob-1").version == 2  # fired once
 
@@ -132,7 +135,29 @@ def test_a_claim_committed_together_writes_the_same_rows_as_each_firing_committe
     alone = firing_decision(due["ob-a"])
     assert alone.decision is not None
     ledger.commit_decision(alone.decision, timer=alone.timer, event_id=alone.event_id, now=FIRE)
-    assert ledger.commit_firings([firing_decision(due["ob-b"])], now=FIRE) == [None]
+    together = firing_decision(due["ob-b"])
+    assert ledger.commit_firings([together], now=FIRE) == [together]
 
     assert rows("ob-a") == rows("ob-b")
     assert len(rows("ob-b")["outbox"]) == 2 and len(rows("ob-b")["audit"]) == 2 + 4
+
+
+def test_a_firing_whose_decision_the_database_refuses_is_kept_failed_and_the_rest_commit(ledger: Ledger) -> None:
+    started(ledger, "ob-1", "ob-2", "ob-3")
+    due = ledger.claim_due_timers(now=FIRE, limit=10, worker="tick")
+    firings = [fired(ledger, d, i) for i, d in enumerate(due)]
+    refused = firings[1].decision
+    assert refused is not None  # an action with no rule: the outbox's NOT NULL refuses it on every backend
+    no_rule = Action.model_construct(**{**refused.actions[0].__dict__, "rule": None})
+    firings[1] = replace(firings[1], decision=refused.model_copy(update={"actions": [no_rule]}))
+
+    outcomes = ledger.commit_firings(firings, now=FIRE)
+
+    assert outcomes[0] == firings[0] and outcomes[2] == firings[2]
+    kept = outcomes[1]
+    assert isinstance(kept, Firing) and kept.decision is None and kept.failure is not None
+    assert kept.failure.startswith(("IntegrityError: ", "NotNullViolation: "))
+    assert [ledger.timer_row(o, "nudge")["status"] for o in ("ob-1", "ob-2", "ob-3")] == ["fired", "failed", "fired"]
+    assert ledger.load_state("ob-2").version == 1 and ledger.outbox_rows(["ob-2"]) == []
+    assert "failed: " in ledger.audit_for("ob-2")[-1]["line"]
+    assert "INSERT" not in kept.failure  # the database's reason, not its statement

@@ -14,10 +14,11 @@ import pytest
 from ledger_backends import LedgerBackend
 
 from flows.runtime import Runtime
-from flows.steps.process import ProcessReport, process_item
+from flows.steps.process import ProcessReport, process_inbox, process_item
 from kickoff.contracts.mapping import MappingContext
 from kickoff.ledger import Ledger
 from kickoff.model import Decision, Delivery, Event
+from kickoff.playbooks import load_playbook
 from kickoff.settings import load_config
 from mappings.base import ToolMapping, mapping_for
 
@@ -118,3 +119,34 @@ def test_when_the_second_decision_cannot_commit_nothing_of_the_first_is_kept(
     assert again.processed == 1
     assert rt.ledger.load_state("loja") is not None
     assert rt.ledger.inbox_row(inbox_id)["status"] == "done"
+
+
+def broken_core_playbook(folder: Path) -> Path:
+    """Core's playbook with a line that cannot be carried out when the phone is known (text
+    plus a number): a playbook edit's mistake that only shows when it runs."""
+    text = (REPO / "config" / "playbooks" / "core-implementation.yaml").read_text(encoding="utf-8")
+    assert "landline: data.phone_type == 'landline'" in text
+    broken = folder / "core-implementation.yaml"
+    broken.write_text(text.replace("landline: data.phone_type == 'landline'", "landline: data.phone_type + 1"),
+                      encoding="utf-8")
+    return broken
+
+
+def test_a_delivery_whose_decision_cannot_be_made_fails_alone_and_the_rest_are_decided(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    rt._playbooks["core-implementation"] = load_playbook(broken_core_playbook(tmp_path))
+    no_phone_type = {k: v for k, v in PAID.items() if k != "phone_type"}
+    failing, decided = (
+        rt.ledger.store_delivery(Delivery(tool="movidesk", dedup_key=f"d-{n}", kind="poll", received_at=NOW,
+                                          payload={"events": [event(n, "payment.confirmed", subject, data)]}))[0]
+        for n, subject, data in ((1, "loja", PAID), (2, "outra", no_phone_type)))  # PAID names its phone type
+
+    report = process_inbox(rt, NOW)
+
+    assert (report.processed, report.failed, report.deferred) == (1, 1, 0)
+    row = rt.ledger.inbox_row(failing)
+    assert row["status"] == "failed" and row["error"].startswith("TypeError: ")
+    assert rt.ledger.load_state("loja") is None
+    assert rt.ledger.inbox_row(decided)["status"] == "done"
+    assert rt.ledger.load_state("outra") is not None

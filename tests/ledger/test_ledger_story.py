@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from ledger_builders import T0, action, decision, delivery, state, timer
 
-from kickoff.ledger import Decided, Ledger
+from kickoff.ledger import Decided, Firing, Ledger
 from kickoff.model import ActionResult, ResultStatus
 
 
@@ -64,3 +64,14 @@ def test_summaries_say_why_an_onboarding_is_stuck(ledger: Ledger) -> None:
     assert {s.id for s in ledger.onboarding_summaries(T0 + timedelta(minutes=5))
             if s.stuck} == {"ob-dead"}  # the timer is not overdue yet, nothing idle yet
     assert [s.id for s in ledger.onboarding_summaries(now, stage="other")] == []
+
+
+def test_an_onboarding_with_a_failed_timer_is_stuck_until_it_is_retried(ledger: Ledger) -> None:
+    _decide(ledger, 1, "ob-1", "Broken", set_timers=[timer(fire_at=T0)])
+    (due,) = ledger.claim_due_timers(now=T0, limit=10, worker="tick")
+    ledger.commit_firings([Firing(due, None, "timer:ob-1:nudge", failure="TypeError: no")], now=T0)
+
+    assert [s.stuck for s in ledger.onboarding_summaries(T0)] == [["1 failed timers"]]
+    assert ledger.story("ob-1").timers[0]["status"] == "failed"
+    ledger.retry_failed_timers(now=T0)
+    assert [s.stuck for s in ledger.onboarding_summaries(T0)] == [[]]

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,25 @@ def test_a_prefect_server_that_hangs_costs_one_attempt_then_sends_pause(monkeypa
         listener.close()
         for connection in held:
             connection.close()
+
+
+def test_a_timer_that_fails_is_a_timer_failed_event_with_its_reason(prefect_api: str, tmp_path: Path) -> None:
+    from flows.runtime import Runtime
+    from flows.steps.process import tick
+    from kickoff.ledger import Ledger
+    from kickoff.settings import load_config
+    from tests.assist_onboardings import REPO, set_timer_data, start
+
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    try:
+        due, key = start(ledger, "ob-broken")
+        set_timer_data(ledger, "ob-broken", key, {"set_by": 5})
+        assert tick(Runtime.build(load_config(REPO / "config"), ledger=ledger), due).failed == 1
+    finally:
+        ledger.close()
+
+    events = feed(resource_id("assist", "ob-broken"), lambda found: bool(found))
+    [failed] = [e for e in events if e.event == "kickoff.onboarding.timer.failed"]
+    assert failed.payload["rule"] == failed.resource.get("kickoff.rule") and failed.resource.get("kickoff.timer") == key
+    assert failed.payload["decided"] is False and failed.payload["reason"].startswith("ValidationError: set_by")
+    assert not [e for e in events if e.event == "kickoff.onboarding.timer.fired"]

@@ -1,0 +1,83 @@
+"""A timer whose firing cannot be decided is its own failure, never its claim's: the tick
+keeps it as ``failed`` with the reason in its onboarding's audit, fires the rest of the
+claim, leaves it alone on later ticks, and ``retry_failed_timers`` fires it again.
+
+Before, one such timer raised out of the tick with its whole claim held: after each lease it
+came first again, and no timer behind it ever fired. The onboardings here are started by the
+Assist playbook's real decision; the broken timer is a row whose data its event refuses (as
+one written by hand or by an older version would be)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from flows.runtime import Runtime
+from flows.steps.process import tick
+from kickoff.ledger import Ledger
+from kickoff.settings import load_config
+from tests.assist_onboardings import set_timer_data, start
+
+REPO = Path(__file__).resolve().parents[2]
+BROKEN = "ob-2"
+
+
+@pytest.fixture
+def rt(ledger: Ledger) -> Runtime:
+    return Runtime.build(load_config(REPO / "config"), ledger=ledger)
+
+
+def test_a_timer_whose_decision_fails_is_kept_failed_and_the_rest_of_its_claim_fires(rt: Runtime) -> None:
+    ledger = rt.ledger
+    due, key = start(ledger, "ob-1", BROKEN, "ob-3")
+    set_timer_data(ledger, BROKEN, key, {"set_by": 5})  # the event wants text
+
+    report = tick(rt, due)
+
+    assert (report.processed, report.failed, report.deferred) == (2, 1, 0)
+    assert [ledger.timer_row(oid, key)["status"] for oid in ("ob-1", BROKEN, "ob-3")] == ["fired", "failed", "fired"]
+    assert ledger.load_state(BROKEN).version == 1  # nothing of its decision was kept
+    assert ledger.load_state("ob-1").version == 2 and ledger.load_state("ob-3").version == 2
+    why = ledger.audit_for(BROKEN)[-1]
+    assert why["timer_key"] == key and why["rule"] == ledger.timer_row(BROKEN, key)["rule"]
+    assert f"timer {key} failed: ValidationError: " in why["line"] and "set_by" in why["line"]
+    assert "kickoff ledger retry-timers" in why["line"]
+    assert ledger.status(due).failed_timers == 1 and ledger.status(due).due_timers == 0
+    failed_line = next(line for line in report.lines if line["onboarding"] == BROKEN)
+    assert failed_line["ignored"].startswith("failed: ValidationError")
+
+
+def test_a_failed_timer_is_not_claimed_again_until_it_is_retried_then_fires(rt: Runtime) -> None:
+    ledger = rt.ledger
+    due, key = start(ledger, BROKEN)
+    good = ledger.timer_row(BROKEN, key)["data"]
+    set_timer_data(ledger, BROKEN, key, {"set_by": 5})
+    assert tick(rt, due).failed == 1
+
+    later = due + timedelta(hours=1)  # every lease has run out
+    assert (tick(rt, later).processed, tick(rt, later).failed) == (0, 0)
+    assert ledger.timer_row(BROKEN, key)["status"] == "failed"
+
+    set_timer_data(ledger, BROKEN, key, good)  # what a fix does (here: the row as it was set)
+    assert ledger.retry_failed_timers([BROKEN], now=later) == 1
+    assert ledger.timer_row(BROKEN, key)["status"] == "pending"
+
+    again = tick(rt, later)
+    assert (again.processed, again.failed) == (1, 0)
+    assert ledger.timer_row(BROKEN, key)["status"] == "fired"
+    assert ledger.load_state(BROKEN).version == 2
+    assert ledger.status(later).failed_timers == 0
+
+
+def test_retrying_another_onboardings_failed_timers_leaves_these_failed(rt: Runtime) -> None:
+    ledger = rt.ledger
+    due, key = start(ledger, "ob-1", BROKEN)
+    for oid in ("ob-1", BROKEN):
+        set_timer_data(ledger, oid, key, {"set_by": 5})
+    assert tick(rt, due).failed == 2
+
+    assert ledger.retry_failed_timers(["ob-1"], now=due) == 1
+    assert [ledger.timer_row(oid, key)["status"] for oid in ("ob-1", BROKEN)] == ["pending", "failed"]
+    assert ledger.retry_failed_timers(now=due) == 1  # all that are left
