@@ -14,12 +14,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors.base import Connector
 from flows import onboarding_events
 from flows.runtime import Runtime
 from flows.steps import budget
 from kickoff.contracts.mapping import MappingError
 from kickoff.contracts.vendor import VendorAction
+from kickoff.failures import failure_reason
 from kickoff.ledger.records import OutboxItem
 from kickoff.model import Action, ActionResult, Onboarding, ResultStatus
 from kickoff.settings import SHARED_ACCOUNT
@@ -78,6 +81,14 @@ def _not_mapped(action: Action, exc: MappingError) -> ActionResult:
                         reason=f"mapping: {exc.field}: {exc.reason}",
                         retry_after=NOT_READY_RETRY_SECONDS if exc.retry else None,
                         waits_for=exc.waits_for if exc.retry else None)
+
+
+def _unmappable(action: Action, exc: Exception) -> ActionResult:
+    """A row the mapping fails on unexpectedly: a dead letter with the reason (``kickoff ledger
+    replay`` sends it again once the mapping is fixed), so the rows behind it still go."""
+    log.warning("%s action %s cannot be mapped: %s", action.tool, action.idempotency_key[:12], failure_reason(exc))
+    return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT,
+                        reason=f"mapping failed: {failure_reason(exc)}")
 
 
 def _after_done(rt: Runtime, tool: str, vendor: VendorAction, result: ActionResult, now: datetime) -> None:
@@ -156,8 +167,11 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
                 ready.append((item, mapping.to_vendor(item.action, rt.mapping_context(tool, tenant, now))))
                 accounts[item.id] = rt.config.account_of(tool, tenant)
             except MappingError as exc:
-                result = _not_mapped(item.action, exc)
-                report.rows.append(_recorded(rt, item, result, now))
+                report.rows.append(_recorded(rt, item, _not_mapped(item.action, exc), now))
+            except (SQLAlchemyError, OSError):
+                raise  # the ledger or a file, not this row: the round is tried again after its lease
+            except Exception as exc:  # noqa: BLE001 - one row that cannot be mapped, never the round
+                report.rows.append(_recorded(rt, item, _unmappable(item.action, exc), now))
         ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
         results = _apply_per_account(rt, tool, connector, ready, now, accounts)
         budget.remember(rt, tool, [rt.connector(tool, a) for a in sorted(set(accounts.values()))], now)
