@@ -117,11 +117,16 @@ def process_inbox_flow(now: str | None = None) -> dict:
 
 
 @flow(name="tick", flow_run_name=runs.start_name("tick"))
-def tick_flow(now: str | None = None) -> dict:
-    """Due timers -> engine (scheduled for each timer's moment; the sweep catches a miss)."""
-    return _decide("tick", process.tick, now,
-                   lambda r: f"{r.processed} timers fired, {sum(r.actions.values())} actions"
-                   + (f", {r.failed} failed" if r.failed else ""))
+def tick_flow(now: str | None = None) -> dict | State:
+    """Due timers -> engine (scheduled for each timer's moment; the sweep catches a miss). A
+    timer whose decision failed makes the run Failed (the rest fired): its playbook needs a
+    fix, then ``kickoff ledger retry-timers``."""
+    result = _decide("tick", process.tick, now,
+                     lambda r: f"{r.processed} timers fired, {sum(r.actions.values())} actions"
+                     + (f", {r.failed} failed" if r.failed else ""))
+    if result["failed"]:
+        return Failed(message=runs.failed_timers_message(result["failed"], result["lines"]), data=result)
+    return result
 
 
 def _announce_dead(rt: Runtime, tool: str, dead: list[push.PushedRow]) -> None:

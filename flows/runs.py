@@ -73,6 +73,17 @@ def dead_message(rows: list[PushedRow]) -> str:
     return f"{len(rows)} dead letter{plural}: " + "; ".join(parts) + more
 
 
+def failed_timers_message(count: int, lines: list[dict[str, str]]) -> str:
+    """A tick's Failed state message: how many timers failed, the first few (which, whose,
+    why), and what brings them back."""
+    failed = [line for line in lines if line["ignored"].startswith("failed: ")][:5]
+    parts = [f"{line['what']} of {line['onboarding']}: {line['ignored'].removeprefix('failed: ')[:80]}" for line in failed]
+    more = f"; and {count - len(parts)} more" if count > len(parts) else ""
+    plural = "s" if count != 1 else ""
+    return (f"{count} timer{plural} failed, kept until `kickoff ledger retry-timers`: "
+            + "; ".join(parts) + more)
+
+
 def decision_table(rt: Runtime, report: ProcessReport) -> list[dict[str, str]]:
     """The process-inbox or tick run's table: each item with its customer filled in."""
     unnamed = {line["onboarding"] for line in report.lines if not line["customer"] and line["onboarding"]}

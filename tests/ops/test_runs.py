@@ -225,3 +225,20 @@ def test_a_process_inbox_run_shows_the_customer_and_the_rule_that_decided_a_sign
     assert (row["onboarding"], row["customer"], row["what"]) == ("network:ops-5", CUSTOMER, "account.created (kickoff webhook)")
     assert row["rules"] and row["actions"] and not row["ignored"]
     assert _logs(state.state_details.flow_run_id, lambda m: CUSTOMER in m and "decided by" in m)
+
+
+def test_a_tick_run_with_a_failed_timer_ends_failed_naming_it_and_the_rest_fire(rt: Runtime) -> None:
+    from flows.flows import tick_flow
+
+    for name, data in (("ops-ok", {}), ("ops-bad", {"set_by": 5})):  # the event wants text
+        timer = Timer(key="ops-wake", onboarding_id=name, fire_at=NOW - timedelta(minutes=1), rule="M1", data=data)
+        rt.ledger.commit_decision(Decision(state=_onboarding(name), set_timers=[timer]), now=NOW - timedelta(hours=1))
+
+    state = tick_flow(now=NOW.isoformat(), return_state=True)
+
+    assert state.is_failed() and not state.is_crashed()
+    assert state.message.startswith("1 timer failed, kept until `kickoff ledger retry-timers`: timer ops-wake (M1")
+    assert "of ops-bad: ValidationError: set_by: " in state.message
+    assert [rt.ledger.timer_row(n, "ops-wake")["status"] for n in ("ops-ok", "ops-bad")] == ["fired", "failed"]
+    rows = {r["onboarding"]: r for r in _artifact(state.state_details.flow_run_id, "tick")}
+    assert rows["ops-bad"]["ignored"].startswith("failed: ValidationError") and not rows["ops-ok"]["ignored"].startswith("failed")
