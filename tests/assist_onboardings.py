@@ -22,8 +22,8 @@ def start(ledger: Ledger, *ids: str) -> tuple[datetime, str]:
     first timer is due, and its key."""
     playbook = load_playbook(REPO / "config" / "playbooks" / "assist-se.yaml")
     signed = parse_events(SCENARIO.read_text(encoding="utf-8").splitlines()[:1], playbook.zone)[0]
-    for oid in ids:
-        event = signed.model_copy(update={"subject": oid, "id": f"{signed.id}-{oid}"})
+    for n, oid in enumerate(ids):
+        event = signed.model_copy(update={"subject": oid, "id": f"{signed.id}-{n}"})
         made = decide(None, event, event.occurred_at, playbook, tenant="assist")
         assert made is not None
         ledger.commit_decision(made, now=event.occurred_at)

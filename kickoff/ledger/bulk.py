@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 
 def execute_many(conn: Connection, sql: str, table: Table, columns: Sequence[str],
@@ -61,12 +62,18 @@ def append_many(conn: Connection, table: Table, columns: Sequence[str], rows: Se
 
 def copy_rows(conn: Connection, copy_sql: str, rows: Iterable[Sequence[Any]]) -> None:
     """PostgreSQL's ``COPY ... FROM STDIN`` fed ``rows`` through psycopg, on ``conn``'s own
-    connection (so in its transaction). Out of SQLAlchemy's sight: no cursor events fire."""
+    connection (so in its transaction). Out of SQLAlchemy's sight: no cursor events fire, and
+    psycopg's errors are raised as SQLAlchemy's (a value too long is a ``DataError``), as for
+    every other statement."""
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for row in rows:
-            copy.write_row(row)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi_error as exc:
+        raise DBAPIError.instance(copy_sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
 
 
 def update_many(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,

@@ -84,11 +84,16 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
 
 
 def _failure_line(firing: Firing, now: datetime) -> tuple[Any, ...]:
-    """The audit line of a timer kept as failed: its rule, why, and how it fires again."""
+    """The audit line of a timer kept as failed: its rule, why, and how it fires again. Its
+    event's id only if the column holds it (the id's length may be why the firing failed)."""
     timer = firing.timer.timer
     line = (f"{timer.rule}: timer {timer.key} failed: {firing.failure}; kept as failed "
             "(kickoff ledger retry-timers fires it again)")
-    return (now, timer.onboarding_id, firing.event_id, timer.key, timer.rule, line)
+    event_id = firing.event_id if len(firing.event_id) <= _EVENT_ID_LENGTH else None
+    return (now, timer.onboarding_id, event_id, timer.key, timer.rule, line)
+
+
+_EVENT_ID_LENGTH: int = audit.c.event_id.type.length  # type: ignore[attr-defined]
 
 
 # The statements of timers.set_timers and outbox.enqueue as plain SQL, and audit.write's columns.

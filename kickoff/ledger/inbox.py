@@ -98,9 +98,11 @@ def finish(
     about: str | None = None,
 ) -> None:
     """Mark a row done/ignored/failed, and the onboarding it was ``about`` when known (its
-    story lists it). Finishing a row that is no longer claimed is ClaimLost."""
+    story lists it; a name too long for any onboarding's id links none, so a row failed for
+    that reason is still kept). Finishing a row that is no longer claimed is ClaimLost."""
     allowed = ("claimed",) if require_claim else ("pending", "claimed", "failed")
-    linked = {"onboarding_id": about} if about is not None else {}
+    fits = about is not None and len(about) <= _ONBOARDING_ID_LENGTH
+    linked = {"onboarding_id": about} if fits else {}
     result = conn.execute(
         update(inbox)
         .where(inbox.c.id == inbox_id, inbox.c.status.in_(allowed))
@@ -115,6 +117,9 @@ def finish(
     if current is None:
         raise NotFound(f"no inbox row {inbox_id}")
     raise ClaimLost(f"inbox row {inbox_id} is {current}, not claimed: another worker finished it")
+
+
+_ONBOARDING_ID_LENGTH: int = inbox.c.onboarding_id.type.length  # type: ignore[attr-defined]
 
 
 def get(conn: Connection, inbox_id: int) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from ledger_backends import LedgerBackend
 
 from flows.runtime import Runtime
 from flows.steps.process import tick
@@ -81,3 +82,22 @@ def test_retrying_another_onboardings_failed_timers_leaves_these_failed(rt: Runt
     assert ledger.retry_failed_timers(["ob-1"], now=due) == 1
     assert [ledger.timer_row(oid, key)["status"] for oid in ("ob-1", BROKEN)] == ["pending", "failed"]
     assert ledger.retry_failed_timers(now=due) == 1  # all that are left
+
+
+def test_a_firing_postgresql_refuses_is_kept_failed_with_its_reason_and_the_rest_fire(
+        pg_backend: LedgerBackend) -> None:
+    ledger = pg_backend.open()
+    try:
+        rt = Runtime.build(load_config(REPO / "config"), ledger=ledger)
+        long_id = "ob-" + "x" * 240  # fits an onboarding's id; its timer's event id does not fit the audit's
+        due, key = start(ledger, "ob-1", long_id)
+
+        report = tick(rt, due)
+
+        assert (report.processed, report.failed) == (1, 1)
+        assert [ledger.timer_row(oid, key)["status"] for oid in ("ob-1", long_id)] == ["fired", "failed"]
+        why = ledger.audit_for(long_id)[-1]
+        assert why["event_id"] is None and why["timer_key"] == key
+        assert "failed: StringDataRightTruncation: value too long" in why["line"]
+    finally:
+        ledger.close()

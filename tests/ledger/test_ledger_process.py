@@ -150,3 +150,26 @@ def test_a_delivery_whose_decision_cannot_be_made_fails_alone_and_the_rest_are_d
     assert rt.ledger.load_state("loja") is None
     assert rt.ledger.inbox_row(decided)["status"] == "done"
     assert rt.ledger.load_state("outra") is not None
+
+
+def test_a_delivery_whose_decision_postgresql_refuses_fails_alone_with_the_databases_reason(
+    pg_backend: LedgerBackend
+) -> None:
+    ledger = pg_backend.open()
+    try:
+        rt = PayloadRuntime.build(load_config(REPO / "config"), ledger=ledger)
+        too_long = "loja-" + "x" * 300  # an onboarding id is at most 255 characters
+        refused, decided = (
+            ledger.store_delivery(Delivery(tool="movidesk", dedup_key=f"d-{n}", kind="poll", received_at=NOW,
+                                           payload={"events": [event(n, "payment.confirmed", subject, PAID)]}))[0]
+            for n, subject in ((1, too_long), (2, "outra")))
+
+        report = process_inbox(rt, NOW)
+
+        assert (report.processed, report.failed, report.deferred) == (1, 1, 0)
+        row = ledger.inbox_row(refused)
+        assert row["status"] == "failed"
+        assert row["error"] == "StringDataRightTruncation: value too long for type character varying(255)"
+        assert ledger.inbox_row(decided)["status"] == "done"
+    finally:
+        ledger.close()
