@@ -281,8 +281,9 @@ def _fire(rt: Runtime, timer: DueTimer, states: dict[str, Onboarding | None], no
     except (SQLAlchemyError, OSError):
         raise  # the ledger or a file, not this timer: the claim is tried again after its lease
     except Exception as exc:  # noqa: BLE001 - one timer's failure, never the claim's
-        log.warning("timer %s of %s failed: %s", timer.key, timer.onboarding_id, failure_reason(exc))
-        return Firing(timer, None, timer_event_id(timer.timer), failure=failure_reason(exc))
+        reason = failure_reason(exc)
+        log.warning("timer %s of %s failed: %s", timer.key, timer.onboarding_id, reason)
+        return Firing(timer, None, timer_event_id(timer.timer), failure=reason)
     if decision is not None and more:
         states[timer.onboarding_id] = state_after(decision)
     return Firing(timer, decision, event.id)
