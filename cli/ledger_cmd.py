@@ -100,6 +100,39 @@ def register(app: typer.Typer) -> None:
         if missing:
             fail(f"not dead letters (left alone): {' '.join(map(str, missing))}", code=1)
 
+    @ledger_app.command("failed")
+    def failed(as_json: JsonFlag = False) -> None:
+        """What failed and is kept for inspection, latest first: facts (inbox rows, with their
+        ids for retry-inbox) and timers, each with why."""
+        with _open() as ledger:
+            facts, timers = ledger.failed()
+        if as_json:
+            typer.echo(json.dumps({"facts": facts, "timers": timers}, indent=2, default=str))
+            return
+        if not facts and not timers:
+            typer.echo("nothing failed")
+            return
+        for f in facts:
+            typer.echo(f"fact {f['id']}\t{f['tool']} {f['kind']}\t{f['received_at']:%Y-%m-%d %H:%M}Z\t"
+                       f"{f['onboarding_id'] or '-'}\t{f['error'] or ''}")
+        for t in timers:
+            typer.echo(f"timer {t['key']}\t{t['onboarding_id']}\t{t['rule']}\tfailed {t['updated_at']:%Y-%m-%d %H:%M}Z"
+                       f"\t{t['reason'] or ''}")
+
+    @ledger_app.command("retry-inbox")
+    def retry_inbox(
+        ids: Annotated[list[int] | None, typer.Argument(help="inbox ids of failed facts (default: all)")] = None,
+    ) -> None:
+        """Decide failed facts again (their mapping or playbook is fixed): pending, attempts
+        reset; the next process-inbox decides them anew (kickoff ledger failed lists them)."""
+        with _open() as ledger:
+            retried = ledger.retry_failed_inbox(ids or None)
+        typer.echo(f"{len(retried)} failed fact{'s' if len(retried) != 1 else ''} pending again: "
+                   f"{' '.join(map(str, retried)) or '-'}")
+        missing = sorted(set(ids or ()) - set(retried))
+        if missing:
+            fail(f"not failed (left alone): {' '.join(map(str, missing))}", code=1)
+
     @ledger_app.command("retry-timers")
     def retry_timers(
         onboarding: Annotated[

@@ -7,6 +7,7 @@ Bad input is marked ignored/failed with its reason and kept for inspection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -117,6 +118,28 @@ def finish(
     if current is None:
         raise NotFound(f"no inbox row {inbox_id}")
     raise ClaimLost(f"inbox row {inbox_id} is {current}, not claimed: another worker finished it")
+
+
+def retry_failed(conn: Connection, ids: Sequence[int] | None = None) -> list[int]:
+    """Failed rows (these, or all) pending again, their attempts and reason cleared, so the
+    next process-inbox decides them anew (once the mapping or playbook that failed them is
+    fixed); returns the ids."""
+    query = select(inbox.c.id).where(inbox.c.status == "failed")
+    if ids is not None:
+        query = query.where(inbox.c.id.in_(list(ids)))
+    found = sorted(int(i) for i in conn.execute(query).scalars())
+    if found:
+        conn.execute(update(inbox).where(inbox.c.id.in_(found), inbox.c.status == "failed")
+                     .values(status="pending", error=None, attempts=0, finished_at=None))
+    return found
+
+
+def failed(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """The failed rows, newest first: id, tool, kind, when received, the onboarding and why."""
+    ic = inbox.c
+    query = (select(ic.id, ic.tool, ic.kind, ic.received_at, ic.onboarding_id, ic.error)
+             .where(ic.status == "failed").order_by(ic.id.desc()).limit(limit))
+    return [dict(row) for row in conn.execute(query).mappings()]
 
 
 _ONBOARDING_ID_LENGTH: int = inbox.c.onboarding_id.type.length  # type: ignore[attr-defined]

@@ -306,6 +306,18 @@ class Ledger(Closing):
                 conn, _now(now), limit, worker, timedelta(seconds=lease_seconds)
             )
 
+    def failed(self, limit: int = 200) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """What failed and is kept for inspection, latest first: inbox rows (facts) and
+        timers, each with its reason."""
+        with self._read() as conn:
+            return inbox.failed(conn, limit), timers.failed(conn, limit)
+
+    def retry_failed_inbox(self, ids: Sequence[int] | None = None) -> list[int]:
+        """Failed inbox rows (these, or all) pending again: the next process-inbox decides
+        them anew. Returns their ids."""
+        with self.transaction() as conn:
+            return inbox.retry_failed(conn, ids)
+
     def retry_failed_timers(self, onboarding_ids: Sequence[str] | None = None,
                             now: datetime | None = None) -> int:
         """Timers kept as failed (of these onboardings, or all) pending again: the next tick

@@ -17,7 +17,7 @@ from kickoff.ledger.bulk import update_many
 from kickoff.ledger.claims import claim_rows, claimed, lease_expired, waiting
 from kickoff.ledger.errors import ClaimLost
 from kickoff.ledger.records import DueTimer
-from kickoff.ledger.schema import timers
+from kickoff.ledger.schema import audit, timers
 from kickoff.ledger.types import JSONType, UTCDateTime
 from kickoff.model import Timer
 
@@ -160,6 +160,20 @@ def retry_failed(conn: Connection, now: datetime, onboarding_ids: Sequence[str] 
     if onboarding_ids is not None:
         query = query.where(tc.onboarding_id.in_(list(onboarding_ids)))
     return conn.execute(query.values(status="pending", updated_at=now)).rowcount
+
+
+def failed(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """The failed timers, latest first: onboarding, key, rule, when it was due, when it
+    failed, and why (its onboarding's audit line for it)."""
+    query = (select(tc.onboarding_id, tc.key, tc.rule, tc.fire_at, tc.updated_at).where(tc.status == "failed")
+             .order_by(tc.updated_at.desc(), tc.id.desc()).limit(limit))
+    found = [dict(row) for row in conn.execute(query).mappings()]
+    for row in found:
+        why = select(audit.c.line).where(
+            audit.c.onboarding_id == row["onboarding_id"], audit.c.timer_key == row["key"],
+            audit.c.line.contains(f"timer {row['key']} failed: ")).order_by(audit.c.id.desc()).limit(1)
+        row["reason"] = conn.execute(why).scalar_one_or_none()
+    return found
 
 
 def get(conn: Connection, onboarding_id: str, key: str) -> dict[str, Any] | None:

@@ -160,3 +160,31 @@ def test_ledger_retry_timers_sets_failed_timers_pending_again_and_status_counts_
     counts = json.loads(runner.invoke(app, ["ledger", "status", "--json"]).output)
     assert (counts["failed_timers"], counts["due_timers"]) == (0, 1)
     assert runner.invoke(app, ["ledger", "retry-timers"]).output.strip() == "0 failed timers pending again"
+
+
+def test_ledger_failed_lists_failed_facts_and_timers_with_why_and_retry_inbox_decides_facts_again(
+        seeded: int) -> None:
+    ledger = Ledger.open(settings=KickoffSettings())
+    fact = ledger.store_delivery(delivery(3))[0]
+    ledger.fail_inbox(fact, "mapping: stage: unknown id 99", now=T0)
+    (due,) = ledger.claim_due_timers(now=T0, limit=10, worker="tick")
+    ledger.commit_firings([Firing(due, None, "timer:ob-1:nudge", failure="TypeError: no")], now=T0)
+    ledger.close()
+
+    out = runner.invoke(app, ["ledger", "failed"])
+
+    assert out.exit_code == 0, out.output
+    facts, timers = [line for line in out.output.splitlines() if line.startswith("fact ")], \
+        [line for line in out.output.splitlines() if line.startswith("timer ")]
+    assert facts == [f"fact {fact}\thubspot webhook\t2025-03-03 09:00Z\t-\tmapping: stage: unknown id 99"]
+    assert len(timers) == 1 and timers[0].startswith("timer nudge\tob-1\t")
+    assert timers[0].endswith("timer nudge failed: TypeError: no; kept as failed (kickoff ledger retry-timers fires it again)")
+    listed = json.loads(runner.invoke(app, ["ledger", "failed", "--json"]).output)
+    assert [f["id"] for f in listed["facts"]] == [fact] and [t["key"] for t in listed["timers"]] == ["nudge"]
+
+    retried = runner.invoke(app, ["ledger", "retry-inbox", str(fact), "1"])
+    assert retried.exit_code == 1  # row 1 is pending, not failed: said, and left alone
+    assert f"1 failed fact pending again: {fact}" in retried.output and "not failed (left alone): 1" in retried.output
+    counts = json.loads(runner.invoke(app, ["ledger", "status", "--json"]).output)
+    assert (counts["failed_inbox"], counts["pending_inbox"]) == (0, 3)
+    assert runner.invoke(app, ["ledger", "retry-inbox"]).output.strip() == "0 failed facts pending again: -"

@@ -151,6 +151,12 @@ def test_a_delivery_whose_decision_cannot_be_made_fails_alone_and_the_rest_are_d
     assert rt.ledger.inbox_row(decided)["status"] == "done"
     assert rt.ledger.load_state("outra") is not None
 
+    del rt._playbooks["core-implementation"]  # the playbook fixed: the project's own again
+    assert rt.ledger.retry_failed_inbox() == [failing]
+    again = process_inbox(rt, NOW)
+    assert (again.processed, again.failed) == (1, 0)
+    assert rt.ledger.inbox_row(failing)["status"] == "done" and rt.ledger.load_state("loja") is not None
+
 
 def test_a_delivery_whose_decision_postgresql_refuses_fails_alone_with_the_databases_reason(
     pg_backend: LedgerBackend
