@@ -27,7 +27,7 @@ def _open() -> Ledger:
 
 def register(app: typer.Typer) -> None:
     ledger_app = typer.Typer(
-        help="Inspect the ledger: queues, dead letters, paused tools.", no_args_is_help=True
+        help="Inspect the ledger: queues, dead letters, failed facts and timers, paused tools.", no_args_is_help=True
     )
 
     @ledger_app.command("status")

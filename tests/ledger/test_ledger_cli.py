@@ -1,4 +1,4 @@
-"""``kickoff ledger status|dead|replay|resume`` against a ledger under KICKOFF_HOME."""
+"""``kickoff ledger status|dead|replay|resume|failed|retry-inbox|retry-timers`` against a ledger under KICKOFF_HOME."""
 
 from __future__ import annotations
 
