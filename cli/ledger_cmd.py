@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
                        f"{f['onboarding_id'] or '-'}\t{f['error'] or ''}")
         for t in timers:
             typer.echo(f"timer {t['key']}\t{t['onboarding_id']}\t{t['rule']}\tfailed {t['updated_at']:%Y-%m-%d %H:%M}Z"
-                       f"\t{t['reason'] or ''}")
+                       f"\t{t['error'] or ''}")
 
     @ledger_app.command("retry-inbox")
     def retry_inbox(

@@ -89,8 +89,8 @@ def _timer_line(row: dict[str, Any], zone: ZoneInfo) -> str:
     if row["status"] in ("pending", "claimed"):
         return f"{head}{row['status']}, due {local(row['fire_at'], zone)}"
     if row["status"] == "failed":
-        return (f"{head}FAILED at {local(row['updated_at'], zone)} (why: under Decisions; "
-                "kickoff ledger retry-timers fires it again)")
+        return (f"{head}FAILED at {local(row['updated_at'], zone)}: {row.get('error') or 'no reason kept'} "
+                "(kickoff ledger retry-timers fires it again)")
     return f"{head}{row['status']} ({local(row['updated_at'], zone)})"
 
 

@@ -51,7 +51,7 @@ def _rounds(firings: Sequence[Firing]) -> list[list[Firing]]:
 def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> None:
     failed = [f for f in batch if f.failure is not None]
     timers.mark_all(conn, [f.timer for f in batch if f.failure is None], now, "fired")
-    timers.mark_all(conn, [f.timer for f in failed], now, "failed")
+    timers.mark_all(conn, [f.timer for f in failed], now, "failed", [f.failure or "" for f in failed])
     append_many(conn, audit, _AUDIT_COLUMNS, [_failure_line(f, now) for f in failed])
     decided = [f for f in batch if f.decision is not None and f.failure is None]
     if not decided:
@@ -102,7 +102,8 @@ _SET_TIMER = (
     'INSERT INTO timers (onboarding_id, "key", fire_at, rule, data, updated_at, status, claimed_by, lease_until) '
     "VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, NULL) "
     'ON CONFLICT (onboarding_id, "key") DO UPDATE SET fire_at = excluded.fire_at, rule = excluded.rule, '
-    "data = excluded.data, status = 'pending', claimed_by = NULL, lease_until = NULL, updated_at = excluded.updated_at"
+    "data = excluded.data, status = 'pending', claimed_by = NULL, lease_until = NULL, error = NULL, "
+    "updated_at = excluded.updated_at"
 )
 _ENQUEUE_COLUMNS = ("idempotency_key", "tool", "kind", "rule", "onboarding_id", "payload", "due_at", "next_try_at",
                     "caused_by_event", "caused_by_timer", "created_at", "updated_at")

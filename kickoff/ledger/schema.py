@@ -129,6 +129,7 @@ timers = Table(
     *_status(TIMER_STATUSES),
     *_lease(),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("error", Text),  # why a failed timer's decision could not be made
     UniqueConstraint("onboarding_id", "key"),
     Index(None, "status", "fire_at", "id"),  # a claim's order (kickoff.ledger.claims)
 )

@@ -17,7 +17,7 @@ from kickoff.ledger.bulk import update_many
 from kickoff.ledger.claims import claim_rows, claimed, lease_expired, waiting
 from kickoff.ledger.errors import ClaimLost
 from kickoff.ledger.records import DueTimer
-from kickoff.ledger.schema import audit, timers
+from kickoff.ledger.schema import timers
 from kickoff.ledger.types import JSONType, UTCDateTime
 from kickoff.model import Timer
 
@@ -36,7 +36,7 @@ _UPSERT = text(
     'INSERT INTO timers (onboarding_id, "key", fire_at, rule, data, status, claimed_by, lease_until, updated_at) '
     "VALUES (:onboarding_id, :key, :fire_at, :rule, :data, 'pending', NULL, NULL, :updated_at) "
     'ON CONFLICT (onboarding_id, "key") DO UPDATE SET fire_at = excluded.fire_at, rule = excluded.rule, '
-    "data = excluded.data, status = 'pending', claimed_by = NULL, lease_until = NULL, "
+    "data = excluded.data, status = 'pending', claimed_by = NULL, lease_until = NULL, error = NULL, "
     "updated_at = excluded.updated_at"
 ).bindparams(
     bindparam("fire_at", type_=UTCDateTime()),
@@ -121,15 +121,17 @@ def mark_fired(conn: Connection, timer: DueTimer | int, now: datetime) -> str:
 
 
 def mark_all(conn: Connection, claimed_timers: Sequence[DueTimer], now: datetime,
-             status: Literal["fired", "failed"]) -> None:
-    """``mark_fired`` for a whole claim in one statement, or "failed" (their decision could not
-    be made: they wait for ``retry_failed``); ClaimLost (nothing kept, the caller's
-    transaction rolls back) if any of them is no longer held by its claim."""
+             status: Literal["fired", "failed"], errors: Sequence[str] | None = None) -> None:
+    """``mark_fired`` for a whole claim in one statement, or "failed" with each one's
+    ``errors`` (their decision could not be made: they wait for ``retry_failed``); ClaimLost
+    (nothing kept, the caller's transaction rolls back) if any of them is no longer held by
+    its claim."""
     if not claimed_timers:
         return
-    rows = [(t.id, t.claimed_by, t.lease_until, now) for t in claimed_timers]
-    done = update_many(conn, timers, ("id", "claimed_by", "lease_until", "updated_at"), rows,
-                       set_=("updated_at",), where=("id", "claimed_by", "lease_until"),
+    reasons = errors if errors is not None else [None] * len(claimed_timers)
+    rows = [(t.id, t.claimed_by, t.lease_until, now, error) for t, error in zip(claimed_timers, reasons, strict=True)]
+    done = update_many(conn, timers, ("id", "claimed_by", "lease_until", "updated_at", "error"), rows,
+                       set_=("updated_at", "error"), where=("id", "claimed_by", "lease_until"),
                        fixed=f"status = '{status}', claimed_by = NULL, lease_until = NULL", also="status = 'claimed'")
     if done != len(claimed_timers):
         raise ClaimLost(f"{len(claimed_timers) - done} of {len(claimed_timers)} timers are no longer this claim's")
@@ -159,21 +161,15 @@ def retry_failed(conn: Connection, now: datetime, onboarding_ids: Sequence[str] 
     query = update(timers).where(tc.status == "failed")
     if onboarding_ids is not None:
         query = query.where(tc.onboarding_id.in_(list(onboarding_ids)))
-    return conn.execute(query.values(status="pending", updated_at=now)).rowcount
+    return conn.execute(query.values(status="pending", error=None, updated_at=now)).rowcount
 
 
 def failed(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
     """The failed timers, latest first: onboarding, key, rule, when it was due, when it
-    failed, and why (its onboarding's audit line for it)."""
-    query = (select(tc.onboarding_id, tc.key, tc.rule, tc.fire_at, tc.updated_at).where(tc.status == "failed")
-             .order_by(tc.updated_at.desc(), tc.id.desc()).limit(limit))
-    found = [dict(row) for row in conn.execute(query).mappings()]
-    for row in found:
-        why = select(audit.c.line).where(
-            audit.c.onboarding_id == row["onboarding_id"], audit.c.timer_key == row["key"],
-            audit.c.line.contains(f"timer {row['key']} failed: ")).order_by(audit.c.id.desc()).limit(1)
-        row["reason"] = conn.execute(why).scalar_one_or_none()
-    return found
+    failed, and why."""
+    query = (select(tc.onboarding_id, tc.key, tc.rule, tc.fire_at, tc.updated_at, tc.error)
+             .where(tc.status == "failed").order_by(tc.updated_at.desc(), tc.id.desc()).limit(limit))
+    return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def get(conn: Connection, onboarding_id: str, key: str) -> dict[str, Any] | None:

@@ -178,7 +178,7 @@ def test_ledger_failed_lists_failed_facts_and_timers_with_why_and_retry_inbox_de
         [line for line in out.output.splitlines() if line.startswith("timer ")]
     assert facts == [f"fact {fact}\thubspot webhook\t2025-03-03 09:00Z\t-\tmapping: stage: unknown id 99"]
     assert len(timers) == 1 and timers[0].startswith("timer nudge\tob-1\t")
-    assert timers[0].endswith("timer nudge failed: TypeError: no; kept as failed (kickoff ledger retry-timers fires it again)")
+    assert timers[0].endswith("\tTypeError: no")
     listed = json.loads(runner.invoke(app, ["ledger", "failed", "--json"]).output)
     assert [f["id"] for f in listed["facts"]] == [fact] and [t["key"] for t in listed["timers"]] == ["nudge"]
 

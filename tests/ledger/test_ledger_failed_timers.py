@@ -18,6 +18,7 @@ from ledger_backends import LedgerBackend
 from flows.runtime import Runtime
 from flows.steps.process import tick
 from kickoff.ledger import Ledger
+from kickoff.model import Decision, Timer
 from kickoff.settings import load_config
 from tests.assist_onboardings import set_timer_data, start
 
@@ -41,8 +42,10 @@ def test_a_timer_whose_decision_fails_is_kept_failed_and_the_rest_of_its_claim_f
     assert [ledger.timer_row(oid, key)["status"] for oid in ("ob-1", BROKEN, "ob-3")] == ["fired", "failed", "fired"]
     assert ledger.load_state(BROKEN).version == 1  # nothing of its decision was kept
     assert ledger.load_state("ob-1").version == 2 and ledger.load_state("ob-3").version == 2
+    kept = ledger.timer_row(BROKEN, key)
+    assert kept["error"].startswith("ValidationError: set_by: ")
     why = ledger.audit_for(BROKEN)[-1]
-    assert why["timer_key"] == key and why["rule"] == ledger.timer_row(BROKEN, key)["rule"]
+    assert why["timer_key"] == key and why["rule"] == kept["rule"] and kept["error"] in why["line"]
     assert f"timer {key} failed: ValidationError: " in why["line"] and "set_by" in why["line"]
     assert "kickoff ledger retry-timers" in why["line"]
     assert ledger.status(due).failed_timers == 1 and ledger.status(due).due_timers == 0
@@ -63,7 +66,7 @@ def test_a_failed_timer_is_not_claimed_again_until_it_is_retried_then_fires(rt: 
 
     set_timer_data(ledger, BROKEN, key, good)  # what a fix does (here: the row as it was set)
     assert ledger.retry_failed_timers([BROKEN], now=later) == 1
-    assert ledger.timer_row(BROKEN, key)["status"] == "pending"
+    assert (ledger.timer_row(BROKEN, key)["status"], ledger.timer_row(BROKEN, key)["error"]) == ("pending", None)
 
     again = tick(rt, later)
     assert (again.processed, again.failed) == (1, 0)
@@ -101,3 +104,18 @@ def test_a_firing_postgresql_refuses_is_kept_failed_with_its_reason_and_the_rest
         assert "failed: StringDataRightTruncation: value too long" in why["line"]
     finally:
         ledger.close()
+
+
+def test_a_failed_timer_set_again_by_a_later_decision_is_pending_with_no_error(rt: Runtime) -> None:
+    ledger = rt.ledger
+    due, key = start(ledger, BROKEN)
+    set_timer_data(ledger, BROKEN, key, {"set_by": 5})
+    assert tick(rt, due).failed == 1
+    rule = ledger.timer_row(BROKEN, key)["rule"]
+
+    again = Timer(key=key, onboarding_id=BROKEN, fire_at=due + timedelta(days=1), rule=rule)
+    ledger.commit_decision(Decision(state=ledger.load_state(BROKEN), set_timers=[again]), now=due)
+
+    row = ledger.timer_row(BROKEN, key)
+    assert (row["status"], row["error"], row["fire_at"]) == ("pending", None, again.fire_at)
+    assert ledger.status(due).failed_timers == 0

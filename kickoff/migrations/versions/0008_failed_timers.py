@@ -7,12 +7,14 @@ Create Date: 2026-12-07
 A timer whose firing cannot be decided (a playbook line that cannot be carried out, data
 the decision refuses) used to raise out of the tick with its whole claim still held: after
 each lease the same timer came first again, and no timer behind it ever fired. It is now
-marked ``failed`` with the reason in its onboarding's audit, the rest of the claim commits,
-and ``kickoff ledger retry-timers`` sets it pending again once the playbook is fixed.
+marked ``failed`` with the reason in its ``error`` (and its onboarding's audit), the rest of
+the claim commits, and ``kickoff ledger retry-timers`` sets it pending again once the
+playbook is fixed.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_failed_timers"
@@ -29,16 +31,16 @@ def _one_of(values: tuple[str, ...]) -> str:
     return f"status IN ({', '.join(repr(v) for v in values)})"
 
 
-def _allow(values: tuple[str, ...]) -> None:
+def upgrade() -> None:
     with op.batch_alter_table("timers", recreate="auto") as batch:
         batch.drop_constraint(_NAME, type_="check")
-        batch.create_check_constraint(_NAME, _one_of(values))
-
-
-def upgrade() -> None:
-    _allow(_NOW)
+        batch.create_check_constraint(_NAME, _one_of(_NOW))
+        batch.add_column(sa.Column("error", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
     op.execute("UPDATE timers SET status = 'pending' WHERE status = 'failed'")  # they fire again
-    _allow(_BEFORE)
+    with op.batch_alter_table("timers", recreate="auto") as batch:
+        batch.drop_column("error")
+        batch.drop_constraint(_NAME, type_="check")
+        batch.create_check_constraint(_NAME, _one_of(_BEFORE))
