@@ -91,6 +91,16 @@ def _unmappable(action: Action, exc: Exception) -> ActionResult:
                         reason=f"mapping failed: {failure_reason(exc)}")
 
 
+def _unanswered(action: Action, exc: Exception) -> ActionResult:
+    """The connector raised instead of answering (a bug, an answer it could not read): the
+    write may or may not have happened, so the row is retried with backoff through
+    ``apply_again`` (the tool is asked before writing) and dies after the last attempt,
+    instead of holding the whole round until its lease runs out, again and again."""
+    log.warning("push-%s: no answer for %s: %s", action.tool, action.idempotency_key[:12], failure_reason(exc))
+    return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.RETRYABLE,
+                        reason=f"connector failed, outcome unknown: {failure_reason(exc)}")
+
+
 def _after_done(rt: Runtime, tool: str, vendor: VendorAction, result: ActionResult, now: datetime) -> None:
     """Remember the fingerprints of what was written, so its echo is recognised. (The record
     a creation made is linked by the ledger's ``record_result``, under the action's key: a
@@ -173,7 +183,12 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
             except Exception as exc:  # noqa: BLE001 - one row that cannot be mapped, never the round
                 report.rows.append(_recorded(rt, item, _unmappable(item.action, exc), now))
         ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
-        results = _apply_per_account(rt, tool, connector, ready, now, accounts)
+        try:
+            results = _apply_per_account(rt, tool, connector, ready, now, accounts)
+        except SQLAlchemyError:
+            raise  # the ledger, not the tool: the round is tried again after its lease
+        except Exception as exc:  # noqa: BLE001 - the connector broke off: each row's outcome is unknown
+            results = [_unanswered(item.action, exc) for item, _ in ready]
         budget.remember(rt, tool, [rt.connector(tool, a) for a in sorted(set(accounts.values()))], now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
