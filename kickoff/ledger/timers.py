@@ -128,10 +128,12 @@ def mark_all(conn: Connection, claimed_timers: Sequence[DueTimer], now: datetime
     its claim."""
     if not claimed_timers:
         return
-    reasons = errors if errors is not None else [None] * len(claimed_timers)
-    rows = [(t.id, t.claimed_by, t.lease_until, now, error) for t, error in zip(claimed_timers, reasons, strict=True)]
-    done = update_many(conn, timers, ("id", "claimed_by", "lease_until", "updated_at", "error"), rows,
-                       set_=("updated_at", "error"), where=("id", "claimed_by", "lease_until"),
+    rows = [(t.id, t.claimed_by, t.lease_until, now) for t in claimed_timers]
+    columns, set_ = ("id", "claimed_by", "lease_until", "updated_at"), ("updated_at",)
+    if errors is not None:  # a claimed timer has no error (setting or retrying it cleared it): only a failure writes one
+        rows = [(*row, error) for row, error in zip(rows, errors, strict=True)]
+        columns, set_ = (*columns, "error"), (*set_, "error")
+    done = update_many(conn, timers, columns, rows, set_=set_, where=("id", "claimed_by", "lease_until"),
                        fixed=f"status = '{status}', claimed_by = NULL, lease_until = NULL", also="status = 'claimed'")
     if done != len(claimed_timers):
         raise ClaimLost(f"{len(claimed_timers) - done} of {len(claimed_timers)} timers are no longer this claim's")
