@@ -347,8 +347,9 @@ class Ledger(Closing):
         except LedgerError as exc:
             if len(fired) == 1:
                 return [exc]
-        except REFUSED_BY_THE_DATABASE:
-            pass
+        except REFUSED_BY_THE_DATABASE as exc:
+            if len(fired) == 1:
+                return [self._keep_failed(fired[0], exc, at)]
         return [self._commit_firing(one, at) for one in fired]
 
     def _commit_firing(self, one: Firing, at: datetime) -> Firing | LedgerError:
@@ -360,12 +361,16 @@ class Ledger(Closing):
         except LedgerError as exc:
             return exc
         except REFUSED_BY_THE_DATABASE as exc:
-            if one.failure is not None:
-                raise  # even keeping it as failed was refused: not what it decided
-            failed = replace(one, decision=None, failure=failure_reason(exc))
-            with self.transaction() as conn:
-                firing.commit_firings(conn, [failed], at)
-            return failed
+            return self._keep_failed(one, exc, at)
+
+    def _keep_failed(self, one: Firing, refused: Exception, at: datetime) -> Firing:
+        """``one`` committed as failed, with the reason the database refused what it decided."""
+        if one.failure is not None:
+            raise refused  # even keeping it as failed was refused: not what it decided
+        failed = replace(one, decision=None, failure=failure_reason(refused))
+        with self.transaction() as conn:
+            firing.commit_firings(conn, [failed], at)
+        return failed
 
     # -- cursors -----------------------------------------------------------------------
     def get_cursor(self, tool: str, stream: str) -> str | None:

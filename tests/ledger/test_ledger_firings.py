@@ -161,3 +161,18 @@ def test_a_firing_whose_decision_the_database_refuses_is_kept_failed_and_the_res
     assert ledger.load_state("ob-2").version == 1 and ledger.outbox_rows(["ob-2"]) == []
     assert "failed: " in ledger.audit_for("ob-2")[-1]["line"]
     assert "INSERT" not in kept.failure  # the database's reason, not its statement
+
+
+def test_a_lone_firing_the_database_refuses_is_kept_failed(ledger: Ledger) -> None:
+    started(ledger, "ob-1")
+    [due] = ledger.claim_due_timers(now=FIRE, limit=10, worker="tick")
+    refused = fired(ledger, due, 0)
+    assert refused.decision is not None
+    no_rule = Action.model_construct(**{**refused.decision.actions[0].__dict__, "rule": None})
+    refused = replace(refused, decision=refused.decision.model_copy(update={"actions": [no_rule]}))
+
+    [kept] = ledger.commit_firings([refused], now=FIRE)
+
+    assert isinstance(kept, Firing) and kept.decision is None and kept.failure is not None
+    assert ledger.timer_row("ob-1", "nudge")["status"] == "failed"
+    assert ledger.timer_row("ob-1", "nudge")["error"] == kept.failure
