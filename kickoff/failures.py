@@ -4,7 +4,7 @@ its kind and message on one line, short, without the SQL or values a database er
 from __future__ import annotations
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 MAX_REASON = 500
 """Characters of a reason kept in the ledger."""
@@ -12,6 +12,14 @@ MAX_REASON = 500
 REFUSED_BY_THE_DATABASE = (DataError, IntegrityError)
 """Database errors that are one row's fault (a value too long, a missing one), not the
 database's: that row fails alone, the rest go on."""
+
+
+def at_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the row's own fault (bad data, a playbook or mapping line that cannot
+    be carried out, a value the database refuses): the row fails alone and the rest go on.
+    Not so for the ledger's other errors or the network's (``OSError``): they are nobody's
+    row, and the row is tried again after its lease."""
+    return isinstance(exc, REFUSED_BY_THE_DATABASE) or not isinstance(exc, SQLAlchemyError | OSError)
 
 
 def failure_reason(exc: BaseException) -> str:

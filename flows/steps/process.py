@@ -9,14 +9,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from flows import onboarding_events
 from flows.runtime import Runtime
 from flows.steps.routing import tenant_of
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.mapping import MappingError
-from kickoff.failures import REFUSED_BY_THE_DATABASE, failure_reason
+from kickoff.failures import at_fault, failure_reason
 from kickoff.gc_pause import paused_gc
 from kickoff.ledger import Decided, Firing, SourceLink, state_after
 from kickoff.ledger.audit import rule_of
@@ -207,14 +205,12 @@ def process_item(rt: Runtime, item: InboxItem, now: datetime, report: ProcessRep
             _fail(rt, item, f"reading the record failed: {exc.reason}", now, about, report)
         else:
             report.deferred += 1
-    except REFUSED_BY_THE_DATABASE as exc:  # this row's decisions, not the database, are at fault
-        _fail(rt, item, failure_reason(exc), now, about, report)
-    except SQLAlchemyError:
-        raise  # the ledger itself: every row waits for it alike, none is at fault
     except OSError as exc:  # the network or a file, not the row: tried again after the lease
         log.info("inbox %s deferred: %s", item.id, type(exc).__name__)
         report.deferred += 1
-    except Exception as exc:  # noqa: BLE001 - bad data, a playbook line that cannot be carried out
+    except Exception as exc:  # bad data, a playbook line that cannot be carried out (or re-raised)
+        if not at_fault(exc):
+            raise  # the ledger itself: every row waits for it alike
         _fail(rt, item, failure_reason(exc), now, about, report)
 
 
@@ -278,9 +274,9 @@ def _fire(rt: Runtime, timer: DueTimer, states: dict[str, Onboarding | None], no
     try:
         event = timer_event(timer.timer)
         decision = _decide(rt, event, states.get(timer.onboarding_id), now)
-    except (SQLAlchemyError, OSError):
-        raise  # the ledger or a file, not this timer: the claim is tried again after its lease
-    except Exception as exc:  # noqa: BLE001 - one timer's failure, never the claim's
+    except Exception as exc:  # one timer's failure, never the claim's (or re-raised)
+        if not at_fault(exc):
+            raise  # the ledger or the network: the claim is tried again after its lease
         reason = failure_reason(exc)
         log.warning("timer %s of %s failed: %s", timer.key, timer.onboarding_id, reason)
         return Firing(timer, None, timer_event_id(timer.timer), failure=reason)

@@ -22,7 +22,7 @@ from flows.runtime import Runtime
 from flows.steps import budget
 from kickoff.contracts.mapping import MappingError
 from kickoff.contracts.vendor import VendorAction
-from kickoff.failures import failure_reason
+from kickoff.failures import at_fault, failure_reason
 from kickoff.ledger.records import OutboxItem
 from kickoff.model import Action, ActionResult, Onboarding, ResultStatus
 from kickoff.settings import SHARED_ACCOUNT
@@ -178,9 +178,9 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
                 accounts[item.id] = rt.config.account_of(tool, tenant)
             except MappingError as exc:
                 report.rows.append(_recorded(rt, item, _not_mapped(item.action, exc), now))
-            except (SQLAlchemyError, OSError):
-                raise  # the ledger or a file, not this row: the round is tried again after its lease
-            except Exception as exc:  # noqa: BLE001 - one row that cannot be mapped, never the round
+            except Exception as exc:  # one row that cannot be mapped, never the round (or re-raised)
+                if not at_fault(exc):
+                    raise  # the ledger or the network: the round is tried again after its lease
                 report.rows.append(_recorded(rt, item, _unmappable(item.action, exc), now))
         ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
         try:
