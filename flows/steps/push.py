@@ -86,19 +86,20 @@ def _not_mapped(action: Action, exc: MappingError) -> ActionResult:
 def _unmappable(action: Action, exc: Exception) -> ActionResult:
     """A row the mapping fails on unexpectedly: a dead letter with the reason (``kickoff ledger
     replay`` sends it again once the mapping is fixed), so the rows behind it still go."""
-    log.warning("%s action %s cannot be mapped: %s", action.tool, action.idempotency_key[:12], failure_reason(exc))
-    return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT,
-                        reason=f"mapping failed: {failure_reason(exc)}")
+    reason = f"mapping failed: {failure_reason(exc)}"
+    log.warning("%s action %s: %s", action.tool, action.idempotency_key[:12], reason)
+    return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.PERMANENT, reason=reason)
 
 
-def _unanswered(action: Action, exc: Exception) -> ActionResult:
-    """The connector raised instead of answering (a bug, an answer it could not read): the
-    write may or may not have happened, so the row is retried with backoff through
+def _unanswered(tool: str, ready: list[tuple[OutboxItem, VendorAction]], exc: Exception) -> list[ActionResult]:
+    """The connector raised instead of answering (a bug, an answer it could not read): each
+    row's write may or may not have happened, so it is retried with backoff through
     ``apply_again`` (the tool is asked before writing) and dies after the last attempt,
     instead of holding the whole round until its lease runs out, again and again."""
-    log.warning("push-%s: no answer for %s: %s", action.tool, action.idempotency_key[:12], failure_reason(exc))
-    return ActionResult(idempotency_key=action.idempotency_key, status=ResultStatus.RETRYABLE,
-                        reason=f"connector failed, outcome unknown: {failure_reason(exc)}")
+    reason = f"connector failed, outcome unknown: {failure_reason(exc)}"
+    log.warning("push-%s: no answer for %d actions: %s", tool, len(ready), reason)
+    return [ActionResult(idempotency_key=item.action.idempotency_key, status=ResultStatus.RETRYABLE, reason=reason)
+            for item, _ in ready]
 
 
 def _after_done(rt: Runtime, tool: str, vendor: VendorAction, result: ActionResult, now: datetime) -> None:
@@ -188,7 +189,7 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
         except SQLAlchemyError:
             raise  # the ledger, not the tool: the round is tried again after its lease
         except Exception as exc:  # noqa: BLE001 - the connector broke off: each row's outcome is unknown
-            results = [_unanswered(item.action, exc) for item, _ in ready]
+            results = _unanswered(tool, ready, exc)
         budget.remember(rt, tool, [rt.connector(tool, a) for a in sorted(set(accounts.values()))], now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:
