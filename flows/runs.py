@@ -64,24 +64,32 @@ def dead_letter_payload(rt: Runtime, row: PushedRow) -> dict[str, Any]:
             "outbox_id": row.outbox_id, "key": row.action.idempotency_key}
 
 
+FIRST_FEW = 5
+"""Items a Failed state's message names one by one; the rest are counted."""
+
+
+def _first_few(count: int, parts: list[str]) -> str:
+    """The first ``FIRST_FEW`` of ``parts``, and how many more of ``count`` in all are not named."""
+    named = parts[:FIRST_FEW]
+    more = f"; and {count - len(named)} more" if count > len(named) else ""
+    return "; ".join(named) + more
+
+
 def dead_message(rows: list[PushedRow]) -> str:
     """The Failed state's message: the count, then each dead letter in a few words."""
     parts = [f"{r.action.kind.value} {r.action.onboarding_id} ({r.action.rule}): {(r.result.reason or '')[:80]}"
-             for r in rows[:5]]
-    more = f"; and {len(rows) - 5} more" if len(rows) > 5 else ""
+             for r in rows[:FIRST_FEW]]
     plural = "s" if len(rows) != 1 else ""
-    return f"{len(rows)} dead letter{plural}: " + "; ".join(parts) + more
+    return f"{len(rows)} dead letter{plural}: " + _first_few(len(rows), parts)
 
 
 def failed_timers_message(count: int, lines: list[dict[str, str]]) -> str:
     """A tick's Failed state message: how many timers failed, the first few (which, whose,
     why), and what brings them back."""
-    failed = [line for line in lines if line["ignored"].startswith("failed: ")][:5]
+    failed = [line for line in lines if line["ignored"].startswith("failed: ")][:FIRST_FEW]
     parts = [f"{line['what']} of {line['onboarding']}: {line['ignored'].removeprefix('failed: ')[:80]}" for line in failed]
-    more = f"; and {count - len(parts)} more" if count > len(parts) else ""
     plural = "s" if count != 1 else ""
-    return (f"{count} timer{plural} failed, kept until `kickoff ledger retry-timers`: "
-            + "; ".join(parts) + more)
+    return f"{count} timer{plural} failed, kept until `kickoff ledger retry-timers`: " + _first_few(count, parts)
 
 
 def decision_table(rt: Runtime, report: ProcessReport) -> list[dict[str, str]]:
