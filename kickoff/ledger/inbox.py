@@ -124,14 +124,12 @@ def retry_failed(conn: Connection, ids: Sequence[int] | None = None) -> list[int
     """Failed rows (these, or all) pending again, their attempts and reason cleared, so the
     next process-inbox decides them anew (once the mapping or playbook that failed them is
     fixed); returns the ids."""
-    query = select(inbox.c.id).where(inbox.c.status == "failed")
+    query = update(inbox).where(inbox.c.status == "failed")
     if ids is not None:
         query = query.where(inbox.c.id.in_(list(ids)))
-    found = sorted(int(i) for i in conn.execute(query).scalars())
-    if found:
-        conn.execute(update(inbox).where(inbox.c.id.in_(found), inbox.c.status == "failed")
-                     .values(status="pending", error=None, attempts=0, finished_at=None))
-    return found
+    retried = conn.execute(query.values(status="pending", error=None, attempts=0, finished_at=None)
+                           .returning(inbox.c.id)).scalars()
+    return sorted(int(i) for i in retried)
 
 
 def failed(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
