@@ -24,7 +24,7 @@ from kickoff.ledger import state, timers
 from kickoff.ledger.audit import rule_of
 from kickoff.ledger.bulk import append_many, execute_many
 from kickoff.ledger.records import Firing
-from kickoff.ledger.schema import audit
+from kickoff.ledger.schema import audit, fits
 from kickoff.ledger.schema import outbox as outbox_table
 from kickoff.ledger.schema import timers as timers_table
 
@@ -89,11 +89,8 @@ def _failure_line(firing: Firing, now: datetime) -> tuple[Any, ...]:
     timer = firing.timer.timer
     line = (f"{timer.rule}: timer {timer.key} failed: {firing.failure}; kept as failed "
             "(kickoff ledger retry-timers fires it again)")
-    event_id = firing.event_id if len(firing.event_id) <= _EVENT_ID_LENGTH else None
+    event_id = firing.event_id if fits(audit.c.event_id, firing.event_id) else None
     return (now, timer.onboarding_id, event_id, timer.key, timer.rule, line)
-
-
-_EVENT_ID_LENGTH: int = audit.c.event_id.type.length  # type: ignore[attr-defined]
 
 
 # The statements of timers.set_timers and outbox.enqueue as plain SQL, and audit.write's columns.

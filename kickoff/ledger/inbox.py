@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, Connection, bindparam, select, text, update
 from kickoff.ledger.claims import claim_rows, claimed, lease_expired, waiting
 from kickoff.ledger.errors import ClaimLost, NotFound
 from kickoff.ledger.records import InboxItem
-from kickoff.ledger.schema import inbox
+from kickoff.ledger.schema import fits, inbox
 from kickoff.ledger.types import JSONType, UTCDateTime
 from kickoff.model import Delivery
 
@@ -102,8 +102,7 @@ def finish(
     story lists it; a name too long for any onboarding's id links none, so a row failed for
     that reason is still kept). Finishing a row that is no longer claimed is ClaimLost."""
     allowed = ("claimed",) if require_claim else ("pending", "claimed", "failed")
-    fits = about is not None and len(about) <= _ONBOARDING_ID_LENGTH
-    linked = {"onboarding_id": about} if fits else {}
+    linked = {"onboarding_id": about} if about is not None and fits(inbox.c.onboarding_id, about) else {}
     result = conn.execute(
         update(inbox)
         .where(inbox.c.id == inbox_id, inbox.c.status.in_(allowed))
@@ -138,9 +137,6 @@ def failed(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
     query = (select(ic.id, ic.tool, ic.kind, ic.received_at, ic.onboarding_id, ic.error)
              .where(ic.status == "failed").order_by(ic.id.desc()).limit(limit))
     return [dict(row) for row in conn.execute(query).mappings()]
-
-
-_ONBOARDING_ID_LENGTH: int = inbox.c.onboarding_id.type.length  # type: ignore[attr-defined]
 
 
 def get(conn: Connection, inbox_id: int) -> dict[str, Any] | None:

@@ -41,6 +41,12 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def fits(column: Column[Any], value: str) -> bool:
+    """Whether ``value`` fits the text ``column`` (PostgreSQL refuses a longer one; SQLite keeps it)."""
+    length = getattr(column.type, "length", None)
+    return length is None or len(value) <= length
+
+
 def _id() -> Column[int]:
     """The key of a table whose rows are added, never renamed: a number the database hands out."""
     return Column("id", Id, primary_key=True, autoincrement=True)
