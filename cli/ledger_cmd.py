@@ -140,8 +140,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Fire failed timers again (their playbook line is fixed): pending at their own moment,
-        so the next tick decides them as they were set. The reason each failed is in its
-        onboarding's story (kickoff onboarding show)."""
+        so the next tick decides them as they were set. Why each failed: kickoff ledger failed,
+        or its onboarding's story (kickoff onboarding show)."""
         with _open() as ledger:
             count = ledger.retry_failed_timers(onboarding or None, datetime.now(UTC))
         typer.echo(f"{count} failed timer{'s' if count != 1 else ''} pending again")

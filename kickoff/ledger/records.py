@@ -131,7 +131,7 @@ class Decided:
 class Firing:
     """A claimed timer and what its ``timer.fired`` event decided (None: nothing to change):
     what ``Ledger.commit_firings`` writes for it. ``failure``: why it could not be decided;
-    the timer is then kept as ``failed`` with that reason in its onboarding's audit."""
+    the timer is then kept as ``failed`` with that reason (its ``error``, and its onboarding's audit)."""
 
     timer: DueTimer
     decision: Decision | None
