@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -110,7 +111,8 @@ def _after_done(rt: Runtime, tool: str, vendor: VendorAction, result: ActionResu
         rt.ledger.journal_write(tool, record_id, fingerprint, now=now)
 
 
-def _apply(connector: Connector, ready: list[tuple[OutboxItem, VendorAction]], now: datetime) -> list[ActionResult]:
+def _apply(tool: str, connector: Connector, ready: list[tuple[OutboxItem, VendorAction]],
+           now: datetime) -> list[ActionResult]:
     """One result per row, in order. A row taken over from a dead worker, or tried before
     without a known outcome, may already be in the tool: it goes through ``apply_again``."""
     again = [i for i, (item, _) in enumerate(ready) if item.reclaimed or item.attempts > 0]
@@ -118,9 +120,25 @@ def _apply(connector: Connector, ready: list[tuple[OutboxItem, VendorAction]], n
     results: list[ActionResult | None] = [None] * len(ready)
     for indexes, apply in ((fresh, connector.apply), (again, connector.apply_again)):
         if indexes:
-            for i, result in zip(indexes, apply([ready[i][1] for i in indexes], now), strict=True):
+            for i, result in zip(indexes, _answers(tool, apply, [ready[i] for i in indexes], now), strict=True):
                 results[i] = result
     return results  # type: ignore[return-value]
+
+
+def _answers(tool: str, apply: Callable[[list[VendorAction], datetime], list[ActionResult]],
+             rows: list[tuple[OutboxItem, VendorAction]], now: datetime) -> list[ActionResult]:
+    """What one call of the connector answered for ``rows``; if it raised instead (or answered
+    for other rows than it was given), those rows' outcomes are unknown (``_unanswered``), and
+    only those: what other calls of the round answered is recorded as answered."""
+    try:
+        results = apply([vendor for _, vendor in rows], now)
+        if len(results) != len(rows):
+            raise ValueError(f"{len(results)} results for {len(rows)} actions")
+        return results
+    except SQLAlchemyError:
+        raise  # the ledger, not the tool: the round is tried again after its lease
+    except Exception as exc:  # noqa: BLE001 - the connector broke off: each row's outcome is unknown
+        return _unanswered(tool, rows, exc)
 
 
 def _apply_per_account(rt: Runtime, tool: str, shared: Connector, ready: list[tuple[OutboxItem, VendorAction]],
@@ -131,10 +149,10 @@ def _apply_per_account(rt: Runtime, tool: str, shared: Connector, ready: list[tu
     for index, (item, _) in enumerate(ready):
         groups.setdefault(accounts[item.id], []).append(index)
     if list(groups) in ([], [SHARED_ACCOUNT]):
-        return _apply(shared, ready, now)
+        return _apply(tool, shared, ready, now)
     results: list[ActionResult | None] = [None] * len(ready)
     for account, indexes in groups.items():
-        answered = _apply(rt.connector(tool, account), [ready[i] for i in indexes], now)
+        answered = _apply(tool, rt.connector(tool, account), [ready[i] for i in indexes], now)
         for i, result in zip(indexes, answered, strict=True):
             results[i] = result
     return results  # type: ignore[return-value]
@@ -184,12 +202,7 @@ def _push(rt: Runtime, tool: str, now: datetime, *, worker: str, limit: int | No
                     raise  # the ledger or the network: the round is tried again after its lease
                 report.rows.append(_recorded(rt, item, _unmappable(item.action, exc), now))
         ready = budget.split(rt, tool, ready, accounts, worker, now)  # a daily allowance's end
-        try:
-            results = _apply_per_account(rt, tool, connector, ready, now, accounts)
-        except SQLAlchemyError:
-            raise  # the ledger, not the tool: the round is tried again after its lease
-        except Exception as exc:  # noqa: BLE001 - the connector broke off: each row's outcome is unknown
-            results = _unanswered(tool, ready, exc)
+        results = _apply_per_account(rt, tool, connector, ready, now, accounts)
         budget.remember(rt, tool, [rt.connector(tool, a) for a in sorted(set(accounts.values()))], now)
         for (item, vendor), result in zip(ready, results, strict=True):
             if result.status is ResultStatus.DONE:

@@ -6,6 +6,7 @@ claimed, and the same rows came first again after every lease: nothing behind th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flows.runtime import Runtime
@@ -78,3 +79,40 @@ def test_a_connector_that_raises_after_writing_leaves_its_rows_to_retry_and_noth
     [again] = [r for r in second.rows if r.outbox_id == ticket.outbox_id]
     assert again.new_status == "done"
     assert len(sandbox.get("hubspot", "records/tickets")) == 1  # found by its key, not written again
+
+
+def test_a_connector_call_that_raises_leaves_only_its_own_rows_unknown_and_the_rest_of_the_round_is_recorded(
+        rt: Runtime, sandbox) -> None:
+    """A round is written in more than one call (rows tried before go through ``apply_again``,
+    each account has its own connector): a call that raises leaves its own rows' outcomes
+    unknown, and what the other calls answered is recorded as answered, not tried again."""
+    earlier = read_event(SIGNUP)
+    rt.ledger.store_delivery(event_delivery(earlier, earlier.occurred_at))
+    process.process_inbox(rt, earlier.occurred_at)
+    connector = rt.connector("hubspot")
+    written, asked = connector.apply, connector.apply_again
+
+    def raises(actions, now):  # type: ignore[no-untyped-def]
+        raise KeyError("results")
+
+    connector.apply = raises  # type: ignore[method-assign]
+    tried = push.push(rt, "hubspot", earlier.occurred_at).rows
+    retry_at = max(rt.ledger.outbox_row(r.outbox_id)["next_try_at"] for r in tried)
+    later = read_event({**SIGNUP, "subject": "network:even-row",
+                        "data": {**SIGNUP["data"], "account_name": "Even Row", "email": "pro@even-row.example.com"}})
+    rt.ledger.store_delivery(event_delivery(later, later.occurred_at))
+    process.process_inbox(rt, later.occurred_at)
+    connector.apply, connector.apply_again = written, raises  # type: ignore[method-assign]
+
+    rows = push.push(rt, "hubspot", retry_at).rows
+
+    records = {r.action.onboarding_id: r for r in rows if r.action.kind is ActionKind.CREATE_RECORD}
+    fresh, tried_before = records["network:even-row"], records["network:odd-row"]
+    assert (fresh.result.status.value, fresh.new_status) == ("done", "done")  # apply answered
+    assert (tried_before.result.status.value, tried_before.new_status) == ("retryable", "pending")  # apply_again raised
+    assert tried_before.result.reason == "connector failed, outcome unknown: KeyError: 'results'"
+    assert rt.ledger.outbox_row(tried_before.outbox_id)["attempts"] == 2
+    connector.apply_again = asked  # type: ignore[method-assign]
+    later_rows = push.push(rt, "hubspot", retry_at + timedelta(hours=1)).rows
+    assert [r.new_status for r in later_rows if r.outbox_id == tried_before.outbox_id] == ["done"]
+    assert len(sandbox.get("hubspot", "records/tickets")) == 2  # one each: none written twice
