@@ -125,7 +125,7 @@ def tick_flow(now: str | None = None) -> dict | State:
                      lambda r: f"{r.processed} timers fired, {sum(r.actions.values())} actions"
                      + (f", {r.failed} failed" if r.failed else ""))
     if result["failed"]:
-        return Failed(message=runs.failed_timers_message(result["failed"], result["lines"]), data=result)
+        return Failed(message=runs.failed_timers_message(result["failed"], result["failures"]), data=result)
     return result
 
 

@@ -83,11 +83,10 @@ def dead_message(rows: list[PushedRow]) -> str:
     return f"{len(rows)} dead letter{plural}: " + _first_few(len(rows), parts)
 
 
-def failed_timers_message(count: int, lines: list[dict[str, str]]) -> str:
+def failed_timers_message(count: int, failures: list[str]) -> str:
     """A tick's Failed state message: how many timers failed, the first few (which, whose,
-    why), and what brings them back."""
-    failed = [line for line in lines if line["ignored"].startswith("failed: ")][:FIRST_FEW]
-    parts = [f"{line['what']} of {line['onboarding']}: {line['ignored'].removeprefix('failed: ')[:80]}" for line in failed]
+    why: ``ProcessReport.failures``), and what brings them back."""
+    parts = [failure[:160] for failure in failures[:FIRST_FEW]]
     plural = "s" if count != 1 else ""
     return f"{count} timer{plural} failed, kept until `kickoff ledger retry-timers`: " + _first_few(count, parts)
 

@@ -45,6 +45,9 @@ class ProcessReport:
     left_out: int = 0
     """Items handled beyond ``MAX_LINES``: counted above, not listed (a tick of 100,000
     timers kept 100 MB of lines, and a table or log of that length is read by nobody)."""
+    failures: list[str] = field(default_factory=list)
+    """The first ``MAX_LINES`` failed items, each in a few words (which, whose, why): what a
+    run that ends Failed names, however many items came before them."""
 
     def add_actions(self, decision: Decision) -> None:
         for action in decision.actions:
@@ -67,6 +70,13 @@ class ProcessReport:
             "what": what, "rules": ", ".join(rules),
             "actions": ", ".join(f"{a.tool} {a.kind.value}" for d in decisions for a in d.actions),
             "ignored": ignored[:200], "why": "; ".join(audit)[:300]})
+
+    def fail(self, what: str, reason: str, *, subject: str = "") -> None:
+        """One item kept as failed: counted, listed among the failures and noted."""
+        self.failed += 1
+        if len(self.failures) < MAX_LINES:
+            self.failures.append(f"{what} of {subject}: {reason}" if subject else f"{what}: {reason}")
+        self.note(what, subject=subject, ignored=f"failed: {reason}")
 
     @property
     def tools_with_actions(self) -> list[str]:
@@ -218,8 +228,7 @@ def _fail(rt: Runtime, item: InboxItem, reason: str, now: datetime, about: str |
           report: ProcessReport) -> None:
     """The row kept as failed with ``reason`` (``kickoff onboarding show`` lists it), never raised."""
     rt.ledger.fail_inbox(item.id, reason, now=now, about=about)
-    report.failed += 1
-    report.note(_what(item.delivery), ignored=f"failed: {reason}")
+    report.fail(_what(item.delivery), reason)
 
 
 def process_inbox(rt: Runtime, now: datetime, *, worker: str = "process",
@@ -298,8 +307,7 @@ def _commit_claim(rt: Runtime, fired: list[Firing], now: datetime, report: Proce
         committed.append(firing)
         what = f"timer {timer.key} ({timer.timer.rule}, due {timer.timer.fire_at:%Y-%m-%d %H:%M})"
         if firing.failure is not None:
-            report.failed += 1
-            report.note(what, subject=timer.onboarding_id, ignored=f"failed: {firing.failure}")
+            report.fail(what, firing.failure, subject=timer.onboarding_id)
         elif firing.decision is None:
             report.ignored += 1
             report.note(what, subject=timer.onboarding_id, ignored="the playbook does nothing with it now")

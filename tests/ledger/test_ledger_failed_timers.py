@@ -119,3 +119,25 @@ def test_a_failed_timer_set_again_by_a_later_decision_is_pending_with_no_error(r
     row = ledger.timer_row(BROKEN, key)
     assert (row["status"], row["error"], row["fire_at"]) == ("pending", None, again.fire_at)
     assert ledger.status(due).failed_timers == 0
+
+
+def test_a_failed_timer_after_the_listed_items_is_still_named_by_the_runs_message(
+        rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big tick lists only its first ``MAX_LINES`` items; a timer that fails after them is
+    still among the report's failures, and the Failed message names it, whose and why."""
+    from flows.runs import failed_timers_message
+    from flows.steps import process
+
+    monkeypatch.setattr(process, "MAX_LINES", 2)
+    due, key = start(rt.ledger, "ob-1", "ob-2", "ob-3", "ob-4")
+    set_timer_data(rt.ledger, "ob-4", key, {"set_by": 5})  # claimed last: its timer row is the newest
+
+    report = tick(rt, due)
+
+    assert (report.processed, report.failed, report.left_out) == (3, 1, 2)
+    assert "ob-4" not in {line["onboarding"] for line in report.lines}
+    [failure] = report.failures
+    assert failure.startswith(f"timer {key} (") and " of ob-4: ValidationError: set_by: " in failure
+    message = failed_timers_message(report.failed, report.failures)
+    assert message.startswith("1 timer failed, kept until `kickoff ledger retry-timers`: timer ")
+    assert " of ob-4: ValidationError: set_by: " in message
