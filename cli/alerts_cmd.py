@@ -1,4 +1,4 @@
-"""``kickoff alerts sync``: the dead-letter automation on the Prefect server, from config/alerts.yaml."""
+"""``kickoff alerts sync``: the alerts' automations on the Prefect server, from config/alerts.yaml."""
 
 from __future__ import annotations
 
@@ -12,19 +12,21 @@ def register(app: typer.Typer) -> None:
 
     @alerts_app.command("sync")
     def sync() -> None:
-        """Create or update the kickoff-dead-letter-alert automation (idempotent): with
-        dead_letter.block set in alerts.yaml, it sends a notification through that block."""
-        from flows.alerts import AUTOMATION, BlockMissing, sync_dead_letter_alert
+        """Create or update the alerts' automations (idempotent): kickoff-dead-letter-alert
+        (an action gave up) and kickoff-failed-timer-alert (a timer could not be decided);
+        each with its block set in alerts.yaml sends a notification through that block."""
+        from flows.alerts import BlockMissing, sync_alerts
         from kickoff.yamlfile import ConfigError
 
         config = config_or_fail()
         try:
-            outcome, block = sync_dead_letter_alert(config.settings.config_dir)
+            synced = sync_alerts(config.settings.config_dir)
         except (ConfigError, BlockMissing) as exc:
             fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - any Prefect failure is reported in one line
-            fail(f"cannot reach the Prefect API to sync {AUTOMATION}: {type(exc).__name__}: {exc}")
-        typer.echo(f"{AUTOMATION}: {outcome}; " + (f"notifies through block {block}" if block else
-                   "no notification block in alerts.yaml (dead_letter.block): it only shows up in the UI"))
+            fail(f"cannot reach the Prefect API to sync the alerts: {type(exc).__name__}: {exc}")
+        for one in synced:
+            typer.echo(f"{one.kind.name}: {one.outcome}; " + (f"notifies through block {one.block}" if one.block else
+                       f"no notification block in alerts.yaml ({one.kind.section}.block): it only shows up in the UI"))
 
     app.add_typer(alerts_app, name="alerts")

@@ -1,13 +1,17 @@
-"""The dead-letter alert as a Prefect automation, made from ``config/alerts.yaml``.
+"""The alerts as Prefect automations, made from ``config/alerts.yaml``.
 
-Ops run Kickoff from the Prefect UI: an action that gave up emits ``kickoff.action.dead``,
-and this automation turns it into a notification through the Prefect block the config names
-(Slack, e-mail...), so nobody has to watch the event feed. ``sync_dead_letter_alert`` is
-idempotent: run by ``kickoff up`` and ``kickoff alerts sync`` (after ``prefect deploy``).
+Ops run Kickoff from the Prefect UI; what needs a person is announced as an event, and an
+automation per kind turns it into a notification through the Prefect block the config names
+(Slack, e-mail...), so nobody has to watch the event feed: an action that gave up
+(``kickoff.action.dead``, a dead letter) and a timer whose firing could not be decided
+(``kickoff.onboarding.timer.failed``: its onboarding waits until the playbook is fixed and
+the timer retried). ``sync_alerts`` is idempotent: run by ``kickoff up`` and ``kickoff
+alerts sync`` (after ``prefect deploy``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,19 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kickoff.yamlfile import load_yaml_model
 
-AUTOMATION = "kickoff-dead-letter-alert"
 FILE = "alerts.yaml"
 Outcome = Literal["created", "updated", "unchanged"]
 
 
-class DeadLetterAlert(BaseModel):
-    """What the automation matches and what it says (templates on Prefect's ``event``)."""
+class Alert(BaseModel):
+    """What one automation matches and what it says (templates on Prefect's ``event``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     block: str | None = Field(default=None, description="<block type slug>/<block name> of a notification block")
-    events: list[str] = Field(default_factory=lambda: ["kickoff.action.dead"], min_length=1)
-    subject: str = "Kickoff: an action gave up"
+    events: list[str] = Field(min_length=1)
+    subject: str
     body: str = "{{ event.payload }}"
 
     @field_validator("block")
@@ -38,10 +41,47 @@ class DeadLetterAlert(BaseModel):
         return value
 
 
+class DeadLetterAlert(Alert):
+    events: list[str] = Field(default_factory=lambda: ["kickoff.action.dead"], min_length=1)
+    subject: str = "Kickoff: an action gave up"
+
+
+class FailedTimerAlert(Alert):
+    events: list[str] = Field(default_factory=lambda: ["kickoff.onboarding.timer.failed"], min_length=1)
+    subject: str = "Kickoff: a timer failed"
+
+
 class AlertsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dead_letter: DeadLetterAlert = Field(default_factory=DeadLetterAlert)
+    failed_timer: FailedTimerAlert = Field(default_factory=FailedTimerAlert)
+
+
+@dataclass(frozen=True)
+class AlertKind:
+    """One alert's automation: its name on the Prefect server, the alerts.yaml section it is
+    made from, and what it tells ops in its description."""
+
+    name: str
+    section: str
+    about: str
+
+
+ALERTS = (
+    AlertKind("kickoff-dead-letter-alert", "dead_letter",
+              "An action gave up and is a dead letter: `kickoff ledger dead` lists them"),
+    AlertKind("kickoff-failed-timer-alert", "failed_timer",
+              "A timer could not be decided and is kept as failed: `kickoff ledger failed` lists them, "
+              "`kickoff ledger retry-timers` fires them again once the playbook is fixed"),
+)
+
+
+@dataclass(frozen=True)
+class Synced:
+    kind: AlertKind
+    outcome: Outcome
+    block: str | None
 
 
 def load_alerts(config_dir: Path) -> AlertsFile:
@@ -54,7 +94,7 @@ class BlockMissing(LookupError):
     """The configured notification block is not on the Prefect server."""
 
 
-def _block_document_id(ref: str) -> Any:
+def _block_document_id(ref: str, section: str) -> Any:
     from prefect.client.orchestration import get_client
 
     slug, name = ref.split("/")
@@ -63,10 +103,10 @@ def _block_document_id(ref: str) -> Any:
             return client.read_block_document_by_name(name=name, block_type_slug=slug).id
         except Exception as exc:  # noqa: BLE001 - ObjectNotFound, or a slug Prefect does not know
             raise BlockMissing(f"no Prefect block {ref} ({type(exc).__name__}): create it on the Blocks "
-                               f"page, or set dead_letter.block in {FILE}") from None
+                               f"page, or set {section}.block in {FILE}") from None
 
 
-def _wanted(alert: DeadLetterAlert) -> Any:
+def _wanted(kind: AlertKind, alert: Alert) -> Any:
     """The automation as ``alert`` describes it (not saved)."""
     from prefect.automations import Automation
     from prefect.events.actions import DoNothing, SendNotification
@@ -74,12 +114,12 @@ def _wanted(alert: DeadLetterAlert) -> Any:
 
     actions: list[Any] = [DoNothing()]
     if alert.block:
-        actions = [SendNotification(block_document_id=_block_document_id(alert.block),
+        actions = [SendNotification(block_document_id=_block_document_id(alert.block, kind.section),
                                     subject=alert.subject, body=alert.body)]
     return Automation(
-        name=AUTOMATION,
-        description="An action gave up and is a dead letter: `kickoff ledger dead` lists them "
-                    f"(notification block: {alert.block or 'none, set one in config/' + FILE}).",
+        name=kind.name,
+        description=f"{kind.about} (notification block: "
+                    f"{alert.block or 'none, set ' + kind.section + '.block in config/' + FILE}).",
         # every Kickoff resource: the action's tool, or the onboarding it belongs to
         trigger=EventTrigger(expect=set(alert.events), match={"prefect.resource.id": "kickoff.*"},
                              posture=Posture.Reactive, threshold=1),
@@ -95,20 +135,25 @@ def _shape(automation: Any) -> dict[str, Any]:
     return dict(shape)
 
 
-def sync_dead_letter_alert(config_dir: Path) -> tuple[Outcome, str | None]:
-    """Create or update the automation on the Prefect server of ``PREFECT_API_URL``;
-    returns what was done and the block it notifies through (None: it only shows up)."""
+def sync_alerts(config_dir: Path) -> list[Synced]:
+    """Create or update every alert's automation on the Prefect server of ``PREFECT_API_URL``;
+    says, per automation, what was done and the block it notifies through (None: it only
+    shows up in the UI). The file is read, and every block found, before anything is saved."""
+    alerts = load_alerts(config_dir)
+    made = [(kind, alert, _wanted(kind, alert)) for kind in ALERTS for alert in [getattr(alerts, kind.section)]]
+    return [Synced(kind, _save(kind.name, automation), alert.block) for kind, alert, automation in made]
+
+
+def _save(name: str, wanted: Any) -> Outcome:
     from prefect.automations import Automation
 
-    alert = load_alerts(config_dir).dead_letter
-    wanted = _wanted(alert)
     try:
-        current = Automation.read(name=AUTOMATION)
+        current = Automation.read(name=name)
     except ValueError:  # not there yet
         wanted.create()
-        return "created", alert.block
+        return "created"
     if _shape(current) == _shape(wanted):
-        return "unchanged", alert.block
+        return "unchanged"
     wanted.id = current.id
     wanted.update()
-    return "updated", alert.block
+    return "updated"

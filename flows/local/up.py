@@ -27,17 +27,19 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def ensure_dead_letter_automation(config_dir: Path) -> bool:
-    """The dead-letter alert (``flows.alerts``): a ``kickoff.action.dead`` event notifies
+def ensure_alert_automations(config_dir: Path) -> bool:
+    """The alerts (``flows.alerts``): a dead letter's or a failed timer's event notifies
     through the block config/alerts.yaml names, or only shows up when it names none."""
-    from flows.alerts import AUTOMATION, sync_dead_letter_alert
+    from flows.alerts import sync_alerts
 
     try:
-        outcome, block = sync_dead_letter_alert(config_dir)
-    except Exception as exc:  # noqa: BLE001 - the stack runs without it; `kickoff alerts sync` says why
-        log.warning("could not sync the %s automation: %s: %s", AUTOMATION, type(exc).__name__, exc)
+        synced = sync_alerts(config_dir)
+    except Exception as exc:  # noqa: BLE001 - the stack runs without them; `kickoff alerts sync` says why
+        log.warning("could not sync the alerts' automations: %s: %s", type(exc).__name__, exc)
         return False
-    print(f"Alert:        {AUTOMATION} {outcome}, " + (f"notifies through {block}" if block else "no notification block"))
+    for one in synced:
+        print(f"Alert:        {one.kind.name} {one.outcome}, "
+              + (f"notifies through {one.block}" if one.block else "no notification block"))
     return True
 
 
@@ -68,7 +70,7 @@ def run_up(home: Path, with_sandbox: bool, prefect_port: int, gateway_port: int)
     stop_on_sigterm()
     try:
         with local_stack(home, with_sandbox=with_sandbox, prefect_port=prefect_port, gateway_port=gateway_port) as stack:
-            ensure_dead_letter_automation(_config_dir())  # the stack synced the rate limits (stack.limits)
+            ensure_alert_automations(_config_dir())  # the stack synced the rate limits (stack.limits)
             print(f"Prefect UI:   {stack.prefect.ui_url if stack.prefect else '-'}")
             print(f"Gateway:      {stack.gateway.url if stack.gateway else '-'}/webhooks/<tool>")
             if stack.sandbox:
