@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -59,13 +59,16 @@ class VendorMiddleware:
             await self._vendor(vendor, scope, receive, send)
             return
         receive, send, recorded = self.sb.exchanges.wrap(vendor.name, scope, receive, send)
+        gone = False
         try:
-            await self._vendor(vendor, scope, receive, send)
+            gone = await self._vendor(vendor, scope, receive, send)
         finally:
-            recorded()
+            if not gone:  # a caller that went away got no answer: there is no exchange to check
+                recorded()
 
-    async def _vendor(self, vendor: Any, scope: Scope, receive: Receive, send: Send) -> None:
-        """Faults, auth, limits, the route, headers and the log, for one vendor request."""
+    async def _vendor(self, vendor: Any, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Faults, auth, limits, the route, headers and the log, for one vendor request;
+        whether the caller went away before its request came whole."""
         path = scope["path"]
         started = time.perf_counter()
         request = Request(scope)
@@ -85,12 +88,12 @@ class VendorMiddleware:
         if fault.kind == "drop":
             log(0, "drop")
             _drop_connection(send)
-            return
+            return False
         if fault.kind == "error":
             response = vendor.error_response(fault.status, "sandbox injected fault")
             await response(scope, receive, send)
             log(fault.status, "error")
-            return
+            return False
 
         early = vendor.check_auth(request) or (vendor.check_limits(request) if vendor.limits.enabled else None)
         extra_headers = vendor.response_headers(request)
@@ -105,14 +108,19 @@ class VendorMiddleware:
                 return  # the write happened; the answer is lost
             await send(message)
 
-        if early is not None:
-            await early(scope, receive, send_with_headers)
-        else:
-            await self.app(scope, receive, send_with_headers)
+        try:
+            if early is not None:
+                await early(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:  # the caller went before its body came (a worker killed while sending)
+            log(0, "client gone")  # nothing to answer, nothing written; a vendor's server just drops it
+            return True
         status = status_holder["status"]
         vendor.on_response(request, status)
         if fault.kind == "no_answer":
             log(status, "no_answer")
             _drop_connection(send)
-            return
+            return False
         log(status, None)
+        return False
