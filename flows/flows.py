@@ -151,8 +151,9 @@ def push_flow(tool: str, now: str | None = None) -> dict | State:
             get_run_logger().info("%d rows to retry: push-%s scheduled for %s", len(retrying), tool,
                                   at.isoformat(timespec="seconds"))
     if report.rows:
-        create_table_artifact(table=report.table(), key=f"push-{tool}",
-                              description=f"Actions pushed to {tool} by this run")
+        table = report.table()
+        more = f"; {len(report.rows) - len(table)} more not listed" if len(table) < len(report.rows) else ""
+        create_table_artifact(table=table, key=f"push-{tool}", description=f"Actions pushed to {tool} by this run{more}")
     dead = [row for row in report.rows if row.new_status == "dead"]
     _announce_dead(rt, tool, dead)
     result = {"summary": report.summary(), "by_status": dict(report.by_status)}

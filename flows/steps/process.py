@@ -11,6 +11,7 @@ from datetime import datetime
 
 from flows import onboarding_events
 from flows.runtime import Runtime
+from flows.steps import MAX_LINES
 from flows.steps.routing import tenant_of
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.mapping import MappingError
@@ -28,7 +29,6 @@ from kickoff.playbooks.spec import Playbook
 log = logging.getLogger("kickoff.flows.process")
 CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
 ECHO_REASON = "echo: only reports Kickoff's own write"
-MAX_LINES = 1000  # items a run's table artifact and log list one by one
 
 
 @dataclass

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors.base import Connector
 from flows import onboarding_events
 from flows.runtime import Runtime
-from flows.steps import budget
+from flows.steps import MAX_LINES, budget
 from kickoff.contracts.mapping import MappingError
 from kickoff.contracts.vendor import VendorAction
 from kickoff.failures import at_fault, failure_reason
@@ -49,14 +49,23 @@ class PushReport:
     def by_status(self) -> Counter[str]:
         return Counter(row.result.status.value for row in self.rows)
 
+    def listed(self) -> list[PushedRow]:
+        """The rows the run's table and log show one by one (``MAX_LINES``), in the order
+        pushed: every row not done first, then as many done ones as fit (the summary counts
+        them all)."""
+        not_done = [row for row in self.rows if row.new_status != "done"][:MAX_LINES]
+        done = [row for row in self.rows if row.new_status == "done"][:MAX_LINES - len(not_done)]
+        shown = {id(row) for row in (*not_done, *done)}
+        return [row for row in self.rows if id(row) in shown]
+
     def table(self) -> list[dict[str, str]]:
-        """One line per action pushed: what the Prefect artifact shows."""
+        """One line per listed action: what the Prefect artifact shows."""
         return [
             {"tool": self.tool, "kind": row.action.kind.value, "rule": row.action.rule,
              "onboarding": row.action.onboarding_id, "result": row.result.status.value,
              "external_id": row.result.external_id or "", "reason": (row.result.reason or "")[:200],
              "status": row.new_status}
-            for row in self.rows
+            for row in self.listed()
         ]
 
     def summary(self) -> str:

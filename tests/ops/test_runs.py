@@ -91,6 +91,15 @@ def _artifact(run_id, key: str) -> list[dict]:
     return json.loads(data) if isinstance(data, str) else data
 
 
+def _artifact_description(run_id, key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+    return next(a.description for a in found if a.key == key)
+
+
 def test_a_push_run_with_a_dead_letter_ends_failed_with_the_count_and_logs_customer_rule_and_reason(
         rt: Runtime, sandbox: SandboxControl) -> None:
     from flows.flows import push_flow
@@ -109,6 +118,26 @@ def test_a_push_run_with_a_dead_letter_ends_failed_with_the_count_and_logs_custo
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
     assert run.name.startswith("push-movidesk") and "dead" in run.name
+
+
+def test_a_push_run_lists_at_most_max_lines_rows_the_dead_letter_among_them_and_counts_the_rest(
+        rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push over a backlog does not publish (or log) a line per action without end: the
+    first MAX_LINES rows are listed, those not done before the done ones, the rest counted."""
+    from flows.flows import push_flow
+
+    monkeypatch.setattr("flows.steps.push.MAX_LINES", 1)
+    rt.ledger.commit_decision(Decision(state=_onboarding("ops-cap-a"), actions=[_ticket_action("ops-cap-a")]), now=NOW)
+    waits = Action(kind=ActionKind.SET_STAGE, tool="movidesk", onboarding_id="ops-cap-b", rule="M2", due_at=NOW,
+                   idempotency_key=idempotency_key("ops", "ops-cap-b", "stage"), payload={"stage": "kickoff"})
+    rt.ledger.commit_decision(Decision(state=_onboarding("ops-cap-b"), actions=[waits]), now=NOW)  # no ticket: dead
+    state = push_flow(tool="movidesk", now=NOW.isoformat(), return_state=True)
+    assert state.is_failed() and state.message.startswith("1 dead letter: set_stage ops-cap-b (M2)")
+    run_id = state.state_details.flow_run_id
+    [row] = _artifact(run_id, "push-movidesk")
+    assert (row["onboarding"], row["status"]) == ("ops-cap-b", "dead")
+    assert _logs(run_id, lambda m: "ops-cap-b" in m and "now dead" in m)
+    assert _artifact_description(run_id, "push-movidesk").endswith("; 1 more not listed")
 
 
 def test_a_push_run_with_everything_done_completes(rt: Runtime) -> None:
