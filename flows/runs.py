@@ -46,10 +46,11 @@ def log_push(rt: Runtime, report: PushReport, log: logging.Logger | logging.Logg
     WARNING, a retry (often a record another action is still creating) at INFO."""
     log.info("%s (%d rows handled)", report.summary(), len(report.rows))
     shown = {id(row) for row in report.listed()}
-    rows = [row for row in not_done(report) if id(row) in shown]
-    if len(rows) < len(not_done(report)):
+    unfinished = not_done(report)
+    rows = [row for row in unfinished if id(row) in shown]
+    if len(rows) < len(unfinished):
         log.info("%d more rows not done, not listed one by one (`kickoff ledger dead`, `kickoff ledger status`)",
-                 len(not_done(report)) - len(rows))
+                 len(unfinished) - len(rows))
     states = rt.ledger.load_states({row.action.onboarding_id for row in rows}) if rows else {}
     for row in rows:
         level = {"dead": logging.ERROR, "pending": logging.INFO}.get(row.new_status, logging.WARNING)
