@@ -79,6 +79,8 @@ ALERTS = (
 
 @dataclass(frozen=True)
 class Synced:
+    """What syncing one alert did, and the block it notifies through (None: only the UI)."""
+
     kind: AlertKind
     outcome: Outcome
     block: str | None
@@ -140,7 +142,8 @@ def sync_alerts(config_dir: Path) -> list[Synced]:
     says, per automation, what was done and the block it notifies through (None: it only
     shows up in the UI). The file is read, and every block found, before anything is saved."""
     alerts = load_alerts(config_dir)
-    made = [(kind, alert, _wanted(kind, alert)) for kind in ALERTS for alert in [getattr(alerts, kind.section)]]
+    wanted = [(kind, getattr(alerts, kind.section)) for kind in ALERTS]
+    made = [(kind, alert, _wanted(kind, alert)) for kind, alert in wanted]  # every block found before saving
     return [Synced(kind, _save(kind.name, automation), alert.block) for kind, alert, automation in made]
 
 
