@@ -3,9 +3,9 @@
 Ops run Kickoff from the Prefect UI; what needs a person is announced as an event, and an
 automation per kind turns it into a notification through the Prefect block the config names
 (Slack, e-mail...), so nobody has to watch the event feed: an action that gave up
-(``kickoff.action.dead``, a dead letter) and a timer whose firing could not be decided
-(``kickoff.onboarding.timer.failed``: its onboarding waits until the playbook is fixed and
-the timer retried). ``sync_alerts`` is idempotent: run by ``kickoff up`` and ``kickoff
+(``kickoff.action.dead``, a dead letter) and a tick run with timers whose firing could not
+be decided (``kickoff.tick.timers_failed``, once per run: their onboardings wait until the
+playbook is fixed and the timers retried). ``sync_alerts`` is idempotent: run by ``kickoff up`` and ``kickoff
 alerts sync`` (after ``prefect deploy``).
 """
 
@@ -47,7 +47,7 @@ class DeadLetterAlert(Alert):
 
 
 class FailedTimerAlert(Alert):
-    events: list[str] = Field(default_factory=lambda: ["kickoff.onboarding.timer.failed"], min_length=1)
+    events: list[str] = Field(default_factory=lambda: ["kickoff.tick.timers_failed"], min_length=1)
     subject: str = "Kickoff: a timer failed"
 
 

@@ -17,7 +17,14 @@ from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
 from flows import runs
-from flows.prefect_events import ACTION_DEAD, INBOX_RECEIVED, OUTBOX_READY, emit
+from flows.prefect_events import (
+    ACTION_DEAD,
+    INBOX_RECEIVED,
+    OUTBOX_READY,
+    TIMERS_FAILED,
+    emit,
+    emit_kickoff_event,
+)
 from flows.runtime import Runtime, default_runtime, parse_now
 from flows.steps import ingest, process, push, reconcile
 from flows.steps.process import ProcessReport
@@ -125,7 +132,10 @@ def tick_flow(now: str | None = None) -> dict | State:
                      lambda r: f"{r.processed} timers fired, {sum(r.actions.values())} actions"
                      + (f", {r.failed} failed" if r.failed else ""))
     if result["failed"]:
-        return Failed(message=runs.failed_timers_message(result["failed"], result["failures"]), data=result)
+        announced = runs.failed_timers_payload(result["failed"], result["failures"])
+        emit_kickoff_event(TIMERS_FAILED, {"prefect.resource.id": "kickoff.tick", "prefect.resource.name": "tick"},
+                           announced)  # what the failed-timer alert follows: once per run
+        return Failed(message=announced["message"], data=result)
     return result
 
 

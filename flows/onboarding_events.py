@@ -137,7 +137,7 @@ def timers_fired(rt: Runtime, fired: Iterable[Firing], now: datetime) -> int:
             payload = {**_timer(t, _zone(rt, state.tenant), now), "decided": decision is not None}
             if decision is not None:
                 payload["decision"] = _decision(rt, decision, now)
-            if one.failure is not None:  # what the failed-timer alert says (config/alerts.yaml)
+            if one.failure is not None:  # whose and why, as a dead letter's event says it
                 payload.update(reason=one.failure, tenant=state.tenant, onboarding=state.id,
                                customer=state.account_name or "")
             found.append((TIMER_FIRED if one.failure is None else TIMER_FAILED,

@@ -96,6 +96,15 @@ def failed_timers_message(count: int, failures: list[str]) -> str:
     return f"{count} timer{plural} failed, kept until `kickoff ledger retry-timers`: " + _first_few(count, parts)
 
 
+def failed_timers_payload(count: int, failures: list[str]) -> dict[str, Any]:
+    """What a tick run's ``kickoff.tick.timers_failed`` event carries (one per run, however
+    many timers failed: a playbook line that cannot be carried out fails every onboarding that
+    reaches it, and one notification per timer would be hundreds): the count, the first few
+    (which, whose, why) and the run's Failed message."""
+    return {"count": count, "first": [failure[:160] for failure in failures[:FIRST_FEW]],
+            "message": failed_timers_message(count, failures)}
+
+
 def decision_table(rt: Runtime, report: ProcessReport) -> list[dict[str, str]]:
     """The process-inbox or tick run's table: each item with its customer filled in."""
     unnamed = {line["onboarding"] for line in report.lines if not line["customer"] and line["onboarding"]}

@@ -1,7 +1,7 @@
 """The alerts' automations act: ``kickoff alerts sync`` makes ``kickoff-dead-letter-alert`` and
 ``kickoff-failed-timer-alert`` send a notification through the Prefect block config/alerts.yaml
 names; a dead letter's event reaches the block's receiver with the customer, rule and reason in
-it, and so does a failed timer's, sent by a real tick."""
+it, and a tick run with failed timers sends one notification naming them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 from tests.ops.world import kickoff
@@ -124,44 +126,57 @@ def test_alerts_sync_makes_the_failed_timer_automation_too(prefect_api: str, con
     assert synced.exit_code == 0, synced.output
     assert "kickoff-failed-timer-alert: " in synced.output and "(failed_timer.block)" in synced.output
     automation = read_automation("kickoff-failed-timer-alert")
-    assert automation.trigger.expect == {"kickoff.onboarding.timer.failed"}
+    assert automation.trigger.expect == {"kickoff.tick.timers_failed"}
     assert "kickoff ledger retry-timers" in automation.description
 
 
-def test_a_failed_timer_of_a_real_tick_reaches_the_configured_receiver_with_customer_timer_rule_and_reason(
-        prefect_api: str, config_dir: Path, tmp_path: Path) -> None:
-    """A timer whose data its event refuses fails in the tick, which tells Prefect; the
-    failed-timer automation passes it on, saying whose, which timer and rule, why, and how
-    it fires again."""
+def test_a_tick_run_with_failed_timers_sends_one_notification_naming_them(
+        prefect_api: str, config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two timers whose data their event refuses fail in one tick run (a real flow run); the run
+    tells Prefect once, and the failed-timer automation passes it on once: how many, whose,
+    which timer and why. A playbook bug fails every onboarding it reaches: one notification
+    per run, not one per timer."""
     from datetime import UTC, datetime, timedelta
 
-    from flows.runtime import Runtime
-    from flows.steps.process import tick
-    from kickoff.ledger import Ledger
+    from flows.flows import tick_flow
+    from flows.runtime import default_runtime
     from kickoff.model import Decision, Onboarding, Timer
-    from kickoff.settings import load_config
 
     now = datetime(2026, 9, 8, 9, 0, tzinfo=UTC)
-    rt = Runtime.build(load_config(config_dir), ledger=Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}"))
-    state = Onboarding(id="core:alert-1", tenant="core", playbook="core-implementation", stage="new",
-                       account_name="Alert Customer")
-    timer = Timer(key="ops-wake", onboarding_id=state.id, fire_at=now - timedelta(minutes=1), rule="M1",
-                  data={"set_by": 5})  # the timer.fired event wants text: its decision fails
-    rt.ledger.commit_decision(Decision(state=state, set_timers=[timer]), now=now - timedelta(hours=1))
+    monkeypatch.setenv("KICKOFF_HOME", str(tmp_path / "kickoff-home"))
+    default_runtime.cache_clear()
+    rt = default_runtime()
+    names = ["core:alert-1", "core:alert-2"]
+    for name in names:
+        state = Onboarding(id=name, tenant="core", playbook="core-implementation", stage="new",
+                           account_name=f"Alert Customer {name[-1]}")
+        timer = Timer(key="ops-wake", onboarding_id=name, fire_at=now - timedelta(minutes=1), rule="M1",
+                      data={"set_by": 5})  # the timer.fired event wants text: its decision fails
+        rt.ledger.commit_decision(Decision(state=state, set_timers=[timer]), now=now - timedelta(hours=1))
     receiver = WebhookReceiver("/alerts")
+
+    def fail_them() -> None:  # (again: retried, they fail again)
+        rt.ledger.retry_failed_timers(names, now=now)
+        assert tick_flow(now=now.isoformat(), return_state=True).is_failed()
+
     try:
         name_block(config_dir, f"custom-webhook/{webhook_block(receiver.url)}")
         assert kickoff("alerts", "sync").exit_code == 0
-
-        def fail_the_timer() -> None:  # again: retried, it fails again
-            rt.ledger.retry_failed_timers([state.id], now=now)
-            assert tick(rt, now).failed == 1
-
-        sent = first_notification(receiver, fail_the_timer)
-        assert sent["subject"] == "Kickoff: Alert Customer - timer ops-wake failed"
-        assert "Timer ops-wake (rule M1, due " in sent["body"]
-        assert "of Alert Customer (core, onboarding core:alert-1) could not be decided: ValidationError: set_by" in sent["body"]
-        assert "kickoff ledger retry-timers --onboarding core:alert-1" in sent["body"]
+        sent = first_notification(receiver, fail_them)
+        assert sent["subject"] == "Kickoff: 2 timer(s) could not be decided"
+        assert sent["body"].startswith("2 timers failed, kept until `kickoff ledger retry-timers`: timer ops-wake (M1, due ")
+        for name in names:
+            assert f"of {name}: ValidationError: set_by" in sent["body"]
+        assert "`kickoff ledger failed` lists them" in sent["body"]
+        time.sleep(5)  # notifications of earlier runs, sent before the automation was loaded, are all in
+        before = len(receiver.received)
+        fail_them()
+        deadline = time.monotonic() + 30
+        while len(receiver.received) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(5)
+        assert len(receiver.received) == before + 1  # one run, two failed timers, one notification
     finally:
         receiver.close()
         rt.ledger.close()
+        default_runtime.cache_clear()
