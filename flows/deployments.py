@@ -177,8 +177,9 @@ FOOTER = """
 # After `prefect deploy --all` (and whenever config/alerts.yaml changes): `kickoff alerts sync`
 # creates or updates the automations kickoff-dead-letter-alert and kickoff-failed-timer-alert,
 # which turn each kickoff.action.dead event, and each tick run's kickoff.tick.timers_failed, into
-# a notification through the Prefect block config/alerts.yaml names (a Slack webhook, e-mail...). `kickoff blocks register` puts the tools' credentials
-# in Prefect Secret blocks, which config/tools.yaml then names block:NAME.
+# a notification through the Prefect block config/alerts.yaml names (a Slack webhook,
+# e-mail...). `kickoff blocks register` puts the tools' credentials in Prefect Secret blocks,
+# which config/tools.yaml then names block:NAME.
 """
 
 

@@ -45,12 +45,11 @@ def log_push(rt: Runtime, report: PushReport, log: logging.Logger | logging.Logg
     kind, what happens next and the tool's reason: a dead letter at ERROR, a paused tool at
     WARNING, a retry (often a record another action is still creating) at INFO."""
     log.info("%s (%d rows handled)", report.summary(), len(report.rows))
-    shown = {id(row) for row in report.listed()}
-    unfinished = not_done(report)
-    rows = [row for row in unfinished if id(row) in shown]
-    if len(rows) < len(unfinished):
+    rows = [row for row in report.listed() if row.new_status != "done"]  # listed first, all of them that fit
+    unlisted = len(not_done(report)) - len(rows)
+    if unlisted:
         log.info("%d more rows not done, not listed one by one (`kickoff ledger dead`, `kickoff ledger status`)",
-                 len(unfinished) - len(rows))
+                 unlisted)
     states = rt.ledger.load_states({row.action.onboarding_id for row in rows}) if rows else {}
     for row in rows:
         level = {"dead": logging.ERROR, "pending": logging.INFO}.get(row.new_status, logging.WARNING)
@@ -88,12 +87,17 @@ def dead_message(rows: list[PushedRow]) -> str:
     return f"{len(rows)} dead letter{plural}: " + _first_few(len(rows), parts)
 
 
+def _first_failures(failures: list[str]) -> list[str]:
+    """The failed timers a message names (which, whose, why: ``ProcessReport.failures``), each cut short."""
+    return [failure[:160] for failure in failures[:FIRST_FEW]]
+
+
 def failed_timers_message(count: int, failures: list[str]) -> str:
-    """A tick's Failed state message: how many timers failed, the first few (which, whose,
-    why: ``ProcessReport.failures``), and what brings them back."""
-    parts = [failure[:160] for failure in failures[:FIRST_FEW]]
+    """A tick's Failed state message: how many timers failed, the first few, and what brings
+    them back."""
     plural = "s" if count != 1 else ""
-    return f"{count} timer{plural} failed, kept until `kickoff ledger retry-timers`: " + _first_few(count, parts)
+    return (f"{count} timer{plural} failed, kept until `kickoff ledger retry-timers`: "
+            + _first_few(count, _first_failures(failures)))
 
 
 def failed_timers_payload(count: int, failures: list[str]) -> dict[str, Any]:
@@ -101,8 +105,7 @@ def failed_timers_payload(count: int, failures: list[str]) -> dict[str, Any]:
     many timers failed: a playbook line that cannot be carried out fails every onboarding that
     reaches it, and one notification per timer would be hundreds): the count, the first few
     (which, whose, why) and the run's Failed message."""
-    return {"count": count, "first": [failure[:160] for failure in failures[:FIRST_FEW]],
-            "message": failed_timers_message(count, failures)}
+    return {"count": count, "first": _first_failures(failures), "message": failed_timers_message(count, failures)}
 
 
 def decision_table(rt: Runtime, report: ProcessReport) -> list[dict[str, str]]:
