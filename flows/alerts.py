@@ -2,11 +2,12 @@
 
 Ops run Kickoff from the Prefect UI; what needs a person is announced as an event, and an
 automation per kind turns it into a notification through the Prefect block the config names
-(Slack, e-mail...), so nobody has to watch the event feed: an action that gave up
-(``kickoff.action.dead``, a dead letter) and a tick run with timers whose firing could not
-be decided (``kickoff.tick.timers_failed``, once per run: their onboardings wait until the
-playbook is fixed and the timers retried). ``sync_alerts`` is idempotent: run by ``kickoff up`` and ``kickoff
-alerts sync`` (after ``prefect deploy``).
+(Slack, e-mail...), so nobody has to watch the event feed: a push run whose actions gave up
+(``kickoff.push.dead_letters``, dead letters) and a tick run with timers whose firing could
+not be decided (``kickoff.tick.timers_failed``: their onboardings wait until the playbook is
+fixed and the timers retried). One event per run, however many items: one bug fails them
+all. ``sync_alerts`` is idempotent: run by ``kickoff up`` and ``kickoff alerts sync`` (after
+``prefect deploy``).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class Alert(BaseModel):
 
 
 class DeadLetterAlert(Alert):
-    events: list[str] = Field(default_factory=lambda: ["kickoff.action.dead"], min_length=1)
-    subject: str = "Kickoff: an action gave up"
+    events: list[str] = Field(default_factory=lambda: ["kickoff.push.dead_letters"], min_length=1)
+    subject: str = "Kickoff: actions gave up"
 
 
 class FailedTimerAlert(Alert):
@@ -70,7 +71,8 @@ class AlertKind:
 
 ALERTS = (
     AlertKind("kickoff-dead-letter-alert", "dead_letter",
-              "An action gave up and is a dead letter: `kickoff ledger dead` lists them"),
+              "A push run's actions gave up and are dead letters: `kickoff ledger dead` lists them, "
+              "`kickoff ledger replay` sends them again"),
     AlertKind("kickoff-failed-timer-alert", "failed_timer",
               "A timer could not be decided and is kept as failed: `kickoff ledger failed` lists them, "
               "`kickoff ledger retry-timers` fires them again once the playbook is fixed"),

@@ -176,10 +176,10 @@ deployments:
 FOOTER = """
 # After `prefect deploy --all` (and whenever config/alerts.yaml changes): `kickoff alerts sync`
 # creates or updates the automations kickoff-dead-letter-alert and kickoff-failed-timer-alert,
-# which turn each kickoff.action.dead event, and each tick run's kickoff.tick.timers_failed, into
-# a notification through the Prefect block config/alerts.yaml names (a Slack webhook,
-# e-mail...). `kickoff blocks register` puts the tools' credentials in Prefect Secret blocks,
-# which config/tools.yaml then names block:NAME.
+# which turn each push run's kickoff.push.dead_letters, and each tick run's
+# kickoff.tick.timers_failed, into a notification through the Prefect block config/alerts.yaml
+# names (a Slack webhook, e-mail...). `kickoff blocks register` puts the tools' credentials in
+# Prefect Secret blocks, which config/tools.yaml then names block:NAME.
 """
 
 

@@ -19,11 +19,13 @@ from prefect.states import Failed, State
 from flows import runs
 from flows.prefect_events import (
     ACTION_DEAD,
+    DEAD_LETTERS,
     INBOX_RECEIVED,
     OUTBOX_READY,
     TIMERS_FAILED,
     emit,
     emit_kickoff_event,
+    send_batch,
 )
 from flows.runtime import Runtime, default_runtime, parse_now
 from flows.steps import ingest, process, push, reconcile
@@ -140,9 +142,16 @@ def tick_flow(now: str | None = None) -> dict | State:
 
 
 def _announce_dead(rt: Runtime, tool: str, dead: list[push.PushedRow]) -> None:
-    """One ``kickoff.action.dead`` event per dead letter, saying whose, which rule and why."""
-    for row in dead:
-        emit(ACTION_DEAD, "action", tool, runs.dead_letter_payload(rt, row))
+    """Each dead letter in the event feed (``kickoff.action.dead``: whose, which rule and why;
+    their onboardings read at once, the events sent together), then ONE
+    ``kickoff.push.dead_letters`` for the run: what the dead-letter alert follows."""
+    if not dead:
+        return
+    states = rt.ledger.load_states({row.action.onboarding_id for row in dead})
+    resource = {"prefect.resource.id": f"kickoff.action.{tool}", "kickoff.tool": tool}
+    send_batch([(ACTION_DEAD, resource, runs.dead_letter_payload(rt, row, states.get(row.action.onboarding_id)))
+                for row in dead])
+    emit(DEAD_LETTERS, "push", tool, runs.dead_letters_payload(rt, tool, dead))
 
 
 @flow(name="push", flow_run_name=runs.start_name("push", tool_parameter=True))

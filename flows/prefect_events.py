@@ -20,9 +20,10 @@ log = logging.getLogger("kickoff.flows.events")
 INBOX_RECEIVED = "kickoff.inbox.received"
 OUTBOX_READY = "kickoff.outbox.ready"
 ACTION_DEAD = "kickoff.action.dead"
+DEAD_LETTERS = "kickoff.push.dead_letters"  # once per push run with dead letters: what the alert follows
 TIMERS_FAILED = "kickoff.tick.timers_failed"  # once per tick run with failed timers: what the alert follows
 
-__all__ = ["ACTION_DEAD", "INBOX_RECEIVED", "OUTBOX_READY", "TIMERS_FAILED", "api_configured", "emit", "emit_kickoff_event", "inbox_event", "send_batch"]
+__all__ = ["ACTION_DEAD", "DEAD_LETTERS", "INBOX_RECEIVED", "OUTBOX_READY", "TIMERS_FAILED", "api_configured", "emit", "emit_kickoff_event", "inbox_event", "send_batch"]
 
 _warned_no_api = False
 

@@ -59,9 +59,9 @@ def log_push(rt: Runtime, report: PushReport, log: logging.Logger | logging.Logg
                 row.result.status.value, row.new_status, row.result.reason or "-")
 
 
-def dead_letter_payload(rt: Runtime, row: PushedRow) -> dict[str, Any]:
-    """What a ``kickoff.action.dead`` event carries: enough to act on without a look-up."""
-    state = rt.ledger.load_state(row.action.onboarding_id)  # one read for its tenant and customer
+def dead_letter_payload(rt: Runtime, row: PushedRow, state: Onboarding | None) -> dict[str, Any]:
+    """What a ``kickoff.action.dead`` event carries: enough to act on without a look-up
+    (``state``: the action's onboarding, for its tenant and customer)."""
     return {"tenant": rt.tenant_of_action(row.action, state) or "", "onboarding": row.action.onboarding_id,
             "customer": _name(state), "rule": row.action.rule,
             "tool": row.action.tool, "kind": row.action.kind.value, "reason": row.result.reason or "",
@@ -85,6 +85,26 @@ def dead_message(rows: list[PushedRow]) -> str:
              for r in rows[:FIRST_FEW]]
     plural = "s" if len(rows) != 1 else ""
     return f"{len(rows)} dead letter{plural}: " + _first_few(len(rows), parts)
+
+
+def dead_letters_payload(rt: Runtime, tool: str, dead: list[PushedRow]) -> dict[str, Any]:
+    """What a push run's ``kickoff.push.dead_letters`` event carries (one per run, however many
+    letters died: a mapping or connector bug kills every action of its kind, and one
+    notification per letter would be hundreds): the tool, the count, the first few (which
+    action, whose, which rule, why), how many more, and the run's Failed message."""
+    first = dead[:FIRST_FEW]
+    states = rt.ledger.load_states({row.action.onboarding_id for row in first})
+    named = [_dead_letter_line(rt, row, states.get(row.action.onboarding_id)) for row in first]
+    return {"tool": tool, "count": len(dead), "first": named, "more": len(dead) - len(named),
+            "message": dead_message(dead)}
+
+
+def _dead_letter_line(rt: Runtime, row: PushedRow, state: Onboarding | None) -> str:
+    """One dead letter in a few words: which action, for which customer (tenant, onboarding), rule, why."""
+    action = row.action
+    who = _name(state) or action.onboarding_id
+    return (f"{action.kind.value} for {who} ({rt.tenant_of_action(action, state) or '?'}, onboarding "
+            f"{action.onboarding_id}), rule {action.rule}: {(row.result.reason or '')[:120]}")
 
 
 def _first_failures(failures: list[str]) -> list[str]:

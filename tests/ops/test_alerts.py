@@ -1,7 +1,7 @@
 """The alerts' automations act: ``kickoff alerts sync`` makes ``kickoff-dead-letter-alert`` and
 ``kickoff-failed-timer-alert`` send a notification through the Prefect block config/alerts.yaml
-names; a dead letter's event reaches the block's receiver with the customer, rule and reason in
-it, and a tick run with failed timers sends one notification naming them."""
+names; a push run with dead letters, and a tick run with failed timers, each send one
+notification naming them (customer, rule, reason), however many items failed in the run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.control import SandboxControl
 from tests.conftest import REPO
 from tests.ops.world import kickoff
 from tests.webhook_receiver import WebhookReceiver
@@ -69,7 +70,7 @@ def test_alerts_sync_makes_the_automation_notify_through_the_configured_block_an
     assert action.type == "send-notification"
     assert action.block_document_id == CustomWebhookNotificationBlock.load(block)._block_document_id
     assert action.subject == "Kickoff: {{ event.payload.customer }} gave up"
-    assert "{{ event.payload.reason }}" in action.body
+    assert "{{ event.payload.first | join('; ') }}" in action.body
 
     assert "kickoff-dead-letter-alert: unchanged" in kickoff("alerts", "sync").output
     name_block(config_dir, f"custom-webhook/{block}", subject="Kickoff: {{ event.payload.rule }} gave up")
@@ -100,24 +101,56 @@ def test_alerts_yaml_with_a_block_that_is_no_type_and_name_is_refused_naming_fil
     assert "alerts.yaml" in refused.output and "dead_letter.block" in refused.output
 
 
-def test_a_dead_letter_event_reaches_the_configured_receiver_with_customer_rule_and_reason(
-        prefect_api: str, config_dir: Path) -> None:
-    from flows.prefect_events import ACTION_DEAD, emit_kickoff_event
+def test_a_push_run_with_dead_letters_sends_one_notification_naming_customer_rule_and_reason(
+        prefect_api: str, sandbox: SandboxControl, sandbox_env: dict[str, str], config_dir: Path) -> None:
+    """Two actions die in one push run (a real flow run: a Movidesk stage change for an
+    onboarding that has no ticket); the run tells Prefect once, and the dead-letter automation
+    passes it on once: how many, on which tool, each one's customer, tenant, rule and reason.
+    A mapping bug kills every action of its kind: one notification per run, not per letter."""
+    from datetime import UTC, datetime
 
+    from flows.flows import push_flow
+    from flows.runtime import default_runtime
+    from kickoff.model import Action, ActionKind, Decision, Onboarding, idempotency_key
+
+    now = datetime(2026, 9, 8, 9, 0, tzinfo=UTC)
+    default_runtime.cache_clear()
+    rt = default_runtime()
     receiver = WebhookReceiver("/alerts")
+    rounds = iter(range(100))
+
+    def kill_two() -> None:  # two more dead letters each time (new onboardings: new keys)
+        n = next(rounds)
+        for name in (f"core:dead-{n}-a", f"core:dead-{n}-b"):
+            state = Onboarding(id=name, tenant="core", playbook="core-implementation", stage="new",
+                               account_name=f"Dead Customer {name[-1].upper()}")
+            waits = Action(kind=ActionKind.SET_STAGE, tool="movidesk", onboarding_id=name, rule="M2", due_at=now,
+                           idempotency_key=idempotency_key("alerts", name, "stage"), payload={"stage": "kickoff"})
+            rt.ledger.commit_decision(Decision(state=state, actions=[waits]), now=now)
+        assert push_flow(tool="movidesk", now=now.isoformat(), return_state=True).is_failed()
+
     try:
-        name_block(config_dir, f"custom-webhook/{webhook_block(receiver.url)}")
+        name_block(config_dir, f"custom-webhook/{webhook_block(receiver.url)}",
+                   subject="Kickoff: {{ event.payload.count }} action(s) gave up on {{ event.payload.tool }}")
         assert kickoff("alerts", "sync").exit_code == 0
-        payload = {"tenant": "network", "onboarding": "network:edge-customer", "customer": "Edge Customer",
-                   "rule": "E5", "tool": "hubspot", "kind": "create_task",
-                   "reason": "blocked: 32cadc996543ac6c2ae693c5752fc335 is dead"}
-        sent = first_notification(receiver, lambda: emit_kickoff_event(
-            ACTION_DEAD, {"prefect.resource.id": "kickoff.action.hubspot", "kickoff.tool": "hubspot"}, payload))
-        assert sent["subject"] == "Kickoff: Edge Customer gave up"
-        assert "create_task on hubspot for Edge Customer" in sent["body"]
-        assert "rule E5" in sent["body"] and payload["reason"] in sent["body"]
+        sent = first_notification(receiver, kill_two)
+        assert sent["subject"] == "Kickoff: 2 action(s) gave up on movidesk"
+        for customer in ("Dead Customer A", "Dead Customer B"):
+            assert f"set_stage for {customer} (core, onboarding core:dead-" in sent["body"]
+        assert sent["body"].count("rule M2: mapping: record_id: onboarding core:dead-") == 2  # each one's reason
+        assert "`kickoff ledger replay` sends them again" in sent["body"]
+        time.sleep(5)  # notifications of earlier runs, sent before the automation was loaded, are all in
+        before = len(receiver.received)
+        kill_two()
+        deadline = time.monotonic() + 30
+        while len(receiver.received) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(5)
+        assert len(receiver.received) == before + 1  # one run, two dead letters, one notification
     finally:
         receiver.close()
+        rt.ledger.close()
+        default_runtime.cache_clear()
 
 
 def test_alerts_sync_makes_the_failed_timer_automation_too(prefect_api: str, config_dir: Path) -> None:

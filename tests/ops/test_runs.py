@@ -149,7 +149,7 @@ def test_a_push_run_with_everything_done_completes(rt: Runtime) -> None:
     assert state.result()["by_status"] == {"done": 1}
 
 
-def test_the_dead_letter_event_names_tenant_onboarding_customer_rule_tool_kind_and_reason(
+def test_the_dead_letter_events_name_tenant_onboarding_customer_rule_tool_kind_and_reason(
         rt: Runtime, sandbox: SandboxControl) -> None:
     from flows import runs
     from flows.steps import push
@@ -158,11 +158,16 @@ def test_the_dead_letter_event_names_tenant_onboarding_customer_rule_tool_kind_a
     sandbox.add_fault(vendor="movidesk", method="POST", kind="error", status=400, times=5)
     report = push.push(rt, "movidesk", NOW)
     [dead] = [row for row in report.rows if row.new_status == "dead"]
-    payload = runs.dead_letter_payload(rt, dead)
+    payload = runs.dead_letter_payload(rt, dead, rt.ledger.load_state("ops-3"))
     assert {k: payload[k] for k in ("tenant", "onboarding", "customer", "rule", "tool", "kind")} == {
         "tenant": "core", "onboarding": "ops-3", "customer": CUSTOMER, "rule": "M1", "tool": "movidesk",
         "kind": "create_record"}
     assert payload["reason"] and payload["reason"] == dead.result.reason
+    run = runs.dead_letters_payload(rt, "movidesk", [dead] * 7)  # the run's one event: the first five named
+    assert (run["tool"], run["count"], run["more"], len(run["first"])) == ("movidesk", 7, 2, 5)
+    assert run["first"][0] == (f"create_record for {CUSTOMER} (core, onboarding ops-3), rule M1: "
+                               f"{dead.result.reason[:120]}")
+    assert run["message"].startswith("7 dead letters: create_record ops-3 (M1)")
 
 
 def test_a_tick_run_publishes_a_table_of_the_timer_that_fired_and_what_it_decided(rt: Runtime) -> None:
