@@ -20,8 +20,8 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Connection
 
+from kickoff.ledger import audit as audit_log
 from kickoff.ledger import state, timers
-from kickoff.ledger.audit import rule_of
 from kickoff.ledger.bulk import append_many, execute_many
 from kickoff.ledger.records import Firing
 from kickoff.ledger.schema import audit, fits
@@ -52,14 +52,14 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
     failed = [f for f in batch if f.failure is not None]
     timers.mark_all(conn, [f.timer for f in batch if f.failure is None], now, "fired")
     timers.mark_all(conn, [f.timer for f in failed], now, "failed", [f.failure or "" for f in failed])
-    append_many(conn, audit, _AUDIT_COLUMNS, [_failure_line(f, now) for f in failed])
+    append_many(conn, audit, audit_log.COLUMNS, [_failure_line(f, now) for f in failed])
     decided = [f for f in batch if f.decision is not None and f.failure is None]
     if not decided:
         return
     cancels: list[tuple[str, str]] = []
     new_timers: list[tuple[Any, ...]] = []
     actions: list[tuple[Any, ...]] = []
-    lines: list[tuple[Any, ...]] = []
+    audit_rows: list[tuple[Any, ...]] = []
     for firing in decided:
         decision = firing.decision
         assert decision is not None
@@ -70,8 +70,8 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
         actions.extend((a.idempotency_key, a.tool, a.kind.value, a.rule, a.onboarding_id,
                         to_jsonable_python(a.payload), a.due_at, a.due_at, a.caused_by_event, a.caused_by_timer,
                         now, now) for a in decision.actions)
-        key = firing.timer.key
-        lines.extend((now, oid, firing.event_id, key, rule_of(line), line) for line in decision.audit)
+        if decision.audit:
+            audit_rows.append(audit_log.row(now, oid, firing.event_id, firing.timer.key, decision.audit))
     timers.cancel_many(conn, cancels, now)
     latest = {(row[0], row[1]): row for row in new_timers}  # one row per timer: the last set wins
     execute_many(conn, _SET_TIMER, timers_table, _SET_TIMER_COLUMNS, list(latest.values()))
@@ -80,7 +80,7 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
         state.save(conn, one, now)
     state.save_many(conn, [s for s in states if s.version != 0], now)
     execute_many(conn, _ENQUEUE, outbox_table, _ENQUEUE_COLUMNS, actions)
-    append_many(conn, audit, _AUDIT_COLUMNS, lines)
+    append_many(conn, audit, audit_log.COLUMNS, audit_rows)
 
 
 def _failure_line(firing: Firing, now: datetime) -> tuple[Any, ...]:
@@ -90,10 +90,10 @@ def _failure_line(firing: Firing, now: datetime) -> tuple[Any, ...]:
     line = (f"{timer.rule}: timer {timer.key} failed: {firing.failure}; kept as failed "
             "(kickoff ledger retry-timers fires it again)")
     event_id = firing.event_id if fits(audit.c.event_id, firing.event_id) else None
-    return (now, timer.onboarding_id, event_id, timer.key, timer.rule, line)
+    return audit_log.row(now, timer.onboarding_id, event_id, timer.key, [line])
 
 
-# The statements of timers.set_timers and outbox.enqueue as plain SQL, and audit.write's columns.
+# The statements of timers.set_timers and outbox.enqueue as plain SQL.
 _SET_TIMER_COLUMNS = ("onboarding_id", "key", "fire_at", "rule", "data", "updated_at")
 _SET_TIMER = (
     'INSERT INTO timers (onboarding_id, "key", fire_at, rule, data, updated_at, status, claimed_by, lease_until) '
@@ -108,4 +108,3 @@ _ENQUEUE = (
     f"INSERT INTO outbox ({', '.join(_ENQUEUE_COLUMNS)}, status, attempts) "
     f"VALUES ({', '.join('?' for _ in _ENQUEUE_COLUMNS)}, 'pending', 0) ON CONFLICT (idempotency_key) DO NOTHING"
 )
-_AUDIT_COLUMNS = ("at", "onboarding_id", "event_id", "timer_key", "rule", "line")

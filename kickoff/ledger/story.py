@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from kickoff.ledger import audit as audit_log
 from kickoff.ledger.schema import audit, crosswalk, inbox, onboardings, outbox, timers
 from kickoff.model import Onboarding, split_cycle_id
 
@@ -125,8 +126,8 @@ def story(conn: Connection, onboarding_id: str) -> Story | None:
     if row is None:
         return None
     state = Onboarding.model_validate({**row.state, "version": row.version})
-    decisions = [dict(r) for r in conn.execute(
-        select(audit).where(audit.c.onboarding_id == onboarding_id).order_by(audit.c.at, audit.c.id)).mappings()]
+    decisions = audit_log.lines_of(dict(r) for r in conn.execute(
+        select(audit).where(audit.c.onboarding_id == onboarding_id).order_by(audit.c.at, audit.c.id)).mappings())
     actions = [dict(r) for r in conn.execute(
         select(outbox).where(outbox.c.onboarding_id == onboarding_id)
         .order_by(outbox.c.due_at, outbox.c.id)).mappings()]
