@@ -35,18 +35,13 @@ def start_name(step: str, tool_parameter: bool = False) -> Callable[[], str]:
     return name
 
 
-def not_done(report: PushReport) -> list[PushedRow]:
-    """The rows of a push run that did not end done: retried later, dead, or paused."""
-    return [row for row in report.rows if row.new_status != "done"]
-
-
 def log_push(rt: Runtime, report: PushReport, log: logging.Logger | logging.LoggerAdapter) -> None:
     """One line for what the run did, then one per row not done: onboarding, customer, rule,
     kind, what happens next and the tool's reason: a dead letter at ERROR, a paused tool at
     WARNING, a retry (often a record another action is still creating) at INFO."""
     log.info("%s (%d rows handled)", report.summary(), len(report.rows))
     rows = [row for row in report.listed() if row.new_status != "done"]  # listed first, all of them that fit
-    unlisted = len(not_done(report)) - len(rows)
+    unlisted = len(report.not_done()) - len(rows)
     if unlisted:
         log.info("%d more rows not done, not listed one by one (`kickoff ledger dead`, `kickoff ledger status`)",
                  unlisted)

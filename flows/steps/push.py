@@ -49,11 +49,15 @@ class PushReport:
     def by_status(self) -> Counter[str]:
         return Counter(row.result.status.value for row in self.rows)
 
+    def not_done(self) -> list[PushedRow]:
+        """The rows that did not end done: retried later, dead, or paused."""
+        return [row for row in self.rows if row.new_status != "done"]
+
     def listed(self) -> list[PushedRow]:
         """The rows the run's table and log show one by one (``MAX_LINES``), in the order
         pushed: every row not done first, then as many done ones as fit (the summary counts
         them all)."""
-        not_done = [row for row in self.rows if row.new_status != "done"][:MAX_LINES]
+        not_done = self.not_done()[:MAX_LINES]
         done = [row for row in self.rows if row.new_status == "done"][:MAX_LINES - len(not_done)]
         shown = {id(row) for row in (*not_done, *done)}
         return [row for row in self.rows if id(row) in shown]
