@@ -11,18 +11,27 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli.output import fail
-from kickoff.ledger import Ledger, LedgerError
+from kickoff.ledger import Budget, Ledger, LedgerError
 from kickoff.settings import KickoffSettings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
 
 
-def _open() -> Ledger:
+def open_ledger() -> Ledger:
     """The ledger the settings name (``KICKOFF_DATABASE_URL`` or the file under ``KICKOFF_HOME``)."""
     try:
         return Ledger.open(settings=KickoffSettings())
     except (SQLAlchemyError, ValueError, OSError) as exc:  # bad URL, server down: one line
         fail(f"cannot open the ledger: {exc}")
+
+
+def budget_lines(budgets: list[Budget]) -> list[str]:
+    """One line per daily budget: the vendor's allowance, how much is used and when it resets."""
+    lines = []
+    for b in budgets:
+        resets = f"resets {b.resets_at:%Y-%m-%d %H:%M}Z" if b.resets_at else "rolling"
+        lines.append(f"{'budget ' + b.tool + '/' + b.account + ':':<16} used {b.used:,} of {b.allowed:,}, {resets}")
+    return lines
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +43,7 @@ def register(app: typer.Typer) -> None:
     def status(as_json: JsonFlag = False) -> None:
         """Pending inbox, pending and dead outbox rows, due and failed timers, paused tools, and each daily
         budget (a vendor's daily allowance: used of allowed, and when it resets)."""
-        with _open() as ledger:
+        with open_ledger() as ledger:
             counts = ledger.status(datetime.now(UTC))
             budgets = ledger.budgets()
         if as_json:
@@ -51,9 +60,8 @@ def register(app: typer.Typer) -> None:
         ]
         for label, value in rows:
             typer.echo(f"{label + ':':<16} {value}")
-        for b in budgets:
-            resets = f"resets {b.resets_at:%Y-%m-%d %H:%M}Z" if b.resets_at else "rolling"
-            typer.echo(f"{'budget ' + b.tool + '/' + b.account + ':':<16} used {b.used:,} of {b.allowed:,}, {resets}")
+        for line in budget_lines(budgets):
+            typer.echo(line)
 
     @ledger_app.command("dead")
     def dead(
@@ -63,7 +71,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """List dead letters: actions that gave up, with their last error."""
-        with _open() as ledger:
+        with open_ledger() as ledger:
             letters = ledger.dead_letters(tool)
         if as_json:
             typer.echo(
@@ -90,7 +98,7 @@ def register(app: typer.Typer) -> None:
         ids: Annotated[list[int], typer.Argument(help="outbox ids of dead letters")],
     ) -> None:
         """Send dead letters again from scratch (attempts reset, due now)."""
-        with _open() as ledger:
+        with open_ledger() as ledger:
             try:
                 replayed = ledger.replay_dead(ids, datetime.now(UTC))
             except LedgerError as exc:
@@ -104,7 +112,7 @@ def register(app: typer.Typer) -> None:
     def failed(as_json: JsonFlag = False) -> None:
         """What failed and is kept for inspection, latest first: facts (inbox rows, with their
         ids for retry-inbox) and timers, each with why."""
-        with _open() as ledger:
+        with open_ledger() as ledger:
             facts, timers = ledger.failed()
         if as_json:
             typer.echo(json.dumps({"facts": facts, "timers": timers}, indent=2, default=str))
@@ -125,7 +133,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Decide failed facts again (their mapping or playbook is fixed): pending, attempts
         reset; the next process-inbox decides them anew (kickoff ledger failed lists them)."""
-        with _open() as ledger:
+        with open_ledger() as ledger:
             retried = ledger.retry_failed_inbox(ids or None)
         typer.echo(f"{len(retried)} failed fact{'s' if len(retried) != 1 else ''} pending again: "
                    f"{' '.join(map(str, retried)) or '-'}")
@@ -142,7 +150,7 @@ def register(app: typer.Typer) -> None:
         """Fire failed timers again (their playbook line is fixed): pending at their own moment,
         so the next tick decides them as they were set. Why each failed: kickoff ledger failed,
         or its onboarding's story (kickoff onboarding show)."""
-        with _open() as ledger:
+        with open_ledger() as ledger:
             count = ledger.retry_failed_timers(onboarding or None, datetime.now(UTC))
         typer.echo(f"{count} failed timer{'s' if count != 1 else ''} pending again")
 
@@ -151,7 +159,7 @@ def register(app: typer.Typer) -> None:
         tool: Annotated[str, typer.Argument(help="a tool paused after refused credentials")],
     ) -> None:
         """Push to a paused tool again, once its credentials are fixed."""
-        with _open() as ledger:
+        with open_ledger() as ledger:
             was_paused = ledger.resume_tool(tool)
         typer.echo(f"{tool} resumed" if was_paused else f"{tool} was not paused")
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli.ledger_cmd import _open
+from cli.ledger_cmd import open_ledger
 from cli.output import config_or_fail, fail
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         from kickoff.playbooks import PlaybookError, find_playbook
 
         config = config_or_fail()
-        with _open() as ledger:
+        with open_ledger() as ledger:
             found = ledger.find_onboardings(who)
             if not found:
                 fail(f"no onboarding has the id or a customer name matching {who!r}", code=1)
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         from cli.onboarding_view import summary_line
 
         config = config_or_fail()
-        with _open() as ledger:
+        with open_ledger() as ledger:
             found = ledger.onboarding_summaries(_now(now), tenant=tenant, stage=stage,
                                                 idle=timedelta(days=idle_days))
         if stuck:

@@ -145,6 +145,25 @@ def test_ledger_status_shows_each_daily_budget_used_allowed_and_reset(home: Path
                                                                       ("salesforce", 18, 5_000)]
 
 
+def test_limits_show_lists_each_rate_limit_then_each_daily_budget_the_ledger_keeps(home: Path) -> None:
+    from kickoff.ledger import Budget
+
+    assert "daily budgets:  none reported yet" in runner.invoke(app, ["limits", "show"]).output
+    ledger = Ledger.open(settings=KickoffSettings())
+    ledger.record_budget(Budget(tool="hubspot", account="default", used=249_500, allowed=250_000,
+                                resets_at=T0.replace(hour=0, minute=0) + timedelta(days=1), updated_at=T0))
+    ledger.close()
+
+    out = runner.invoke(app, ["limits", "show"])
+
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith("asana ") and "vendor 150/60s" in lines[0]
+    reset = (T0.replace(hour=0, minute=0) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    assert lines[-1] == f"budget hubspot/default: used 249,500 of 250,000, resets {reset}Z"
+    assert "none reported yet" not in out.output
+
+
 def test_ledger_retry_timers_sets_failed_timers_pending_again_and_status_counts_them(seeded: int) -> None:
     ledger = Ledger.open(settings=KickoffSettings())
     (due,) = ledger.claim_due_timers(now=T0, limit=10, worker="tick")
