@@ -151,7 +151,7 @@ def _announce_dead(rt: Runtime, tool: str, dead: list[push.PushedRow]) -> None:
     resource = {"prefect.resource.id": f"kickoff.action.{tool}", "kickoff.tool": tool}
     send_batch([(ACTION_DEAD, resource, runs.dead_letter_payload(rt, row, states.get(row.action.onboarding_id)))
                 for row in dead])
-    emit(DEAD_LETTERS, "push", tool, runs.dead_letters_payload(rt, tool, dead))
+    emit(DEAD_LETTERS, "push", tool, runs.dead_letters_payload(rt, tool, dead, states))
 
 
 @flow(name="push", flow_run_name=runs.start_name("push", tool_parameter=True))

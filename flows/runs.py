@@ -5,7 +5,7 @@ payloads. The steps report; this module words it, so the steps stay free of Pref
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,13 +82,14 @@ def dead_message(rows: list[PushedRow]) -> str:
     return f"{len(rows)} dead letter{plural}: " + _first_few(len(rows), parts)
 
 
-def dead_letters_payload(rt: Runtime, tool: str, dead: list[PushedRow]) -> dict[str, Any]:
+def dead_letters_payload(rt: Runtime, tool: str, dead: list[PushedRow],
+                         states: Mapping[str, Onboarding]) -> dict[str, Any]:
     """What a push run's ``kickoff.push.dead_letters`` event carries (one per run, however many
     letters died: a mapping or connector bug kills every action of its kind, and one
     notification per letter would be hundreds): the tool, the count, the first few (which
-    action, whose, which rule, why), how many more, and the run's Failed message."""
+    action, whose, which rule, why), how many more, and the run's Failed message. ``states``:
+    the letters' onboardings (for tenant and customer)."""
     first = dead[:FIRST_FEW]
-    states = rt.ledger.load_states({row.action.onboarding_id for row in first})
     named = [_dead_letter_line(rt, row, states.get(row.action.onboarding_id)) for row in first]
     return {"tool": tool, "count": len(dead), "first": named, "more": len(dead) - len(named),
             "message": dead_message(dead)}

@@ -158,12 +158,13 @@ def test_the_dead_letter_events_name_tenant_onboarding_customer_rule_tool_kind_a
     sandbox.add_fault(vendor="movidesk", method="POST", kind="error", status=400, times=5)
     report = push.push(rt, "movidesk", NOW)
     [dead] = [row for row in report.rows if row.new_status == "dead"]
-    payload = runs.dead_letter_payload(rt, dead, rt.ledger.load_state("ops-3"))
+    states = rt.ledger.load_states({"ops-3"})
+    payload = runs.dead_letter_payload(rt, dead, states["ops-3"])
     assert {k: payload[k] for k in ("tenant", "onboarding", "customer", "rule", "tool", "kind")} == {
         "tenant": "core", "onboarding": "ops-3", "customer": CUSTOMER, "rule": "M1", "tool": "movidesk",
         "kind": "create_record"}
     assert payload["reason"] and payload["reason"] == dead.result.reason
-    run = runs.dead_letters_payload(rt, "movidesk", [dead] * 7)  # the run's one event: the first five named
+    run = runs.dead_letters_payload(rt, "movidesk", [dead] * 7, states)  # the run's one event: the first five named
     assert (run["tool"], run["count"], run["more"], len(run["first"])) == ("movidesk", 7, 2, 5)
     assert run["first"][0] == (f"create_record for {CUSTOMER} (core, onboarding ops-3), rule M1: "
                                f"{dead.result.reason[:120]}")
