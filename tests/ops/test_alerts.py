@@ -51,6 +51,19 @@ def first_notification(receiver: WebhookReceiver, announce: Callable[[], None]) 
     return json.loads(receiver.received[0].body)
 
 
+def notifications_of_one_more_run(receiver: WebhookReceiver, run: Callable[[], None]) -> int:
+    """How many notifications ``run`` (one flow run) brings, once those of earlier runs (sent
+    before the automation was loaded) are all in."""
+    time.sleep(5)
+    before = len(receiver.received)
+    run()
+    deadline = time.monotonic() + 30
+    while len(receiver.received) == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(5)  # a second notification would come within this
+    return len(receiver.received) - before
+
+
 def read_automation(name: str = "kickoff-dead-letter-alert"):
     from prefect.automations import Automation
 
@@ -139,14 +152,7 @@ def test_a_push_run_with_dead_letters_sends_one_notification_naming_customer_rul
             assert f"set_stage for {customer} (core, onboarding core:dead-" in sent["body"]
         assert sent["body"].count("rule M2: mapping: record_id: onboarding core:dead-") == 2  # each one's reason
         assert "`kickoff ledger replay` sends them again" in sent["body"]
-        time.sleep(5)  # notifications of earlier runs, sent before the automation was loaded, are all in
-        before = len(receiver.received)
-        kill_two()
-        deadline = time.monotonic() + 30
-        while len(receiver.received) == before and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(5)
-        assert len(receiver.received) == before + 1  # one run, two dead letters, one notification
+        assert notifications_of_one_more_run(receiver, kill_two) == 1  # one run, two dead letters, one notification
     finally:
         receiver.close()
         rt.ledger.close()
@@ -201,14 +207,7 @@ def test_a_tick_run_with_failed_timers_sends_one_notification_naming_them(
         for name in names:
             assert f"of {name}: ValidationError: set_by" in sent["body"]
         assert "`kickoff ledger failed` lists them" in sent["body"]
-        time.sleep(5)  # notifications of earlier runs, sent before the automation was loaded, are all in
-        before = len(receiver.received)
-        fail_them()
-        deadline = time.monotonic() + 30
-        while len(receiver.received) == before and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(5)
-        assert len(receiver.received) == before + 1  # one run, two failed timers, one notification
+        assert notifications_of_one_more_run(receiver, fail_them) == 1  # one run, two failed timers, one notification
     finally:
         receiver.close()
         rt.ledger.close()
