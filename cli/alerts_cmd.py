@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @alerts_app.command("sync")
     def sync() -> None:
         """Create or update the alerts' automations (idempotent): kickoff-dead-letter-alert
-        (an action gave up) and kickoff-failed-timer-alert (a timer could not be decided);
+        (a push run's actions gave up) and kickoff-failed-timer-alert (a timer could not be decided);
         each with its block set in alerts.yaml sends a notification through that block."""
         from flows.alerts import BlockMissing, sync_alerts
         from kickoff.yamlfile import ConfigError

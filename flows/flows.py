@@ -26,6 +26,7 @@ from flows.prefect_events import (
     emit,
     emit_kickoff_event,
     send_batch,
+    tool_resource,
 )
 from flows.runtime import Runtime, default_runtime, parse_now
 from flows.steps import ingest, process, push, reconcile
@@ -148,7 +149,7 @@ def _announce_dead(rt: Runtime, tool: str, dead: list[push.PushedRow]) -> None:
     if not dead:
         return
     states = rt.ledger.load_states({row.action.onboarding_id for row in dead})
-    resource = {"prefect.resource.id": f"kickoff.action.{tool}", "kickoff.tool": tool}
+    resource = tool_resource("action", tool)
     send_batch([(ACTION_DEAD, resource, runs.dead_letter_payload(rt, row, states.get(row.action.onboarding_id)))
                 for row in dead])
     emit(DEAD_LETTERS, "push", tool, runs.dead_letters_payload(rt, tool, dead, states))

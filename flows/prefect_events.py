@@ -23,7 +23,7 @@ ACTION_DEAD = "kickoff.action.dead"
 DEAD_LETTERS = "kickoff.push.dead_letters"  # once per push run with dead letters: what the alert follows
 TIMERS_FAILED = "kickoff.tick.timers_failed"  # once per tick run with failed timers: what the alert follows
 
-__all__ = ["ACTION_DEAD", "DEAD_LETTERS", "INBOX_RECEIVED", "OUTBOX_READY", "TIMERS_FAILED", "api_configured", "emit", "emit_kickoff_event", "inbox_event", "send_batch"]
+__all__ = ["ACTION_DEAD", "DEAD_LETTERS", "INBOX_RECEIVED", "OUTBOX_READY", "TIMERS_FAILED", "api_configured", "emit", "emit_kickoff_event", "inbox_event", "send_batch", "tool_resource"]
 
 _warned_no_api = False
 
@@ -66,17 +66,21 @@ def emit_kickoff_event(event: str, resource: dict[str, str], payload: dict[str, 
         return False
 
 
+def tool_resource(kind: str, tool: str) -> dict[str, str]:
+    """The resource ``kickoff.<kind>.<tool>`` an event is about (what triggers match on)."""
+    return {"prefect.resource.id": f"kickoff.{kind}.{tool}", "kickoff.tool": tool}
+
+
 def emit(event: str, kind: str, tool: str, payload: dict[str, Any] | None = None) -> bool:
-    """Emit ``event`` about the resource ``kickoff.<kind>.<tool>`` (what triggers match on)."""
-    resource = {"prefect.resource.id": f"kickoff.{kind}.{tool}", "kickoff.tool": tool}
-    return emit_kickoff_event(event, resource, payload or {})
+    """Emit ``event`` about the resource ``kickoff.<kind>.<tool>``."""
+    return emit_kickoff_event(event, tool_resource(kind, tool), payload or {})
 
 
 def inbox_event(tool: str, inbox_ids: Sequence[int]) -> dict[str, Any]:
     """The arguments of ``emit_kickoff_event`` for new inbox rows of one tool."""
     return {
         "event": INBOX_RECEIVED,
-        "resource": {"prefect.resource.id": f"kickoff.inbox.{tool}", "kickoff.tool": tool},
+        "resource": tool_resource("inbox", tool),
         "payload": {"inbox_ids": list(inbox_ids), "count": len(inbox_ids), "source": "webhook"},
     }
 

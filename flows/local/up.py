@@ -28,8 +28,8 @@ def stop_on_sigterm() -> None:
 
 
 def ensure_alert_automations(config_dir: Path) -> bool:
-    """The alerts (``flows.alerts``): a dead letter's or a failed timer's event notifies
-    through the block config/alerts.yaml names, or only shows up when it names none."""
+    """The alerts (``flows.alerts``): a push run's dead letters, or a tick run's failed timers,
+    notify through the block config/alerts.yaml names, or only show up when it names none."""
     from flows.alerts import sync_alerts
 
     try:

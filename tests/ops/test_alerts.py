@@ -8,18 +8,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from flows.runtime import Runtime
 from sandbox.control import SandboxControl
 from tests.conftest import REPO
 from tests.ops.world import kickoff
 from tests.webhook_receiver import WebhookReceiver
 
+CUSTOMER_SUBJECT = "Kickoff: {{ event.payload.customer }} gave up"
 
-def name_block(config_dir: Path, block: str | None, subject: str = "Kickoff: {{ event.payload.customer }} gave up") -> None:
+
+def name_block(config_dir: Path, block: str | None, subject: str = CUSTOMER_SUBJECT) -> None:
     text = (REPO / "config" / "alerts.yaml").read_text(encoding="utf-8")
     text = text.replace("  block: null", f"  block: {block or 'null'}")
     text = text.replace(text.split("\n  subject: ")[1].split("\n")[0], json.dumps(subject))
@@ -34,6 +38,32 @@ def webhook_block(url: str) -> str:
     CustomWebhookNotificationBlock(name="kickoff-test", url=url, method="POST",
                                    json_data={"subject": "{{subject}}", "body": "{{body}}"}).save(name)
     return name
+
+
+@contextmanager
+def alert_receiver(config_dir: Path, subject: str = CUSTOMER_SUBJECT) -> Iterator[WebhookReceiver]:
+    """A receiver the alerts notify through (a custom-webhook block named in alerts.yaml, the
+    automations synced), closed after."""
+    receiver = WebhookReceiver("/alerts")
+    try:
+        name_block(config_dir, f"custom-webhook/{webhook_block(receiver.url)}", subject)
+        assert kickoff("alerts", "sync").exit_code == 0
+        yield receiver
+    finally:
+        receiver.close()
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Runtime]:
+    """The flows' runtime on this test's own ledger (under its own KICKOFF_HOME), closed after."""
+    from flows.runtime import default_runtime
+
+    monkeypatch.setenv("KICKOFF_HOME", str(tmp_path / "kickoff-home"))
+    default_runtime.cache_clear()
+    rt = default_runtime()
+    yield rt
+    rt.ledger.close()
+    default_runtime.cache_clear()
 
 
 def first_notification(receiver: WebhookReceiver, announce: Callable[[], None]) -> dict:
@@ -115,7 +145,8 @@ def test_alerts_yaml_with_a_block_that_is_no_type_and_name_is_refused_naming_fil
 
 
 def test_a_push_run_with_dead_letters_sends_one_notification_naming_customer_rule_and_reason(
-        prefect_api: str, sandbox: SandboxControl, sandbox_env: dict[str, str], config_dir: Path) -> None:
+        prefect_api: str, sandbox: SandboxControl, sandbox_env: dict[str, str], config_dir: Path,
+        runtime: Runtime) -> None:
     """Two actions die in one push run (a real flow run: a Movidesk stage change for an
     onboarding that has no ticket); the run tells Prefect once, and the dead-letter automation
     passes it on once: how many, on which tool, each one's customer, tenant, rule and reason.
@@ -123,13 +154,9 @@ def test_a_push_run_with_dead_letters_sends_one_notification_naming_customer_rul
     from datetime import UTC, datetime
 
     from flows.flows import push_flow
-    from flows.runtime import default_runtime
     from kickoff.model import Action, ActionKind, Decision, Onboarding, idempotency_key
 
     now = datetime(2026, 9, 8, 9, 0, tzinfo=UTC)
-    default_runtime.cache_clear()
-    rt = default_runtime()
-    receiver = WebhookReceiver("/alerts")
     rounds = iter(range(100))
 
     def kill_two() -> None:  # two more dead letters each time (new onboardings: new keys)
@@ -139,13 +166,11 @@ def test_a_push_run_with_dead_letters_sends_one_notification_naming_customer_rul
                                account_name=f"Dead Customer {name[-1].upper()}")
             waits = Action(kind=ActionKind.SET_STAGE, tool="movidesk", onboarding_id=name, rule="M2", due_at=now,
                            idempotency_key=idempotency_key("alerts", name, "stage"), payload={"stage": "kickoff"})
-            rt.ledger.commit_decision(Decision(state=state, actions=[waits]), now=now)
+            runtime.ledger.commit_decision(Decision(state=state, actions=[waits]), now=now)
         assert push_flow(tool="movidesk", now=now.isoformat(), return_state=True).is_failed()
 
-    try:
-        name_block(config_dir, f"custom-webhook/{webhook_block(receiver.url)}",
-                   subject="Kickoff: {{ event.payload.count }} action(s) gave up on {{ event.payload.tool }}")
-        assert kickoff("alerts", "sync").exit_code == 0
+    subject = "Kickoff: {{ event.payload.count }} action(s) gave up on {{ event.payload.tool }}"
+    with alert_receiver(config_dir, subject) as receiver:
         sent = first_notification(receiver, kill_two)
         assert sent["subject"] == "Kickoff: 2 action(s) gave up on movidesk"
         for customer in ("Dead Customer A", "Dead Customer B"):
@@ -153,10 +178,6 @@ def test_a_push_run_with_dead_letters_sends_one_notification_naming_customer_rul
         assert sent["body"].count("rule M2: mapping: record_id: onboarding core:dead-") == 2  # each one's reason
         assert "`kickoff ledger replay` sends them again" in sent["body"]
         assert notifications_of_one_more_run(receiver, kill_two) == 1  # one run, two dead letters, one notification
-    finally:
-        receiver.close()
-        rt.ledger.close()
-        default_runtime.cache_clear()
 
 
 def test_alerts_sync_makes_the_failed_timer_automation_too(prefect_api: str, config_dir: Path) -> None:
@@ -170,7 +191,7 @@ def test_alerts_sync_makes_the_failed_timer_automation_too(prefect_api: str, con
 
 
 def test_a_tick_run_with_failed_timers_sends_one_notification_naming_them(
-        prefect_api: str, config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        prefect_api: str, config_dir: Path, runtime: Runtime) -> None:
     """Two timers whose data their event refuses fail in one tick run (a real flow run); the run
     tells Prefect once, and the failed-timer automation passes it on once: how many, whose,
     which timer and why. A playbook bug fails every onboarding it reaches: one notification
@@ -178,29 +199,22 @@ def test_a_tick_run_with_failed_timers_sends_one_notification_naming_them(
     from datetime import UTC, datetime, timedelta
 
     from flows.flows import tick_flow
-    from flows.runtime import default_runtime
     from kickoff.model import Decision, Onboarding, Timer
 
     now = datetime(2026, 9, 8, 9, 0, tzinfo=UTC)
-    monkeypatch.setenv("KICKOFF_HOME", str(tmp_path / "kickoff-home"))
-    default_runtime.cache_clear()
-    rt = default_runtime()
     names = ["core:alert-1", "core:alert-2"]
     for name in names:
         state = Onboarding(id=name, tenant="core", playbook="core-implementation", stage="new",
                            account_name=f"Alert Customer {name[-1]}")
         timer = Timer(key="ops-wake", onboarding_id=name, fire_at=now - timedelta(minutes=1), rule="M1",
                       data={"set_by": 5})  # the timer.fired event wants text: its decision fails
-        rt.ledger.commit_decision(Decision(state=state, set_timers=[timer]), now=now - timedelta(hours=1))
-    receiver = WebhookReceiver("/alerts")
+        runtime.ledger.commit_decision(Decision(state=state, set_timers=[timer]), now=now - timedelta(hours=1))
 
     def fail_them() -> None:  # (again: retried, they fail again)
-        rt.ledger.retry_failed_timers(names, now=now)
+        runtime.ledger.retry_failed_timers(names, now=now)
         assert tick_flow(now=now.isoformat(), return_state=True).is_failed()
 
-    try:
-        name_block(config_dir, f"custom-webhook/{webhook_block(receiver.url)}")
-        assert kickoff("alerts", "sync").exit_code == 0
+    with alert_receiver(config_dir) as receiver:
         sent = first_notification(receiver, fail_them)
         assert sent["subject"] == "Kickoff: 2 timer(s) could not be decided"
         assert sent["body"].startswith("2 timers failed, kept until `kickoff ledger retry-timers`: timer ops-wake (M1, due ")
@@ -208,7 +222,3 @@ def test_a_tick_run_with_failed_timers_sends_one_notification_naming_them(
             assert f"of {name}: ValidationError: set_by" in sent["body"]
         assert "`kickoff ledger failed` lists them" in sent["body"]
         assert notifications_of_one_more_run(receiver, fail_them) == 1  # one run, two failed timers, one notification
-    finally:
-        receiver.close()
-        rt.ledger.close()
-        default_runtime.cache_clear()
