@@ -14,25 +14,38 @@ commits the firings one by one so only the failing one is left out (``Ledger.com
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect
 
 from kickoff.ledger import audit as audit_log
 from kickoff.ledger import state, timers
-from kickoff.ledger.bulk import append_many, execute_many
+from kickoff.ledger.bulk import Prepared, append_many, execute_many, prepare
 from kickoff.ledger.records import Firing
 from kickoff.ledger.schema import audit, fits
 from kickoff.ledger.schema import outbox as outbox_table
 from kickoff.ledger.schema import timers as timers_table
+from kickoff.model import Onboarding
+
+
+def plan(firings: Sequence[Firing], now: datetime, dialect: Dialect) -> list[Round]:
+    """What ``write`` writes for ``firings``, round by round, its values converted before the
+    transaction (so a commit holds SQLite's write lock for its statements alone)."""
+    return [_plan_round(batch, now, dialect) for batch in _rounds(firings)]
+
+
+def write(conn: Connection, rounds: Sequence[Round], now: datetime) -> None:
+    """Every round of ``plan`` written on ``conn`` (one transaction), in order."""
+    for one in rounds:
+        _write_round(conn, one, now)
 
 
 def commit_firings(conn: Connection, firings: Sequence[Firing], now: datetime) -> None:
     """Write every firing on ``conn`` (one transaction), round by round."""
-    for batch in _rounds(firings):
-        _commit_round(conn, batch, now)
+    write(conn, plan(firings, now, conn.dialect), now)
 
 
 def _rounds(firings: Sequence[Firing]) -> list[list[Firing]]:
@@ -48,14 +61,25 @@ def _rounds(firings: Sequence[Firing]) -> list[list[Firing]]:
     return rounds
 
 
-def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> None:
+@dataclass(frozen=True)
+class Round:
+    """One round's rows, converted for the backend (``plan``)."""
+
+    fired: Prepared
+    failed: Prepared
+    failure_lines: Prepared
+    cancels: list[tuple[str, str]]
+    new_timers: Prepared
+    started: list[Onboarding]  # states of onboardings a timer started (saved one by one)
+    saved: list[Onboarding]
+    saves: Prepared
+    actions: Prepared
+    audit_rows: Prepared
+
+
+def _plan_round(batch: Sequence[Firing], now: datetime, dialect: Dialect) -> Round:
     failed = [f for f in batch if f.failure is not None]
-    timers.mark_all(conn, [f.timer for f in batch if f.failure is None], now, "fired")
-    timers.mark_all(conn, [f.timer for f in failed], now, "failed", [f.failure or "" for f in failed])
-    append_many(conn, audit, audit_log.COLUMNS, [_failure_line(f, now) for f in failed])
     decided = [f for f in batch if f.decision is not None and f.failure is None]
-    if not decided:
-        return
     cancels: list[tuple[str, str]] = []
     new_timers: list[tuple[Any, ...]] = []
     actions: list[tuple[Any, ...]] = []
@@ -72,15 +96,35 @@ def _commit_round(conn: Connection, batch: Sequence[Firing], now: datetime) -> N
                         now, now) for a in decision.actions)
         if decision.audit:
             audit_rows.append(audit_log.row(now, oid, firing.event_id, firing.timer.key, decision.audit))
-    timers.cancel_many(conn, cancels, now)
     latest = {(row[0], row[1]): row for row in new_timers}  # one row per timer: the last set wins
-    execute_many(conn, _SET_TIMER, timers_table, _SET_TIMER_COLUMNS, list(latest.values()))
     states = [f.decision.state for f in decided if f.decision is not None]
-    for one in (s for s in states if s.version == 0):  # a timer that started an onboarding
+    saved = [s for s in states if s.version != 0]
+    return Round(
+        fired=timers.prepare_marks(dialect, [f.timer for f in batch if f.failure is None], now),
+        failed=timers.prepare_marks(dialect, [f.timer for f in failed], now, [f.failure or "" for f in failed]),
+        failure_lines=prepare(dialect, audit, audit_log.COLUMNS, [_failure_line(f, now) for f in failed]),
+        cancels=cancels,
+        new_timers=prepare(dialect, timers_table, _SET_TIMER_COLUMNS, list(latest.values())),
+        started=[s for s in states if s.version == 0],
+        saved=saved,
+        saves=state.prepare_saves(dialect, saved, now),
+        actions=prepare(dialect, outbox_table, _ENQUEUE_COLUMNS, actions),
+        audit_rows=prepare(dialect, audit, audit_log.COLUMNS, audit_rows),
+    )
+
+
+def _write_round(conn: Connection, planned: Round, now: datetime) -> None:
+    timers.mark_all(conn, planned.fired, "fired")
+    timers.mark_all(conn, planned.failed, "failed")
+    append_many(conn, planned.failure_lines)
+    timers.cancel_many(conn, planned.cancels, now)
+    execute_many(conn, _SET_TIMER, planned.new_timers)
+    for one in planned.started:  # a timer that started an onboarding
         state.save(conn, one, now)
-    state.save_many(conn, [s for s in states if s.version != 0], now)
-    execute_many(conn, _ENQUEUE, outbox_table, _ENQUEUE_COLUMNS, actions)
-    append_many(conn, audit, audit_log.COLUMNS, audit_rows)
+    if planned.saved:
+        state.save_many(conn, planned.saves, planned.saved)
+    execute_many(conn, _ENQUEUE, planned.actions)
+    append_many(conn, planned.audit_rows)
 
 
 def _failure_line(firing: Firing, now: datetime) -> tuple[Any, ...]:

@@ -97,6 +97,7 @@ class Ledger(Closing):
         self._settings = settings  # whose key seals webhook secrets (default: the environment's)
         self._sealer: Sealer | None = None
         self._stores = GroupCommit(database.begin)  # concurrent inbox stores share one commit
+        self._inherited_pools: list[Any] = []  # a forked child's parent connections (after_fork)
 
     @classmethod
     def open(
@@ -125,6 +126,15 @@ class Ledger(Closing):
         """Wait for the inbox stores in progress to commit, then close the connections."""
         self._stores.flush()
         self.database.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked child: connections of its own from now on. The parent's are kept
+        referenced and never used or closed here (an SQLite or libpq connection must not cross
+        a fork: closing it in the child would end the parent's session or checkpoint under it);
+        the child ends with ``os._exit``, which frees nothing."""
+        self._inherited_pools.append(self.database.pool)
+        self.database.dispose(close=False)
+        self._stores = GroupCommit(self.database.begin)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -302,9 +312,8 @@ class Ledger(Closing):
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> list[DueTimer]:
         with self.transaction() as conn:
-            return timers.claim_due(
-                conn, _now(now), limit, worker, timedelta(seconds=lease_seconds)
-            )
+            rows = timers.claim_due(conn, _now(now), limit, worker, timedelta(seconds=lease_seconds))
+        return [timers.due(row) for row in rows]
 
     def failed(self, limit: int = 200) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """What failed and is kept for inspection, latest first: inbox rows (facts) and
@@ -341,8 +350,9 @@ class Ledger(Closing):
         """
         at = _now(now)
         try:
+            planned = firing.plan(fired, at, self.database.dialect)  # before the write lock is taken
             with self.transaction() as conn:
-                firing.commit_firings(conn, fired, at)
+                firing.write(conn, planned, at)
             return list(fired)
         except LedgerError as exc:
             if len(fired) == 1:
@@ -532,6 +542,11 @@ class Ledger(Closing):
     def status(self, now: datetime | None = None) -> LedgerStatus:
         with self._read() as conn:
             return status_mod.status(conn, _now(now))
+
+    def due_timers_at_least(self, wanted: int, now: datetime | None = None) -> bool:
+        """Whether ``wanted`` timers or more are due (read no further than that)."""
+        with self._read() as conn:
+            return status_mod.due_timers_at_least(conn, _now(now), wanted)
 
     def inbox_row(self, inbox_id: int) -> dict[str, Any] | None:
         with self._read() as conn:

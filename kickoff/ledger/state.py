@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Dialect, select, update
 
-from kickoff.ledger.bulk import update_many
+from kickoff.ledger.bulk import Prepared, prepare, update_many
 from kickoff.ledger.database import insert_for
 from kickoff.ledger.errors import StateConflict
 from kickoff.ledger.schema import onboardings
@@ -59,16 +59,19 @@ _SAVE_COLUMNS = ("id", "old_version", "tenant", "playbook", "stage", "state", "v
 """save_many's values per state: its id and the version it was decided on, then ``_values``."""
 
 
-def save_many(conn: Connection, states: Sequence[Onboarding], now: datetime) -> None:
-    """``save`` for states of distinct, existing onboardings in one statement; StateConflict
-    (the caller's transaction rolls back) if any of them changed since it was read."""
-    if not states:
-        return
+def prepare_saves(dialect: Dialect, states: Sequence[Onboarding], now: datetime) -> Prepared:
+    """What ``save_many`` writes for ``states`` (distinct, existing onboardings), made before
+    its transaction."""
     if any(s.version == 0 for s in states):
         raise ValueError("save_many updates existing onboardings; a new one is saved with save")
     rows = [(s.id, s.version, *_values(s, now).values()) for s in states]
-    updated = update_many(conn, onboardings, _SAVE_COLUMNS, rows, set_=_SAVE_COLUMNS[2:], where=("id", "old_version"),
-                          aliases={"old_version": "version"})
+    return prepare(dialect, onboardings, _SAVE_COLUMNS, rows, aliases={"old_version": "version"})
+
+
+def save_many(conn: Connection, saves: Prepared, states: Sequence[Onboarding]) -> None:
+    """``save`` for the ``states`` of ``prepare_saves`` in one statement; StateConflict (the
+    caller's transaction rolls back) if any of them changed since it was read."""
+    updated = update_many(conn, saves, set_=_SAVE_COLUMNS[2:], where=("id", "old_version"))
     if updated != len(states):
         stored = dict(conn.execute(select(oc.id, oc.version).where(oc.id.in_([s.id for s in states]))).tuples().all())
         stale = next((s for s in states if stored.get(s.id) != s.version + 1), states[0])

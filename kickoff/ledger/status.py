@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, Table, func, select
 
-from kickoff.ledger.claims import claimable
+from kickoff.ledger.claims import claimable, waiting
 from kickoff.ledger.pauses import all_paused
 from kickoff.ledger.records import LedgerStatus
 from kickoff.ledger.schema import inbox, outbox, timers
@@ -27,6 +27,13 @@ def status(conn: Connection, now: datetime) -> LedgerStatus:
         failed_timers=_count(conn, timers, timers.c.status == "failed"),
         paused_tools=[p.tool for p in all_paused(conn)],
     )
+
+
+def due_timers_at_least(conn: Connection, now: datetime, wanted: int) -> bool:
+    """Whether ``wanted`` timers or more wait, due now: the first ``wanted`` of the claim
+    order's index read, no further (a tick deciding whether its backlog is worth helpers)."""
+    first = select(timers.c.id).where(waiting(timers, timers.c.fire_at <= now)).limit(wanted).subquery()
+    return int(conn.execute(select(func.count()).select_from(first)).scalar_one()) >= wanted
 
 
 def _due_timer(now: datetime) -> ColumnElement[bool]:

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy import Connection, Dialect, bindparam, select, text, update
 
-from kickoff.ledger.bulk import update_many
+from kickoff.ledger.bulk import Prepared, prepare, update_many
 from kickoff.ledger.claims import claim_rows, claimed, lease_expired, waiting
 from kickoff.ledger.errors import ClaimLost
 from kickoff.ledger.records import DueTimer
@@ -87,15 +87,17 @@ def cancel(conn: Connection, onboarding_id: str, keys: Iterable[str], now: datet
 
 def claim_due(
     conn: Connection, now: datetime, limit: int, worker: str, lease: timedelta
-) -> list[DueTimer]:
-    """Claim timers whose time has come (and ones whose claimer died), earliest first."""
+) -> list[Any]:
+    """Claim timers whose time has come (and ones whose claimer died), earliest first: their
+    rows, for ``due`` to read once the claim is committed (not while it holds the write lock)."""
     claim = claimed(worker, now + lease, updated_at=now)
     taken = claim_rows(conn, timers, pending=waiting(timers, tc.fire_at <= now), expired=lease_expired(timers, now),
                        order_by=[tc.fire_at, tc.id], limit=limit, values=claim)
-    return [_due(row) for row in taken.rows]
+    return taken.rows
 
 
-def _due(row: Any) -> DueTimer:
+def due(row: Any) -> DueTimer:
+    """A claimed timer row as the tick reads it."""
     timer = Timer.model_validate(row, from_attributes=True)  # its fields are the columns
     return DueTimer(id=row.id, timer=timer, lease_until=row.lease_until, claimed_by=row.claimed_by)
 
@@ -120,23 +122,30 @@ def mark_fired(conn: Connection, timer: DueTimer | int, now: datetime) -> str:
     return str(key)
 
 
-def mark_all(conn: Connection, claimed_timers: Sequence[DueTimer], now: datetime,
-             status: Literal["fired", "failed"], errors: Sequence[str] | None = None) -> None:
-    """``mark_fired`` for a whole claim in one statement, or "failed" with each one's
-    ``errors`` (their decision could not be made: they wait for ``retry_failed``); ClaimLost
-    (nothing kept, the caller's transaction rolls back) if any of them is no longer held by
-    its claim."""
-    if not claimed_timers:
-        return
+def prepare_marks(dialect: Dialect, claimed_timers: Sequence[DueTimer], now: datetime,
+                  errors: Sequence[str] | None = None) -> Prepared:
+    """What ``mark_all`` writes for a claim's timers (with each one's error when they failed),
+    made before its transaction."""
     rows = [(t.id, t.claimed_by, t.lease_until, now) for t in claimed_timers]
-    columns, set_ = ("id", "claimed_by", "lease_until", "updated_at"), ("updated_at",)
+    columns: tuple[str, ...] = ("id", "claimed_by", "lease_until", "updated_at")
     if errors is not None:  # a claimed timer has no error (setting or retrying it cleared it): only a failure writes one
         rows = [(*row, error) for row, error in zip(rows, errors, strict=True)]
-        columns, set_ = (*columns, "error"), (*set_, "error")
-    done = update_many(conn, timers, columns, rows, set_=set_, where=("id", "claimed_by", "lease_until"),
+        columns = (*columns, "error")
+    return prepare(dialect, timers, columns, rows)
+
+
+def mark_all(conn: Connection, marks: Prepared, status: Literal["fired", "failed"]) -> None:
+    """``mark_fired`` for a whole claim in one statement (``prepare_marks``), or "failed" with
+    each one's error (their decision could not be made: they wait for ``retry_failed``);
+    ClaimLost (nothing kept, the caller's transaction rolls back) if any of them is no longer
+    held by its claim."""
+    if not marks.count:
+        return
+    set_ = ("updated_at", "error") if "error" in marks.columns else ("updated_at",)
+    done = update_many(conn, marks, set_=set_, where=("id", "claimed_by", "lease_until"),
                        fixed=f"status = '{status}', claimed_by = NULL, lease_until = NULL", also="status = 'claimed'")
-    if done != len(claimed_timers):
-        raise ClaimLost(f"{len(claimed_timers) - done} of {len(claimed_timers)} timers are no longer this claim's")
+    if done != marks.count:
+        raise ClaimLost(f"{marks.count - done} of {marks.count} timers are no longer this claim's")
 
 
 _CANCEL = (
