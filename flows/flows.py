@@ -133,7 +133,8 @@ def tick_flow(now: str | None = None) -> dict | State:
     fix, then ``kickoff ledger retry-timers``."""
     result = _decide("tick", process.tick, now,
                      lambda r: f"{r.processed} timers fired, {sum(r.actions.values())} actions"
-                     + (f", {r.failed} failed" if r.failed else ""))
+                     + (f", {r.failed} failed" if r.failed else "")
+                     + (f" ({len(r.workers)} processes)" if r.workers else ""))
     if result["failed"]:
         announced = runs.failed_timers_payload(result["failed"], result["failures"])
         emit_kickoff_event(TIMERS_FAILED, {"prefect.resource.id": "kickoff.tick", "prefect.resource.name": "tick"},

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from flows.prefect_events import api_configured, send_batch
+from flows.prefect_events import Send, api_configured, send_batch
 from kickoff.ledger import Decided, Firing
 from kickoff.ledger.audit import rule_of
 from kickoff.ledger.records import InboxItem
@@ -117,10 +117,11 @@ def delivery(rt: Runtime, item: InboxItem, events: Sequence[Event], decided: Seq
         return 0
 
 
-def timers_fired(rt: Runtime, fired: Iterable[Firing], now: datetime) -> int:
+def timers_fired(rt: Runtime, fired: Iterable[Firing], now: datetime,
+                 send: Send = send_batch) -> int:
     """A claim's due timers fired: one ``timer.fired`` event each, with what it decided (if
     anything) under ``decision``, or ``timer.failed`` with why it could not be decided; all
-    of the claim's in one request."""
+    of the claim's in one request (``send``: a tick helper keeps them for its tick to send)."""
     if not api_configured():
         return 0
     try:
@@ -142,7 +143,7 @@ def timers_fired(rt: Runtime, fired: Iterable[Firing], now: datetime) -> int:
                                customer=state.account_name or "")
             found.append((TIMER_FIRED if one.failure is None else TIMER_FAILED,
                           resource(state, rule=t.rule, timer=t.key), payload))
-        return send_batch(found)
+        return send(found)
     except Exception as exc:  # noqa: BLE001 - never the step's failure
         log.debug("onboarding events not built (%s)", type(exc).__name__)
         return 0

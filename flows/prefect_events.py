@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,7 +23,7 @@ ACTION_DEAD = "kickoff.action.dead"
 DEAD_LETTERS = "kickoff.push.dead_letters"  # once per push run with dead letters: what the alert follows
 TIMERS_FAILED = "kickoff.tick.timers_failed"  # once per tick run with failed timers: what the alert follows
 
-__all__ = ["ACTION_DEAD", "DEAD_LETTERS", "INBOX_RECEIVED", "OUTBOX_READY", "TIMERS_FAILED", "api_configured", "emit", "emit_kickoff_event", "inbox_event", "send_batch", "tool_resource"]
+__all__ = ["ACTION_DEAD", "DEAD_LETTERS", "INBOX_RECEIVED", "OUTBOX_READY", "TIMERS_FAILED", "EventToSend", "Send", "api_configured", "emit", "emit_kickoff_event", "inbox_event", "send_batch", "tool_resource"]
 
 _warned_no_api = False
 
@@ -85,7 +85,13 @@ def inbox_event(tool: str, inbox_ids: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def send_batch(events: Sequence[tuple[str, dict[str, str], dict[str, Any]]]) -> int:
+EventToSend = tuple[str, dict[str, str], dict[str, Any]]
+"""(event, resource, payload): one event as ``send_batch`` takes it."""
+Send = Callable[[Sequence[EventToSend]], int]
+"""What sends events: ``send_batch``, or what keeps them to be sent by another process."""
+
+
+def send_batch(events: Sequence[EventToSend]) -> int:
     """Many (event, resource, payload) sent in ONE request to the server's batch endpoint
     (``POST /events``); how many were sent (0 when Prefect is away, logged, never raised).
 

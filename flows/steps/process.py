@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flows import onboarding_events
+from flows.prefect_events import send_batch
 from flows.runtime import Runtime
-from flows.steps import MAX_LINES
+from flows.steps import MAX_LINES, helpers
 from flows.steps.routing import tenant_of
 from kickoff.contracts.errors import ErrorKind, VendorError
 from kickoff.contracts.mapping import MappingError
@@ -20,6 +21,7 @@ from kickoff.gc_pause import paused_gc
 from kickoff.ledger import Decided, Firing, SourceLink, state_after
 from kickoff.ledger.audit import rule_of
 from kickoff.ledger.errors import LedgerError
+from kickoff.ledger.ledger import DEFAULT_LEASE_SECONDS
 from kickoff.ledger.records import DueTimer, InboxItem
 from kickoff.model import Decision, Delivery, Event, Onboarding
 from kickoff.playbooks import decide, timer_event, timer_event_id
@@ -29,6 +31,9 @@ from kickoff.playbooks.spec import Playbook
 log = logging.getLogger("kickoff.flows.process")
 CANONICAL = "kickoff"  # the tool name of canonical events (gateway.canonical)
 ECHO_REASON = "echo: only reports Kickoff's own write"
+HELPED_BACKLOG = 2
+"""Claims' worth of due timers from which a tick starts its helpers (fewer: a fork would
+cost more than the second core gives)."""
 
 
 @dataclass
@@ -48,6 +53,8 @@ class ProcessReport:
     failures: list[str] = field(default_factory=list)
     """The first ``MAX_LINES`` failed items, each in a few words (which, whose, why): what a
     run that ends Failed names, however many items came before them."""
+    workers: dict[str, int] = field(default_factory=dict)
+    """Items each process handled, when more than one shared the run (a tick's helpers)."""
 
     def add_actions(self, decision: Decision) -> None:
         for action in decision.actions:
@@ -77,6 +84,25 @@ class ProcessReport:
         if len(self.failures) < MAX_LINES:
             self.failures.append(f"{what} of {subject}: {reason}" if subject else f"{what}: {reason}")
         self.note(what, subject=subject, ignored=f"failed: {reason}")
+
+    def merge(self, other: ProcessReport) -> None:
+        """Another worker's report of the same run added to this one (a tick's helpers):
+        counts summed, its lines and failures after these, up to ``MAX_LINES`` each."""
+        self.processed += other.processed
+        self.ignored += other.ignored
+        self.echoes += other.echoes
+        self.failed += other.failed
+        self.deferred += other.deferred
+        self.actions.update(other.actions)
+        room = MAX_LINES - len(self.lines)
+        self.lines.extend(other.lines[:room])
+        self.left_out += other.left_out + max(0, len(other.lines) - room)
+        self.failures.extend(other.failures[:MAX_LINES - len(self.failures)])
+        self.workers.update(other.workers)
+
+    @property
+    def handled(self) -> int:
+        return self.processed + self.ignored + self.failed + self.deferred
 
     @property
     def tools_with_actions(self) -> list[str]:
@@ -245,19 +271,57 @@ def process_inbox(rt: Runtime, now: datetime, *, worker: str = "process",
             return report
 
 
-def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500) -> ProcessReport:
+def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500,
+         processes: int | None = None) -> ProcessReport:
     """Every due timer becomes a ``timer.fired`` event through the same decision. A claim's
     states are read at once and its decisions committed together (``Ledger.commit_firings``);
-    a second timer of one onboarding is decided on the state the first one leaves."""
+    a second timer of one onboarding is decided on the state the first one leaves.
+
+    When ``HELPED_BACKLOG`` claims' worth or more are due, ``processes - 1`` helper processes
+    claim beside this one (``flows.steps.helpers``; default: two processes where there are
+    two cores); their reports are merged into this one's."""
     report = ProcessReport()
+    count = helpers.process_count(processes) - 1
+    if count < 1 or not rt.ledger.due_timers_at_least(HELPED_BACKLOG * limit, now):
+        _tick_claims(rt, now, worker, limit, report, send_batch)
+        return report
+    started = helpers.start(count, worker, rt.ledger, lambda name, send: _tick_alone(rt, now, name, limit, send))
+    _tick_claims(rt, now, worker, limit, report, send_batch)
+    report.workers[worker] = report.handled
+    failed = []
+    for outcome in helpers.finish(started, wait_seconds=DEFAULT_LEASE_SECONDS):
+        if outcome.result is not None:
+            report.merge(outcome.result)
+        send_batch(outcome.events)
+        if outcome.error is not None:
+            failed.append(f"{outcome.worker}: {outcome.error}")
+    log.info("tick in %d processes: %s", len(report.workers),
+             ", ".join(f"{name} {n}" for name, n in report.workers.items()))
+    if failed:
+        raise helpers.HelperFailed("tick helper " + "; ".join(failed) + " (its claim fires again after the lease)")
+    return report
+
+
+def _tick_alone(rt: Runtime, now: datetime, worker: str, limit: int, send: helpers.Send) -> ProcessReport:
+    """A helper's share of the tick: claims until none is full, its own report."""
+    report = ProcessReport()
+    _tick_claims(rt, now, worker, limit, report, send)
+    report.workers[worker] = report.handled
+    return report
+
+
+def _tick_claims(rt: Runtime, now: datetime, worker: str, limit: int, report: ProcessReport,
+                 send: helpers.Send) -> None:
+    """Claims of due timers decided and committed until one is not full."""
     while True:
         with paused_gc():  # one claim's worth of short-lived objects (kickoff.gc_pause)
-            due = _tick_claim(rt, now, worker, limit, report)
+            due = _tick_claim(rt, now, worker, limit, report, send)
         if due < limit:
-            return report
+            return
 
 
-def _tick_claim(rt: Runtime, now: datetime, worker: str, limit: int, report: ProcessReport) -> int:
+def _tick_claim(rt: Runtime, now: datetime, worker: str, limit: int, report: ProcessReport,
+                send: helpers.Send) -> int:
     """One claim of due timers decided and committed; how many were claimed."""
     due = rt.ledger.claim_due_timers(now=now, limit=limit, worker=worker)
     if not due:
@@ -270,7 +334,7 @@ def _tick_claim(rt: Runtime, now: datetime, worker: str, limit: int, report: Pro
             again[timer.onboarding_id] -= 1
             fired.append(_fire(rt, timer, states, now, more=again[timer.onboarding_id] > 0))
     finally:  # what was decided is committed even if the ledger failed part-way
-        _commit_claim(rt, fired, now, report)
+        _commit_claim(rt, fired, now, report, send)
     return len(due)
 
 
@@ -294,7 +358,8 @@ def _fire(rt: Runtime, timer: DueTimer, states: dict[str, Onboarding | None], no
     return Firing(timer, decision, event.id)
 
 
-def _commit_claim(rt: Runtime, fired: list[Firing], now: datetime, report: ProcessReport) -> None:
+def _commit_claim(rt: Runtime, fired: list[Firing], now: datetime, report: ProcessReport,
+                  send: helpers.Send) -> None:
     """The claim's firings committed together, each reported, all told to Prefect in one request."""
     committed: list[Firing] = []  # the failed ones too: kept as failed
     for claimed, outcome in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):
@@ -315,4 +380,4 @@ def _commit_claim(rt: Runtime, fired: list[Firing], now: datetime, report: Proce
             report.processed += 1
             report.add_actions(firing.decision)
             report.note(what, [firing.decision])
-    onboarding_events.timers_fired(rt, committed, now)
+    onboarding_events.timers_fired(rt, committed, now, send)

@@ -185,3 +185,39 @@ def test_a_timer_that_fails_is_a_timer_failed_event_with_its_reason(prefect_api:
     assert failed.payload["rule"] == failed.resource.get("kickoff.rule") and failed.resource.get("kickoff.timer") == key
     assert failed.payload["decided"] is False and failed.payload["reason"].startswith("ValidationError: set_by")
     assert not [e for e in events if e.event == "kickoff.onboarding.timer.fired"]
+
+
+def test_a_tick_in_two_processes_sends_the_event_of_every_timer_its_helper_fired(prefect_api: str,
+                                                                               tmp_path: Path) -> None:
+    from uuid import uuid4
+
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    from flows.runtime import Runtime
+    from flows.steps.process import tick
+    from kickoff.ledger import Ledger
+    from kickoff.settings import load_config
+    from tests.assist_onboardings import REPO, start
+
+    run = f"obh{uuid4().hex[:6]}-"
+    ids = [f"{run}{n:02d}" for n in range(30)]
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    try:
+        due, _ = start(ledger, *ids)
+        report = tick(Runtime.build(load_config(REPO / "config"), ledger=ledger), due, limit=1, processes=2)
+    finally:
+        ledger.close()
+    assert report.processed == len(ids) and report.workers.get("tick-2", 0) > 0  # the helper fired some
+
+    wanted = EventFilter(event=EventNameFilter(name=["kickoff.onboarding.timer.fired"]),
+                         resource=EventResourceFilter(id_prefix=[resource_id("assist", run)]))
+    deadline = time.monotonic() + 60
+    while True:
+        with get_client(sync_client=True) as client:
+            page = client.read_events(wanted, limit=50)
+        fired = sorted(e.resource.id for e in page.events)
+        if len(fired) >= len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert fired == sorted(resource_id("assist", oid) for oid in ids)  # each once, the helper's too
