@@ -43,6 +43,7 @@ MAX_ROUNDS_PER_MOMENT = 12
 HORIZON_DAYS = 45          # virtual days played after the first act
 POSTPONE_DAYS = 2          # an act waits at most this long for the record it needs
 FLUSH_TIMEOUT = 45.0       # webhook retries (up to 10, backoff capped at 2 s) must be heard
+TICK_CLAIM = 1             # every tick forks its helper (flows.steps.helpers), which claims one at a time too
 SECRET_NAMES = ("TOKEN", "SECRET", "PASSWORD", "SESSION", "CONSUMER_KEY", "WEBHOOK_KEY", "WEBHOOK_URL")
 log = logging.getLogger("soak")
 
@@ -351,8 +352,9 @@ class Run:
                 report = process.process_inbox(self.rt, now)
                 did = did or bool(report.processed or report.ignored or report.failed or report.echoes)
             if status.due_timers:
-                report = process.tick(self.rt, now)
+                report = process.tick(self.rt, now, limit=TICK_CLAIM, processes=2, helped_from=1)
                 did = did or bool(report.processed or report.ignored)
+                self.result.stats["ticks in two processes (a helper forked)"] += bool(report.workers)
             for tool in self.rt.ledger.due_outbox_tools(now):
                 self._push(tool, now)
                 did = True

@@ -34,6 +34,8 @@ PROCESSES_ENV = "KICKOFF_TICK_PROCESSES"
 """How many processes a tick runs in (default: two where the machine has two cores or more)."""
 
 R = TypeVar("R")
+EXIT_SECONDS = 10.0
+"""How long a helper that answered may take to exit before it is killed."""
 
 log = logging.getLogger("kickoff.flows.helpers")
 
@@ -101,7 +103,10 @@ def finish(helpers: list[_Helper], wait_seconds: float) -> list[Outcome[Any]]:
     for helper in helpers:
         outcome = _answer(helper, deadline)
         helper.answers.close()
-        helper.process.join()
+        helper.process.join(timeout=max(EXIT_SECONDS, deadline - time.monotonic()))
+        if helper.process.is_alive():  # answered, then stuck on its way out
+            helper.process.kill()
+            helper.process.join()
         for name, level, message in outcome.logs:
             logging.getLogger(name).log(level, "%s (%s)", message, helper.worker)
         outcomes.append(outcome)
@@ -133,8 +138,12 @@ def _run(worker: str, ledger: Ledger, work: Callable[[str, Send], R], reply: Con
         outcome.result = work(worker, keep)
     except BaseException as exc:  # noqa: BLE001 - told to the step, which raises it
         outcome.error = f"{type(exc).__name__}: {exc}"
-    reply.send(outcome)
-    reply.close()
+    try:
+        reply.send(outcome)
+        reply.close()
+    except OSError:  # the step is gone: what was committed stays committed
+        os._exit(1)
+    os._exit(0)  # nothing of the parent's flushed, finalized or closed here (see Ledger.after_fork)
 
 
 def _keep_logs() -> list[tuple[str, int, str]]:

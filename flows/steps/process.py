@@ -272,17 +272,17 @@ def process_inbox(rt: Runtime, now: datetime, *, worker: str = "process",
 
 
 def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500,
-         processes: int | None = None) -> ProcessReport:
+         processes: int | None = None, helped_from: int | None = None) -> ProcessReport:
     """Every due timer becomes a ``timer.fired`` event through the same decision. A claim's
     states are read at once and its decisions committed together (``Ledger.commit_firings``);
     a second timer of one onboarding is decided on the state the first one leaves.
 
-    When ``HELPED_BACKLOG`` claims' worth or more are due, ``processes - 1`` helper processes
-    claim beside this one (``flows.steps.helpers``; default: two processes where there are
-    two cores); their reports are merged into this one's."""
+    When ``helped_from`` timers or more are due (default: ``HELPED_BACKLOG`` claims' worth),
+    ``processes - 1`` helper processes claim beside this one (``flows.steps.helpers``;
+    default: two processes where there are two cores); their reports are merged into this one's."""
     report = ProcessReport()
     count = helpers.process_count(processes) - 1
-    if count < 1 or not rt.ledger.due_timers_at_least(HELPED_BACKLOG * limit, now):
+    if count < 1 or not rt.ledger.due_timers_at_least(helped_from or HELPED_BACKLOG * limit, now):
         _tick_claims(rt, now, worker, limit, report, send_batch)
         return report
     started = helpers.start(count, worker, rt.ledger, lambda name, send: _tick_alone(rt, now, name, limit, send))

@@ -120,3 +120,13 @@ def test_the_tick_runs_in_as_many_processes_as_it_is_told(monkeypatch: pytest.Mo
     monkeypatch.setenv(helpers.PROCESSES_ENV, "two")
     with pytest.raises(ValueError, match=f"{helpers.PROCESSES_ENV}: a whole number of processes, not 'two'"):
         helpers.process_count()
+
+
+def test_a_tick_with_less_than_two_claims_due_starts_no_helper(rt: Runtime) -> None:
+    ledger = rt.ledger
+    due, key = start(ledger, *IDS)
+
+    report = tick(rt, due, limit=len(IDS) // 2 + 1, processes=2)  # two claims would hold them all, not two full ones
+
+    assert report.workers == {} and report.processed == len(IDS)
+    assert all(ledger.timer_row(oid, key)["status"] == "fired" for oid in IDS)
