@@ -37,8 +37,6 @@ R = TypeVar("R")
 EXIT_SECONDS = 10.0
 """How long a helper that answered may take to exit before it is killed."""
 
-log = logging.getLogger("kickoff.flows.helpers")
-
 
 class HelperFailed(RuntimeError):
     """A helper process failed or died; what it had committed stays committed, its claim
