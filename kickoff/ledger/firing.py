@@ -9,6 +9,8 @@ written in rounds (every onboarding's first firing, then the second ones...), so
 is checked against the version the first leaves, as if committed one after the other.
 Any lost claim or stale state raises and the whole transaction rolls back; the ledger then
 commits the firings one by one so only the failing one is left out (``Ledger.commit_firings``).
+The rows are made and converted first (``plan``), then written in the transaction (``write``):
+SQLite's write lock, which a tick's helper process waits for, is held for the statements alone.
 """
 
 from __future__ import annotations
