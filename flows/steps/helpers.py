@@ -5,8 +5,8 @@ machine has; the claims (``kickoff.ledger.claims``) already let several workers 
 rows, each row decided by its claimant only. On SQLite the write lock is held for a commit
 only, so a helper decides while the other commits (``python -m bench.compare tick``).
 
-How: on Linux the step forks, so the imports, playbooks and validators its first claim warmed
-are the helpers' at no cost. A helper runs under its own worker name on database connections
+How: on Linux the step forks, so the imports, configuration and playbooks the step's process
+has loaded are the helpers' at no cost (a spawned helper would import Prefect for seconds). A helper runs under its own worker name on database connections
 of its own (``Ledger.after_fork``), sends nothing to Prefect and writes no log of its own: its
 report, its events and its log lines come back through a pipe, and the step merges the
 report, sends the events and logs the lines. A helper that fails, dies or is still busy a
