@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flows import onboarding_events
-from flows.prefect_events import send_batch
+from flows.prefect_events import Send, send_batch
 from flows.runtime import Runtime
 from flows.steps import MAX_LINES, helpers
 from flows.steps.routing import tenant_of
@@ -286,10 +286,13 @@ def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500,
         _tick_claims(rt, now, worker, limit, report, send_batch)
         return report
     started = helpers.start(count, worker, rt.ledger, lambda name, send: _tick_alone(rt, now, name, limit, send))
-    _tick_claims(rt, now, worker, limit, report, send_batch)
+    try:
+        _tick_claims(rt, now, worker, limit, report, send_batch)
+    finally:  # the helpers waited for (never left running) even when this process's claims failed
+        outcomes = helpers.finish(started, wait_seconds=DEFAULT_LEASE_SECONDS)
     report.workers[worker] = report.handled
     failed = []
-    for outcome in helpers.finish(started, wait_seconds=DEFAULT_LEASE_SECONDS):
+    for outcome in outcomes:
         if outcome.result is not None:
             report.merge(outcome.result)
         send_batch(outcome.events)
@@ -302,7 +305,7 @@ def tick(rt: Runtime, now: datetime, *, worker: str = "tick", limit: int = 500,
     return report
 
 
-def _tick_alone(rt: Runtime, now: datetime, worker: str, limit: int, send: helpers.Send) -> ProcessReport:
+def _tick_alone(rt: Runtime, now: datetime, worker: str, limit: int, send: Send) -> ProcessReport:
     """A helper's share of the tick: claims until none is full, its own report."""
     report = ProcessReport()
     _tick_claims(rt, now, worker, limit, report, send)
@@ -311,7 +314,7 @@ def _tick_alone(rt: Runtime, now: datetime, worker: str, limit: int, send: helpe
 
 
 def _tick_claims(rt: Runtime, now: datetime, worker: str, limit: int, report: ProcessReport,
-                 send: helpers.Send) -> None:
+                 send: Send) -> None:
     """Claims of due timers decided and committed until one is not full."""
     while True:
         with paused_gc():  # one claim's worth of short-lived objects (kickoff.gc_pause)
@@ -321,7 +324,7 @@ def _tick_claims(rt: Runtime, now: datetime, worker: str, limit: int, report: Pr
 
 
 def _tick_claim(rt: Runtime, now: datetime, worker: str, limit: int, report: ProcessReport,
-                send: helpers.Send) -> int:
+                send: Send) -> int:
     """One claim of due timers decided and committed; how many were claimed."""
     due = rt.ledger.claim_due_timers(now=now, limit=limit, worker=worker)
     if not due:
@@ -359,7 +362,7 @@ def _fire(rt: Runtime, timer: DueTimer, states: dict[str, Onboarding | None], no
 
 
 def _commit_claim(rt: Runtime, fired: list[Firing], now: datetime, report: ProcessReport,
-                  send: helpers.Send) -> None:
+                  send: Send) -> None:
     """The claim's firings committed together, each reported, all told to Prefect in one request."""
     committed: list[Firing] = []  # the failed ones too: kept as failed
     for claimed, outcome in zip(fired, rt.ledger.commit_firings(fired, now=now), strict=True):

@@ -9,6 +9,7 @@ Assist playbook's real decision."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 from collections import Counter
@@ -130,3 +131,25 @@ def test_a_tick_with_less_than_two_claims_due_starts_no_helper(rt: Runtime) -> N
 
     assert report.workers == {} and report.processed == len(IDS)
     assert all(ledger.timer_row(oid, key)["status"] == "fired" for oid in IDS)
+
+
+def test_when_the_ticks_own_claims_fail_its_helper_is_waited_for_and_the_failure_raised(
+        rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = rt.ledger
+    due, key = start(ledger, *IDS)
+    tick_process = os.getpid()
+    commit = Ledger.commit_firings
+
+    def gone_in_the_ticks_own_process(self: Ledger, *args: object, **kwargs: object) -> object:
+        if os.getpid() == tick_process:
+            raise ConnectionError("the ledger went away")
+        return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "commit_firings", gone_in_the_ticks_own_process)
+    with pytest.raises(ConnectionError, match="the ledger went away"):
+        tick(rt, due, limit=2, processes=2)
+
+    assert multiprocessing.active_children() == []  # the helper finished, not left running
+    monkeypatch.undo()
+    fired = [oid for oid in IDS if ledger.timer_row(oid, key)["status"] == "fired"]
+    assert fired and all(decisions_of_timer(ledger, oid, key) == 1 for oid in fired)  # the helper's, kept
