@@ -12,7 +12,9 @@ moves on, actions go to the outbox, the next timers are set) and is committed.
 Run: ``.venv/bin/python -m bench tick [--quick]``; one size alone:
 ``.venv/bin/python -m bench.bench_tick --size 100000 [--profile]`` (cProfile of the tick);
 ``--phases`` adds where a timer's time goes (claim, state load, decision, commit), timed
-around the tick's own calls, so a target per timer can be held against its parts.
+around the tick's own calls in one process (no helper: ``flows.steps.helpers``), so a target
+per timer can be held against its parts. Otherwise the tick runs as deployed: a helper
+process beside it when two claims' worth are due (``KICKOFF_TICK_PROCESSES=1``: none).
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def child(url: str, schema: str | None, now: str, profile: bool, phases: bool = 
         profiler = cProfile.Profile()
         profiler.enable()
     started = time.perf_counter()
-    report = tick(rt, moment)
+    report = tick(rt, moment, processes=1 if phases else None)  # phases: one process's parts
     if os.environ.get("PREFECT_API_URL"):  # --events: the onboarding events sent, as part of the tick
         from prefect.events.worker import EventsWorker
 
