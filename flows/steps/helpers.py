@@ -6,10 +6,11 @@ rows, each row decided by its claimant only. On SQLite the write lock is held fo
 only, so a helper decides while the other commits (``python -m bench.compare tick``).
 
 How: on Linux the step forks, so the imports, configuration and playbooks the step's process
-has loaded are the helpers' at no cost (a spawned helper would import Prefect for seconds). A helper runs under its own worker name on database connections
-of its own (``Ledger.after_fork``), sends nothing to Prefect and writes no log of its own: its
-report, its events and its log lines come back through a pipe, and the step merges the
-report, sends the events and logs the lines. A helper that fails, dies or is still busy a
+has loaded are the helpers' at no cost (a spawned helper would import Prefect for seconds). A
+helper runs under its own worker name on database connections of its own
+(``Ledger.after_fork``), sends nothing to Prefect and writes no log of its own: its report, its
+events and its log lines come back through a pipe, and the step merges the report, sends the
+events and logs the lines. A helper that fails, dies or is still busy a
 lease after the step's own last claim (killed then) leaves its claim to the lease, as any
 worker that dies does: those rows are claimed again when it runs out, never decided twice.
 """

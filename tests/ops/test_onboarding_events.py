@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from flows.onboarding_events import resource_id
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 from tests.ops.world import NAME, SIGNUP, World, network_world, signup
+
+if TYPE_CHECKING:
+    from prefect.events.filters import EventFilter
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -35,19 +39,26 @@ def world(prefect_api: str, sandbox_server: SandboxServer, sandbox: SandboxContr
 
 
 def feed(resource: str, complete: Callable[[list], bool], timeout: float = 60.0) -> list:
-    """The server's events on ``resource``, oldest first, once ``complete`` says all expected are in.
+    """The server's events on ``resource``, oldest first, once ``complete`` says all expected are in."""
+    from prefect.events.filters import EventFilter, EventResourceFilter
+
+    return events_matching(EventFilter(resource=EventResourceFilter(id=[resource])), complete, timeout)
+
+
+def events_matching(wanted: EventFilter, complete: Callable[[list], bool], timeout: float = 60.0) -> list:
+    """The server's events that ``wanted`` matches, oldest first, once
+    ``complete`` says all expected are in.
 
     The events worker sends in the background and the server persists them in its own time, so
     the test waits for every event it will assert on, not merely for one of each name."""
     from prefect.client.orchestration import get_client
-    from prefect.events.filters import EventFilter, EventResourceFilter
     from prefect.events.worker import EventsWorker
 
     EventsWorker.drain_all(timeout=30)
     deadline = time.monotonic() + timeout
     while True:
         with get_client(sync_client=True) as client:
-            page = client.read_events(EventFilter(resource=EventResourceFilter(id=[resource])), limit=50)
+            page = client.read_events(wanted, limit=50)
         found = sorted(page.events, key=lambda e: e.occurred)
         if complete(found) or time.monotonic() > deadline:
             return found
@@ -191,7 +202,6 @@ def test_a_tick_in_two_processes_sends_the_event_of_every_timer_its_helper_fired
                                                                                tmp_path: Path) -> None:
     from uuid import uuid4
 
-    from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
     from flows.runtime import Runtime
@@ -212,12 +222,5 @@ def test_a_tick_in_two_processes_sends_the_event_of_every_timer_its_helper_fired
 
     wanted = EventFilter(event=EventNameFilter(name=["kickoff.onboarding.timer.fired"]),
                          resource=EventResourceFilter(id_prefix=[resource_id("assist", run)]))
-    deadline = time.monotonic() + 60
-    while True:
-        with get_client(sync_client=True) as client:
-            page = client.read_events(wanted, limit=50)
-        fired = sorted(e.resource.id for e in page.events)
-        if len(fired) >= len(ids) or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    fired = sorted(e.resource.id for e in events_matching(wanted, lambda found: len(found) >= len(ids)))
     assert fired == sorted(resource_id("assist", oid) for oid in ids)  # each once, the helper's too
